@@ -22,6 +22,7 @@ __all__ = [
     "all_schemas",
     "load",
     "registry",
+    "requirements",
     "schema_id",
     "vectors",
 ]
@@ -65,15 +66,27 @@ def load(relative_path: str) -> dict[str, Any]:
 
 
 def all_schemas() -> dict[str, dict[str, Any]]:
-    """Every schema in the package, keyed by its path (vector files excluded)."""
+    """Every schema in the package, keyed by its path.
+
+    A schema is a JSON file of the top folder or ``channels/`` with a ``$schema`` member;
+    data files (the requirement index, the test vectors) are not schemas.
+    """
     found: dict[str, dict[str, Any]] = {}
     for folder in _SCHEMA_DIRS:
         node = _root() / folder if folder else _root()
         for entry in sorted(node.iterdir(), key=lambda e: e.name):
             if entry.name.endswith(".json"):
                 path = f"{folder}/{entry.name}" if folder else entry.name
-                found[path] = load(path)
+                document = load(path)
+                if "$schema" in document:
+                    found[path] = document
     return found
+
+
+def requirements() -> list[dict[str, Any]]:
+    """The requirement index extracted from spec/: one entry per requirement ID, in spec order."""
+    index: list[dict[str, Any]] = load("requirements.json")["requirements"]
+    return index
 
 
 @cache
