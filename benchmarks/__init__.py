@@ -1,0 +1,1 @@
+"""Canaux performance harness: the reference server beside bare websockets and python-socketio."""

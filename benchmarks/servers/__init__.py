@@ -1,0 +1,1 @@
+"""The comparison servers of the harness (the reference server is started with ``canaux serve``)."""

@@ -1,0 +1,1 @@
+"""Tests of the specification (spec/*.md) and its tooling."""
