@@ -1,20 +1,213 @@
-"""The ``canaux-conformance`` command line."""
+"""The ``canaux-conformance`` command line (spec §17 "Conformance").
+
+``canaux-conformance ws://host:port/ws`` checks that server; with no URL the suite starts the
+reference server in a subprocess and checks it. Exit status: 0 when no MUST requirement failed
+(and, with ``--strict``, no SHOULD either), 1 when one did, 2 when the suite could not reach the
+target or broke on a case (its verdicts are incomplete), 64 on a usage error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
 
-__all__ = ["build_parser", "main"]
+from rich.console import Console
+
+from canaux_conformance import __version__
+from canaux_conformance.cases import BUDGETS, PROFILES
+from canaux_conformance.report import LiveProgress, print_summary, write_reports
+from canaux_conformance.runner import RunConfig, run
+from canaux_conformance.target import TargetError
+
+__all__ = ["build_parser", "config_from_args", "main"]
+
+EXIT_USAGE = 64
+
+_EPILOG = """\
+profiles:
+  core       every server: transport, handshake, envelope, routing, ordering, resume, limits
+  chat, playqueue, system, progress
+             the standard channels; chosen when the welcome catalogue lists them
+  sse        the SSE binding (GET /events); chosen when the endpoint answers
+  legacy     /ws/chat and /api/ws; chosen when they accept a connection
+
+verdicts: pass · fail (a MUST broken) · non-strict (a SHOULD not met) · skipped · error
+(the suite itself broke). Exit 0 iff no MUST failed (no SHOULD either with --strict);
+1 if one did; 2 if the target cannot be reached or a case errored.
+
+examples:
+  canaux-conformance                                   # the reference server, in a subprocess
+  canaux-conformance ws://localhost:8001/ws --quick
+  canaux-conformance ws://localhost:8001/ws --only 'HS-*' --only 'ENV-*' --exclude 'ENV-LEGACY-*'
+
+in CI (JUnit for the test dashboard, the HTML report as an artifact):
+  canaux-conformance ws://127.0.0.1:8001/ws --quick --strict \\
+      --publish-url http://127.0.0.1:8001/publish --publish-token "$CANAUX_PUBLISH_TOKEN" \\
+      --junit build/conformance.xml --report-dir build/conformance
+"""
+
+
+def _csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="canaux-conformance",
-        description="Check a Canaux server against the specification.",
+        description=(
+            "Check a Canaux server against the specification, requirement by requirement. "
+            "Without URL, start the reference server on a free loopback port and check it."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "url", nargs="?", help="WebSocket URL of the server, e.g. ws://localhost:8001/ws"
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    target = parser.add_argument_group("target")
+    target.add_argument("--sse-url", help="SSE endpoint (default: <base>/events when it answers)")
+    target.add_argument(
+        "--publish-url",
+        help="HTTP publish endpoint (POST /publish, §15), to drive system/progress channels",
+    )
+    target.add_argument("--publish-token", help="bearer token for --publish-url")
+    target.add_argument("--token", help="hello.token the suite's clients present (an identity)")
+    target.add_argument(
+        "--other-token", help="a second, different identity for the SECURITY-2 resume cases"
+    )
+    select = parser.add_argument_group("selection")
+    select.add_argument(
+        "--profile",
+        action="append",
+        type=_csv,
+        metavar="P[,P…]",
+        help=f"profiles to run ({', '.join(PROFILES)}); default: what the server offers",
+    )
+    select.add_argument(
+        "--only", action="append", default=[], metavar="GLOB", help="run only case IDs matching"
+    )
+    select.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB", help="skip case IDs matching"
+    )
+    select.add_argument("--list", action="store_true", help="list the cases and exit")
+    effort = parser.add_argument_group("effort")
+    budget = effort.add_mutually_exclusive_group()
+    budget.add_argument(
+        "--quick",
+        dest="budget",
+        action="store_const",
+        const="quick",
+        help="small Hypothesis budget",
+    )
+    budget.add_argument(
+        "--thorough",
+        dest="budget",
+        action="store_const",
+        const="thorough",
+        help="large Hypothesis budget (slow)",
+    )
+    effort.add_argument("--seed", type=int, help="seed for generated cases (printed every run)")
+    effort.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="bound on each wait for a reply, event or close (default: 5)",
+    )
+    effort.add_argument(
+        "--case-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="bound on a whole case (default: from the budget)",
+    )
+    out = parser.add_argument_group("results")
+    out.add_argument(
+        "--strict", action="store_true", help="fail (exit 1) on SHOULD requirements too"
+    )
+    out.add_argument(
+        "--report-dir",
+        type=Path,
+        help="where report.json, junit.xml and report.html go "
+        "(default: reports/conformance-<timestamp>)",
+    )
+    out.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML to FILE")
+    out.add_argument(
+        "--no-transcripts",
+        action="store_true",
+        help="leave transcripts out of the terminal summary",
+    )
+    parser.set_defaults(budget="default")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    profiles = [p for group in args.profile or [] for p in group] or None
+    unknown = sorted(set(profiles or []) - set(PROFILES))
+    if unknown:
+        raise ValueError(f"unknown profile(s): {', '.join(unknown)} (known: {', '.join(PROFILES)})")
+    if args.timeout <= 0:
+        raise ValueError("--timeout must be positive")
+    return RunConfig(
+        url=args.url,
+        sse_url=args.sse_url,
+        publish_url=args.publish_url,
+        publish_token=args.publish_token,
+        token=args.token,
+        other_token=args.other_token,
+        profiles=profiles,
+        only=args.only,
+        exclude=args.exclude,
+        budget=args.budget,
+        seed=args.seed,
+        strict=args.strict,
+        timeout=args.timeout,
+        case_timeout=args.case_timeout,
     )
 
 
+def _list_cases(only: Sequence[str], exclude: Sequence[str]) -> None:
+    """One line per case, tab-separated (ID, profile, level, requirements, title): greppable."""
+    from canaux_conformance.cases import all_cases
+    from canaux_conformance.runner import select_cases
+
+    for case in select_cases(all_cases(), only=only, exclude=exclude):
+        reqs = ",".join(case.requirements)
+        print(f"{case.id}\t{case.profile}\t{case.level}\t{reqs}\t{case.title}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(stderr=False, highlight=False)
+    if args.list:
+        _list_cases(args.only, args.exclude)
+        return 0
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"canaux-conformance: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.budget not in BUDGETS:  # pragma: no cover - argparse only offers known budgets
+        return EXIT_USAGE
+    report_dir = args.report_dir or Path("reports") / (
+        "conformance-" + datetime.now().strftime("%Y%m%d-%H%M%S")
+    )
+    try:
+        with LiveProgress(console) as progress:
+            result = asyncio.run(run(config, progress=progress))
+    except TargetError as exc:
+        console.print(f"[bold red]cannot test the target:[/] {exc}")
+        return 2
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        return 130
+    print_summary(result, console, transcripts=not args.no_transcripts)
+    written = write_reports(result, report_dir, junit=args.junit)
+    console.print("reports: " + ", ".join(str(p) for p in written))
+    return result.exit_status

@@ -1,0 +1,345 @@
+"""The case registry and what a case gets to work with (spec §17 "Conformance").
+
+A conformance case is an ``async def`` taking a :class:`CaseContext`, registered with
+:func:`case`::
+
+    @case(id="ROUTE-01", requirements=("DELIVERY-2",), level="MUST", profile="core",
+          title="an event reaches subscribers of its channel only")
+    async def route_01(ctx: CaseContext) -> None:
+        a = await ctx.client("A")
+        ...
+
+It passes by returning, fails by raising :class:`CaseFailed` (naming the requirement the
+server broke), is skipped by raising :class:`CaseSkipped`. Any other exception is a defect of
+the suite, reported as ``error`` and never as a finding about the server.
+"""
+
+# Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+import secrets
+import traceback
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+from hypothesis import HealthCheck, settings
+
+from canaux_conformance.outcomes import CaseFailed, CaseSkipped, Verdict
+from canaux_conformance.proxy import FaultProxy
+from canaux_conformance.target import ServerInfo, Target
+from canaux_conformance.wire import SUBPROTOCOL, RawClient, Transcript
+
+__all__ = [
+    "BUDGETS",
+    "LEVELS",
+    "PROFILES",
+    "REGISTRY",
+    "Budget",
+    "Case",
+    "CaseContext",
+    "CaseFailed",
+    "CaseFn",
+    "CaseSkipped",
+    "Level",
+    "Verdict",
+    "all_cases",
+    "case",
+    "load_suites",
+    "new_run_id",
+    "requirement_for",
+]
+
+Level = Literal["MUST", "SHOULD", "MAY"]
+LEVELS: tuple[Level, ...] = ("MUST", "SHOULD", "MAY")
+
+PROFILES: tuple[str, ...] = ("core", "chat", "playqueue", "system", "progress", "sse", "legacy")
+"""Groups of cases: ``core`` applies to every server, the others to optional features."""
+
+CaseFn = Callable[["CaseContext"], Awaitable[None]]
+
+_CASE_ID_RE = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
+_REQ_ID_RE = re.compile(r"^[A-Z]+-[0-9]+$")
+
+
+@dataclass(frozen=True)
+class Case:
+    """A registered conformance case."""
+
+    id: str
+    requirements: tuple[str, ...]
+    level: Level
+    profile: str
+    title: str
+    fn: CaseFn
+    timeout: float | None = None
+    """Seconds the case may take in total; ``None``: the runner's default for the budget."""
+    waits: bool = False
+    """Mostly waiting on the server's clock (hello timeout, heartbeat): run alongside others."""
+
+    @property
+    def module(self) -> str:
+        return self.fn.__module__.rsplit(".", 1)[-1]
+
+    @property
+    def description(self) -> str:
+        return (self.fn.__doc__ or "").strip()
+
+
+REGISTRY: dict[str, Case] = {}
+"""Every registered case by ID, in registration order."""
+
+
+def case(
+    *,
+    id: str,
+    requirements: Sequence[str],
+    level: Level = "MUST",
+    profile: str = "core",
+    title: str,
+    timeout: float | None = None,
+    waits: bool = False,
+) -> Callable[[CaseFn], CaseFn]:
+    """Register ``fn`` as the conformance case ``id`` checking ``requirements``."""
+    if not _CASE_ID_RE.match(id):
+        raise ValueError(f"case id {id!r} must look like 'AREA-NN' (capitals, digits, dashes)")
+    if not requirements or not all(_REQ_ID_RE.match(r) for r in requirements):
+        raise ValueError(
+            f"case {id}: requirements must be IDs such as 'OPS-1', got {requirements!r}"
+        )
+    if level not in LEVELS:
+        raise ValueError(f"case {id}: level must be one of {LEVELS}, got {level!r}")
+    if profile not in PROFILES:
+        raise ValueError(f"case {id}: profile must be one of {PROFILES}, got {profile!r}")
+
+    def register(fn: CaseFn) -> CaseFn:
+        existing = REGISTRY.get(id)
+        if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
+            raise ValueError(f"case id {id!r} registered twice ({existing.fn.__module__})")
+        REGISTRY[id] = Case(id, tuple(requirements), level, profile, title, fn, timeout, waits)
+        return fn
+
+    return register
+
+
+def load_suites() -> dict[str, str]:
+    """Import every module of :mod:`canaux_conformance.suites`, which registers their cases.
+
+    Returns the modules that failed to import (name → traceback): one broken suite module
+    must cost its own cases, reported as errors, not the whole run.
+    """
+    package = importlib.import_module("canaux_conformance.suites")
+    broken: dict[str, str] = {}
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name.startswith("_"):
+            continue
+        try:
+            importlib.import_module(f"{package.__name__}.{module.name}")
+        except Exception:
+            broken[module.name] = traceback.format_exc()
+    return broken
+
+
+def all_cases() -> list[Case]:
+    """Every case of every suite, sorted by ID."""
+    load_suites()
+    return sorted(REGISTRY.values(), key=lambda c: c.id)
+
+
+def new_run_id() -> str:
+    """A short random lowercase id that keeps this run's channels apart from any other's."""
+    return secrets.token_hex(4)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How hard Hypothesis tries, per ``--quick`` / default / ``--thorough``."""
+
+    name: str
+    max_examples: int
+    step_count: int
+    case_timeout: float
+    """Default seconds a case may take in total."""
+
+
+BUDGETS: dict[str, Budget] = {
+    "quick": Budget("quick", max_examples=8, step_count=12, case_timeout=30.0),
+    "default": Budget("default", max_examples=30, step_count=25, case_timeout=90.0),
+    "thorough": Budget("thorough", max_examples=150, step_count=50, case_timeout=600.0),
+}
+
+_SLUG_RE = re.compile(r"[^a-z0-9_-]+")
+
+
+def _slug(text: str) -> str:
+    slug = _SLUG_RE.sub("-", text.lower()).strip("-_")
+    return slug[:32] or "x"
+
+
+@dataclass
+class CaseContext:
+    """Everything a case needs: the target, fresh names, clients, proxies, the transcript."""
+
+    target: Target
+    case_id: str = "CASE-00"
+    run_id: str = field(default_factory=new_run_id)
+    seed: int = 0
+    budget: Budget = field(default_factory=lambda: BUDGETS["default"])
+    timeout: float = 5.0
+    """Default seconds for one wait (a reply, an event, a close)."""
+    server: ServerInfo | None = None
+    """The welcome the runner's probe received, when the server answered one."""
+    transcript: Transcript = field(default_factory=Transcript)
+    clients: list[RawClient] = field(default_factory=list)
+    proxies: list[FaultProxy] = field(default_factory=list)
+    cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Extra closers (SSE streams, HTTP clients) run when the case ends, last first."""
+    _names: int = 0
+
+    # ----------------------------------------------------------------- names
+
+    def channel(self, hint: str = "ch") -> str:
+        """A channel name of the ``conformance.*`` family no other case or run uses [CONF-1].
+
+        Skips the case when the server does not offer the family (CONF-2 lets production
+        servers turn it off).
+        """
+        if self.server is not None and not self.server.offers("conformance.*"):
+            raise CaseSkipped("the server's catalogue has no 'conformance.*' family (CONF-2)")
+        self._names += 1
+        name = f"conformance.{self.run_id}.{_slug(self.case_id)}.{_slug(hint)}{self._names}"
+        return name[:128]
+
+    def require_channel(self, name: str) -> None:
+        """Skip the case unless the catalogue lists ``name``."""
+        if self.server is None or not self.server.offers(name):
+            raise CaseSkipped(f"the server's catalogue does not list {name!r}")
+
+    def note(self, text: str) -> None:
+        """Explain a step in the transcript (shown with failures)."""
+        self.transcript.note(text)
+
+    # ----------------------------------------------------------------- clients
+
+    async def connect(
+        self,
+        name: str | None = None,
+        *,
+        url: str | None = None,
+        subprotocols: Sequence[str] | None = (SUBPROTOCOL,),
+        auto_pong: bool = True,
+        headers: Mapping[str, str] | None = None,
+        validate: bool = True,
+        via: FaultProxy | None = None,
+        timeout: float | None = None,
+        legacy: bool = False,
+    ) -> RawClient:
+        """Open a WebSocket (no hello yet); closed by the runner when the case ends.
+
+        ``legacy``: a legacy endpoint (§14), frames checked against legacy.json.
+        """
+        name = name or chr(ord("A") + len(self.clients) % 26)
+        target_url = url or self.target.ws_url
+        if via is not None:
+            target_url = via.url(target_url)
+        client = RawClient(
+            target_url,
+            name=name,
+            transcript=self.transcript,
+            subprotocols=subprotocols,
+            auto_pong=auto_pong,
+            timeout=self.timeout if timeout is None else timeout,
+            headers=headers,
+            validate=validate,
+            catalogue=self.server.catalogue if self.server else None,
+            legacy=legacy,
+        )
+        self.clients.append(client)
+        await client.open()
+        return client
+
+    async def client(
+        self,
+        name: str | None = None,
+        *,
+        token: str | None = None,
+        resume: Mapping[str, Any] | None = None,
+        auto_pong: bool = True,
+        via: FaultProxy | None = None,
+    ) -> RawClient:
+        """A connected client past the handshake (``welcome`` received), with the run's token."""
+        client = await self.connect(name, auto_pong=auto_pong, via=via)
+        await client.hello(token=self.target.token if token is None else token, resume=resume)
+        return client
+
+    async def proxy(self) -> FaultProxy:
+        """A started :class:`FaultProxy` in front of the target; pass it as ``via=``."""
+        host, port = self.target.host_port
+        proxy = FaultProxy(host, port, timeout=self.timeout)
+        self.proxies.append(proxy)
+        return await proxy.start()
+
+    # ----------------------------------------------------------------- HTTP publish (§15)
+
+    async def http_publish(self, channel: str, data: Any) -> httpx.Response:
+        """``POST`` to the publish URL (skips the case when there is none)."""
+        if not self.target.publish_url:
+            raise CaseSkipped("no --publish-url: server-published channels cannot be driven")
+        headers = {}
+        if self.target.publish_token:
+            headers["Authorization"] = f"Bearer {self.target.publish_token}"
+        async with httpx.AsyncClient(timeout=self.timeout, trust_env=False) as http:
+            response = await http.post(
+                self.target.publish_url, json={"channel": channel, "data": data}, headers=headers
+            )
+        self.transcript.note(
+            f"POST {self.target.publish_url} {channel} {data!r}"
+            f" -> {response.status_code} {response.text}"
+        )
+        return response
+
+    # ----------------------------------------------------------------- Hypothesis
+
+    def hypothesis_settings(self, **overrides: Any) -> settings:
+        """Settings for the run's budget: no deadline (the network is slow), no example database."""
+        values: dict[str, Any] = {
+            "max_examples": self.budget.max_examples,
+            "stateful_step_count": self.budget.step_count,
+            "deadline": None,
+            "database": None,
+            "print_blob": False,
+            "suppress_health_check": list(HealthCheck),
+        }
+        values.update(overrides)
+        return settings(**values)
+
+    # ----------------------------------------------------------------- life cycle
+
+    def check(self) -> None:
+        """Raise the first frame violation any client saw and no wait has raised yet."""
+        for client in self.clients:
+            client.check()
+
+    def defer(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run ``closer`` when the case ends, whatever its outcome."""
+        self.cleanups.append(closer)
+
+    async def aclose(self) -> None:
+        """Close every client, proxy and deferred resource the case opened."""
+        while self.cleanups:
+            await self.cleanups.pop()()
+        for client in self.clients:
+            await client.close()
+        for proxy in self.proxies:
+            await proxy.close()
+
+
+def requirement_for(failure: CaseFailed, case_: Case) -> str:
+    """The requirement a failure is attributed to: its own, else the case's first."""
+    return failure.requirement or case_.requirements[0]

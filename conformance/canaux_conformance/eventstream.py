@@ -1,0 +1,146 @@
+"""An SSE reader for the suite: ``GET /events`` read message by message (spec §13).
+
+The suite parses text/event-stream itself (the HTML standard's format: ``event:``, ``id:`` and
+``data:`` fields, comment lines starting with ``:``, a blank line dispatching a message) so
+that nothing between the server and the checks can smooth over a malformed stream. Every
+message and comment lands in the case's :class:`~canaux_conformance.wire.Transcript`.
+"""
+
+# Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+import httpx
+
+from canaux_conformance.outcomes import CaseFailed
+from canaux_conformance.wire import Transcript
+
+__all__ = ["SseMessage", "SseStream"]
+
+
+@dataclass
+class SseMessage:
+    """One dispatched SSE message. ``id`` is the ``id:`` line of THIS message (``None`` when it
+    had none), not the browser's inherited last-event-ID: SSE-1 requires it on every event."""
+
+    event: str | None
+    id: str | None
+    data: str
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+@dataclass
+class SseStream:
+    """One ``GET /events`` response read message by message, with a transcript."""
+
+    url: str
+    transcript: Transcript
+    name: str = "sse"
+    timeout: float = 5.0
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 0
+    content_type: str = ""
+    body: str = ""
+    comments: list[tuple[float, str]] = field(default_factory=list)
+    _http: httpx.AsyncClient | None = None
+    _response: httpx.Response | None = None
+    _queue: asyncio.Queue[SseMessage | None] = field(default_factory=asyncio.Queue)
+    _reader: asyncio.Task[None] | None = None
+    _comment_seen: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def open(self, params: dict[str, str]) -> Self:
+        """Send the GET; on an event stream start reading, otherwise keep status and body."""
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(self.timeout, read=None), trust_env=False
+        )
+        request = self._http.build_request("GET", self.url, params=params, headers=self.headers)
+        shown = ", ".join(f"{k}: {v}" for k, v in self.headers.items())
+        self.transcript.add(self.name, "open", f"GET {request.url} {shown}".rstrip())
+        try:
+            self._response = await self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise CaseFailed(f"GET {request.url} failed: {exc!r}", requirement="SSE-1") from exc
+        self.status = self._response.status_code
+        self.content_type = self._response.headers.get("content-type", "")
+        if not self.content_type.startswith("text/event-stream"):
+            self.body = (await self._response.aread()).decode(errors="replace")
+            self.transcript.add(self.name, "recv", f"HTTP {self.status} {self.body[:500]}")
+            return self
+        self.transcript.add(self.name, "recv", f"HTTP {self.status} {self.content_type}")
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        assert self._response is not None
+        event: str | None = None
+        last_id: str | None = None
+        data: list[str] = []
+        loop = asyncio.get_running_loop()
+        try:
+            async for line in self._response.aiter_lines():
+                if line == "":
+                    if data:
+                        message = SseMessage(event, last_id, "\n".join(data))
+                        self.transcript.add(
+                            self.name, "recv", f"event:{event} id:{last_id} data:{message.data}"
+                        )
+                        await self._queue.put(message)
+                    event, last_id, data = None, None, []
+                    continue
+                if line.startswith(":"):
+                    self.comments.append((loop.time(), line[1:].strip()))
+                    self._comment_seen.set()
+                    continue
+                name, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if name == "event":
+                    event = value
+                elif name == "data":
+                    data.append(value)
+                elif name == "id":
+                    last_id = value
+        except (httpx.HTTPError, OSError):
+            pass
+        finally:
+            await self._queue.put(None)
+
+    async def next(self, timeout: float | None = None, *, requirement: str = "SSE-1") -> SseMessage:
+        """The next message; the stream ending or staying silent fails the case."""
+        try:
+            async with asyncio.timeout(self.timeout if timeout is None else timeout):
+                message = await self._queue.get()
+        except TimeoutError:
+            raise CaseFailed(
+                f"{self.name}: no SSE message in time", requirement=requirement
+            ) from None
+        if message is None:
+            self._queue.put_nowait(None)
+            raise CaseFailed(f"{self.name}: the stream ended", requirement=requirement)
+        return message
+
+    async def wait_comment(self, timeout: float) -> None:
+        """Wait for the next comment line (``: ping``); raises ``TimeoutError``."""
+        self._comment_seen.clear()
+        async with asyncio.timeout(timeout):
+            await self._comment_seen.wait()
+
+    async def close(self) -> None:
+        """Stop reading and release the connection."""
+        self.transcript.add(self.name, "close", "client closes the stream")
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._response is not None:
+            await self._response.aclose()
+        if self._http is not None:
+            await self._http.aclose()

@@ -1,0 +1,48 @@
+"""Case outcomes: the exceptions a case raises and the verdicts the runner derives (spec §17).
+
+A case either returns (pass), raises :class:`CaseFailed` (the server broke a requirement),
+raises :class:`CaseSkipped` (an optional feature is absent), or raises anything else, which
+means the suite itself broke (verdict ``error``). A failed ``SHOULD`` case is ``non-strict``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["CaseFailed", "CaseSkipped", "Verdict"]
+
+
+class Verdict(StrEnum):
+    """The five verdicts of a conformance case."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    NON_STRICT = "non-strict"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+class CaseFailed(AssertionError):
+    """The server under test did not do what a requirement says.
+
+    ``requirement`` is the ID the finding is about (e.g. ``"OPS-1"``); when ``None`` the
+    runner attributes the failure to the case's first requirement.
+    """
+
+    def __init__(self, message: str, *, requirement: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.requirement = requirement
+
+    def __str__(self) -> str:
+        if self.requirement:
+            return f"[{self.requirement}] {self.message}"
+        return self.message
+
+
+class CaseSkipped(Exception):
+    """The case does not apply to this server (feature absent, profile not offered)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

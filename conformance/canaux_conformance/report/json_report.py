@@ -1,0 +1,25 @@
+"""report.json: the whole run as data, for tools (§17).
+
+Top level: suite, target, seed, budget, counts per verdict and per profile, the welcome the
+server sent, a requirement table (text, cases, worst verdict) and every case with its
+transcript and replayable frames.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from canaux_conformance.results import RunResult
+
+__all__ = ["render_json", "write_json"]
+
+
+def render_json(run: RunResult) -> str:
+    return json.dumps(run.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def write_json(run: RunResult, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_json(run), encoding="utf-8")
+    return path

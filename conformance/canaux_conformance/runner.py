@@ -1,0 +1,388 @@
+"""Choose the cases for a server, run them, and turn outcomes into verdicts (spec §17).
+
+The runner probes the target once (a ``hello`` → its ``welcome``: heartbeat, limits,
+catalogue), picks profiles from that catalogue unless told otherwise, and runs each selected
+case under its own time budget. Cases that mostly wait on the server's clock (hello timeout,
+heartbeat) are marked ``waits=True`` and run alongside the others, so a run takes roughly as
+long as its busy cases, not the sum of every timeout.
+"""
+
+from __future__ import annotations
+
+# Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.
+# ruff: noqa: ASYNC109
+import asyncio
+import contextlib
+import fnmatch
+import secrets
+import time
+import traceback
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from canaux_conformance.cases import (
+    BUDGETS,
+    PROFILES,
+    Case,
+    CaseContext,
+    all_cases,
+    load_suites,
+    new_run_id,
+    requirement_for,
+)
+from canaux_conformance.outcomes import CaseFailed, CaseSkipped, Verdict
+from canaux_conformance.results import CaseResult, RunResult, requirement_index
+from canaux_conformance.target import ReferenceServer, ServerInfo, Target, TargetError
+from canaux_conformance.wire import HandshakeRefused, RawClient, Transcript
+
+__all__ = [
+    "Progress",
+    "RunConfig",
+    "is_must",
+    "probe",
+    "run",
+    "run_case",
+    "run_cases",
+    "select_cases",
+]
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs; the CLI fills it from its options."""
+
+    url: str | None = None
+    sse_url: str | None = None
+    publish_url: str | None = None
+    publish_token: str | None = None
+    token: str | None = None
+    other_token: str | None = None
+    profiles: Sequence[str] | None = None
+    """``None``: the profiles the welcome implies, plus sse/legacy when their endpoints answer."""
+    only: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    budget: str = "default"
+    seed: int | None = None
+    strict: bool = False
+    timeout: float = 5.0
+    """Seconds for one wait (a reply, an event, a close)."""
+    case_timeout: float | None = None
+    """Seconds one case may take; ``None``: the budget's default."""
+    server_args: Sequence[str] | None = None
+    """Options for the reference server started when ``url`` is ``None``."""
+
+
+class Progress:
+    """Hooks a reporter implements to follow the run; the defaults do nothing."""
+
+    def run_started(self, run: RunResult, cases: Sequence[Case]) -> None:
+        """Called once the target is known and the cases are chosen."""
+
+    def case_started(self, case: Case) -> None:
+        """Called when a case begins."""
+
+    def case_finished(self, result: CaseResult) -> None:
+        """Called with each result, in completion order."""
+
+
+def _matches(case_id: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(case_id.upper(), p.upper()) for p in patterns)
+
+
+def select_cases(
+    cases: Sequence[Case], *, only: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> list[Case]:
+    """Cases whose ID matches an ``only`` glob (all when empty) and no ``exclude`` glob."""
+    return [
+        c
+        for c in cases
+        if (not only or _matches(c.id, only)) and not (exclude and _matches(c.id, exclude))
+    ]
+
+
+async def probe(target: Target, timeout: float) -> tuple[ServerInfo | None, list[str]]:
+    """One ``hello`` to learn the server's welcome; notes explain what went wrong, if anything."""
+    notes: list[str] = []
+    client = RawClient(target.ws_url, name="probe", transcript=Transcript(), timeout=timeout)
+    try:
+        await client.open()
+        welcome = await client.hello(token=target.token)
+    except HandshakeRefused as exc:
+        if exc.status is None and "cannot open" in exc.message:
+            raise TargetError(exc.message) from exc
+        notes.append(f"probe: {exc}")
+        return None, notes
+    except CaseFailed as exc:
+        notes.append(f"probe: no usable welcome: {exc}")
+        return None, notes
+    finally:
+        await client.close()
+    return ServerInfo(welcome), notes
+
+
+async def _endpoint_answers_sse(url: str, timeout: float) -> bool:
+    """True when ``GET url?channels=system`` (or a conformance channel) opens an event stream."""
+    try:
+        async with (
+            httpx.AsyncClient(timeout=timeout, trust_env=False) as http,
+            http.stream("GET", url, params={"channels": "system"}) as response,
+        ):
+            kind = response.headers.get("content-type", "")
+            # 400 unknown_channel still proves the endpoint speaks the SSE binding (SSE-3).
+            return kind.startswith("text/event-stream") or (
+                response.status_code == 400 and "json" in kind
+            )
+    except (httpx.HTTPError, OSError):
+        return False
+
+
+async def _endpoint_accepts_ws(url: str, timeout: float) -> bool:
+    client = RawClient(url, name="probe", subprotocols=None, timeout=timeout, validate=False)
+    try:
+        await client.open()
+    except CaseFailed:
+        return False
+    await client.close()
+    return True
+
+
+async def _detect_endpoints(target: Target, config: RunConfig) -> tuple[Target, list[str]]:
+    """Fill in the SSE and legacy endpoints that actually answer (explicit URLs are kept)."""
+    notes: list[str] = []
+    derived = Target.from_url(target.ws_url, derive=True)
+    sse = target.sse_url
+    if sse is None and derived.sse_url and await _endpoint_answers_sse(derived.sse_url, 3.0):
+        sse = derived.sse_url
+    legacy_chat, legacy_system = target.legacy_chat_url, target.legacy_system_url
+    chat_url, system_url = derived.legacy_chat_url, derived.legacy_system_url
+    if legacy_chat is None and chat_url and await _endpoint_accepts_ws(chat_url, 3.0):
+        legacy_chat = chat_url
+    if legacy_system is None and system_url and await _endpoint_accepts_ws(system_url, 3.0):
+        legacy_system = system_url
+    notes.append(f"SSE endpoint: {sse or 'none found'}")
+    notes.append(f"legacy endpoints: {legacy_chat or '-'} {legacy_system or '-'}")
+    changed = target.with_endpoints(
+        sse_url=sse, legacy_chat_url=legacy_chat, legacy_system_url=legacy_system
+    )
+    return changed, notes
+
+
+def _profiles_for(config: RunConfig, server: ServerInfo | None, target: Target) -> list[str]:
+    if config.profiles:
+        unknown = sorted(set(config.profiles) - set(PROFILES))
+        if unknown:
+            raise ValueError(f"unknown profile(s): {', '.join(unknown)}; known: {PROFILES}")
+        return [p for p in PROFILES if p in config.profiles]
+    profiles = server.implied_profiles() if server else ["core"]
+    if target.sse_url:
+        profiles.append("sse")
+    if target.legacy_chat_url or target.legacy_system_url:
+        profiles.append("legacy")
+    return profiles
+
+
+def _broken_suite(module: str, trace: str) -> CaseResult:
+    """An ``error`` result standing for the cases of a suite module that cannot be imported."""
+    return CaseResult(
+        id="SUITE-" + module.upper().replace("_", "-"),
+        title=f"suite module {module!r} loads",
+        profile="core",
+        level="MUST",
+        requirements=(),
+        verdict=Verdict.ERROR,
+        message=f"the suite module {module!r} failed to import; its cases did not run",
+        traceback=trace,
+    )
+
+
+def is_must(case: Case, requirement: str) -> bool:
+    """A failure is a MUST failure when the case is a MUST case and the requirement it breaks is
+    not a SHOULD or MAY in the spec's requirement index (unknown IDs keep the case's level)."""
+    level = requirement_index().get(requirement, {}).get("level", "MUST")
+    return case.level == "MUST" and level == "MUST"
+
+
+def _case_seed(seed: int, case_id: str) -> int:
+    # Each case gets its own stream, stable for a given run seed and case ID.
+    return (seed ^ zlib.crc32(case_id.encode())) & 0xFFFFFFFF
+
+
+async def run_case(case: Case, ctx: CaseContext, *, case_timeout: float) -> CaseResult:
+    """Run one case and derive its verdict."""
+    started = time.perf_counter()
+    verdict = Verdict.PASS
+    message = ""
+    requirement: str | None = None
+    trace: str | None = None
+    try:
+        try:
+            async with asyncio.timeout(case_timeout):
+                await case.fn(ctx)
+                ctx.check()  # a late invalid frame still counts
+        finally:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(ctx.timeout * 2):
+                    await ctx.aclose()
+    except CaseFailed as failure:
+        requirement = requirement_for(failure, case)
+        message = failure.message
+        verdict = Verdict.FAIL if is_must(case, requirement) else Verdict.NON_STRICT
+    except CaseSkipped as skipped:
+        verdict, message = Verdict.SKIPPED, skipped.reason
+    except TimeoutError:
+        verdict = Verdict.ERROR
+        message = f"the case did not finish within its {case_timeout:g}s budget"
+        trace = traceback.format_exc()
+    except Exception as exc:
+        verdict = Verdict.ERROR
+        message = f"the suite broke: {type(exc).__name__}: {exc}"
+        trace = traceback.format_exc()
+    return CaseResult(
+        id=case.id,
+        title=case.title,
+        profile=case.profile,
+        level=case.level,
+        requirements=case.requirements,
+        verdict=verdict,
+        message=message,
+        requirement=requirement,
+        duration=time.perf_counter() - started,
+        transcript=ctx.transcript.as_list(),
+        transcript_text=ctx.transcript.render(),
+        replay=ctx.transcript.replay(),
+        traceback=trace,
+    )
+
+
+async def run_cases(
+    cases: Sequence[Case],
+    *,
+    make_context: Callable[[Case], CaseContext],
+    case_timeout: Callable[[Case], float],
+    skip: Callable[[Case], str | None] = lambda _: None,
+    progress: Progress | None = None,
+) -> list[CaseResult]:
+    """Run ``cases``: waiting ones in the background, the rest one after another.
+
+    Results come back in the order of ``cases`` whatever the completion order.
+    """
+    progress = progress or Progress()
+    results: dict[str, CaseResult] = {}
+
+    async def one(case: Case) -> None:
+        progress.case_started(case)
+        reason = skip(case)
+        if reason is not None:
+            result = CaseResult(
+                case.id, case.title, case.profile, case.level, case.requirements,
+                Verdict.SKIPPED, message=reason,
+            )  # fmt: skip
+        else:
+            result = await run_case(case, make_context(case), case_timeout=case_timeout(case))
+        results[case.id] = result
+        progress.case_finished(result)
+
+    background = [asyncio.create_task(one(c)) for c in cases if c.waits]
+    try:
+        for case in cases:
+            if not case.waits:
+                await one(case)
+        await asyncio.gather(*background)
+    finally:
+        for task in background:
+            task.cancel()
+    return [results[c.id] for c in cases if c.id in results]
+
+
+async def run(config: RunConfig, *, progress: Progress | None = None) -> RunResult:
+    """A whole run: start or reach the target, probe, select, run, collect."""
+    if config.budget not in BUDGETS:
+        raise ValueError(f"unknown budget {config.budget!r}; known: {', '.join(BUDGETS)}")
+    budget = BUDGETS[config.budget]
+    seed = config.seed if config.seed is not None else secrets.randbelow(2**32)
+    run_id = new_run_id()
+    started = time.perf_counter()
+    reference: ReferenceServer | None = None
+    try:
+        if config.url is None:
+            reference = ReferenceServer() if config.server_args is None else (
+                ReferenceServer(args=tuple(config.server_args))
+            )  # fmt: skip
+            base = await reference.start()
+            target = Target.from_url(
+                base.ws_url,
+                sse_url=config.sse_url,
+                publish_url=config.publish_url,
+                publish_token=config.publish_token or base.publish_token,
+                token=config.token,
+                other_token=config.other_token,
+                derive=True,
+                reference=True,
+            )
+        else:
+            target = Target.from_url(
+                config.url,
+                sse_url=config.sse_url,
+                publish_url=config.publish_url,
+                publish_token=config.publish_token,
+                token=config.token,
+                other_token=config.other_token,
+            )
+        server, notes = await probe(target, config.timeout)
+        target, endpoint_notes = await _detect_endpoints(target, config)
+        notes += endpoint_notes
+        if server is not None:
+            names = ", ".join(server.channel_names) or "(empty)"
+            notes.append(f"catalogue: {names}; heartbeat {server.heartbeat_ms} ms")
+        profiles = _profiles_for(config, server, target)
+        broken = load_suites()
+        cases = select_cases(all_cases(), only=config.only, exclude=config.exclude)
+        result = RunResult(
+            target_url=target.ws_url,
+            run_id=run_id,
+            seed=seed,
+            budget=budget.name,
+            strict=config.strict,
+            started=datetime.now(UTC),
+            profiles=profiles,
+            reference_server=reference is not None,
+            welcome=dict(server.welcome) if server else None,
+            notes=notes,
+        )
+        (progress or Progress()).run_started(result, cases)
+
+        def make_context(case: Case) -> CaseContext:
+            return CaseContext(
+                target=target,
+                case_id=case.id,
+                run_id=run_id,
+                seed=_case_seed(seed, case.id),
+                budget=budget,
+                timeout=config.timeout,
+                server=server,
+            )
+
+        def skip(case: Case) -> str | None:
+            if case.profile in profiles:
+                return None
+            if config.profiles:
+                return f"profile {case.profile!r} not selected (--profile)"
+            return f"profile {case.profile!r} not offered by this server"
+
+        def case_timeout(case: Case) -> float:
+            return config.case_timeout or case.timeout or budget.case_timeout
+
+        result.results = [_broken_suite(name, trace) for name, trace in sorted(broken.items())]
+        result.results += await run_cases(
+            cases, make_context=make_context, case_timeout=case_timeout, skip=skip,
+            progress=progress,
+        )  # fmt: skip
+        result.duration = time.perf_counter() - started
+        return result
+    finally:
+        if reference is not None:
+            await reference.stop()

@@ -1,0 +1,865 @@
+"""Raw Canaux frames over a WebSocket, checked against the schemas (spec §1, §2, §17).
+
+:class:`RawClient` is the suite's only way to talk to a server over WebSocket. It sends
+whatever a case asks for, byte for byte, and checks EVERY frame it receives: it must be a
+UTF-8 text frame holding one JSON object [TRANSPORT-3] that validates against
+``frame.json#/$defs/server_frame``, and an ``event``'s ``data`` must validate against the
+``$defs/event`` of the schema the welcome catalogue names for its channel. A frame that does
+not is a finding in itself; it is raised as :class:`CaseFailed` at the next receive.
+
+Every frame in both directions lands in a :class:`Transcript`, which prints as a replayable
+list of frames per client for the report.
+"""
+
+# Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal, Self
+
+import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.typing import Subprotocol
+
+from canaux_conformance.outcomes import CaseFailed
+
+__all__ = [
+    "SERVER_FRAME_TYPES",
+    "SUBPROTOCOL",
+    "Frame",
+    "FrameValidator",
+    "HandshakeRefused",
+    "RawClient",
+    "Transcript",
+    "TranscriptEntry",
+    "catalogue_entry",
+    "encode",
+]
+
+SUBPROTOCOL = "canaux.v1"
+"""The WebSocket subprotocol of Canaux v1 [TRANSPORT-1]."""
+
+SERVER_FRAME_TYPES = ("welcome", "ack", "error", "event", "ping", "pong")
+"""The frames a server sends (spec §2)."""
+
+Frame = dict[str, Any]
+"""A decoded frame: one JSON object."""
+
+Direction = Literal["open", "send", "recv", "close", "note"]
+
+_ARROWS: dict[str, str] = {"open": "==", "send": "->", "recv": "<-", "close": "xx", "note": "##"}
+
+# Which requirement an invalid `data` breaks, per standard channel; anything else (conformance.*,
+# custom channels) breaks DELIVERY-5 "data is delivered as published".
+_DATA_REQUIREMENT = {
+    "chat": "CHAT-1",
+    "playqueue": "QUEUE-2",
+    "system": "SYSTEM-1",
+    "progress": "PROGRESS-1",
+}
+
+
+def encode(frame: Mapping[str, Any]) -> str:
+    """Compact JSON, the way a careful client writes a frame."""
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- transcript
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    """One thing that happened on one client's connection."""
+
+    client: str
+    direction: Direction
+    at: float
+    """Seconds since the transcript started."""
+    text: str
+    """The frame as sent/received (raw text), or a description for open/close/note."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "client": self.client,
+            "direction": self.direction,
+            "at": self.at,
+            "text": self.text,
+        }
+
+
+@dataclass
+class Transcript:
+    """Everything the clients of one case sent and received, in order."""
+
+    entries: list[TranscriptEntry] = field(default_factory=list)
+    limit: int = 5000
+    """Entries kept; a flood case must not turn the report into megabytes."""
+    dropped: int = 0
+    _start: float | None = None
+
+    def _now(self) -> float:
+        now = asyncio.get_running_loop().time()
+        if self._start is None:
+            self._start = now
+        return now - self._start
+
+    def add(self, client: str, direction: Direction, text: str) -> None:
+        if len(self.entries) >= self.limit:
+            self.dropped += 1
+            return
+        self.entries.append(TranscriptEntry(client, direction, round(self._now(), 4), text))
+
+    def note(self, text: str, client: str = "suite") -> None:
+        """A line of explanation from the case itself."""
+        self.add(client, "note", text)
+
+    def clients(self) -> list[str]:
+        return list(dict.fromkeys(e.client for e in self.entries if e.direction != "note"))
+
+    def replay(self) -> dict[str, list[Any]]:
+        """Per client, the frames it sent (decoded where JSON): send them again to reproduce."""
+        sent: dict[str, list[Any]] = {}
+        for entry in self.entries:
+            if entry.direction != "send":
+                continue
+            try:
+                value: Any = json.loads(entry.text)
+            except ValueError:
+                value = entry.text
+            sent.setdefault(entry.client, []).append(value)
+        return sent
+
+    def render(self, max_text: int = 400) -> str:
+        """Human-readable transcript: one line per entry, then the replayable frames per client."""
+        lines = []
+        for e in self.entries:
+            text = (
+                e.text
+                if len(e.text) <= max_text
+                else e.text[:max_text] + f"… ({len(e.text)} chars)"
+            )
+            lines.append(f"{e.at:8.3f}s {e.client:>8} {_ARROWS[e.direction]} {text}")
+        if self.dropped:
+            lines.append(f"… {self.dropped} more entries not kept")
+        replay = self.replay()
+        if replay:
+            lines.append("")
+            lines.append("replay (frames sent, per client):")
+            for client, frames in replay.items():
+                shown = [json.dumps(f, ensure_ascii=False) for f in frames[:50]]
+                more = f", … {len(frames) - 50} more" if len(frames) > 50 else ""
+                lines.append(f"  {client}: [{', '.join(shown)}{more}]")
+        return "\n".join(lines)
+
+    def as_list(self) -> list[dict[str, Any]]:
+        return [e.as_dict() for e in self.entries]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def catalogue_entry(
+    catalogue: Iterable[Mapping[str, Any]], channel: str
+) -> Mapping[str, Any] | None:
+    """The catalogue entry covering ``channel``: exact name, else a family ``p.*`` [CHANNEL-2]."""
+    family = None
+    for entry in catalogue:
+        name = entry.get("name")
+        if not isinstance(name, str):
+            continue
+        if name == channel:
+            return entry
+        # [CHANNEL-2] "p.*" covers names starting with "p." that have at least one more segment.
+        if name.endswith(".*") and channel.startswith(name[:-1]) and len(channel) > len(name) - 1:
+            family = family or entry
+    return family
+
+
+class FrameValidator:
+    """JSON Schema checks of server frames and channel event data, from ``canaux_schemas``."""
+
+    def __init__(self) -> None:
+        self._registry = canaux_schemas.registry()
+        self._frame = Draft202012Validator(
+            {"$ref": canaux_schemas.FRAME_SCHEMA_ID + "#/$defs/server_frame"},
+            registry=self._registry,
+        )
+        self._by_type = {
+            kind: Draft202012Validator(
+                {"$ref": f"{canaux_schemas.FRAME_SCHEMA_ID}#/$defs/{kind}"}, registry=self._registry
+            )
+            for kind in SERVER_FRAME_TYPES
+        }
+        self._data: dict[str, Draft202012Validator | None] = {}
+        self._legacy = Draft202012Validator(
+            {"$ref": canaux_schemas.SCHEMA_BASE_URI + "legacy.json#/$defs/server_frame"},
+            registry=self._registry,
+        )
+
+    def frame_error(self, frame: Any) -> str | None:
+        """Why ``frame`` is not a valid server frame, or ``None`` if it is."""
+        error = best_match(self._frame.iter_errors(frame))
+        if error is None:
+            return None
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        if kind not in SERVER_FRAME_TYPES:
+            return f"'type' is {kind!r}, not one of the server frame types {SERVER_FRAME_TYPES}"
+        # The union's best match is often a sibling branch; explain against the frame's own type.
+        error = best_match(self._by_type[kind].iter_errors(frame)) or error
+        where = "/" + "/".join(str(p) for p in error.absolute_path)
+        return f"at {where}: {error.message}"
+
+    def legacy_error(self, frame: Any) -> str | None:
+        """Why ``frame`` is not a valid legacy server frame (§14), or ``None`` if it is."""
+        error = best_match(self._legacy.iter_errors(frame))
+        if error is None:
+            return None
+        where = "/" + "/".join(str(p) for p in error.absolute_path)
+        return f"at {where}: {error.message}"
+
+    def _data_validator(self, schema_id: str) -> Draft202012Validator | None:
+        if schema_id not in self._data:
+            validator = None
+            try:
+                schema = self._registry.contents(schema_id)
+            except LookupError:
+                schema = None
+            # Custom channels may name schemas the suite does not ship: nothing to check then.
+            if isinstance(schema, Mapping) and "event" in schema.get("$defs", {}):
+                validator = Draft202012Validator(
+                    {"$ref": schema_id + "#/$defs/event"}, registry=self._registry
+                )
+            self._data[schema_id] = validator
+        return self._data[schema_id]
+
+    def data_error(self, schema_id: str, data: Any) -> str | None:
+        """Why ``data`` is not a valid event of the channel schema ``schema_id``, or ``None``."""
+        validator = self._data_validator(schema_id)
+        if validator is None:
+            return None
+        error = best_match(validator.iter_errors(data))
+        if error is None:
+            return None
+        where = "/data/" + "/".join(str(p) for p in error.absolute_path)
+        return f"at {where.rstrip('/')}: {error.message}"
+
+
+@cache
+def _shared_validator() -> FrameValidator:
+    return FrameValidator()
+
+
+# --------------------------------------------------------------------------- client
+
+
+class HandshakeRefused(CaseFailed):
+    """The WebSocket opening handshake failed; ``status`` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, *, status: int | None, requirement: str | None = None) -> None:
+        super().__init__(message, requirement=requirement)
+        self.status = status
+
+
+Matcher = Callable[[Frame], bool]
+
+_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class RawClient:
+    """One WebSocket connection driven frame by frame by a conformance case.
+
+    Received frames wait in an "unclaimed" list; :meth:`expect` takes the first one matching
+    and leaves the others for later calls, so a case can wait for an ``ack`` while events
+    for the same client keep arriving. Server ``ping`` frames are answered with a ``pong``
+    at once [HEARTBEAT-2] unless ``auto_pong`` is false, in which case they are handed to the
+    case like any other frame. Every ping is also recorded in :attr:`pings`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str = "A",
+        transcript: Transcript | None = None,
+        subprotocols: Sequence[str] | None = (SUBPROTOCOL,),
+        auto_pong: bool = True,
+        timeout: float = 5.0,
+        headers: Mapping[str, str] | None = None,
+        validate: bool = True,
+        validator: FrameValidator | None = None,
+        catalogue: Sequence[Mapping[str, Any]] | None = None,
+        legacy: bool = False,
+    ) -> None:
+        self.url = url
+        self.legacy = legacy
+        """A legacy endpoint (§14): frames are ``{"channel", "data"}``, checked by legacy.json."""
+        self.name = name
+        self.transcript = transcript if transcript is not None else Transcript()
+        self.subprotocols = subprotocols
+        self.auto_pong = auto_pong
+        self.timeout = timeout
+        self.headers = dict(headers or {})
+        self.validate = validate
+        self._validator = validator
+        self.catalogue: list[Mapping[str, Any]] = list(catalogue or [])
+        self.welcome: Frame | None = None
+        self.received: list[Frame] = []
+        """Every decoded frame received, pings included, in arrival order."""
+        self.pings: list[tuple[float, Frame]] = []
+        """(loop time, frame) of every server ping."""
+        self.violations: list[CaseFailed] = []
+        self._unclaimed: list[Frame] = []
+        self._arrived = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._ids = 0
+        self._reported = 0
+        self._reader_error: Exception | None = None
+
+    # ----------------------------------------------------------------- connection
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol the server selected (``None`` if none)."""
+        return None if self._ws is None else self._ws.subprotocol
+
+    @property
+    def connection(self) -> ClientConnection:
+        if self._ws is None:
+            raise RuntimeError("RawClient is not connected; call open() first")
+        return self._ws
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code received (1006 for a drop without a close frame), once closed."""
+        return self._ws.close_code if self._ws is not None and self.closed else None
+
+    @property
+    def close_reason(self) -> str | None:
+        return self._ws.close_reason if self._ws is not None and self.closed else None
+
+    async def open(self) -> Self:
+        """Open the WebSocket; raise :class:`HandshakeRefused` if the server refuses it."""
+        protocols = (
+            None if self.subprotocols is None else [Subprotocol(p) for p in self.subprotocols]
+        )
+        offered = ", ".join(self.subprotocols) if self.subprotocols else "no subprotocol"
+        try:
+            async with asyncio.timeout(self.timeout):
+                self._ws = await connect(
+                    self.url,
+                    subprotocols=protocols,
+                    additional_headers=self.headers or None,
+                    # Exact frames and no library keepalive: a "silent" client must be silent.
+                    compression=None,
+                    ping_interval=None,
+                    max_size=None,
+                    max_queue=None,
+                    proxy=None,
+                    open_timeout=None,
+                    close_timeout=self.timeout,
+                )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            self.transcript.add(self.name, "open", f"{self.url} ({offered}) refused: HTTP {status}")
+            raise HandshakeRefused(
+                f"opening handshake refused with HTTP {status}",
+                status=status,
+                requirement="TRANSPORT-2",
+            ) from exc
+        except InvalidHandshake as exc:
+            self.transcript.add(self.name, "open", f"{self.url} ({offered}) failed: {exc}")
+            raise HandshakeRefused(
+                f"opening handshake failed: {exc}", status=None, requirement="TRANSPORT-2"
+            ) from exc
+        except (OSError, TimeoutError) as exc:
+            self.transcript.add(self.name, "open", f"{self.url} unreachable: {exc!r}")
+            raise HandshakeRefused(
+                f"cannot open a WebSocket to {self.url}: {exc!r}",
+                status=None,
+                requirement="TRANSPORT-1",
+            ) from exc
+        self.transcript.add(
+            self.name, "open", f"{self.url} offered {offered}; selected {self._ws.subprotocol!r}"
+        )
+        self._reader = asyncio.create_task(
+            self._read(), name=f"canaux-conformance-reader-{self.name}"
+        )
+        return self
+
+    async def __aenter__(self) -> Self:
+        if self._ws is None:
+            await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close politely (bounded by the client timeout) and stop the reader."""
+        if self._ws is not None and not self.closed:
+            self.transcript.add(self.name, "close", f"client closes {code} {reason!r}")
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await self._ws.close(code, reason)
+            except (TimeoutError, OSError, ConnectionClosed):
+                self._ws.transport.abort()
+        await self._stop_reader()
+
+    async def abort(self) -> None:
+        """Drop the TCP connection with no WebSocket close frame (a network failure)."""
+        if self._ws is not None and not self.closed:
+            self.transcript.add(
+                self.name, "close", "client drops the TCP connection (no close frame)"
+            )
+            self._ws.transport.abort()
+        await self._stop_reader()
+
+    async def _stop_reader(self) -> None:
+        if self._reader is not None and not self._reader.done():
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await asyncio.shield(self._reader)
+            except TimeoutError:
+                self._reader.cancel()
+        self._closed.set()
+
+    # ----------------------------------------------------------------- reading
+
+    async def _read(self) -> None:
+        ws = self.connection
+        try:
+            async for message in ws:
+                await self._on_message(message)
+        except ConnectionClosed:
+            pass
+        except Exception as exc:  # a bug of the suite, not a finding: surfaced by check()
+            self._reader_error = exc
+        finally:
+            self.transcript.add(
+                self.name,
+                "close",
+                f"closed by server: code {ws.close_code} reason {ws.close_reason!r}",
+            )
+            self._closed.set()
+            self._arrived.set()
+
+    def _violation(self, message: str, requirement: str) -> None:
+        failure = CaseFailed(f"client {self.name}: {message}", requirement=requirement)
+        self.violations.append(failure)
+        self.transcript.note(f"VIOLATION [{requirement}] {message}", self.name)
+        self._arrived.set()  # wake a waiting case: the finding is its answer
+
+    async def _on_message(self, message: str | bytes) -> None:
+        if isinstance(message, bytes):
+            self.transcript.add(self.name, "recv", f"<binary frame, {len(message)} bytes>")
+            self._violation("server sent a binary frame", "TRANSPORT-3")
+            return
+        self.transcript.add(self.name, "recv", message)
+        try:
+            frame = json.loads(message)
+        except ValueError:
+            self._violation("server sent a text frame that is not JSON", "TRANSPORT-3")
+            return
+        if not isinstance(frame, dict):
+            self._violation("server sent JSON that is not an object", "TRANSPORT-3")
+            return
+        # A frame failing its schema is a finding, not input: cases never see it.
+        if self.validate and not self._check_schema(frame):
+            return
+        self.received.append(frame)
+        if frame.get("type") == "ping":
+            self.pings.append((asyncio.get_running_loop().time(), frame))
+            if self.auto_pong:
+                pong: Frame = {"type": "pong"}
+                if isinstance(frame.get("nonce"), str):
+                    pong["nonce"] = frame["nonce"]
+                with contextlib.suppress(ConnectionClosed):
+                    await self.send(pong)
+                self._arrived.set()  # wake wait_pings()
+                return
+        self._unclaimed.append(frame)
+        self._arrived.set()
+
+    def _check_schema(self, frame: Frame) -> bool:
+        if self._validator is None:
+            self._validator = _shared_validator()
+        if self.legacy:
+            return self._check_legacy(frame, self._validator)
+        problem = self._validator.frame_error(frame)
+        if problem is not None:
+            kind = frame.get("type")
+            self._violation(f"invalid {kind!r} frame (frame.json) {problem}", "TRANSPORT-3")
+            return False
+        if frame.get("type") == "welcome" and isinstance(frame.get("channels"), list):
+            self.catalogue = list(frame["channels"])
+        if frame.get("type") == "event":
+            channel = frame["channel"]
+            entry = catalogue_entry(self.catalogue, channel)
+            schema_id = entry.get("schema") if entry else None
+            if isinstance(schema_id, str):
+                problem = self._validator.data_error(schema_id, frame.get("data"))
+                if problem is not None:
+                    root = channel.split(".", 1)[0]
+                    requirement = _DATA_REQUIREMENT.get(channel, "DELIVERY-5")
+                    if root == "conformance":
+                        requirement = "CONF-1"
+                    self._violation(
+                        f"event data on {channel!r} fails {schema_id}#/$defs/event {problem}",
+                        requirement,
+                    )
+                    return False
+        return True
+
+    def _check_legacy(self, frame: Frame, validator: FrameValidator) -> bool:
+        if frame == {"type": "pong"}:
+            return True  # [LEGACY-7] the answer to a legacy {"type": "ping"}
+        problem = validator.legacy_error(frame)
+        if problem is None:
+            channel = str(frame["channel"])
+            schema_id = canaux_schemas.CHANNEL_SCHEMAS.get(channel)
+            problem = validator.data_error(schema_id, frame["data"]) if schema_id else None
+        if problem is not None:
+            self._violation(f"invalid legacy frame (legacy.json) {problem}", "LEGACY-1")
+            return False
+        return True
+
+    def check(self) -> None:
+        """Raise the first schema/transport violation not yet reported."""
+        if self._reader_error is not None:
+            raise RuntimeError(f"client {self.name}: frame reader crashed") from self._reader_error
+        if self._reported < len(self.violations):
+            failure = self.violations[self._reported]
+            self._reported = len(self.violations)
+            raise failure
+
+    def _take(self, matcher: Matcher) -> Frame | None:
+        for index, frame in enumerate(self._unclaimed):
+            if matcher(frame):
+                return self._unclaimed.pop(index)
+        return None
+
+    async def _wait_for(
+        self,
+        matcher: Matcher,
+        what: str,
+        timeout: float | None,
+        requirement: str | None,
+    ) -> Frame:
+        limit = self.timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while True:
+            # Clear before looking, so a frame arriving after the look still wakes us.
+            self._arrived.clear()
+            found = self._take(matcher)
+            if found is not None:
+                return found
+            # A violation surfaces at the first wait that does not find its frame at once
+            # (or at the end of the case): frames received before it are still delivered.
+            self.check()
+            if self.closed:
+                raise CaseFailed(
+                    f"client {self.name}: connection closed (code {self.close_code}, reason "
+                    f"{self.close_reason!r}) while waiting for {what}",
+                    requirement=requirement,
+                )
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise CaseFailed(
+                    f"client {self.name}: no {what} within {limit:g}s", requirement=requirement
+                )
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._arrived.wait()
+            except TimeoutError:
+                continue
+
+    @staticmethod
+    def matcher(type: str | None = None, **fields: Any) -> Matcher:
+        """A predicate: frame has this ``type`` (if given) and these member values."""
+
+        def match(frame: Frame) -> bool:
+            if type is not None and frame.get("type") != type:
+                return False
+            return all(k in frame and frame[k] == v for k, v in fields.items())
+
+        return match
+
+    async def next_frame(
+        self,
+        timeout: float | None = None,
+        *,
+        requirement: str | None = None,
+    ) -> Frame:
+        """The oldest unclaimed frame."""
+        return await self._wait_for(lambda _: True, "frame", timeout, requirement)
+
+    async def expect(
+        self,
+        type: str | None = None,
+        *,
+        timeout: float | None = None,
+        requirement: str | None = None,
+        where: Matcher | None = None,
+        what: str | None = None,
+        **fields: Any,
+    ) -> Frame:
+        """The first unclaimed frame of ``type`` with the given member values (and ``where``).
+
+        ``what`` describes the awaited frame in the failure message when ``where`` is used.
+        """
+        base = self.matcher(type, **fields)
+        matcher = base if where is None else (lambda f: base(f) and where(f))
+        if what is None:
+            described = ", ".join(f"{k}={v!r}" for k, v in fields.items())
+            what = f"{type or 'frame'}" + (f" with {described}" if described else "")
+        return await self._wait_for(matcher, what, timeout, requirement)
+
+    async def events(
+        self,
+        n: int,
+        *,
+        channel: str | None = None,
+        timeout: float | None = None,
+        requirement: str | None = None,
+    ) -> list[Frame]:
+        """The next ``n`` events (of ``channel`` if given), in arrival order."""
+        limit = self.timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        found: list[Frame] = []
+        fields: dict[str, Any] = {} if channel is None else {"channel": channel}
+        while len(found) < n:
+            remaining = max(0.0, deadline - loop.time())
+            try:
+                found.append(
+                    await self.expect("event", timeout=remaining, requirement=requirement, **fields)
+                )
+            except CaseFailed as exc:
+                where = f" on {channel!r}" if channel else ""
+                raise CaseFailed(
+                    f"{exc.message} (got {len(found)} of {n} events{where})",
+                    requirement=requirement,
+                ) from exc
+        return found
+
+    async def expect_nothing(
+        self,
+        within: float,
+        *,
+        where: Matcher | None = None,
+        requirement: str | None = None,
+        what: str = "frame",
+    ) -> None:
+        """Fail if a matching frame arrives during the next ``within`` seconds.
+
+        A negative observation needs a window; callers first make sure anything that should
+        arrive has arrived (e.g. wait for a marker event sent after the thing that must not).
+        """
+        matcher: Matcher = where if where is not None else (lambda _: True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            self._arrived.clear()
+            self.check()
+            for frame in self._unclaimed:
+                if matcher(frame):
+                    raise CaseFailed(
+                        f"client {self.name}: unexpected {what}: {encode(frame)}",
+                        requirement=requirement,
+                    )
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self.closed:
+                return
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._arrived.wait()
+            except TimeoutError:
+                continue
+
+    async def expect_close(
+        self,
+        timeout: float | None = None,
+        *,
+        requirement: str | None = None,
+    ) -> int | None:
+        """Wait until the server closes; return its close code (1006: no close frame)."""
+        limit = self.timeout if timeout is None else timeout
+        try:
+            async with asyncio.timeout(limit):
+                await self._closed.wait()
+        except TimeoutError:
+            raise CaseFailed(
+                f"client {self.name}: connection still open after {limit:g}s;"
+                " expected the server to close",
+                requirement=requirement,
+            ) from None
+        self.check()
+        return self.close_code
+
+    async def wait_pings(
+        self, count: int, timeout: float | None = None, *, requirement: str | None = None
+    ) -> list[tuple[float, Frame]]:
+        """Wait until the server has sent ``count`` pings in all; return (time, ping) pairs."""
+        limit = self.timeout if timeout is None else timeout
+        try:
+            async with asyncio.timeout(limit):
+                while len(self.pings) < count:
+                    self._arrived.clear()
+                    self.check()
+                    if self.closed:
+                        raise CaseFailed(
+                            f"client {self.name}: closed ({self.close_code}) after "
+                            f"{len(self.pings)} of {count} pings",
+                            requirement=requirement,
+                        )
+                    await self._arrived.wait()
+        except TimeoutError:
+            raise CaseFailed(
+                f"client {self.name}: {len(self.pings)} of {count} pings within {limit:g}s",
+                requirement=requirement,
+            ) from None
+        return list(self.pings)
+
+    def unclaimed(self) -> list[Frame]:
+        """Frames received and not taken by expect() yet (read-only copy)."""
+        return list(self._unclaimed)
+
+    # ----------------------------------------------------------------- sending
+
+    def next_id(self, prefix: str = "c") -> str:
+        self._ids += 1
+        return f"{prefix}{self._ids}"
+
+    async def send_text(self, text: str) -> None:
+        self.transcript.add(self.name, "send", text)
+        await self.connection.send(text)
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.transcript.add(self.name, "send", f"<binary frame, {len(data)} bytes>")
+        await self.connection.send(data)
+
+    async def send(self, frame: Mapping[str, Any]) -> None:
+        await self.send_text(encode(frame))
+
+    async def hello(
+        self,
+        version: int = 1,
+        *,
+        token: str | None = None,
+        resume: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Frame:
+        """Send ``hello``; the first frame back MUST be a ``welcome`` [HANDSHAKE-2]."""
+        frame: Frame = {"type": "hello", "version": version}
+        if token is not None:
+            frame["token"] = token
+        if resume is not None:
+            frame["resume"] = dict(resume)
+        frame.update(extra or {})
+        await self.send(frame)
+        first = await self.next_frame(timeout, requirement="HANDSHAKE-2")
+        if first.get("type") != "welcome":
+            raise CaseFailed(
+                f"client {self.name}: first frame after hello is {first.get('type')!r},"
+                " not 'welcome'",
+                requirement="HANDSHAKE-2",
+            )
+        self.welcome = first
+        return first
+
+    @property
+    def session(self) -> str | None:
+        return None if self.welcome is None else self.welcome.get("session")
+
+    async def request(
+        self,
+        frame: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        ok: bool = False,
+    ) -> Frame:
+        """Send a frame with an ``id`` and return THE ack/error carrying that id [OPS-1].
+
+        With ``ok=True`` an ``error`` reply fails the case (citing the requirement the
+        operation normally satisfies).
+        """
+        frame_id = frame.get("id")
+        if not isinstance(frame_id, str) or not _ID_RE.match(frame_id):
+            raise ValueError(f"request() needs a frame with a valid string id, got {frame_id!r}")
+        await self.send(frame)
+        reply = await self.expect(
+            where=lambda f: f.get("type") in ("ack", "error") and f.get("id") == frame_id,
+            timeout=timeout,
+            requirement="OPS-1",
+            what=f"ack or error for {frame.get('type')} {frame_id!r}",
+        )
+        if ok and reply["type"] != "ack":
+            raise CaseFailed(
+                f"client {self.name}: {frame.get('type')} {frame_id!r} refused: "
+                f"{reply.get('code')} {reply.get('message')!r}",
+                requirement=_OK_REQUIREMENT.get(str(frame.get("type")), "OPS-1"),
+            )
+        return reply
+
+    async def subscribe(
+        self,
+        channel: str,
+        *,
+        id: str | None = None,
+        ok: bool = True,
+        timeout: float | None = None,
+    ) -> Frame:
+        """Subscribe and return the reply (``ok``: an error reply fails the case)."""
+        frame = {"type": "subscribe", "id": id or self.next_id(), "channel": channel}
+        return await self.request(frame, timeout=timeout, ok=ok)
+
+    async def unsubscribe(
+        self,
+        channel: str,
+        *,
+        id: str | None = None,
+        ok: bool = True,
+        timeout: float | None = None,
+    ) -> Frame:
+        frame = {"type": "unsubscribe", "id": id or self.next_id(), "channel": channel}
+        return await self.request(frame, timeout=timeout, ok=ok)
+
+    async def publish(
+        self,
+        channel: str,
+        data: Any,
+        *,
+        id: str | None = None,
+        ok: bool = True,
+        timeout: float | None = None,
+    ) -> Frame:
+        frame = {"type": "publish", "id": id or self.next_id(), "channel": channel, "data": data}
+        return await self.request(frame, timeout=timeout, ok=ok)
+
+    async def ping(self, nonce: str = "conformance", *, timeout: float | None = None) -> Frame:
+        """Send a ``ping``; the server MUST answer a ``pong`` with the same nonce [HEARTBEAT-2]."""
+        await self.send({"type": "ping", "nonce": nonce})
+        return await self.expect("pong", nonce=nonce, timeout=timeout, requirement="HEARTBEAT-2")
+
+
+# A refused operation that a case expected to succeed breaks the requirement granting it.
+_OK_REQUIREMENT = {"subscribe": "OPS-6", "unsubscribe": "OPS-6", "publish": "OPS-7"}

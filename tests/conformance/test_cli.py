@@ -1,0 +1,102 @@
+"""Tests of the ``canaux-conformance`` command line (spec §17 "Conformance")."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from canaux_conformance.cli import build_parser, config_from_args, main
+
+
+def _cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "canaux_conformance", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _closed_port() -> int:
+    """A loopback port nobody listens on (bound then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+class TestOptions:
+    def test_help_shows_a_ci_example_and_the_exit_statuses(self) -> None:
+        text = build_parser().format_help()
+        for option in ("--sse-url", "--profile", "--only", "--exclude", "--report-dir", "--junit",
+                       "--seed", "--quick", "--thorough", "--strict", "--publish-url",
+                       "--publish-token", "--token", "--other-token", "--timeout"):  # fmt: skip
+            assert option in text
+        assert "--junit build/conformance.xml" in text
+        assert "Exit 0 iff no MUST failed" in text
+
+    def test_options_fill_the_run_config(self) -> None:
+        args = build_parser().parse_args(
+            ["ws://h:1/ws", "--profile", "core,chat", "--profile", "sse", "--only", "HS-*",
+             "--exclude", "HS-06", "--seed", "5", "--thorough", "--strict", "--timeout", "2"]
+        )  # fmt: skip
+        config = config_from_args(args)
+        assert config.url == "ws://h:1/ws"
+        assert config.profiles == ["core", "chat", "sse"]
+        assert (config.only, config.exclude) == (["HS-*"], ["HS-06"])
+        assert (config.seed, config.budget, config.strict, config.timeout) == (
+            5,
+            "thorough",
+            True,
+            2,
+        )
+
+    def test_quick_and_thorough_exclude_each_other(self) -> None:
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["--quick", "--thorough"])
+
+    def test_unknown_profile_is_a_usage_error(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["ws://h:1/ws", "--profile", "core,telepathy"]) == 64
+        assert "telepathy" in capsys.readouterr().err
+
+    def test_list_prints_every_case(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["--list", "--only", "HS-*"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert [line.split()[0] for line in lines][:3] == ["HS-01", "HS-02", "HS-03"]
+        assert all(line.startswith("HS-") for line in lines)
+
+
+def test_unreachable_target_exits_2(tmp_path: Path) -> None:
+    out = _cli(f"ws://127.0.0.1:{_closed_port()}/ws", "--report-dir", str(tmp_path), timeout=60)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "cannot test the target" in out.stdout
+
+
+@pytest.mark.slow
+def test_run_against_the_reference_server_writes_three_reports(tmp_path: Path) -> None:
+    """No URL: the CLI starts the reference server, runs the cases, writes every report."""
+    reports, junit = tmp_path / "reports", tmp_path / "ci" / "conformance.xml"
+    out = _cli(
+        "--quick", "--seed", "11", "--only", "HS-0[13578]", "--only", "ENV-TEXT-*",
+        "--report-dir", str(reports), "--junit", str(junit),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "seed 11" in out.stdout
+    assert "conformant" in out.stdout
+    for name in ("report.json", "junit.xml", "report.html"):
+        assert (reports / name).stat().st_size > 0
+    data = json.loads((reports / "report.json").read_text(encoding="utf-8"))
+    assert data["reference_server"] is True
+    assert data["exit_status"] == 0
+    ids = [case["id"] for case in data["cases"]]
+    assert ids[:5] == ["ENV-TEXT-EMPTY", "ENV-TEXT-NAN", "ENV-TEXT-NOT-JSON-AFTER-HELLO",
+                       "ENV-TEXT-NOT-JSON-BEFORE-HELLO", "ENV-TEXT-TRUNCATED-JSON"]  # fmt: skip
+    assert {"HS-01", "HS-03", "HS-05", "HS-07", "HS-08"} <= set(ids)
+    root = ET.parse(junit).getroot()
+    assert len(root.findall("./testsuite/testcase")) == len(ids)
