@@ -1,0 +1,172 @@
+"""Per-session state: seq numbering, resume buffer, dedup memory (spec §5-§7, §9).
+
+A :class:`SessionState` outlives the connections that carry it: the server keeps it while
+detached for ``resume_window_ms`` and hands it to the next connection that resumes it.
+Everything here is plain bookkeeping; the time is passed in.
+"""
+
+from __future__ import annotations
+
+import hmac
+import itertools
+import secrets
+from collections import OrderedDict, deque
+from typing import Any
+
+from canaux.protocol.frames import dumps, event_text
+from canaux.protocol.limits import Limits
+
+__all__ = ["SESSION_ID_BYTES", "SessionState", "new_session_id"]
+
+SESSION_ID_BYTES = 18
+"""Random bytes in a session id: 144 bits, 24 base64url characters [HANDSHAKE-8]."""
+
+
+def new_session_id() -> str:
+    """A fresh session id from the operating system's CSPRNG [HANDSHAKE-8, SECURITY-1]."""
+    return secrets.token_urlsafe(SESSION_ID_BYTES)
+
+
+def _same_identity(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    # Tokens are credentials: compare in constant time.
+    return hmac.compare_digest(
+        a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
+    )
+
+
+class SessionState:
+    """One session: identity, subscriptions, event numbering and the memory resume needs.
+
+    ``identity`` is the authenticated principal, or on a server without authentication the
+    exact ``hello.token`` (``None`` when absent) [SECURITY-2].
+    """
+
+    def __init__(
+        self,
+        identity: str | None,
+        limits: Limits,
+        *,
+        session_id: str | None = None,
+    ) -> None:
+        self.id = session_id if session_id is not None else new_session_id()
+        self.identity = identity
+        self.limits = limits
+        self.seq = 0
+        """The last seq assigned; the next event gets ``seq + 1`` [DELIVERY-1]."""
+        self.subscriptions: dict[str, None] = {}
+        """Subscribed channels, in subscription order (a dict used as an ordered set)."""
+        # The buffer also holds events sent while attached: the client may not have received
+        # them when the connection drops (spec §7).
+        self._buffer: deque[tuple[int, str]] = deque(maxlen=limits.resume_buffer)
+        self._replies: OrderedDict[str, str] = OrderedDict()
+        self.attached = False
+        self.detached_at: float | None = None
+        self.discarded = False
+
+    def __repr__(self) -> str:
+        return f"<SessionState {self.short_id} seq={self.seq} attached={self.attached}>"
+
+    @property
+    def short_id(self) -> str:
+        """A prefix of the id for logs: ids are never logged in full [SECURITY-1]."""
+        return self.id[:6] + "…"
+
+    # Events -------------------------------------------------------------------------------
+
+    def next_event(self, channel: str, data: Any) -> tuple[int, str]:
+        """Number the next event of this session, encode it once and keep it for replay."""
+        return self.next_event_json(channel, dumps(data))
+
+    def next_event_json(self, channel: str, data_json: str) -> tuple[int, str]:
+        """Same as :meth:`next_event` with ``data`` already encoded (fan-out encodes it once)."""
+        # [DELIVERY-1] first event 1, then exactly previous + 1, across resumed connections.
+        self.seq += 1
+        text = event_text(self.seq, channel, data_json)
+        self._buffer.append((self.seq, text))
+        return self.seq, text
+
+    @property
+    def oldest_buffered(self) -> int | None:
+        """The seq of the oldest event still in the resume buffer."""
+        return self._buffer[0][0] if self._buffer else None
+
+    def replay_after(self, seq: int) -> list[str] | None:
+        """Encoded events with seq > ``seq``, in order; ``None`` if any of them is gone.
+
+        [RESUME-2] "never a partial replay": either every missing event is still buffered,
+        or there is nothing to replay at all.
+        """
+        if seq < 0 or seq > self.seq:
+            return None
+        if seq == self.seq:
+            return []
+        oldest = self.oldest_buffered
+        if oldest is None or oldest > seq + 1:
+            return None
+        start = seq + 1 - oldest
+        return [text for _, text in itertools.islice(self._buffer, start, None)]
+
+    # Attachment and resume ----------------------------------------------------------------
+
+    def attach(self, now: float) -> None:
+        """A connection now carries this session."""
+        del now  # kept for symmetry with detach(); attachment has no deadline
+        self.attached = True
+        self.detached_at = None
+
+    def detach(self, now: float) -> None:
+        """The connection carrying this session is gone; the resume window starts."""
+        self.attached = False
+        self.detached_at = now
+
+    def expires_at(self) -> float | None:
+        """When a detached session is discarded [RESUME-7]; ``None`` while attached."""
+        if self.detached_at is None:
+            return None
+        return self.detached_at + self.limits.resume_window_ms / 1000.0
+
+    def expired(self, now: float) -> bool:
+        """Whether the resume window of a detached session is over [RESUME-7]."""
+        if self.discarded:
+            return True
+        deadline = self.expires_at()
+        return deadline is not None and now >= deadline
+
+    def discard(self) -> None:
+        """Forget this session: it will never be resumed again [RESUME-7]."""
+        self.discarded = True
+        self._buffer.clear()
+        self._replies.clear()
+
+    def may_resume(self, identity: str | None, seq: int, now: float, limits: Limits) -> bool:
+        """Whether ``hello.resume = {session: self.id, seq}`` from ``identity`` resumes [RESUME-2].
+
+        True iff the window has not expired [RESUME-7], the identity matches [SECURITY-2],
+        ``seq`` is not beyond the last seq assigned, and the buffer still holds every event
+        after ``seq`` [LIMIT-5]. ``limits`` is the table in force now (a server may have been
+        reconfigured since the session started; the shorter window wins).
+        """
+        if self.discarded or not _same_identity(self.identity, identity):
+            return False
+        if self.detached_at is not None:
+            window = min(limits.resume_window_ms, self.limits.resume_window_ms) / 1000.0
+            if now >= self.detached_at + window:
+                return False
+        return self.replay_after(seq) is not None
+
+    # Idempotency --------------------------------------------------------------------------
+
+    def remember_reply(self, frame_id: str, text: str) -> None:
+        """Keep the reply sent to client frame ``frame_id`` [OPS-9]."""
+        self._replies[frame_id] = text
+        self._replies.move_to_end(frame_id)
+        # [OPS-9] bounded memory: the oldest ids go first; Limits guarantees the bound is at
+        # least the resume buffer.
+        while len(self._replies) > self.limits.dedup_ids:
+            self._replies.popitem(last=False)
+
+    def reply_for(self, frame_id: str) -> str | None:
+        """The reply already sent to client frame ``frame_id``, if it is remembered [OPS-9]."""
+        return self._replies.get(frame_id)

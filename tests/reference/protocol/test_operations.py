@@ -1,0 +1,173 @@
+"""Tests of canaux.protocol.operations: subscribe, unsubscribe, publish rules (spec §4, §5)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from canaux.protocol import frames
+from canaux.protocol.channels import Catalogue
+from canaux.protocol.codes import ErrorCode
+from canaux.protocol.limits import Limits
+from canaux.protocol.operations import (
+    Effect,
+    Outcome,
+    apply_subscribe,
+    apply_unsubscribe,
+    check_publish,
+    refuse,
+)
+from canaux.protocol.session import SessionState
+
+CATALOGUE = Catalogue.standard(conformance=True)
+
+
+def subscribe(session: SessionState, channel: str, id: str = "s1") -> Outcome:
+    return apply_subscribe(session, CATALOGUE, frames.Subscribe(id=id, channel=channel))
+
+
+def unsubscribe(session: SessionState, channel: str, id: str = "u1") -> Outcome:
+    return apply_unsubscribe(session, frames.Unsubscribe(id=id, channel=channel))
+
+
+def publish(session: SessionState, channel: str, data: Any, id: str = "p1") -> Outcome:
+    return check_publish(session, CATALOGUE, frames.Publish(id=id, channel=channel, data=data))
+
+
+def reply(outcome: Outcome) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(outcome.reply)
+    return value
+
+
+@pytest.fixture
+def session() -> SessionState:
+    return SessionState(None, Limits())
+
+
+class TestSubscribe:
+    def test_subscribe_to_a_catalogue_channel_is_acked_and_recorded(
+        self, session: SessionState
+    ) -> None:
+        """[OPS-1] [OPS-6]"""
+        outcome = subscribe(session, "conformance.demo")
+        assert (outcome.effect, outcome.ok) == (Effect.SUBSCRIBE, True)
+        assert reply(outcome) == {"type": "ack", "id": "s1"}
+        assert "conformance.demo" in session.subscriptions
+
+    def test_unknown_channel_is_refused_and_nothing_changes(self, session: SessionState) -> None:
+        """[CHANNEL-3]"""
+        outcome = subscribe(session, "nowhere")
+        assert outcome.error is ErrorCode.UNKNOWN_CHANNEL
+        assert reply(outcome)["pointer"] == "/channel"
+        assert session.subscriptions == {}
+
+    def test_second_subscribe_is_already_subscribed(self, session: SessionState) -> None:
+        """[OPS-3]"""
+        subscribe(session, "chat", id="s1")
+        outcome = subscribe(session, "chat", id="s2")
+        assert (outcome.effect, outcome.error) == (Effect.NONE, ErrorCode.ALREADY_SUBSCRIBED)
+        assert list(session.subscriptions) == ["chat"]
+
+    def test_subscribe_beyond_the_limit_is_too_many_subscriptions(self) -> None:
+        """[OPS-5] [LIMIT-9] exactly max_subscriptions are accepted."""
+        session = SessionState(None, Limits(max_subscriptions=8))
+        for n in range(8):
+            assert subscribe(session, f"conformance.c{n}", id=f"s{n}").ok
+        outcome = subscribe(session, "conformance.c8", id="s8")
+        assert outcome.error is ErrorCode.TOO_MANY_SUBSCRIPTIONS
+        assert len(session.subscriptions) == 8
+
+
+class TestUnsubscribe:
+    def test_unsubscribe_removes_the_subscription(self, session: SessionState) -> None:
+        subscribe(session, "chat")
+        outcome = unsubscribe(session, "chat")
+        assert (outcome.effect, reply(outcome)) == (Effect.UNSUBSCRIBE, {"type": "ack", "id": "u1"})
+        assert session.subscriptions == {}
+
+    @pytest.mark.parametrize("channel", ["chat", "nowhere"])
+    def test_unsubscribe_when_not_subscribed_is_not_subscribed(
+        self, session: SessionState, channel: str
+    ) -> None:
+        """[OPS-4] [OPS-14] even for a channel not in the catalogue."""
+        assert unsubscribe(session, channel).error is ErrorCode.NOT_SUBSCRIBED
+
+
+class TestPublish:
+    def test_valid_publish_is_to_be_delivered_then_acked(self, session: SessionState) -> None:
+        """[OPS-7]"""
+        outcome = publish(session, "conformance.demo", {"mark": "m-1"})
+        assert (outcome.effect, reply(outcome)) == (Effect.PUBLISH, {"type": "ack", "id": "p1"})
+
+    def test_publish_on_unknown_channel(self, session: SessionState) -> None:
+        """[CHANNEL-3]"""
+        assert publish(session, "nowhere", {}).error is ErrorCode.UNKNOWN_CHANNEL
+
+    def test_publish_on_a_server_channel_is_forbidden(self, session: SessionState) -> None:
+        """[CHANNEL-4] checked before the payload [CHANNEL-14]."""
+        outcome = publish(session, "system", "not even an object")
+        assert (outcome.effect, outcome.error) == (Effect.NONE, ErrorCode.FORBIDDEN)
+
+    def test_invalid_payload_names_the_pointer(self, session: SessionState) -> None:
+        """[CHANNEL-5]"""
+        outcome = publish(session, "conformance.demo", {"body": 1})
+        assert reply(outcome) == {
+            "type": "error",
+            "code": "invalid_payload",
+            "message": "data/mark: required",
+            "id": "p1",
+            "channel": "conformance.demo",
+            "pointer": "/data/mark",
+        }
+
+    def test_every_reply_is_a_valid_server_frame(self, session: SessionState) -> None:
+        for outcome in (
+            publish(session, "nowhere", {}, id="a"),
+            publish(session, "system", {}, id="b"),
+            publish(session, "chat", {}, id="c"),
+            publish(session, "chat", {"type": "message", "text": "hi"}, id="d"),
+        ):
+            frames.parse_server_frame(json.loads(outcome.reply))
+
+
+class TestIdempotency:
+    """[OPS-9] [OPS-16] an answered id is not applied again and gets the same reply."""
+
+    def test_repeated_publish_is_not_delivered_again(self, session: SessionState) -> None:
+        first = publish(session, "conformance.demo", {"mark": "m"})
+        again = publish(session, "conformance.demo", {"mark": "different"})
+        assert (again.effect, again.replayed, again.reply) == (Effect.NONE, True, first.reply)
+
+    def test_repeated_refusal_gives_the_same_error(self, session: SessionState) -> None:
+        first = publish(session, "system", {})
+        again = publish(session, "system", {})
+        assert (again.reply, again.error, again.replayed) == (
+            first.reply,
+            ErrorCode.FORBIDDEN,
+            True,
+        )
+
+    def test_repeated_subscribe_is_acked_again_not_already_subscribed(
+        self, session: SessionState
+    ) -> None:
+        subscribe(session, "chat", id="s1")
+        again = subscribe(session, "chat", id="s1")
+        assert (again.ok, again.replayed, again.effect) == (True, True, Effect.NONE)
+
+    def test_repeated_unsubscribe_does_not_unsubscribe_a_later_subscription(
+        self, session: SessionState
+    ) -> None:
+        subscribe(session, "chat", id="s1")
+        unsubscribe(session, "chat", id="u1")
+        subscribe(session, "chat", id="s2")
+        again = unsubscribe(session, "chat", id="u1")
+        assert (again.ok, again.effect) == (True, Effect.NONE)
+        assert "chat" in session.subscriptions
+
+    def test_a_refusal_decided_by_the_server_replaces_the_ack(self, session: SessionState) -> None:
+        """[QUEUE-3] the channel handler refuses after the generic checks passed."""
+        publish(session, "playqueue", {"op": "next"})
+        text = refuse(session, "p1", ErrorCode.INVALID_COMMAND, "no next track", pointer="/data")
+        again = publish(session, "playqueue", {"op": "next"})
+        assert (again.reply, again.error) == (text, ErrorCode.INVALID_COMMAND)

@@ -1,0 +1,209 @@
+"""An in-memory client/server pair built from the sans-I/O cores only (spec §5-§7).
+
+:class:`MiniServer` is the smallest server layer the core allows: a session registry and a
+hub, with every protocol decision left to :mod:`canaux.protocol`. Frames move between the
+client core and the server core as strings; a "drop" loses whatever was in flight.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from canaux.protocol.channels import Catalogue
+from canaux.protocol.client import Acked, ClientConnection, EventReceived, Reset, Welcomed
+from canaux.protocol.codes import CloseCode
+from canaux.protocol.frames import dumps
+from canaux.protocol.limits import Limits
+from canaux.protocol.operations import Effect, apply_subscribe, apply_unsubscribe, check_publish
+from canaux.protocol.server import (
+    HelloReceived,
+    PublishRequested,
+    ServerConnection,
+    SubscribeRequested,
+    UnsubscribeRequested,
+)
+from canaux.protocol.session import SessionState
+
+
+class MiniServer:
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.catalogue = Catalogue.standard(conformance=True)
+        self.sessions: dict[str, SessionState] = {}
+        self.connections: dict[str, ServerConnection] = {}
+        self.hub: dict[str, set[str]] = {}
+        self.delivered = 0
+
+    def connect(self, now: float) -> ServerConnection:
+        return ServerConnection(self.limits, now)
+
+    def handle(self, conn: ServerConnection, now: float) -> None:
+        for event in conn.events_received():
+            if isinstance(event, HelloReceived):
+                self._hello(conn, event, now)
+                continue
+            session = conn.session
+            assert session is not None
+            if isinstance(event, SubscribeRequested):
+                outcome = apply_subscribe(session, self.catalogue, event.frame)
+                if outcome.effect is Effect.SUBSCRIBE:
+                    self.hub.setdefault(event.frame.channel, set()).add(session.id)
+            elif isinstance(event, UnsubscribeRequested):
+                outcome = apply_unsubscribe(session, event.frame)
+                if outcome.effect is Effect.UNSUBSCRIBE:
+                    self.hub[event.frame.channel].discard(session.id)
+            elif isinstance(event, PublishRequested):
+                outcome = check_publish(session, self.catalogue, event.frame)
+                if outcome.effect is Effect.PUBLISH:
+                    self.deliver(event.frame.channel, event.frame.data, now)
+            else:
+                continue
+            conn.send_reply_text(outcome.frame_id, outcome.reply, now)
+
+    def deliver(self, channel: str, data: Any, now: float) -> None:
+        self.delivered += 1
+        data_json = dumps(data)  # encoded once for every receiver
+        for session_id in sorted(self.hub.get(channel, ())):
+            session = self.sessions[session_id]
+            _, text = session.next_event_json(channel, data_json)
+            conn = self.connections.get(session_id)
+            if conn is not None:
+                conn.send_event_text(text, now)
+
+    def _hello(self, conn: ServerConnection, event: HelloReceived, now: float) -> None:
+        resume = event.hello.resume
+        session = self.sessions.get(resume.session) if resume else None
+        if resume and session and session.may_resume(event.identity, resume.seq, now, self.limits):
+            previous = self.connections.get(session.id)
+            if previous is not None and previous is not conn:
+                previous.close(CloseCode.SESSION_REPLACED, "session resumed elsewhere")
+            resumed = True
+        else:
+            session = SessionState(event.identity, self.limits)
+            self.sessions[session.id] = session
+            resumed = False
+        self.connections[session.id] = conn
+        conn.welcome(session, resumed, self.catalogue, now)
+
+
+def exchange(client: ClientConnection, conn: ServerConnection, server: MiniServer) -> None:
+    """Carry frames both ways until neither side has anything to say."""
+    now = 0.0
+    while True:
+        upward = client.data_to_send()
+        for text in upward:
+            conn.receive_text(text, now)
+        server.handle(conn, now)
+        downward = conn.data_to_send()
+        for text in downward:
+            client.receive_text(text, now)
+        if not upward and not downward:
+            return
+
+
+def connected(server: MiniServer, client: ClientConnection) -> ServerConnection:
+    conn = server.connect(0.0)
+    client.connection_made(0.0)
+    exchange(client, conn, server)
+    return conn
+
+
+class TestPair:
+    def test_client_subscribes_publishes_and_receives_its_own_event(self) -> None:
+        """[OPS-1] [OPS-7] [CONF-1]"""
+        server, client = MiniServer(), ClientConnection()
+        conn = connected(server, client)
+        client.subscribe("conformance.demo")
+        client.publish("conformance.demo", {"mark": "m-1"})
+        exchange(client, conn, server)
+        events = client.events_received()
+        assert isinstance(events[0], Welcomed)
+        assert sum(isinstance(e, Acked) for e in events) == 2
+        (event,) = [e for e in events if isinstance(e, EventReceived)]
+        assert (event.channel, event.data, event.seq) == ("conformance.demo", {"mark": "m-1"}, 1)
+
+    def test_drop_and_resume_replays_missed_events_and_applies_a_resent_publish_once(
+        self,
+    ) -> None:
+        """[RESUME-2] [RESUME-3] [RESUME-6] [OPS-9] [DELIVERY-1] no gap, no duplicate."""
+        server = MiniServer()
+        reader, writer = ClientConnection(id_prefix="r"), ClientConnection(id_prefix="w")
+        reader_conn, writer_conn = connected(server, reader), connected(server, writer)
+        reader.subscribe("conformance.demo")
+        exchange(reader, reader_conn, server)
+        for n in range(3):
+            writer.publish("conformance.demo", {"mark": f"a{n}"})
+        exchange(writer, writer_conn, server)
+        # Two events reach the reader; the third is lost with the socket.
+        texts = reader_conn.data_to_send()
+        for text in texts[:2]:
+            reader.receive_text(text, 0.0)
+        reader.publish("conformance.demo", {"mark": "from-reader"})
+        for text in reader.data_to_send():  # the publish arrives, its ack is lost
+            reader_conn.receive_text(text, 0.0)
+        server.handle(reader_conn, 0.0)
+        reader_conn.data_to_send()
+        reader_conn.connection_lost(1.0)
+        reader.connection_lost()
+        writer.publish("conformance.demo", {"mark": "while-away"})
+        exchange(writer, writer_conn, server)
+
+        reader_conn = server.connect(2.0)
+        reader.connection_made(2.0)
+        exchange(reader, reader_conn, server)
+
+        events = reader.events_received()
+        welcomed = [e for e in events if isinstance(e, Welcomed)]
+        assert welcomed[-1].resumed
+        assert not any(isinstance(e, Reset) for e in events)
+        received = [e for e in events if isinstance(e, EventReceived)]
+        assert [e.seq for e in received] == [1, 2, 3, 4, 5]
+        assert [e.data["mark"] for e in received] == ["a0", "a1", "a2", "from-reader", "while-away"]
+        assert server.delivered == 5  # the re-sent publish was not delivered again
+        assert reader.pending == {}
+
+    def test_resume_with_another_token_gets_a_fresh_session(self) -> None:
+        """[SECURITY-2] [RESUME-5]"""
+        server = MiniServer()
+        client = ClientConnection(token="alice")
+        conn = connected(server, client)
+        first = client.session
+        conn.connection_lost(1.0)
+        client.connection_lost()
+        client.token = "mallory"
+        conn = connected(server, client)
+        events = client.events_received()
+        assert any(isinstance(e, Reset) for e in events)
+        assert client.session != first
+        assert first is not None
+        assert server.sessions[first].detached_at == 1.0  # untouched [RESUME-12]
+
+    def test_resuming_an_attached_session_closes_the_old_connection_with_4411(self) -> None:
+        """[RESUME-4]"""
+        server = MiniServer()
+        client = ClientConnection()
+        old = connected(server, client)
+        client.connection_lost()  # the client gave up on a socket the server still holds
+        new = connected(server, client)
+        assert old.close_code == CloseCode.SESSION_REPLACED
+        assert new.session is old.session
+
+
+@pytest.mark.parametrize("buffer", [1, 2])
+def test_resume_after_the_buffer_overflowed_is_refused(buffer: int) -> None:
+    """[LIMIT-5] [RESUME-2] never a partial replay: a fresh session instead."""
+    server = MiniServer(Limits(resume_buffer=buffer, dedup_ids=buffer))
+    reader, writer = ClientConnection(id_prefix="r"), ClientConnection(id_prefix="w")
+    reader_conn, writer_conn = connected(server, reader), connected(server, writer)
+    reader.subscribe("conformance.demo")
+    exchange(reader, reader_conn, server)
+    reader_conn.connection_lost(1.0)
+    reader.connection_lost()
+    for n in range(buffer + 1):
+        writer.publish("conformance.demo", {"mark": f"m{n}"})
+    exchange(writer, writer_conn, server)
+    connected(server, reader)
+    events = reader.events_received()
+    assert any(isinstance(e, Reset) for e in events)
+    assert not [e for e in events if isinstance(e, EventReceived)]
