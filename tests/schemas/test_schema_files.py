@@ -318,9 +318,9 @@ def test_channel_schema_has_publish_exactly_when_clients_may_publish(name: str) 
     assert "event" in schema["$defs"]
 
 
-@pytest.mark.parametrize("name", sorted(canaux_schemas.CHANNEL_SCHEMAS))
-def test_channel_payloads_are_strict(name: str) -> None:
-    """Channel payloads refuse unknown members (contract TRANSPORT-7 allows it for payloads)."""
+@pytest.mark.parametrize("name", sorted(set(canaux_schemas.CHANNEL_SCHEMAS) - {"conformance"}))
+def test_standard_channel_payloads_are_strict(name: str) -> None:
+    """Standard channel payloads refuse unknown members (TRANSPORT-7 leaves payloads to channels)."""
     schema = canaux_schemas.load(f"channels/{name}.json")
     for definition in ("publish", "event"):
         if definition in schema["$defs"]:
@@ -328,6 +328,15 @@ def test_channel_payloads_are_strict(name: str) -> None:
             for example in schema["$defs"][definition]["examples"]:
                 assert check.is_valid(example)
                 assert not check.is_valid(dict(example, x_unknown=1))
+
+
+def test_conformance_payload_is_any_object() -> None:
+    """[CONF-1] conformance.* carries any JSON object; only a present `mark` is constrained."""
+    check = channel("conformance", "publish")
+    assert check.is_valid({"x": 1})
+    assert check.is_valid({"mark": "m-1", "body": [1, None], "extra": {"deep": True}})
+    assert not check.is_valid({"mark": ""})
+    assert not check.is_valid(["not", "an", "object"])
 
 
 CHANNEL_CONSTRAINTS: list[tuple[str, str, Any, bool]] = [
@@ -380,7 +389,8 @@ CHANNEL_CONSTRAINTS: list[tuple[str, str, Any, bool]] = [
     ),
     ("conformance", "publish", {"mark": "m" * 64, "body": [None]}, True),
     ("conformance", "publish", {"mark": ""}, False),
-    ("conformance", "event", {"body": 1}, False),
+    ("conformance", "event", {"body": 1}, True),
+    ("conformance", "event", "text", False),
 ]
 
 
@@ -396,4 +406,6 @@ def test_channel_file_validates_the_data_of_its_channel(name: str) -> None:
     for definition in ("publish", "event"):
         for example in schema["$defs"].get(definition, {}).get("examples", []):
             assert whole.is_valid(example)
-    assert not whole.is_valid({"x_unknown": True})
+    # Standard channels are strict; the conformance family carries any object (CONF-1).
+    assert whole.is_valid({"x_unknown": True}) is (name == "conformance")
+    assert not whole.is_valid("not an object")
