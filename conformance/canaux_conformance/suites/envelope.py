@@ -18,16 +18,17 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 
-from canaux_conformance.cases import CaseContext, case
+from canaux_conformance.cases import LEVELS, CaseContext, Level, case
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
+from canaux_conformance.results import requirement_index
 from canaux_conformance.wire import Frame, RawClient, catalogue_entry, encode
 
-__all__ = ["ENVELOPE_CASES", "client_vectors", "oversize_text", "run_vector"]
+__all__ = ["ENVELOPE_CASES", "client_vectors", "oversize_text", "run_vector", "vector_level"]
 
 STANDARD_LIMITS = {
     "max_frame_bytes": 65536,
@@ -311,6 +312,20 @@ async def run_vector(ctx: CaseContext, vector: Mapping[str, Any]) -> None:
     await _observer_still_served(ctx, watch)
 
 
+def vector_level(requirements: Sequence[str]) -> Level:
+    """The strongest level the spec gives any of ``requirements`` (MUST > SHOULD > MAY).
+
+    An ID missing from the requirement index counts as MUST: a vector citing a requirement the
+    index does not know is not thereby weakened into a non-strict case.
+    """
+    index = requirement_index()
+    levels: list[Level] = []
+    for requirement in requirements:
+        level = index.get(requirement, {}).get("level", "MUST")
+        levels.append(level if level in LEVELS else "MUST")
+    return min(levels, key=LEVELS.index, default="MUST")
+
+
 def _register(vector: dict[str, Any]) -> str:
     case_id = _case_id(vector)
     requirements = tuple(dict.fromkeys([*vector["requirements"], "CHANNEL-7"]))
@@ -326,7 +341,7 @@ def _register(vector: dict[str, Any]) -> str:
     case(
         id=case_id,
         requirements=requirements,
-        level="MUST",
+        level=vector_level(vector["requirements"]),
         profile=_profile(vector),
         title=title,
     )(vector_case)
