@@ -320,7 +320,7 @@ def test_channel_schema_has_publish_exactly_when_clients_may_publish(name: str) 
 
 @pytest.mark.parametrize("name", sorted(set(canaux_schemas.CHANNEL_SCHEMAS) - {"conformance"}))
 def test_standard_channel_payloads_are_strict(name: str) -> None:
-    """Standard channel payloads refuse unknown members (TRANSPORT-7 leaves payloads to channels)."""
+    """Standard channel payloads refuse unknown members (TRANSPORT-7 leaves it to channels)."""
     schema = canaux_schemas.load(f"channels/{name}.json")
     for definition in ("publish", "event"):
         if definition in schema["$defs"]:
