@@ -1,24 +1,69 @@
-"""The ``canaux`` command line."""
+"""The ``canaux`` command line: ``serve``, ``tail``, ``publish``, ``conformance`` (spec §17).
+
+Each sub-command lives in :mod:`canaux.commands` as a module with ``add_parser(subparsers)``
+and ``run(args) -> int``; this module only dispatches.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import importlib
+import sys
+from collections.abc import Callable, Sequence
 
-__all__ = ["build_parser", "main"]
+from canaux import __version__
+from canaux.commands import conformance
+
+__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+
+COMMAND_MODULES = ("serve", "tail", "publish", "conformance")
+"""Sub-command modules of :mod:`canaux.commands`, in the order ``--help`` lists them."""
+
+Runner = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _register(parser: argparse.ArgumentParser) -> dict[str, Runner]:
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    runners: dict[str, Runner] = {}
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"canaux.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"canaux.commands.{name}":
+                raise  # a missing dependency of a present command is a real error
+            continue  # an optional command not installed
+        before = set(subparsers.choices)
+        module.add_parser(subparsers)
+        for added in set(subparsers.choices) - before:
+            runners[added] = module.run
+    return runners
+
+
+def _build() -> tuple[argparse.ArgumentParser, dict[str, Runner]]:
     parser = argparse.ArgumentParser(
         prog="canaux",
         description="Canaux reference implementation: many named channels over one WebSocket.",
     )
-    parser.add_subparsers(dest="command", metavar="COMMAND")
-    return parser
+    parser.add_argument("--version", action="version", version=f"canaux {__version__}")
+    return parser, _register(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``canaux`` argument parser with every available sub-command."""
+    return _build()[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    """Run the command line; returns the exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["conformance"]:
+        # Everything after it belongs to the suite, options included (argparse would try to
+        # read them itself).
+        return conformance.main(args_list[1:])
+    parser, runners = _build()
+    args = parser.parse_args(args_list)
+    runner = runners.get(args.command) if args.command else None
+    if runner is None:
+        parser.print_help()
+        return 2
+    return runner(args)

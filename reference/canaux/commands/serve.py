@@ -1,0 +1,127 @@
+"""``canaux serve``: run the reference server (spec §17 "canaux.server").
+
+Prints ``canaux: listening on ws://HOST:PORT/ws`` once listening (with ``--port 0``, the port
+the system chose), so scripts and the conformance suite can read the address from stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from canaux.protocol.limits import Limits
+from canaux.server.config import DEFAULT_PORT, PUBLISH_TOKEN_ENV, ServerConfig
+from canaux.server.run import serve
+
+__all__ = ["add_parser", "config_from_args", "run"]
+
+_DEFAULTS = Limits()
+
+_EPILOG = f"""\
+endpoints (one port):
+  /ws           Canaux WebSocket (subprotocol canaux.v1)
+  /events       SSE: GET /events?channels=system,progress (resume with Last-Event-ID)
+  /ws/chat      legacy chat socket;  /api/ws  legacy system/progress socket
+  /publish      POST {{"channel": "system", "data": {{...}}}} with Authorization: Bearer TOKEN
+  /tasks/scan   POST {{"path": "sub/dir"}} (optional) with the same token: scans a directory
+                below --scan-root and reports on the progress channel
+  /health       GET
+
+example:
+  {PUBLISH_TOKEN_ENV}=s3cret canaux serve --scan-root ~/Music &
+  curl -X POST -H 'Authorization: Bearer s3cret' http://127.0.0.1:{DEFAULT_PORT}/tasks/scan
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``serve`` sub-command."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the reference server",
+        description="Run the Canaux reference server: WebSocket, SSE, legacy sockets and "
+        "HTTP publish on one port.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port, 0 for any free one ({DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--conformance",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="offer the conformance.* channels (off by default, as in production)",
+    )
+    limits = parser.add_argument_group("limits (announced in welcome and enforced)")
+    for name, flag, unit in (
+        ("resume_window_ms", "--resume-window-ms", "ms a detached session stays resumable"),
+        ("resume_buffer", "--resume-buffer", "events kept per session for resume"),
+        ("heartbeat_ms", "--heartbeat-ms", "ms between heartbeats"),
+        ("hello_timeout_ms", "--hello-timeout-ms", "ms a new connection has to say hello"),
+        ("max_frame_bytes", "--max-frame-bytes", "largest client frame, UTF-8 bytes"),
+        ("max_subscriptions", "--max-subscriptions", "subscriptions per session"),
+        ("max_rate", "--max-rate", "client frames per second (token bucket)"),
+        ("outbound_queue", "--outbound-queue", "frames queued per connection before 4503"),
+    ):
+        default = getattr(_DEFAULTS, name)
+        limits.add_argument(
+            flag, dest=name, type=int, default=default, help=f"{unit} (default {default})"
+        )
+    parser.add_argument(
+        "--publish-token",
+        default=os.environ.get(PUBLISH_TOKEN_ENV) or None,
+        help=f"bearer token of POST /publish and /tasks/scan (default ${PUBLISH_TOKEN_ENV}; "
+        "without one both answer 401)",
+    )
+    parser.add_argument(
+        "--scan-root",
+        type=Path,
+        default=None,
+        help="directory POST /tasks/scan may walk (nothing outside it); scans are off without it",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn log level (default info)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """The :class:`ServerConfig` the parsed arguments describe; ``ValueError`` if invalid."""
+    limits = Limits(
+        max_frame_bytes=args.max_frame_bytes,
+        max_subscriptions=args.max_subscriptions,
+        max_rate=args.max_rate,
+        resume_window_ms=args.resume_window_ms,
+        resume_buffer=args.resume_buffer,
+        heartbeat_ms=args.heartbeat_ms,
+        hello_timeout_ms=args.hello_timeout_ms,
+        outbound_queue=args.outbound_queue,
+        # [OPS-9] ids are remembered at least as far back as the resume buffer reaches.
+        dedup_ids=max(_DEFAULTS.dedup_ids, args.resume_buffer),
+    )
+    scan_root = args.scan_root
+    if scan_root is not None and not scan_root.is_dir():
+        raise ValueError(f"--scan-root {scan_root} is not a directory")
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        conformance=args.conformance,
+        limits=limits,
+        publish_token=args.publish_token,
+        scan_root=scan_root,
+        log_level=args.log_level,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``canaux serve`` until interrupted; returns the exit status."""
+    try:
+        config = config_from_args(args)
+    except (TypeError, ValueError) as exc:
+        print(f"canaux serve: {exc}", flush=True)
+        return 2
+    return serve(config)

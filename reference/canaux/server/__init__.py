@@ -1,0 +1,36 @@
+"""The Canaux reference server: asyncio, Starlette and uvicorn (spec §13-§15, §17).
+
+One process, one port: the Canaux WebSocket (``/ws``), the SSE binding (``/events``), the
+legacy sockets (``/ws/chat``, ``/api/ws``), HTTP publish and health. Protocol rules live in the
+sans-I/O core :mod:`canaux.protocol`; this package is the I/O around it, the hub and the
+standard channel services.
+
+Standalone: ``canaux serve`` or :func:`serve`. Inside an application:
+``fastapi_app.mount("/canaux", create_app(ServerConfig()))``.
+"""
+
+from __future__ import annotations
+
+from canaux.server.app import create_app, runtime_of
+from canaux.server.broker import Broker, BrokerMessage, MemoryBroker, StateChange
+from canaux.server.channels.chat import Agent, EchoAgent
+from canaux.server.config import Authenticator, ServerConfig, Unauthorized
+from canaux.server.run import serve, serve_async
+from canaux.server.runtime import ServerRuntime
+
+__all__ = [
+    "Agent",
+    "Authenticator",
+    "Broker",
+    "BrokerMessage",
+    "EchoAgent",
+    "MemoryBroker",
+    "ServerConfig",
+    "ServerRuntime",
+    "StateChange",
+    "Unauthorized",
+    "create_app",
+    "runtime_of",
+    "serve",
+    "serve_async",
+]

@@ -1,0 +1,37 @@
+"""The system channel (spec §10 "system"): server notices to every subscriber [SYSTEM-1].
+
+Only the server publishes here (clients get ``forbidden``, CHANNEL-4); the reference server
+announces its own start and stop, the end of tasks, and what backends post to ``POST /publish``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from canaux.server.broker import Broker
+
+__all__ = ["CHANNEL", "Level", "SystemNotices", "notice"]
+
+CHANNEL = "system"
+
+Level = Literal["debug", "info", "warning", "error"]
+
+
+def notice(level: Level, text: str, code: str | None = None) -> dict[str, Any]:
+    """A ``system`` event: level, text, optional code, and the time it was made (RFC 3339)."""
+    data: dict[str, Any] = {"level": level, "text": text}
+    if code is not None:
+        data["code"] = code
+    data["ts"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return data
+
+
+class SystemNotices:
+    """Publishes notices on ``system`` through the broker, so every process relays them."""
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+
+    async def publish(self, level: Level, text: str, code: str | None = None) -> None:
+        await self._broker.publish(CHANNEL, notice(level, text, code))

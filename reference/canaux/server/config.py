@@ -1,0 +1,73 @@
+"""Configuration of the reference server (spec §11 limits, §15 HTTP publish, §17 "canaux.server").
+
+One :class:`ServerConfig` describes a server: where it listens, which limits it enforces and
+announces, whether the conformance family is on, the HTTP publish token, the scan root, and
+the pluggable parts (broker, chat agent).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from canaux.protocol.limits import Limits
+from canaux.server.broker import Broker
+from canaux.server.channels.chat import Agent
+
+__all__ = ["DEFAULT_PORT", "PUBLISH_TOKEN_ENV", "Authenticator", "ServerConfig", "Unauthorized"]
+
+DEFAULT_PORT = 8001
+PUBLISH_TOKEN_ENV = "CANAUX_PUBLISH_TOKEN"
+
+
+class Unauthorized(Exception):
+    """Raised by an :data:`Authenticator` to refuse credentials [HANDSHAKE-7, SSE-8]."""
+
+
+Authenticator = Callable[[str | None], Awaitable[str]]
+"""Turns a client's token (``hello.token`` or the bearer token; ``None`` when absent) into
+its principal, the session identity [SECURITY-2], or raises :class:`Unauthorized`."""
+
+
+def _token_from_env() -> str | None:
+    return os.environ.get(PUBLISH_TOKEN_ENV) or None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Everything a reference server needs; every field has a sensible default."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    """0 picks a free port (the real one is printed and available from the running server)."""
+    conformance: bool = False
+    """Offer the ``conformance.*`` family [CONF-2]; off by default, as in production."""
+    limits: Limits = field(default_factory=Limits)
+    publish_token: str | None = field(default_factory=_token_from_env)
+    """Bearer token of ``POST /publish`` and ``POST /tasks/scan``; ``None`` disables both (401)."""
+    scan_root: Path | None = None
+    """Directory ``POST /tasks/scan`` may walk (and nothing outside it); ``None`` disables scans."""
+    broker: Broker | None = None
+    """Shared state between processes; ``None`` means a fresh in-memory broker per app."""
+    agent: Agent | None = None
+    """The chat agent; ``None`` means the deterministic demo :class:`EchoAgent`."""
+    authenticate: Authenticator | None = None
+    """``None``: no authentication, any token is accepted and is the identity [HANDSHAKE-7]."""
+    allowed_origins: frozenset[str] | None = None
+    """Origins (``https://app.example``) browsers may connect from [SECURITY-8]; ``None``
+    accepts any. Requests without an ``Origin`` header (non-browser clients) always pass."""
+    chat_timeout_s: float = 60.0
+    """Longest the chat agent may stay silent before the answer ends with ``agent_timeout``."""
+    close_timeout_s: float = 5.0
+    """How long closing a connection may wait for the peer before the socket is dropped."""
+    shutdown_timeout_s: float = 5.0
+    """How long a graceful shutdown waits for the 1001 closes to complete."""
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be in 0..65535, not {self.port}")
+        if self.chat_timeout_s <= 0 or self.close_timeout_s <= 0 or self.shutdown_timeout_s <= 0:
+            raise ValueError("timeouts must be positive")

@@ -1,0 +1,104 @@
+"""The hub: which local subscriber gets which channel, and the fan-out (spec §6 "Delivery").
+
+The hub is this process's end of the broker. Each event the broker delivers is encoded once
+(``BrokerMessage.encoded``) and handed to every local subscriber of its channel, in the order
+the broker delivers them [DELIVERY-3]; subscribers splice the encoded data into their own frame
+(a session adds its own ``seq``). Delivery never waits: a subscriber queues the frame or, if
+its queue is full, cuts its own connection [LIMIT-4, SECURITY-4].
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from canaux.server.broker import Broker, BrokerMessage
+
+__all__ = ["Hub", "Subscriber"]
+
+logger = logging.getLogger("canaux.server.hub")
+
+
+class Subscriber(Protocol):
+    """Anything that receives channel events: a session, a legacy connection."""
+
+    def deliver(self, channel: str, data_json: str) -> None:
+        """Take one event without waiting; ``data_json`` is its data as compact JSON."""
+
+
+class Hub:
+    """Channel → local subscribers, fed by the broker."""
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+        # dict as an ordered set: fan-out order is subscription order, which keeps runs
+        # reproducible (no correctness depends on it).
+        self._subscribers: dict[str, dict[Subscriber, None]] = {}
+        self._lock = asyncio.Lock()
+        broker.attach(self._on_message)
+
+    def channels(self, subscriber: Subscriber) -> list[str]:
+        """The channels ``subscriber`` receives here."""
+        return [name for name, subs in self._subscribers.items() if subscriber in subs]
+
+    def is_subscribed(self, channel: str, subscriber: Subscriber) -> bool:
+        return subscriber in self._subscribers.get(channel, {})
+
+    def subscriber_count(self, channel: str) -> int:
+        return len(self._subscribers.get(channel, {}))
+
+    async def subscribe(self, channel: str, subscriber: Subscriber) -> None:
+        """Deliver ``channel`` to ``subscriber`` from now on [OPS-6].
+
+        When this returns, the broker delivers the channel to this process, so every event
+        published afterwards reaches the subscriber.
+        """
+        async with self._lock:
+            subscribers = self._subscribers.get(channel)
+            if subscribers is None:
+                await self._broker.subscribe(channel)
+                subscribers = self._subscribers[channel] = {}
+            subscribers[subscriber] = None
+
+    async def unsubscribe(self, channel: str, subscriber: Subscriber) -> None:
+        """Deliver nothing more of ``channel`` to ``subscriber`` [OPS-6]."""
+        self._remove(channel, subscriber)
+        await self._release(channel)
+
+    def drop_channel(self, channel: str, subscriber: Subscriber) -> None:
+        """Remove ``subscriber`` from ``channel`` without waiting (an aborted subscribe)."""
+        self._remove(channel, subscriber)
+
+    def drop(self, subscriber: Subscriber) -> None:
+        """Remove ``subscriber`` from every channel at once (session discarded, legacy close)."""
+        for channel in self.channels(subscriber):
+            self._remove(channel, subscriber)
+
+    def _remove(self, channel: str, subscriber: Subscriber) -> None:
+        subscribers = self._subscribers.get(channel)
+        if subscribers is not None:
+            subscribers.pop(subscriber, None)
+
+    async def _release(self, channel: str) -> None:
+        async with self._lock:
+            if self._subscribers.get(channel) == {}:
+                del self._subscribers[channel]
+                await self._broker.unsubscribe(channel)
+
+    async def release_unused(self) -> None:
+        """Tell the broker to stop delivering channels nobody here listens to any more."""
+        for channel in [name for name, subs in self._subscribers.items() if not subs]:
+            await self._release(channel)
+
+    def _on_message(self, message: BrokerMessage) -> None:
+        subscribers = self._subscribers.get(message.channel)
+        if not subscribers:
+            return
+        # A copy: a subscriber may drop itself (slow consumer) while we iterate.
+        for subscriber in list(subscribers):
+            try:
+                subscriber.deliver(message.channel, message.encoded)
+            except Exception:
+                # One broken subscriber must not cost the others their event [SECURITY-4].
+                logger.exception("delivery to a subscriber failed")

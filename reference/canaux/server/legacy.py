@@ -1,0 +1,221 @@
+"""The legacy endpoints ``/ws/chat`` and ``/api/ws`` (spec §14, profile ``legacy``).
+
+The single-purpose sockets of the application Canaux grew out of keep working: no
+subprotocol, no hello, no seq, no acks; every frame is ``{"channel": …, "data": …}``
+[LEGACY-1]. ``/api/ws`` streams ``system`` and ``progress``; ``/ws/chat`` takes chat messages
+(``{"message": "…"}`` or the channel form) and streams the replies to its own requests
+[LEGACY-2]. A frame that cannot be used gets a ``system`` error notice and the connection stays
+open [LEGACY-3].
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from typing import Any, Literal
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from canaux.protocol.codes import CloseCode, ErrorCode
+from canaux.protocol.frames import decode_json, dumps
+from canaux.server.access import identity_of, origin_allowed
+from canaux.server.channels.chat import CHANNEL as CHAT
+from canaux.server.channels.chat import run_chat_request
+from canaux.server.channels.progress import CHANNEL as PROGRESS
+from canaux.server.channels.system import CHANNEL as SYSTEM
+from canaux.server.channels.system import notice
+from canaux.server.config import Unauthorized
+from canaux.server.errors import bearer_token
+from canaux.server.outbound import Outbound
+from canaux.server.runtime import ServerRuntime
+
+__all__ = ["MAX_LEGACY_REQUESTS", "LegacyLink", "api_ws_endpoint", "chat_ws_endpoint"]
+
+Kind = Literal["chat", "api"]
+
+MAX_LEGACY_REQUESTS = 16
+"""Chat requests one ``/ws/chat`` socket may have running at once."""
+
+
+class LegacyLink:
+    """One legacy socket: a hub subscriber (``/api/ws``) or a chat requester (``/ws/chat``)."""
+
+    def __init__(self, runtime: ServerRuntime, websocket: WebSocket, kind: Kind) -> None:
+        self._runtime = runtime
+        self._ws = websocket
+        self.kind = kind
+        self.outbound = Outbound(runtime.limits.outbound_queue)
+        self._close_code: int | None = None
+        self._closed = asyncio.Event()
+        self._requests: set[asyncio.Task[None]] = set()
+        self._ids = itertools.count(1)
+
+    # Subscriber (hub) and chat replies -----------------------------------------------------
+
+    def deliver(self, channel: str, data_json: str) -> None:
+        self.outbound.put(f'{{"channel":{dumps(channel)},"data":{data_json}}}')
+
+    def _emit(self, channel: str, data: Any) -> None:
+        self.deliver(channel, dumps(data))
+
+    def _notice(self, code: ErrorCode, text: str) -> None:
+        # [LEGACY-3] the answer to an unusable JSON object; the connection stays open.
+        self._emit(SYSTEM, notice("error", text, code.value))
+
+    # Connection ---------------------------------------------------------------------------
+
+    def go_away(self, code: int, reason: str) -> None:
+        self._close_code = code
+        self.outbound.close()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    # Life ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await self._ws.accept()
+        self._runtime.connections.add(self)
+        reader = asyncio.create_task(self._read())
+        try:
+            if self.kind == "api":
+                # [LEGACY-1] /api/ws delivers system and progress.
+                await self._runtime.hub.subscribe(SYSTEM, self)
+                await self._runtime.hub.subscribe(PROGRESS, self)
+            await self._write()
+        finally:
+            reader.cancel()
+            for request in list(self._requests):
+                request.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+            self._runtime.hub.drop(self)
+            self._runtime.connections.discard(self)
+            self._closed.set()
+
+    async def _write(self) -> None:
+        while True:
+            await self.outbound.wait(None)
+            if self.outbound.overflowed:
+                self._close_code = CloseCode.SLOW_CONSUMER  # [LIMIT-4]
+            else:
+                for text in self.outbound.take():
+                    try:
+                        await self._ws.send_text(text)
+                    except (WebSocketDisconnect, OSError, RuntimeError):
+                        return
+            if self._close_code is not None:
+                break
+            if self.outbound.closed:
+                return  # the peer went away
+        self._runtime.closed(f"legacy-{self.kind}", self._close_code)
+        with contextlib.suppress(TimeoutError, WebSocketDisconnect, OSError, RuntimeError):
+            async with asyncio.timeout(self._runtime.config.close_timeout_s):
+                await self._ws.close(self._close_code)
+
+    async def _read(self) -> None:
+        limit = self._runtime.limits.max_frame_bytes
+        while True:
+            try:
+                message = await self._ws.receive()
+            except (WebSocketDisconnect, OSError, RuntimeError):
+                message = {"type": "websocket.disconnect"}
+            if message["type"] == "websocket.disconnect":
+                self.outbound.close()
+                return
+            text = message.get("text")
+            if text is None:
+                # [LEGACY-5] [TRANSPORT-4] a binary frame → 1003.
+                self.go_away(CloseCode.UNSUPPORTED_DATA, "binary frames are not supported")
+                return
+            if len(text.encode("utf-8", "surrogatepass")) > limit:
+                self.go_away(CloseCode.MESSAGE_TOO_BIG, f"frame over {limit} bytes")
+                return
+            try:
+                frame = decode_json(text)
+            except ValueError:
+                frame = None
+            if not isinstance(frame, dict):
+                # [LEGACY-5] [TRANSPORT-5] not JSON, or not an object → 1007.
+                self.go_away(CloseCode.INVALID_PAYLOAD, "a frame is one json object")
+                return
+            if frame.get("type") == "ping":
+                pong: dict[str, Any] = {"type": "pong"}
+                if isinstance(frame.get("nonce"), str):
+                    pong["nonce"] = frame["nonce"]
+                self._emit_raw(pong)
+                continue
+            if self.kind == "api":
+                self._notice(ErrorCode.FORBIDDEN, "/api/ws is receive-only")
+                continue
+            self._chat(frame)
+
+    def _emit_raw(self, obj: dict[str, Any]) -> None:
+        self.outbound.put(dumps(obj))
+
+    def _chat(self, frame: dict[str, Any]) -> None:
+        # [LEGACY-2] the flat form, or the channel form (no channel: this endpoint's default).
+        if "message" in frame and "channel" not in frame and "data" not in frame:
+            message = frame["message"]
+            if not isinstance(message, str):
+                self._notice(ErrorCode.BAD_FRAME, "message must be a string")
+                return
+            data: Any = {"type": "message", "text": message}
+        elif "data" in frame:
+            channel = frame.get("channel", CHAT)
+            if channel != CHAT:
+                # [LEGACY-3] a channel other than the endpoint's is not a legacy frame here.
+                self._notice(ErrorCode.BAD_FRAME, f"/ws/chat only takes chat, not {channel!r}")
+                return
+            data = frame["data"]
+        else:
+            self._notice(
+                ErrorCode.BAD_FRAME, 'expected {"message": …} or {"channel": "chat", "data": …}'
+            )
+            return
+        problem = self._runtime.catalogue.validate_publish(CHAT, data)
+        if problem is not None:
+            self._notice(ErrorCode.BAD_FRAME, f"{problem.pointer}: {problem.message}")
+            return
+        if len(self._requests) >= MAX_LEGACY_REQUESTS:
+            # Without acks the client cannot be slowed down any other way.
+            self._emit(SYSTEM, notice("error", "too many chat requests at once", "chat.busy"))
+            return
+        request = asyncio.create_task(
+            run_chat_request(
+                self._runtime.agent,
+                f"legacy-{next(self._ids)}",
+                data,
+                lambda reply: self._emit(CHAT, reply),
+                timeout_s=self._runtime.config.chat_timeout_s,
+            )
+        )
+        self._requests.add(request)
+        request.add_done_callback(self._requests.discard)
+
+
+async def _admitted(runtime: ServerRuntime, websocket: WebSocket) -> bool:
+    """Origin and credentials of a legacy socket, checked before its handshake completes."""
+    runtime.ensure_started()
+    try:
+        if origin_allowed(runtime.config, websocket.headers):
+            # Legacy sockets have no hello: their credentials are the HTTP ones.
+            await identity_of(runtime.config, bearer_token(websocket.headers.get("authorization")))
+            return True
+    except Unauthorized:
+        pass
+    await websocket.close()  # before accept: the handshake is refused with HTTP 403
+    return False
+
+
+async def chat_ws_endpoint(runtime: ServerRuntime, websocket: WebSocket) -> None:
+    """``/ws/chat``: chat messages in, the replies to them out [LEGACY-1, LEGACY-2]."""
+    if await _admitted(runtime, websocket):
+        await LegacyLink(runtime, websocket, "chat").run()
+
+
+async def api_ws_endpoint(runtime: ServerRuntime, websocket: WebSocket) -> None:
+    """``/api/ws``: system and progress events out; receive-only [LEGACY-1, LEGACY-3]."""
+    if await _admitted(runtime, websocket):
+        await LegacyLink(runtime, websocket, "api").run()

@@ -1,0 +1,130 @@
+"""The running state of one server app: every shared part, built once (spec §17 "canaux.server").
+
+:class:`ServerRuntime` ties the parts together: the broker and the hub, the session registry,
+the catalogue, the standard channel services, and the open connections. Endpoints receive it
+when the app is built; :meth:`ServerRuntime.start` runs on the first request or at startup, and
+:meth:`ServerRuntime.aclose` is the graceful shutdown: every connection is closed with 1001.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from canaux.protocol.channels import Catalogue
+from canaux.protocol.codes import CloseCode
+from canaux.server.broker import Broker, MemoryBroker
+from canaux.server.channels.chat import Agent, EchoAgent
+from canaux.server.channels.playqueue import PlayQueue
+from canaux.server.channels.progress import TaskRunner
+from canaux.server.channels.system import SystemNotices
+from canaux.server.config import ServerConfig
+from canaux.server.hub import Hub
+from canaux.server.sessions import SessionRegistry
+
+__all__ = ["CloseListener", "Connection", "ServerRuntime"]
+
+logger = logging.getLogger("canaux.server")
+
+
+class Connection(Protocol):
+    """An open client connection (WebSocket, SSE stream or legacy socket)."""
+
+    def go_away(self, code: int, reason: str) -> None:
+        """Start closing with ``code`` (the server is stopping); do not wait."""
+
+    async def wait_closed(self) -> None:
+        """Return once the connection is fully closed."""
+
+
+CloseListener = Callable[[str, int], None]
+"""Called with (kind, close code) each time the server closes a connection; for tests/metrics."""
+
+
+class ServerRuntime:
+    """Everything one server app shares between its endpoints."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.limits = config.limits
+        self.broker: Broker = config.broker if config.broker is not None else MemoryBroker()
+        # A broker passed in the config belongs to the application (it may serve several
+        # apps); only the one made here is closed with the app.
+        self._owns_broker = config.broker is None
+        self.hub = Hub(self.broker)
+        self.registry = SessionRegistry(self.limits, self.hub)
+        self.catalogue = Catalogue.standard(conformance=config.conformance)
+        self.agent: Agent = config.agent if config.agent is not None else EchoAgent()
+        self.notices = SystemNotices(self.broker)
+        self.playqueue = PlayQueue(self.broker)
+        self.tasks = TaskRunner(self.broker, self.notices)
+        self.connections: set[Connection] = set()
+        self._close_listeners: list[CloseListener] = []
+        self._started = False
+        self._closing = False
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    async def start(self, *, announce: bool = False) -> None:
+        """Start the background parts (idempotent); ``announce`` posts a ``server.start`` notice."""
+        if self._started:
+            return
+        self._started = True
+        self.registry.start()
+        if announce:
+            await self.notices.publish("info", "Canaux server started", "server.start")
+
+    def ensure_started(self) -> None:
+        """Start on first use: a sub-app mounted in FastAPI gets no lifespan events."""
+        if not self._started:
+            self._started = True
+            self.registry.start()
+
+    def add_close_listener(self, listener: CloseListener) -> None:
+        self._close_listeners.append(listener)
+
+    def closed(self, kind: str, code: int) -> None:
+        """Record that the server closed a ``kind`` connection with ``code``."""
+        for listener in list(self._close_listeners):
+            try:
+                listener(kind, code)
+            except Exception:
+                logger.exception("close listener failed")
+
+    async def aclose(self, *, announce: bool = True) -> None:
+        """Graceful shutdown: notice, close every connection with 1001, stop tasks, drop state.
+
+        Sessions are detached, not discarded, until the very end, so a process that stays up
+        (an app mounted elsewhere) keeps them resumable within the window.
+        """
+        if self._closing:
+            return
+        self._closing = True
+        if announce and self._started:
+            try:
+                await self.notices.publish("info", "Canaux server stopping", "server.stop")
+            except Exception:
+                logger.exception("could not publish the stop notice")
+        await self.close_connections(CloseCode.GOING_AWAY, "server shutting down")
+        await self.tasks.aclose()
+        await self.registry.aclose()
+        if self._owns_broker:
+            await self.broker.aclose()
+
+    async def close_connections(self, code: int, reason: str) -> None:
+        """Close every open connection with ``code`` and wait (bounded) until they are gone."""
+        connections = list(self.connections)
+        for connection in connections:
+            connection.go_away(code, reason)
+        if not connections:
+            return
+        waiting = [asyncio.ensure_future(c.wait_closed()) for c in connections]
+        _, pending = await asyncio.wait(waiting, timeout=self.config.shutdown_timeout_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            logger.warning("%d connection(s) did not close in time", len(pending))

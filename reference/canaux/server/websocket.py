@@ -1,0 +1,339 @@
+"""``/ws``: a Canaux WebSocket connection, the I/O around the sans-I/O core (spec §1-§9, §11).
+
+:class:`~canaux.protocol.server.ServerConnection` decides everything the protocol alone can
+decide (framing, handshake, heartbeat, rate limit, malformed frames, the slow-consumer bound
+on its outgoing queue). This module feeds it the socket's frames and the time, writes what it
+produces, and answers its events with the rest of the server: sessions, hub, channel services.
+
+Two tasks per connection: the reader (frames in, operations answered in arrival order [OPS-2])
+and the writer (frames out, timers). Fan-out only appends to the core's outgoing queue and
+wakes the writer, so a slow socket never delays anyone else [LIMIT-4, SECURITY-4].
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from canaux.protocol import frames
+from canaux.protocol.codes import CloseCode, ErrorCode
+from canaux.protocol.operations import (
+    Effect,
+    Outcome,
+    apply_subscribe,
+    apply_unsubscribe,
+    check_publish,
+    refuse,
+)
+from canaux.protocol.server import (
+    ConnEvent,
+    HelloReceived,
+    PublishRequested,
+    ServerConnection,
+    SubscribeRequested,
+    UnsubscribeRequested,
+)
+from canaux.server.access import identity_of, origin_allowed
+from canaux.server.channels.chat import CHANNEL as CHAT
+from canaux.server.channels.chat import run_chat_request
+from canaux.server.channels.playqueue import CHANNEL as PLAYQUEUE
+from canaux.server.channels.playqueue import CommandRefused
+from canaux.server.config import Unauthorized
+from canaux.server.runtime import ServerRuntime
+from canaux.server.sessions import Session
+
+__all__ = ["SUBPROTOCOL", "WebSocketLink", "websocket_endpoint"]
+
+SUBPROTOCOL = "canaux.v1"
+
+logger = logging.getLogger("canaux.server.websocket")
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+class WebSocketLink:
+    """One accepted ``/ws`` connection: a session's event sink and a closable connection."""
+
+    def __init__(self, runtime: ServerRuntime, websocket: WebSocket) -> None:
+        self._runtime = runtime
+        self._ws = websocket
+        self.conn = ServerConnection(runtime.limits, _now())
+        self.session: Session | None = None
+        self._wake = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._peer_gone = False
+        self._writer: asyncio.Task[None] | None = None
+
+    # EventSink ---------------------------------------------------------------------------
+
+    def send_event(self, channel: str, seq: int, text: str) -> None:
+        # Never waits: the core queues the frame, or cuts the connection with 4503 when its
+        # queue is full [LIMIT-4]; the session keeps the event for a resume either way.
+        if self.conn.send_event_text(text, _now()) and self.conn.closed:
+            self._interrupt()
+        self._wake.set()
+
+    def replace(self) -> None:
+        # [RESUME-4] another connection resumed this session.
+        self.conn.close(CloseCode.SESSION_REPLACED, "session resumed by another connection")
+        self._interrupt()
+
+    # Connection --------------------------------------------------------------------------
+
+    def go_away(self, code: int, reason: str) -> None:
+        # What is already queued (the stop notice…) still goes out first, within the close
+        # timeout; then the close frame.
+        self.conn.close(code, reason)
+        self._wake.set()
+        asyncio.get_running_loop().call_later(self._runtime.config.close_timeout_s, self._interrupt)
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    # Life --------------------------------------------------------------------------------
+
+    def _interrupt(self) -> None:
+        """Stop writing now: the writer may be stuck behind a client that does not read."""
+        self._wake.set()
+        if self._writer is not None and not self._writer.done():
+            # Safe: a blocked send waits for the socket to drain before it writes anything.
+            self._writer.cancel()
+
+    async def run(self) -> None:
+        """Serve the connection until it is closed; the session stays resumable after."""
+        self._runtime.connections.add(self)
+        reader = asyncio.create_task(self._read())
+        self._writer = asyncio.create_task(self._write())
+        try:
+            try:
+                await self._writer
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # this task itself is cancelled, not just the writer
+            if self.conn.closed and not self._peer_gone:
+                await self._close()
+        finally:
+            for task in (reader, self._writer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            if self.session is not None:
+                self._runtime.registry.detach(self.session, self)
+            self._runtime.connections.discard(self)
+            self._closed.set()
+
+    async def _read(self) -> None:
+        conn = self.conn
+        while not conn.closed:
+            try:
+                message = await self._ws.receive()
+            except (WebSocketDisconnect, OSError, RuntimeError):
+                message = {"type": "websocket.disconnect"}
+            if message["type"] == "websocket.disconnect":
+                self._peer_gone = True
+                self._wake.set()
+                return
+            try:
+                text = message.get("text")
+                if text is not None:
+                    conn.receive_text(text, _now())
+                else:
+                    conn.receive_bytes(message.get("bytes") or b"", _now())
+                for event in conn.events_received():
+                    await self._answer(event)
+            except Exception:
+                # A bug on our side must not leave the client hanging: 1011, it may retry.
+                logger.exception("internal error on a connection")
+                conn.close(CloseCode.INTERNAL_ERROR, "internal error")
+            self._wake.set()
+        # The frames queued before the close (an error, a reply) go out first, but a client
+        # that does not read them gets no more than the close timeout.
+        asyncio.get_running_loop().call_later(self._runtime.config.close_timeout_s, self._interrupt)
+
+    async def _write(self) -> None:
+        """Write what the core produces and run its timers, until it closes or the peer leaves."""
+        conn = self.conn
+        while True:
+            deadline = conn.next_deadline()
+            if not conn.closed and not self._peer_gone:
+                timeout = None if deadline is None else max(0.0, deadline - _now())
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
+            self._wake.clear()
+            if self._peer_gone:
+                return
+            was_open = not conn.closed
+            conn.tick(_now())
+            if was_open and conn.closed:
+                # Hello or heartbeat timeout: the peer is not there to read anything else.
+                return
+            for text in conn.data_to_send():
+                if conn.close_code == CloseCode.SLOW_CONSUMER:
+                    return  # [LIMIT-4] nothing more for a client that does not read
+                try:
+                    await self._ws.send_text(text)
+                except (WebSocketDisconnect, OSError, RuntimeError):
+                    self._peer_gone = True
+                    return
+            if conn.closed:
+                return
+
+    async def _close(self) -> None:
+        code = self.conn.close_code or CloseCode.NORMAL
+        # A close reason is at most 123 bytes (RFC 6455 §5.5).
+        reason = self.conn.close_reason.encode()[:120].decode(errors="ignore")
+        self._runtime.closed("ws", code)
+        try:
+            # The close frame waits behind unread data for a slow consumer: bounded.
+            async with asyncio.timeout(self._runtime.config.close_timeout_s):
+                await self._ws.close(code, reason)
+        except (TimeoutError, WebSocketDisconnect, OSError, RuntimeError):
+            pass
+
+    # Operations --------------------------------------------------------------------------
+
+    async def _answer(self, event: ConnEvent) -> None:
+        if isinstance(event, HelloReceived):
+            try:
+                identity = await identity_of(self._runtime.config, event.identity)
+            except Unauthorized:
+                # [HANDSHAKE-7] missing or rejected credentials → 4401.
+                self.conn.close(CloseCode.UNAUTHORIZED, "unauthorized")
+                return
+            self._hello(event, identity)
+            return
+        if not isinstance(event, SubscribeRequested | UnsubscribeRequested | PublishRequested):
+            return  # pings are answered by the core; pongs and rejects need nothing here
+        session = self.session
+        if session is None:  # pragma: no cover - the core only passes these after welcome
+            return
+        frame = event.frame
+        try:
+            if isinstance(event, SubscribeRequested):
+                await self._subscribe(session, event.frame)
+            elif isinstance(event, UnsubscribeRequested):
+                await self._unsubscribe(session, event.frame)
+            else:
+                await self._publish(session, event.frame)
+        except Exception:
+            logger.exception("failed to handle a %s frame", frame.type)
+            if isinstance(event, SubscribeRequested):
+                # Undo what apply_subscribe recorded: the hub did not take the subscription.
+                session.state.subscriptions.pop(frame.channel, None)
+                self._runtime.hub.drop_channel(frame.channel, session)
+            text = refuse(
+                session.state,
+                frame.id,
+                ErrorCode.INTERNAL_ERROR,
+                "the server failed on this frame",
+                channel=frame.channel,
+            )
+            self.conn.send_reply_text(frame.id, text, _now())
+
+    def _hello(self, event: HelloReceived, identity: str | None) -> None:
+        registry = self._runtime.registry
+        found = None
+        resume = event.hello.resume
+        if resume is not None:
+            # [SSE-10] only a WebSocket session resumes over a WebSocket.
+            found = registry.resume(resume.session, identity, resume.seq, "ws")
+        # [RESUME-2] otherwise a NEW session: new id, seq 0, no subscriptions.
+        session = found[0] if found is not None else registry.create(identity, "ws")
+        # welcome() writes the welcome then the replay, and attach() routes live events here
+        # afterwards; no await in between, so nothing newer overtakes the replay [RESUME-3].
+        self.conn.welcome(session.state, found is not None, self._runtime.catalogue, _now())
+        self.session = session
+        registry.attach(session, self)
+
+    def _reply(self, outcome: Outcome) -> None:
+        self.conn.send_reply_text(outcome.frame_id, outcome.reply, _now())
+
+    async def _subscribe(self, session: Session, frame: frames.Subscribe) -> None:
+        runtime = self._runtime
+        # [CHANNEL-3, OPS-3, OPS-5, OPS-9] decided by the core.
+        outcome = apply_subscribe(session.state, runtime.catalogue, frame)
+        if outcome.effect is Effect.SUBSCRIBE:
+            # [OPS-6] the hub delivers the channel before the ack goes out.
+            await runtime.hub.subscribe(frame.channel, session)
+        self._reply(outcome)
+        if outcome.effect is Effect.SUBSCRIBE and frame.channel == PLAYQUEUE:
+            # [QUEUE-1] one state snapshot, after the ack, to this session only.
+            session.emit(PLAYQUEUE, (await runtime.playqueue.snapshot()).to_event())
+
+    async def _unsubscribe(self, session: Session, frame: frames.Unsubscribe) -> None:
+        outcome = apply_unsubscribe(session.state, frame)  # [OPS-4, OPS-9]
+        if outcome.effect is Effect.UNSUBSCRIBE:
+            # Out of the hub before the ack: nothing of the channel follows it [OPS-6].
+            await self._runtime.hub.unsubscribe(frame.channel, session)
+        self._reply(outcome)
+
+    async def _publish(self, session: Session, frame: frames.Publish) -> None:
+        runtime, channel = self._runtime, frame.channel
+        # [CHANNEL-3, CHANNEL-4, CHANNEL-5, OPS-9] decided by the core.
+        outcome = check_publish(session.state, runtime.catalogue, frame)
+        if outcome.effect is not Effect.PUBLISH:
+            self._reply(outcome)
+        elif channel == CHAT:
+            # [CHAT-1] ack first, then the stream, to this session only [CHAT-2].
+            self._reply(outcome)
+            session.track(
+                asyncio.create_task(
+                    run_chat_request(
+                        runtime.agent,
+                        frame.id,
+                        frame.data,
+                        lambda data: session.emit(CHAT, data),
+                        timeout_s=runtime.config.chat_timeout_s,
+                    ),
+                    name=f"canaux chat {frame.id}",
+                )
+            )
+        elif channel == PLAYQUEUE:
+            try:
+                await runtime.playqueue.command(frame.data)
+            except CommandRefused as refused:
+                # [QUEUE-3] the remembered ack is replaced by the error [OPS-9].
+                text = refuse(
+                    session.state,
+                    frame.id,
+                    refused.code,
+                    refused.message,
+                    channel=channel,
+                    pointer=refused.pointer,
+                )
+                self.conn.send_reply_text(frame.id, text, _now())
+                return
+            self._reply(outcome)
+        else:
+            # [CONF-1] plain pub/sub; the broker fixes the place in the channel order [OPS-7].
+            await runtime.broker.publish(channel, frame.data)
+            self._reply(outcome)
+
+
+async def websocket_endpoint(runtime: ServerRuntime, websocket: WebSocket) -> None:
+    """Accept a ``/ws`` connection and serve it."""
+    runtime.ensure_started()
+    if not origin_allowed(runtime.config, websocket.headers):
+        await websocket.close()  # before accept: the handshake is refused with HTTP 403
+        return
+    if SUBPROTOCOL not in websocket.scope.get("subprotocols", []):
+        # [TRANSPORT-2] a client that did not offer canaux.v1: accept, then close with 4400 at
+        # once, so the client learns why (an HTTP refusal carries no reason it could show).
+        await websocket.accept()
+        runtime.closed("ws", CloseCode.BAD_HANDSHAKE)
+        await websocket.close(CloseCode.BAD_HANDSHAKE, f"subprotocol {SUBPROTOCOL} required")
+        return
+    if runtime.closing:
+        await websocket.accept(subprotocol=SUBPROTOCOL)
+        await websocket.close(CloseCode.GOING_AWAY, "server shutting down")
+        return
+    await websocket.accept(subprotocol=SUBPROTOCOL)
+    await WebSocketLink(runtime, websocket).run()

@@ -1,0 +1,133 @@
+"""The ``canaux`` command line: dispatch, ``serve`` options, the listening line (spec §17)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from canaux.cli import build_parser, main
+from canaux.commands.serve import config_from_args
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from .wire import TIMEOUT
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_every_subcommand_is_listed() -> None:
+    parser = build_parser()
+    help_text = parser.format_help()
+    for name in ("serve", "tail", "publish", "conformance"):
+        assert name in help_text
+
+
+def test_serve_options_build_the_config(tmp_path: Path) -> None:
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "--port",
+            "0",
+            "--conformance",
+            "--resume-window-ms",
+            "5000",
+            "--resume-buffer",
+            "2048",
+            "--heartbeat-ms",
+            "2000",
+            "--hello-timeout-ms",
+            "3000",
+            "--max-frame-bytes",
+            "8192",
+            "--max-subscriptions",
+            "16",
+            "--max-rate",
+            "50",
+            "--publish-token",
+            "tok",
+            "--scan-root",
+            str(tmp_path),
+        ]
+    )
+    config = config_from_args(args)
+    assert (config.host, config.port, config.conformance) == ("127.0.0.1", 0, True)
+    limits = config.limits
+    assert (limits.resume_window_ms, limits.resume_buffer, limits.heartbeat_ms) == (
+        5000,
+        2048,
+        2000,
+    )
+    assert (limits.hello_timeout_ms, limits.max_frame_bytes) == (3000, 8192)
+    assert (limits.max_subscriptions, limits.max_rate) == (16, 50)
+    assert limits.dedup_ids >= limits.resume_buffer
+    assert (config.publish_token, config.scan_root) == ("tok", tmp_path)
+
+
+def test_serve_defaults() -> None:
+    config = config_from_args(build_parser().parse_args(["serve", "--publish-token", "x"]))
+    assert (config.host, config.port, config.conformance) == ("127.0.0.1", 8001, False)
+
+
+def test_limits_below_the_spec_floor_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--max-rate", "1"]) == 2
+    assert "max_rate" in capsys.readouterr().out
+
+
+def test_conformance_passes_every_argument_to_the_suite(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[str]] = []
+
+    def fake_suite(argv: list[str]) -> int:
+        seen.append(argv)
+        return 7
+
+    import canaux_conformance.cli
+
+    monkeypatch.setattr(canaux_conformance.cli, "main", fake_suite)
+    assert main(["conformance", "--report-dir", "out", "ws://h/ws"]) == 7
+    assert seen == [["--report-dir", "out", "ws://h/ws"]]
+
+
+async def _read_forever(ws: ClientConnection) -> None:
+    while True:
+        await ws.recv()
+
+
+@pytest.mark.anyio
+async def test_python_m_canaux_serve_prints_its_port_and_serves() -> None:
+    """``python -m canaux serve --port 0`` prints the listening line, serves, stops on SIGINT."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "canaux", "serve", "--port", "0", "--conformance",
+        "--log-level", "warning",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(30):
+            line = (await process.stdout.readline()).decode()
+        assert line.startswith("canaux: listening on ws://127.0.0.1:")
+        url = line.split()[-1]
+        assert url.endswith("/ws")
+        async with asyncio.timeout(TIMEOUT), connect(url, subprotocols=["canaux.v1"]) as ws:  # type: ignore[list-item]
+            await ws.send(json.dumps({"type": "hello", "version": 1}))
+            welcome = json.loads(await ws.recv())
+            assert [c["name"] for c in welcome["channels"]][-1] == "conformance.*"
+            process.send_signal(signal.SIGINT)
+            with pytest.raises(ConnectionClosed) as closed:
+                await _read_forever(ws)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1001
+        async with asyncio.timeout(30):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -1,0 +1,109 @@
+"""The legacy sockets /ws/chat and /api/ws (spec §14, LEGACY-1..3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from canaux.server.testing import RunningServer
+
+from .wire import close_code, http_publish, open_ws, recv, recv_until, send
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_api_ws_streams_system_and_progress(server: RunningServer) -> None:
+    """LEGACY-1: {"channel", "data"} for system and progress; no subprotocol needed."""
+    async with open_ws(server, "/api/ws", subprotocols=[]) as ws:
+        notice = {"level": "warning", "text": "Disk almost full"}
+        await http_publish(server, "conformance.ignored", {"mark": "m"})
+        await http_publish(server, "system", notice)
+        progress = {"task": "t-1", "kind": "scan", "status": "pending", "current": 0, "total": None}
+        await http_publish(server, "progress", progress)
+        assert await recv(ws) == {"channel": "system", "data": notice}
+        assert await recv(ws) == {"channel": "progress", "data": progress}
+
+
+async def test_api_ws_is_receive_only(server: RunningServer) -> None:
+    """LEGACY-3: client frames other than pings get a forbidden notice; the socket stays open."""
+    async with open_ws(server, "/api/ws", subprotocols=[]) as ws:
+        await send(ws, {"message": "hello?"})
+        reply = await recv(ws)
+        assert reply["channel"] == "system"
+        assert (reply["data"]["level"], reply["data"]["code"]) == ("error", "forbidden")
+        await send(ws, {"type": "ping", "nonce": "7"})
+        assert await recv(ws) == {"type": "pong", "nonce": "7"}
+        await http_publish(server, "system", {"level": "info", "text": "still here"})
+        assert (await recv(ws))["data"]["text"] == "still here"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"message": "Hello bot"},
+        {"channel": "chat", "data": {"type": "message", "text": "Hello bot"}},
+        {"data": {"type": "message", "text": "Hello bot"}},
+    ],
+    ids=["flat", "channel-form", "default-channel"],
+)
+async def test_ws_chat_answers_each_message_form(
+    server: RunningServer, frame: dict[str, Any]
+) -> None:
+    """LEGACY-1, LEGACY-2: the reply events of this connection's request, chunks then done."""
+    async with open_ws(server, "/ws/chat", subprotocols=[]) as ws:
+        await send(ws, frame)
+        frames = await recv_until(ws, lambda f: f["data"]["type"] == "done")
+        assert all(f["channel"] == "chat" for f in frames)
+        chunks = [f["data"] for f in frames[:-1]]
+        assert "".join(c["text"] for c in chunks) == "You said: Hello bot"
+        assert frames[-1]["data"]["chunks"] == len(chunks)
+        assert {c["request"] for c in chunks} == {frames[-1]["data"]["request"]}
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"message": 5}, "bad_frame"),
+        ({"hello": "?"}, "bad_frame"),
+        ({"channel": "chat", "data": {"type": "message"}}, "bad_frame"),
+        ({"channel": "system", "data": {"level": "info", "text": "x"}}, "bad_frame"),
+    ],
+)
+async def test_ws_chat_bad_frames_get_a_notice_and_stay_open(
+    server: RunningServer, frame: Any, code: str
+) -> None:
+    """LEGACY-3: an object that is not a legacy frame gets a system error notice."""
+    async with open_ws(server, "/ws/chat", subprotocols=[]) as ws:
+        await send(ws, frame)
+        notice = await recv(ws)
+        assert notice["channel"] == "system"
+        assert (notice["data"]["level"], notice["data"]["code"]) == ("error", code)
+        await send(ws, {"message": "ok"})
+        frames = await recv_until(ws, lambda f: f["data"]["type"] == "done")
+        assert frames[-1]["channel"] == "chat"
+
+
+@pytest.mark.parametrize("path", ["/ws/chat", "/api/ws"])
+@pytest.mark.parametrize(("frame", "code"), [("not json", 1007), ("[1]", 1007), (b"\x01", 1003)])
+async def test_legacy_framing_errors_close(
+    server: RunningServer, path: str, frame: str | bytes, code: int
+) -> None:
+    """LEGACY-5 with TRANSPORT-4/5: binary → 1003, not a JSON object → 1007."""
+    async with open_ws(server, path, subprotocols=[]) as ws:
+        await send(ws, frame)
+        assert await close_code(ws) == code
+
+
+async def test_legacy_endpoints_never_select_the_canaux_subprotocol(server: RunningServer) -> None:
+    """LEGACY-4."""
+    async with open_ws(server, "/ws/chat", subprotocols=["canaux.v1"]) as ws:
+        assert ws.subprotocol is None
+
+
+async def test_legacy_sockets_close_1001_on_shutdown(server: RunningServer) -> None:
+    """Legacy clients are closed with 1001 too, after the stop notice."""
+    async with open_ws(server, "/api/ws", subprotocols=[]) as ws:
+        server.uvicorn.should_exit = True
+        stop = await recv(ws)
+        assert stop["data"]["code"] == "server.stop"
+        assert await close_code(ws) == 1001

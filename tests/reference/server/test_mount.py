@@ -1,0 +1,86 @@
+"""The app mounted in a real FastAPI application, served by uvicorn (spec §17 "app.py")."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from canaux.server import create_app
+from canaux.server.testing import serve_app
+from fastapi import FastAPI
+
+from .wire import (
+    PUBLISH_TOKEN,
+    TIMEOUT,
+    close_code,
+    make_config,
+    open_ws,
+    recv,
+    recv_until,
+    request,
+    send,
+    session,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_same_traffic_through_a_fastapi_mount() -> None:
+    config = make_config()
+    canaux_app = create_app(config)
+    api = FastAPI()
+
+    @api.get("/api/ping")
+    async def ping() -> dict[str, str]:
+        return {"pong": "yes"}
+
+    api.mount("/canaux", canaux_app)
+    async with (
+        serve_app(api, canaux_app, config, prefix="/canaux") as server,
+        httpx.AsyncClient(timeout=TIMEOUT) as http,
+    ):
+        # The host application still answers its own routes.
+        assert (await http.get(f"http://{server.host}:{server.port}/api/ping")).json() == {
+            "pong": "yes"
+        }
+        assert (await http.get(server.base_url + "/health")).json()["status"] == "ok"
+        async with (
+            session(server) as (ws, welcome),
+            open_ws(server, "/api/ws", subprotocols=[]) as legacy,
+        ):
+            assert welcome["resumed"] is False
+            await request(ws, {"type": "subscribe", "id": "s", "channel": "conformance.m"})
+            await request(ws, {"type": "subscribe", "id": "y", "channel": "system"})
+            publish = {"mark": "x"}
+            await send(
+                ws, {"type": "publish", "id": "p", "channel": "conformance.m", "data": publish}
+            )
+            seen: list[dict[str, Any]] = []
+
+            def ack_and_event(frame: dict[str, Any]) -> bool:
+                seen.append(frame)
+                return {f["type"] for f in seen} >= {"ack", "event"}
+
+            await recv_until(ws, ack_and_event)
+            # [OPS-7] the order of the ack and the publisher's own event is not specified.
+            assert sorted(seen, key=lambda f: f["type"]) == [
+                {"type": "ack", "id": "p"},
+                {"type": "event", "seq": 1, "channel": "conformance.m", "data": publish},
+            ]
+            notice = {"level": "info", "text": "mounted"}
+            response = await http.post(
+                server.base_url + "/publish",
+                json={"channel": "system", "data": notice},
+                headers={"Authorization": f"Bearer {PUBLISH_TOKEN}"},
+            )
+            assert response.status_code == 202
+            assert (await recv_until(ws, lambda f: f["type"] == "event"))[-1]["data"] == notice
+            assert await recv(legacy) == {"channel": "system", "data": notice}
+            async with http.stream("GET", server.events_url + "?channels=system") as sse:
+                lines = sse.aiter_lines()
+                assert await anext(lines) == "event: welcome"
+                assert json.loads((await anext(lines))[len("data: ") :])["type"] == "welcome"
+            server.uvicorn.should_exit = True
+            assert await close_code(ws) == 1001
