@@ -17,7 +17,9 @@ from canaux.protocol.client import (
     PROTOCOL_ERROR,
     Acked,
     ClientConnection,
+    Dropped,
     EventReceived,
+    FrameTooLarge,
     LocalProtocolError,
     OutboxFull,
     Rejected,
@@ -133,6 +135,16 @@ class TestHandshake:
         conn.connection_made(0.0)
         with pytest.raises(LocalProtocolError):
             conn.connection_made(0.0)
+
+    def test_welcome_in_another_version_is_a_failure(self) -> None:
+        conn = ClientConnection()
+        conn.connection_made(0.0)
+        frame = json.loads(welcome())
+        frame["version"] = 2
+        conn.receive_text(json.dumps(frame), 0.0)
+        assert conn.failure is not None
+        assert "version" in conn.failure.reason
+        assert conn.session is None
 
     def test_second_welcome_is_a_failure(self) -> None:
         conn = opened()
@@ -457,22 +469,49 @@ class TestHeartbeat:
         conn = ClientConnection()
         conn.connection_made(100.0)
         conn.receive_text(welcome(heartbeat_ms=2000), 100.0)
-        assert conn.next_deadline() == pytest.approx(104.0)
-        conn.tick(103.9)
+        for now in (101.0, 102.0, 103.0):
+            conn.tick(now)  # keep-alive pings go out; the server says nothing
         assert conn.failure is None
         conn.receive_text('{"type":"pong"}', 103.0)  # any frame is a sign of life
-        assert conn.next_deadline() == pytest.approx(107.0)
+        conn.tick(106.9)
+        assert conn.failure is None
         conn.tick(107.0)
         assert conn.failure is not None
         assert conn.failure.code == CloseCode.HEARTBEAT_TIMEOUT
         assert conn.failure.send_close is False
         assert conn.next_deadline() is None
 
+    def test_deadline_is_the_nearer_of_keep_alive_and_silence(self) -> None:
+        conn = ClientConnection()
+        conn.connection_made(100.0)
+        assert conn.next_deadline() == pytest.approx(130.0)  # default 15 s before welcome
+        conn.receive_text(welcome(heartbeat_ms=2000), 100.0)
+        assert conn.next_deadline() == pytest.approx(101.0)
+
+    def test_client_that_said_nothing_pings_heartbeat_3(self) -> None:
+        """The server closes a client silent for 2 intervals: a listener must speak up."""
+        conn = ClientConnection()
+        conn.connection_made(0.0)
+        conn.receive_text(welcome(heartbeat_ms=2000), 0.0)
+        conn.data_to_send()
+        conn.tick(0.5)
+        assert sent(conn) == []
+        conn.tick(1.0)
+        assert sent(conn) == [{"type": "ping", "nonce": "k1"}]
+        conn.publish("conformance.a", 1)  # speaking counts: no ping needed next time
+        conn.data_to_send()
+        conn.receive_text('{"type":"pong","nonce":"k1"}', 1.5)
+        conn.tick(2.0)
+        assert sent(conn) == []
+        conn.tick(3.0)
+        assert sent(conn) == [{"type": "ping", "nonce": "k2"}]
+
     def test_no_deadline_without_a_socket(self) -> None:
         conn = ClientConnection()
         assert conn.next_deadline() is None
         conn.connection_made(5.0)
-        assert conn.next_deadline() == pytest.approx(35.0)  # default 15 s before welcome
+        conn.connection_lost()
+        assert conn.next_deadline() is None
 
     def test_client_ping_only_when_open(self) -> None:
         conn = ClientConnection()
@@ -542,3 +581,227 @@ class TestLocalErrors:
         with pytest.raises(TypeError):
             conn.publish("conformance.a", {"x": object()})
         assert conn.pending == {}
+
+
+# -- a model server and a state machine: drops, resumes and lost sessions at random ---------
+
+from hypothesis.stateful import (  # noqa: E402
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+CHANNELS = ("conformance.a", "conformance.b", "conformance.c")
+
+
+class ModelSession:
+    def __init__(self, number: int) -> None:
+        self.id = f"session{number:017d}"
+        self.subscriptions: set[str] = set()
+        self.seq = 0
+        self.buffer: list[str] = []
+        self.replies: dict[str, str] = {}
+
+
+class ModelServer:
+    """Just enough of a correct server: OPS-1/3/4/9, DELIVERY-1, RESUME-2/3."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, ModelSession] = {}
+        self.current: ModelSession | None = None
+        self.applied: list[str] = []
+        self.to_client: list[str] = []
+        self.counter = 0
+        self.attached = False
+        """Whether a connection has said hello and not dropped since."""
+
+    def receive(self, text: str, allow_resume: bool) -> None:
+        frame = json.loads(text)
+        kind = frame["type"]
+        if kind == "hello":
+            self.hello(frame, allow_resume)
+            return
+        session = self.current
+        assert session is not None, f"{kind} before hello"
+        if kind == "pong":
+            return
+        op_id = frame["id"]
+        if op_id in session.replies:
+            self.to_client.append(session.replies[op_id])  # [OPS-9] same answer again
+            return
+        reply = {"type": "ack", "id": op_id}
+        channel = frame["channel"]
+        if kind == "subscribe":
+            if channel in session.subscriptions:
+                reply = {"type": "error", "id": op_id, "code": "already_subscribed", "message": "x"}
+            session.subscriptions.add(channel)
+        elif kind == "unsubscribe":
+            if channel not in session.subscriptions:
+                reply = {"type": "error", "id": op_id, "code": "not_subscribed", "message": "x"}
+            session.subscriptions.discard(channel)
+        else:
+            self.applied.append(op_id)
+        session.replies[op_id] = json.dumps(reply)
+        self.to_client.append(session.replies[op_id])
+
+    def hello(self, frame: dict[str, Any], allow_resume: bool) -> None:
+        self.attached = True
+        resume = frame.get("resume")
+        old = self.sessions.get(resume["session"]) if resume else None
+        if old is not None and allow_resume and resume is not None and resume["seq"] <= old.seq:
+            self.current = old
+            self.to_client.append(welcome(old.id, resumed=True, seq=old.seq))
+            self.to_client.extend(old.buffer[resume["seq"] :])
+            return
+        self.counter += 1
+        self.current = ModelSession(self.counter)
+        self.sessions[self.current.id] = self.current
+        self.to_client.append(welcome(self.current.id))
+
+    def emit(self, channel: str) -> None:
+        session = self.current
+        if session is None or channel not in session.subscriptions:
+            return
+        session.seq += 1
+        text = event(session.seq, channel, {"n": session.seq})
+        session.buffer.append(text)
+        if self.attached:
+            self.to_client.append(text)
+
+
+class ClientMachine(RuleBasedStateMachine):
+    """The client against the model server, with frames lost in both directions at random."""
+
+    @initialize()
+    def start(self) -> None:
+        self.client = ClientConnection()
+        self.server = ModelServer()
+        self.to_server: list[str] = []
+        self.connected = False
+        self.allow_resume = True
+        self.acked: list[str] = []
+        self.published: set[str] = set()
+        self.seen: list[EventReceived] = []
+        self.session_seen: list[int] = []
+
+    def collect(self) -> None:
+        self.to_server.extend(self.client.data_to_send())
+        for item in self.client.events_received():
+            if isinstance(item, Acked):
+                self.acked.append(item.id)
+            elif isinstance(item, EventReceived):
+                self.seen.append(item)
+                self.session_seen.append(item.seq)
+            elif isinstance(item, Reset):
+                self.session_seen = []
+            else:
+                assert not isinstance(item, Rejected), item
+
+    @rule(channel=st.sampled_from(CHANNELS))
+    def subscribe(self, channel: str) -> None:
+        self.client.subscribe(channel)
+        self.collect()
+
+    @rule(channel=st.sampled_from(CHANNELS))
+    def unsubscribe(self, channel: str) -> None:
+        self.client.unsubscribe(channel)
+        self.collect()
+
+    @rule(channel=st.sampled_from(CHANNELS))
+    def publish(self, channel: str) -> None:
+        self.published.add(self.client.publish(channel, {"mark": "m"}))
+        self.collect()
+
+    @precondition(lambda self: self.connected)
+    @rule(count=st.integers(1, 5))
+    def deliver_to_server(self, count: int) -> None:
+        for text in self.to_server[:count]:
+            self.server.receive(text, self.allow_resume)
+        del self.to_server[:count]
+
+    @precondition(lambda self: self.connected)
+    @rule(count=st.integers(1, 5))
+    def deliver_to_client(self, count: int) -> None:
+        for text in self.server.to_client[:count]:
+            self.client.receive_text(text, 0.0)
+        del self.server.to_client[:count]
+        self.collect()
+        assert self.client.failure is None
+
+    @rule(channel=st.sampled_from(CHANNELS))
+    def server_emits(self, channel: str) -> None:
+        self.server.emit(channel)
+
+    @precondition(lambda self: self.connected)
+    @rule()
+    def drop(self) -> None:
+        # Everything in flight is lost, both ways, as on a TCP cut.
+        self.to_server.clear()
+        self.server.to_client.clear()
+        self.server.attached = False
+        self.client.connection_lost()
+        self.connected = False
+
+    @precondition(lambda self: not self.connected)
+    @rule(resume=st.booleans())
+    def reconnect(self, resume: bool) -> None:
+        self.allow_resume = resume
+        self.client.connection_made(0.0)
+        self.connected = True
+        self.collect()
+
+    @precondition(lambda self: self.connected)
+    @rule()
+    def settle(self) -> None:
+        """Deliver everything: the client and the server must then agree."""
+        while self.to_server or self.server.to_client:
+            self.deliver_to_server(len(self.to_server) or 1)
+            self.deliver_to_client(len(self.server.to_client) or 1)
+        assert self.client.state is OPEN
+        assert self.client.pending == {}
+        assert self.server.current is not None
+        assert self.server.current.id == self.client.session
+        assert self.server.current.subscriptions == self.client.subscriptions
+        # [RESUME-6] every publish was applied, at least once.
+        assert self.published <= set(self.server.applied)
+
+    @invariant()
+    def events_are_contiguous_per_session(self) -> None:
+        # [CLIENT-3] no duplicate, no gap, in the order of the session.
+        if self.session_seen:
+            start = self.session_seen[0]
+            assert self.session_seen == list(range(start, start + len(self.session_seen)))
+
+    @invariant()
+    def each_operation_is_answered_once(self) -> None:
+        assert len(self.acked) == len(set(self.acked))
+        assert {i for i in self.acked if i in self.published} <= set(self.server.applied)
+
+
+TestClientMachine = ClientMachine.TestCase
+TestClientMachine.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+
+
+class TestFrameSize:
+    def test_publish_over_max_frame_bytes_is_refused_locally_limit_2(self) -> None:
+        conn = opened()
+        with pytest.raises(FrameTooLarge) as caught:
+            conn.publish("conformance.a", "x" * 70000)
+        assert caught.value.limit == 65536
+        assert caught.value.size > 65536
+        assert conn.pending == {}
+        assert sent(conn) == []
+
+    def test_oversized_operation_queued_before_welcome_is_dropped_limit_2(self) -> None:
+        conn = ClientConnection()
+        big = conn.publish("conformance.a", "é" * 40000)  # 80000 bytes in UTF-8
+        small = conn.publish("conformance.a", "ok")
+        conn.connection_made(0.0)
+        conn.data_to_send()
+        conn.receive_text(welcome(), 0.0)
+        assert [f["id"] for f in sent(conn)] == [small]
+        dropped = [e for e in conn.events_received() if isinstance(e, Dropped)]
+        assert [d.id for d in dropped] == [big]
+        assert isinstance(dropped[0].error, FrameTooLarge)

@@ -1,0 +1,44 @@
+"""The Canaux client: many channels over one WebSocket that repairs itself (spec §16).
+
+- :class:`Client` — handlers per channel, ``send`` with acks, reconnect/resume.
+- :class:`SSEReader` — read-only streams over Server-Sent Events (§13).
+- :class:`CentralWebSocketService`, :class:`WebSocketService` — the legacy names (§14).
+"""
+
+from canaux.client.client import SUBPROTOCOL, Client, ClientState, ResetCallback, StateCallback
+from canaux.client.compat import (
+    CentralWebSocketService,
+    WebSocketService,
+    resolve_sse_url,
+    resolve_ws_url,
+)
+from canaux.client.errors import (
+    ClientClosed,
+    ClientError,
+    ConnectionClosedByServer,
+    PublishRejected,
+)
+from canaux.client.handlers import Handler
+from canaux.client.sse import SSEError, SSEReader
+from canaux.protocol.client import FrameTooLarge, OutboxFull
+
+__all__ = [
+    "SUBPROTOCOL",
+    "CentralWebSocketService",
+    "Client",
+    "ClientClosed",
+    "ClientError",
+    "ClientState",
+    "ConnectionClosedByServer",
+    "FrameTooLarge",
+    "Handler",
+    "OutboxFull",
+    "PublishRejected",
+    "ResetCallback",
+    "SSEError",
+    "SSEReader",
+    "StateCallback",
+    "WebSocketService",
+    "resolve_sse_url",
+    "resolve_ws_url",
+]

@@ -1,0 +1,529 @@
+"""The asyncio Canaux client: one WebSocket for every channel (spec §7, §8, §16).
+
+:class:`Client` wraps the sans-I/O :class:`~canaux.protocol.client.ClientConnection` with a
+socket from ``websockets``. It reconnects forever with full-jitter backoff (CLIENT-1), except
+after a close code whose registry row says "no" (CLIENT-4); it resumes the session with the
+last contiguous seq, re-sends every unanswered operation with its id (RESUME-6), and after a
+lost session re-subscribes every channel and tells the application to resynchronise
+(RESUME-5, CLIENT-2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import functools
+import logging
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, TypeAlias
+
+from websockets.asyncio.client import ClientConnection as WebSocket
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.typing import Subprotocol
+
+from canaux.client.errors import ClientClosed, ConnectionClosedByServer, PublishRejected
+from canaux.client.handlers import Dispatcher, Handler, HandlerRegistry
+from canaux.protocol.backoff import DEFAULT_BASE, DEFAULT_CAP, RandomSource, backoff_delays
+from canaux.protocol.client import (
+    Acked,
+    ClientConnection,
+    Dropped,
+    EventReceived,
+    Rejected,
+    Reset,
+    Welcomed,
+)
+from canaux.protocol.codes import should_reconnect
+from canaux.protocol.frames import Publish, Subscribe, Unsubscribe, Welcome
+
+__all__ = ["SUBPROTOCOL", "Client", "ClientState", "ResetCallback", "StateCallback"]
+
+logger = logging.getLogger("canaux.client")
+
+SUBPROTOCOL = Subprotocol("canaux.v1")
+"""[TRANSPORT-1] The subprotocol a client offers."""
+
+
+class ClientState(enum.Enum):
+    """What the client is doing, as reported to :meth:`Client.on_state` callbacks."""
+
+    CONNECTING = "connecting"
+    """Opening the first connection."""
+    CONNECTED = "connected"
+    """Welcomed by the server: events and operations flow."""
+    RECONNECTING = "reconnecting"
+    """The connection was lost; waiting out the backoff or opening a new one."""
+    CLOSED = "closed"
+    """Stopped, by :meth:`Client.close` or by a close code that forbids reconnecting."""
+
+
+StateCallback: TypeAlias = Callable[[ClientState], Awaitable[None] | None]
+ResetCallback: TypeAlias = Callable[[], Awaitable[None] | None]
+
+
+class Client:
+    """A Canaux client: handlers per channel over one connection that repairs itself.
+
+    ::
+
+        async with Client("ws://localhost:8001/ws") as client:
+            client.register_handler("system", print)
+            await client.send("chat", {"type": "message", "text": "Hello!"})
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        backoff_base: float = DEFAULT_BASE,
+        backoff_cap: float = DEFAULT_CAP,
+        outbox_limit: int = 1000,
+        open_timeout: float = 10.0,
+        close_timeout: float = 5.0,
+        max_size: int | None = 2**24,
+        rng: RandomSource | None = None,
+    ) -> None:
+        self.url = url
+        self._conn = ClientConnection(token=token, outbox_limit=outbox_limit)
+        self._backoff = (backoff_base, backoff_cap)
+        # Validate the backoff parameters now rather than at the first reconnection.
+        backoff_delays(backoff_base, backoff_cap)
+        self._rng: RandomSource = rng if rng is not None else random.SystemRandom()
+        self._open_timeout = open_timeout
+        self._close_timeout = close_timeout
+        self._max_size = max_size
+        self._handlers = HandlerRegistry()
+        self._state_callbacks: list[StateCallback] = []
+        self._reset_callbacks: list[ResetCallback] = []
+        self._futures: dict[str, asyncio.Future[None]] = {}
+        self._state: ClientState | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ready: asyncio.Future[None] | None = None
+        self._stop: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None
+        self._progress: asyncio.Event | None = None
+        self._outgoing: deque[str] = deque()
+        self._ws: WebSocket | None = None
+        self._closed_error: ClientClosed | ConnectionClosedByServer | None = None
+        self.connections_opened = 0
+        """How many WebSocket connections this client has opened (one at a time)."""
+
+    # -- queries ------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ClientState | None:
+        """The current state; None before :meth:`connect`."""
+        return self._state
+
+    @property
+    def connected(self) -> bool:
+        return self._state is ClientState.CONNECTED
+
+    @property
+    def session(self) -> str | None:
+        """The current session id (a secret: do not log it, SECURITY-1)."""
+        return self._conn.session
+
+    @property
+    def last_seq(self) -> int:
+        """The highest seq received contiguously in the current session."""
+        return self._conn.last_seq
+
+    @property
+    def welcome(self) -> Welcome | None:
+        """The last ``welcome`` frame: limits, heartbeat, channel catalogue."""
+        return self._conn.welcome
+
+    @property
+    def channels(self) -> frozenset[str]:
+        """Channels this client subscribes to (those with handlers)."""
+        return self._conn.subscriptions
+
+    # -- handlers -----------------------------------------------------------------------
+
+    def register_handler(self, channel: str, fn: Handler) -> None:
+        """Call ``fn(data)`` for every event of ``channel``; the first handler subscribes it.
+
+        ``fn`` may be a function or a coroutine function. Handlers of one channel never see
+        another channel's events (DELIVERY-2).
+        """
+        if self._handlers.add(channel, fn):
+            try:
+                self._conn.subscribe(channel)
+            except Exception:
+                self._handlers.remove(channel, fn)
+                raise
+            self._flush()
+
+    def unregister_handler(self, channel: str, fn: Handler | None = None) -> None:
+        """Remove ``fn`` (every handler of ``channel`` when None); the last one unsubscribes."""
+        if self._handlers.remove(channel, fn):
+            self._conn.unsubscribe(channel)
+            self._flush()
+
+    def on_state(self, fn: StateCallback) -> None:
+        """Call ``fn(state)`` on every :class:`ClientState` change."""
+        self._state_callbacks.append(fn)
+
+    def on_reset(self, fn: ResetCallback) -> None:
+        """Call ``fn()`` when the session was lost and channel state must be reloaded (RESUME-5).
+
+        Channels are re-subscribed by the client itself; snapshot channels such as playqueue
+        then send a fresh state.
+        """
+        self._reset_callbacks.append(fn)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Start the connection and wait until the server welcomes it.
+
+        Bound the wait with :func:`asyncio.timeout`: the client keeps trying in the background
+        after the wait is given up (call :meth:`close` to stop it). Raises
+        :class:`ConnectionClosedByServer` when the server refuses the client for good.
+        """
+        if self._closed_error is not None:
+            raise self._closed_error
+        if self._task is None:
+            loop = asyncio.get_running_loop()
+            self._ready = loop.create_future()
+            self._stop = asyncio.Event()
+            self._wake = asyncio.Event()
+            self._progress = asyncio.Event()
+            self._dispatcher = Dispatcher()
+            self._dispatcher.start()
+            self._task = loop.create_task(self._run(), name=f"canaux-client {self.url}")
+        assert self._ready is not None
+        await asyncio.shield(self._ready)
+
+    async def wait_ready(self) -> None:
+        """Wait until connected and every subscription change has been answered.
+
+        After this returns, events published on the registered channels reach the handlers
+        (OPS-6). A refused subscription counts as answered (it is logged).
+        """
+        await self.connect()
+        assert self._progress is not None
+        while True:
+            if self._closed_error is not None:
+                raise self._closed_error
+            pending = self._conn.pending.values()
+            if self.connected and not any(
+                isinstance(op, Subscribe | Unsubscribe) for op in pending
+            ):
+                return
+            self._progress.clear()
+            await self._progress.wait()
+
+    async def close(self) -> None:
+        """Close the connection and stop reconnecting; pending sends raise :class:`ClientClosed`."""
+        if self._closed_error is None:
+            self._closed_error = ClientClosed()
+        if self._task is None:
+            self._set_state(ClientState.CLOSED)
+            self._fail_all(self._closed_error)
+            return
+        assert self._stop is not None
+        self._stop.set()
+        if self._ws is not None:
+            # Closing the socket ends the session loop; the run loop then sees the stop flag.
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+        await self._task
+        if self._dispatcher is not None:
+            await self._dispatcher.stop()
+
+    async def __aenter__(self) -> Client:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- operations ---------------------------------------------------------------------
+
+    async def send(self, channel: str, data: Any) -> str:
+        """Publish ``data`` on ``channel``, wait for the server's ``ack`` (OPS-1), return the id.
+
+        The id names the request in the answers it causes (a chat reply's ``request``, CHAT-3).
+
+        While disconnected the publish waits in the outbox and goes out after the next
+        welcome (RESUME-6). Raises :class:`PublishRejected` on an ``error`` answer,
+        :class:`~canaux.protocol.client.OutboxFull` when too many operations await an answer,
+        :class:`ClientClosed` / :class:`ConnectionClosedByServer` when the client stops first,
+        :class:`~canaux.protocol.client.FrameTooLarge` over the server's max_frame_bytes,
+        :class:`ValueError` for an invalid channel name, :class:`TypeError` for non-JSON data.
+        Once the caller stops waiting (cancellation, :func:`asyncio.timeout`) the publish is
+        no longer re-sent (it may have been applied).
+        """
+        if self._closed_error is not None:
+            raise self._closed_error
+        op_id = self._conn.publish(channel, data)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._futures[op_id] = future
+        self._flush()
+        try:
+            await future
+            return op_id
+        except asyncio.CancelledError:
+            self._conn.forget(op_id)
+            raise
+        finally:
+            self._futures.pop(op_id, None)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _set_state(self, state: ClientState) -> None:
+        if state is self._state:
+            return
+        logger.debug("client %s: %s", self.url, state.value)
+        self._state = state
+        for fn in list(self._state_callbacks):
+            self._submit(functools.partial(fn, state))
+
+    def _submit(self, call: Callable[[], Awaitable[None] | None]) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.submit(call)
+
+    def _flush(self) -> None:
+        """Move the core's output to the writer of the current socket."""
+        out = self._conn.data_to_send()
+        if not out:
+            return
+        if self._ws is None:
+            # No socket: whatever the core produced belongs to no connection (operations
+            # stay pending in the core and go out after the next welcome).
+            return
+        self._outgoing.extend(out)
+        if self._wake is not None:
+            self._wake.set()
+
+    def _fail_all(self, error: Exception) -> None:
+        for future in self._futures.values():
+            if not future.done():
+                future.set_exception(error)
+                # The caller may have stopped waiting; don't warn about an unread exception.
+                future.exception()
+        self._futures.clear()
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(error)
+            self._ready.exception()
+
+    async def _run(self) -> None:
+        assert self._stop is not None
+        delays = backoff_delays(*self._backoff, rng=self._rng)
+        ever_connected = False
+        try:
+            while not self._stop.is_set():
+                self._set_state(
+                    ClientState.RECONNECTING if ever_connected else ClientState.CONNECTING
+                )
+                welcomed, refusal = await self._connect_once()
+                if welcomed:
+                    ever_connected = True
+                    # [CLIENT-1] "attempt resets after a successful welcome".
+                    delays = backoff_delays(*self._backoff, rng=self._rng)
+                if refusal is not None:
+                    # [CLIENT-4] do not reconnect after a close code marked "no".
+                    logger.warning("client %s stopped: %s", self.url, refusal)
+                    self._closed_error = refusal
+                    break
+                if self._stop.is_set():
+                    break
+                self._set_state(ClientState.RECONNECTING)
+                delay = next(delays)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+        except Exception as exc:
+            # A bug here must not leave callers waiting forever: fail them, loudly.
+            logger.exception("client %s: internal error", self.url)
+            self._closed_error = ClientClosed(f"client stopped by an internal error: {exc!r}")
+        finally:
+            if self._closed_error is None:
+                self._closed_error = ClientClosed()
+            self._fail_all(self._closed_error)
+            self._set_state(ClientState.CLOSED)
+            if self._progress is not None:
+                self._progress.set()
+
+    async def _connect_once(self) -> tuple[bool, ConnectionClosedByServer | None]:
+        """One socket's life; returns (was welcomed, terminal refusal or None)."""
+        assert self._stop is not None
+        opening = asyncio.ensure_future(
+            ws_connect(
+                self.url,
+                subprotocols=[SUBPROTOCOL],
+                open_timeout=self._open_timeout,
+                close_timeout=self._close_timeout,
+                # The protocol has its own heartbeat (§8); websockets' would double it.
+                ping_interval=None,
+                max_size=self._max_size,
+            )
+        )
+        stopping = asyncio.ensure_future(self._stop.wait())
+        # close() must not wait for a slow opening handshake to finish.
+        await asyncio.wait({opening, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not opening.done():
+            opening.cancel()
+            with contextlib.suppress(BaseException):
+                await opening
+            return False, None
+        try:
+            ws = opening.result()
+        except InvalidURI as exc:
+            return False, ConnectionClosedByServer(None, f"invalid url: {exc}")
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if 400 <= status < 500 and status not in (408, 429):
+                # The server refuses the handshake itself (wrong path, no canaux.v1 support):
+                # retrying cannot help (TRANSPORT-2).
+                return False, ConnectionClosedByServer(None, f"http status {status}")
+            logger.info("client %s: handshake refused with http %d", self.url, status)
+            return False, None
+        except (OSError, TimeoutError, InvalidHandshake) as exc:
+            logger.info("client %s: cannot connect: %s", self.url, exc)
+            return False, None
+        if self._stop.is_set():
+            # close() ran while the handshake was finishing: leave at once.
+            await ws.close()
+            return False, None
+        if ws.subprotocol != SUBPROTOCOL:
+            await ws.close()
+            return False, ConnectionClosedByServer(None, "server did not select canaux.v1")
+        self.connections_opened += 1
+        self._outgoing.clear()
+        self._ws = ws
+        writer = asyncio.get_running_loop().create_task(self._write(ws))
+        try:
+            return await self._serve(ws)
+        finally:
+            self._ws = None
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            self._outgoing.clear()
+            self._conn.connection_lost()
+            # Close (or abort) whatever is left of the socket, without waiting long.
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    async def _write(self, ws: WebSocket) -> None:
+        assert self._wake is not None
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._outgoing:
+                    await ws.send(self._outgoing.popleft())
+        except ConnectionClosed:
+            # The reader sees the same closure and handles it.
+            return
+
+    async def _serve(self, ws: WebSocket) -> tuple[bool, ConnectionClosedByServer | None]:
+        loop = asyncio.get_running_loop()
+        conn = self._conn
+        conn.connection_made(loop.time())
+        self._flush()
+        welcomed = False
+        while True:
+            deadline = conn.next_deadline()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await ws.recv()
+            except TimeoutError:
+                conn.tick(loop.time())
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd is not None else None
+                reason = exc.rcvd.reason if exc.rcvd is not None else ""
+                if self._stop is not None and self._stop.is_set():
+                    return welcomed, None
+                if should_reconnect(code):
+                    logger.info("client %s: connection lost (%s)", self.url, code)
+                    return welcomed, None
+                return welcomed, ConnectionClosedByServer(code, reason)
+            else:
+                if isinstance(message, str):
+                    conn.receive_text(message, loop.time())
+                else:
+                    conn.receive_bytes(message)
+            welcomed = self._handle_events() or welcomed
+            if self._progress is not None:
+                self._progress.set()
+            self._flush()
+            failure = conn.failure
+            if failure is not None:
+                logger.info("client %s: dropping connection: %s", self.url, failure.reason)
+                if failure.send_close:
+                    with contextlib.suppress(Exception):
+                        async with asyncio.timeout(self._close_timeout):
+                            await ws.close(failure.code, failure.reason)
+                else:
+                    # [HEARTBEAT-4] a silent peer is dead: no closing handshake to wait for.
+                    ws.transport.abort()
+                return welcomed, None
+
+    def _handle_events(self) -> bool:
+        """Act on the core's events; returns True when a welcome came in."""
+        welcomed = False
+        for event in self._conn.events_received():
+            if isinstance(event, EventReceived):
+                for fn in self._handlers.handlers(event.channel):
+                    self._submit(functools.partial(fn, event.data))
+            elif isinstance(event, Acked):
+                self._resolve(event.id, None)
+            elif isinstance(event, Rejected):
+                self._rejected(event)
+            elif isinstance(event, Dropped):
+                logger.warning(
+                    "client %s: dropped operation %s: %s", self.url, event.id, event.error
+                )
+                self._resolve(event.id, event.error)
+            elif isinstance(event, Welcomed):
+                welcomed = True
+                self._set_state(ClientState.CONNECTED)
+                if self._ready is not None and not self._ready.done():
+                    self._ready.set_result(None)
+            elif isinstance(event, Reset):
+                logger.info("client %s: session lost, resynchronising", self.url)
+                for callback in list(self._reset_callbacks):
+                    self._submit(callback)
+        return welcomed
+
+    def _resolve(self, op_id: str, error: Exception | None) -> None:
+        future = self._futures.get(op_id)
+        if future is None or future.done():
+            return
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+    def _rejected(self, event: Rejected) -> None:
+        if isinstance(event.operation, Publish) and event.id is not None:
+            self._resolve(
+                event.id,
+                PublishRejected(event.code, event.message, event.pointer, event.channel),
+            )
+        elif isinstance(event.operation, Subscribe):
+            logger.warning(
+                "client %s: subscription to %s refused: %s (%s)",
+                self.url,
+                event.operation.channel,
+                event.code,
+                event.message,
+            )
+        else:
+            logger.warning("client %s: server error %s: %s", self.url, event.code, event.message)

@@ -1,0 +1,286 @@
+"""Read-only Canaux over Server-Sent Events (spec §13 "SSE binding", §16).
+
+:class:`SSEReader` streams ``GET /events?channels=a,b`` with httpx, parses
+``text/event-stream``, and yields each ``event`` frame exactly once and in order. When the
+stream breaks it reconnects with full-jitter backoff and resumes with ``Last-Event-ID``
+(SSE-2); after a lost session it calls its reset callbacks (RESUME-5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+import httpx
+
+from canaux.client.errors import ClientError
+from canaux.protocol.backoff import DEFAULT_BASE, DEFAULT_CAP, RandomSource, backoff_delays
+from canaux.protocol.frames import Event, FrameError, Welcome, decode_json, parse_server_frame
+
+__all__ = ["SSEError", "SSEMessage", "SSEParser", "SSEReader"]
+
+logger = logging.getLogger("canaux.client.sse")
+
+ResetCallback: TypeAlias = Callable[[], Awaitable[None] | None]
+
+
+class SSEError(ClientError):
+    """The server refused the stream (HTTP 4xx, SSE-3); reconnecting cannot help."""
+
+    def __init__(self, status: int, code: str | None, message: str) -> None:
+        super().__init__(f"http {status}: {code or 'error'}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(slots=True)
+class SSEMessage:
+    """One dispatched ``text/event-stream`` message (WHATWG HTML §9.2 event stream)."""
+
+    event: str = "message"
+    data: str = ""
+    id: str | None = None
+
+
+@dataclass(slots=True)
+class SSEParser:
+    """Incremental ``text/event-stream`` parser: feed lines, get messages at blank lines."""
+
+    _event: str = ""
+    _data: list[str] = field(default_factory=list)
+    _id: str | None = None
+    _has_id: bool = False
+
+    def feed(self, line: str) -> SSEMessage | None:
+        """Take one line (without its end of line); return a message when one is complete."""
+        if line == "":
+            return self._dispatch()
+        if line.startswith(":"):
+            return None  # a comment, such as the server's ": ping" [SSE-4]
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "event":
+            self._event = value
+        elif name == "data":
+            self._data.append(value)
+        elif name == "id" and "\0" not in value:
+            self._id, self._has_id = value, True
+        # "retry" and unknown fields are ignored: reconnection follows the client's backoff.
+        return None
+
+    def _dispatch(self) -> SSEMessage | None:
+        if not self._data:
+            self._event, self._has_id = "", False
+            return None
+        message = SSEMessage(
+            event=self._event or "message",
+            data="\n".join(self._data),
+            id=self._id if self._has_id else None,
+        )
+        self._event, self._data, self._has_id = "", [], False
+        return message
+
+
+class _Reconnect(Exception):
+    """The current stream must be dropped and resumed."""
+
+
+class SSEReader:
+    """Async iterator over the event frames of some channels, read over SSE.
+
+    ::
+
+        async with SSEReader("http://localhost:8001/events", ["system", "progress"]) as reader:
+            async for event in reader:
+                print(event.channel, event.data)
+    """
+
+    def __init__(
+        self,
+        url: str,
+        channels: Iterable[str],
+        *,
+        token: str | None = None,
+        last_event_id: str | None = None,
+        reconnect: bool = True,
+        backoff_base: float = DEFAULT_BASE,
+        backoff_cap: float = DEFAULT_CAP,
+        connect_timeout: float = 10.0,
+        rng: RandomSource | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.url = url
+        self.channels = list(channels)
+        if not self.channels:
+            raise ValueError("an SSE stream needs at least one channel")
+        self.token = token
+        self.reconnect = reconnect
+        self.session: str | None = None
+        self.last_seq = 0
+        if last_event_id:
+            session, _, seq = last_event_id.rpartition(":")
+            if session and seq.isdigit():
+                self.session, self.last_seq = session, int(seq)
+        self.welcome: Welcome | None = None
+        self.resets = 0
+        """How many times the session was lost and replaced (resumed: false)."""
+        self._backoff = (backoff_base, backoff_cap)
+        backoff_delays(backoff_base, backoff_cap)
+        self._rng: RandomSource = rng if rng is not None else random.SystemRandom()
+        self._connect_timeout = connect_timeout
+        self._http = http
+        self._own_http = http is None
+        self._reset_callbacks: list[ResetCallback] = []
+        self._closed = False
+        self._welcomed = asyncio.Event()
+
+    @property
+    def last_event_id(self) -> str | None:
+        """``<session>:<seq>`` of the last event received contiguously (what a resume sends)."""
+        if self.session is None:
+            return None
+        return f"{self.session}:{self.last_seq}"
+
+    async def wait_welcomed(self) -> Welcome:
+        """Wait until the current stream's ``welcome`` has been read (the stream is subscribed).
+
+        Another task must be iterating the reader: the welcome arrives through the stream.
+        """
+        await self._welcomed.wait()
+        assert self.welcome is not None
+        return self.welcome
+
+    def on_reset(self, fn: ResetCallback) -> None:
+        """Call ``fn()`` when the stream had to start a new session (RESUME-5)."""
+        self._reset_callbacks.append(fn)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._own_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def __aenter__(self) -> SSEReader:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[Event]:
+        delays = backoff_delays(*self._backoff, rng=self._rng)
+        while not self._closed:
+            welcomed = False
+            try:
+                async for item in self._stream():
+                    if isinstance(item, Welcome):
+                        welcomed = True
+                        # [CLIENT-1] the backoff restarts after a successful welcome.
+                        delays = backoff_delays(*self._backoff, rng=self._rng)
+                        continue
+                    yield item
+            except (httpx.TransportError, _Reconnect, TimeoutError) as exc:
+                logger.info("sse %s: stream lost: %s", self.url, exc)
+            if not self.reconnect or self._closed:
+                return
+            if welcomed:
+                logger.debug("sse %s: reconnecting after a welcomed stream", self.url)
+            # The backoff between attempts (restarted by a welcome), not a synchronisation.
+            await asyncio.sleep(next(delays))
+
+    async def _stream(self) -> AsyncIterator[Welcome | Event]:
+        if self._http is None:
+            self._http = httpx.AsyncClient()
+        self._welcomed.clear()
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if self.last_event_id is not None:
+            # [SSE-2] resume the session from the last contiguous seq.
+            headers["Last-Event-ID"] = self.last_event_id
+        params = {"channels": ",".join(self.channels)}
+        # No read timeout from httpx: silence is judged against the heartbeat, below.
+        timeout = httpx.Timeout(self._connect_timeout, read=None)
+        async with self._http.stream(
+            "GET", self.url, params=params, headers=headers, timeout=timeout
+        ) as response:
+            if 400 <= response.status_code < 500:
+                body = await response.aread()
+                raise _refusal(response.status_code, body)
+            if response.status_code != 200:
+                raise _Reconnect(f"http {response.status_code}")
+            parser = SSEParser()
+            lines = response.aiter_lines()
+            silence = 30.0
+            while True:
+                try:
+                    # [HEARTBEAT-4] a stream silent for two heartbeat intervals is dead
+                    # (the server sends ": ping" at least once per interval, SSE-4).
+                    async with asyncio.timeout(silence):
+                        line = await anext(lines)
+                except StopAsyncIteration:
+                    raise _Reconnect("stream ended") from None
+                message = parser.feed(line)
+                if message is None:
+                    continue
+                item = await self._message(message)
+                if isinstance(item, Welcome):
+                    silence = 2 * item.heartbeat_ms / 1000
+                if item is not None:
+                    yield item
+
+    async def _message(self, message: SSEMessage) -> Welcome | Event | None:
+        try:
+            frame = parse_server_frame(decode_json(message.data))
+        except (ValueError, FrameError) as exc:
+            raise _Reconnect(f"invalid frame in stream: {exc}") from None
+        if isinstance(frame, Welcome):
+            return await self._welcome(frame)
+        if not isinstance(frame, Event):
+            return None
+        if frame.seq <= self.last_seq:
+            return None  # [CLIENT-3] duplicate of an event already yielded
+        if frame.seq != self.last_seq + 1:
+            # [CLIENT-3] a gap: drop the stream and resume from the last contiguous seq.
+            raise _Reconnect(f"seq gap: expected {self.last_seq + 1}, got {frame.seq}")
+        self.last_seq = frame.seq
+        return frame
+
+    async def _welcome(self, welcome: Welcome) -> Welcome:
+        self.welcome = welcome
+        self._welcomed.set()
+        if welcome.resumed and welcome.session == self.session:
+            if welcome.seq < self.last_seq:
+                raise _Reconnect("welcome.seq below the last received seq")
+            return welcome
+        had_session = self.session is not None
+        self.session, self.last_seq = welcome.session, welcome.seq
+        if had_session:
+            # [RESUME-5] a new session: what the application built from events is stale.
+            self.resets += 1
+            for fn in list(self._reset_callbacks):
+                result = fn()
+                if inspect.isawaitable(result):
+                    await result
+        return welcome
+
+
+def _refusal(status: int, body: bytes) -> SSEError:
+    code: str | None = None
+    message = body.decode("utf-8", "replace")[:200]
+    with contextlib.suppress(ValueError):
+        obj = decode_json(body)
+        if isinstance(obj, dict):
+            code = obj.get("code") if isinstance(obj.get("code"), str) else None
+            message = str(obj.get("message", message))
+    return SSEError(status, code, message)

@@ -1,0 +1,125 @@
+"""SSEReader: the text/event-stream parser, and streams from the reference server (§13)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from canaux.client import Client, SSEError, SSEReader
+from canaux.client.sse import SSEMessage, SSEParser
+from canaux.protocol.frames import Event
+from canaux.server import ServerConfig
+from canaux.server.testing import RunningServer, running_server
+
+from .proxy import tcp_proxy
+from .support import Zero
+
+
+def parse(text: str) -> list[SSEMessage]:
+    parser = SSEParser()
+    out = []
+    for line in text.split("\n"):
+        message = parser.feed(line)
+        if message is not None:
+            out.append(message)
+    return out
+
+
+class TestParser:
+    def test_event_id_and_data(self) -> None:
+        assert parse("event: chat\nid: s:1\ndata: {}\n\n") == [SSEMessage("chat", "{}", "s:1")]
+
+    def test_multi_line_data_is_joined_with_newlines(self) -> None:
+        assert parse("data: a\ndata: b\n\n") == [SSEMessage("message", "a\nb", None)]
+
+    def test_comments_and_unknown_fields_are_ignored_sse_4(self) -> None:
+        assert parse(": ping\n\nretry: 10\nfoo: bar\ndata:x\n\n") == [
+            SSEMessage("message", "x", None)
+        ]
+
+    def test_message_without_data_is_not_dispatched(self) -> None:
+        assert parse("event: welcome\n\ndata: 1\n\n") == [SSEMessage("message", "1", None)]
+
+    def test_field_without_colon_and_value_without_space(self) -> None:
+        assert parse("data\n\ndata:no-space\n\n") == [
+            SSEMessage("message", "", None),
+            SSEMessage("message", "no-space", None),
+        ]
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[RunningServer]:
+    async with running_server(ServerConfig(conformance=True)) as running:
+        yield running
+
+
+async def collect(reader: SSEReader, count: int, within: float = 20.0) -> list[Event]:
+    events: list[Event] = []
+    async with asyncio.timeout(within):
+        async for event in reader:
+            events.append(event)
+            if len(events) == count:
+                break
+    return events
+
+
+@pytest.mark.anyio
+async def test_reader_yields_events_in_order_sse_1(server: RunningServer) -> None:
+    channel = "conformance.sse"
+    async with SSEReader(server.events_url, [channel]) as reader, Client(server.ws_url) as pub:
+        stream = reader.__aiter__()
+        # The welcome comes first; publishing before it could happen before the subscription.
+        first = asyncio.ensure_future(anext(stream))
+        async with asyncio.timeout(20):
+            await reader.wait_welcomed()
+        for n in range(5):
+            await pub.send(channel, {"mark": f"e-{n}"})
+        async with asyncio.timeout(20):
+            events = [await first] + [await anext(stream) for _ in range(4)]
+        assert [e.data["mark"] for e in events] == [f"e-{n}" for n in range(5)]
+        assert [e.seq for e in events] == [1, 2, 3, 4, 5]
+        assert reader.last_event_id == f"{reader.session}:5"
+
+
+@pytest.mark.anyio
+async def test_reader_resumes_after_a_cut_with_last_event_id_sse_2(
+    server: RunningServer,
+) -> None:
+    channel = "conformance.sse-cut"
+    async with tcp_proxy(server.port) as proxy:
+        url = f"http://127.0.0.1:{proxy.port}/events"
+        reader = SSEReader(url, [channel], rng=Zero())
+        async with reader, Client(server.ws_url) as pub:
+            stream = reader.__aiter__()
+            first = asyncio.ensure_future(anext(stream))
+            async with asyncio.timeout(20):
+                await reader.wait_welcomed()
+            await pub.send(channel, {"mark": "a"})
+            async with asyncio.timeout(20):
+                got = [await first]
+            session = reader.session
+            assert proxy.cut() == 1
+            for mark in ("b", "c"):
+                await pub.send(channel, {"mark": mark})
+            async with asyncio.timeout(20):
+                got += [await anext(stream), await anext(stream)]
+            assert [e.data["mark"] for e in got] == ["a", "b", "c"]
+            assert [e.seq for e in got] == [1, 2, 3]
+            assert reader.session == session
+            assert reader.resets == 0
+            assert proxy.accepted == 2
+
+
+@pytest.mark.anyio
+async def test_unknown_channel_is_a_refusal_sse_3(server: RunningServer) -> None:
+    async with SSEReader(server.events_url, ["conformance"]) as reader:
+        with pytest.raises(SSEError) as caught:
+            await collect(reader, 1)
+    assert caught.value.status == 400
+    assert caught.value.code == "unknown_channel"
+
+
+def test_reader_needs_a_channel() -> None:
+    with pytest.raises(ValueError, match="channel"):
+        SSEReader("http://127.0.0.1:1/events", [])
