@@ -184,6 +184,7 @@ class ServerConnection:
         self._replies: deque[_Slot] = deque()
         self._held_pongs: list[str] = []  # pings answered before the welcome [HANDSHAKE-2]
         self._ping_nonces = itertools.count(1)
+        self._last_ping = now
         # [LIMIT-3] token bucket: capacity max_rate, refilled at max_rate per second.
         self._tokens = float(limits.max_rate)
         self._refilled_at = now
@@ -284,10 +285,20 @@ class ServerConnection:
         if now >= self._last_received + 2 * interval:
             self.close(CloseCode.HEARTBEAT_TIMEOUT, "no frame from the client in time")
             return
-        # [HEARTBEAT-1] "send ping when it has sent nothing for heartbeat_ms". Before the
-        # welcome the server may not send anything else first [HANDSHAKE-2].
-        if self._state is OPEN and now >= self._last_sent + interval:
+        # [HEARTBEAT-1] ping after heartbeat_ms without sending anything, or without receiving
+        # anything since the last ping: a client that only listens to a busy stream is asked
+        # for a sign of life before [HEARTBEAT-3] would cut it. Before the welcome the server
+        # may not send anything else first [HANDSHAKE-2].
+        if self._state is OPEN and now >= self._ping_due():
+            self._last_ping = now
             self._send(frames.encode(frames.Ping(nonce=str(next(self._ping_nonces)))), now)
+
+    def _ping_due(self) -> float:
+        interval = self.limits.heartbeat_ms / 1000.0
+        due = self._last_sent + interval
+        if self._last_ping <= self._last_received:
+            due = min(due, self._last_received + interval)
+        return due
 
     def next_deadline(self) -> float | None:
         """The time at which :meth:`tick` has something to do; ``None`` once closed."""
@@ -298,7 +309,7 @@ class ServerConnection:
         interval = self.limits.heartbeat_ms / 1000.0
         silence = self._last_received + 2 * interval
         if self._state is OPEN:
-            return min(silence, self._last_sent + interval)
+            return min(silence, self._ping_due())
         return silence
 
     # Commands -----------------------------------------------------------------------------

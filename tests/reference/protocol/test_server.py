@@ -404,16 +404,44 @@ class TestHeartbeat:
         (ping,) = peer.received()
         assert ping["type"] == "ping"
 
-    def test_sending_anything_postpones_the_ping(self) -> None:
+    def test_traffic_both_ways_postpones_the_ping(self) -> None:
         peer = Peer()
         peer.open()
         peer.advance(10.0)
+        peer.send({"type": "pong"})
         peer.conn.send_event_text("{}", peer.now)
         peer.received()
         peer.advance(10.0)
         assert peer.received() == []
         peer.advance(5.0)
         assert [f["type"] for f in peer.received()] == ["ping"]
+
+    def test_a_client_that_only_listens_is_pinged_and_kept_alive(self) -> None:
+        """[HEARTBEAT-1] a busy server still asks a silent listener for a sign of life, so
+        [HEARTBEAT-3] never cuts a client that answers every ping."""
+        peer = Peer()
+        peer.open()
+        pings = 0
+        for _ in range(20):  # 100 s of events every 5 s: the server is never idle
+            peer.advance(5.0)
+            peer.conn.send_event_text("{}", peer.now)
+            for frame in peer.received():
+                if frame.get("type") == "ping":
+                    pings += 1
+                    peer.send({"type": "pong", "nonce": frame["nonce"]})
+        assert peer.conn.state is OPEN
+        assert pings >= 6  # about one per heartbeat_ms of client silence
+
+    def test_a_silent_listener_gets_one_ping_per_silence_not_a_storm(self) -> None:
+        peer = Peer()
+        peer.open()
+        peer.advance(15.0)
+        assert [f["type"] for f in peer.received()] == ["ping"]
+        peer.conn.send_event_text("{}", peer.now)
+        peer.advance(5.0)
+        peer.conn.send_event_text("{}", peer.now)
+        peer.advance(5.0)
+        assert [f for f in peer.received() if f.get("type") == "ping"] == []
 
     def test_silent_client_is_closed_with_4410_after_two_intervals(self) -> None:
         """[HEARTBEAT-3]"""
