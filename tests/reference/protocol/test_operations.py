@@ -111,11 +111,11 @@ class TestPublish:
 
     def test_invalid_payload_names_the_pointer(self, session: SessionState) -> None:
         """[CHANNEL-5]"""
-        outcome = publish(session, "conformance.demo", {"body": 1})
+        outcome = publish(session, "conformance.demo", {"mark": ""})
         assert reply(outcome) == {
             "type": "error",
             "code": "invalid_payload",
-            "message": "data/mark: required",
+            "message": "data/mark: too short",
             "id": "p1",
             "channel": "conformance.demo",
             "pointer": "/data/mark",
