@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(VENV)/bin/canaux-conformance --report-dir $(REPORTS)
 
 ## test: everything the project checks (lint, types, tests)
-test: lint typecheck pytest
+test: lint typecheck docs-build pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -34,3 +34,46 @@ pytest: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist site reports .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# ---- the spec site (mkdocs-material), its AsyncAPI document and the browser checks ----------
+DOCS_NODE := docs/node_modules/.installed
+CHROMIUM  := /usr/bin/chromium
+SITE      ?= site
+DOCS_ADDR ?= 127.0.0.1:8000
+MKDOCS    := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs
+
+.PHONY: docs docs-build docs-deps
+
+# mermaid (vendored into the site: no CDN) and @asyncapi/parser, pinned by docs/package-lock.json.
+$(DOCS_NODE): docs/package.json docs/package-lock.json
+	cd docs && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's chromium drives the browser checks of `make test`; installing it needs root.
+$(CHROMIUM):
+	apt-get update && apt-get install -y chromium
+
+## docs-deps: what the site and its checks need beyond the venv (npm packages, chromium)
+docs-deps: $(STAMP) $(DOCS_NODE) $(CHROMIUM)
+
+## docs-build: build the site strictly into $(SITE), validate the AsyncAPI document, check links and anchors
+docs-build: docs-deps
+	$(MKDOCS) build --strict --site-dir $(SITE)
+	node docs/asyncapi/validate.mjs $(SITE)/asyncapi.yaml
+	$(PY) -m docs.sitegen.linkcheck $(SITE)
+
+## docs: serve the site with live reload at http://$(DOCS_ADDR)/
+docs: $(STAMP) $(DOCS_NODE)
+	@echo "Canaux docs: serving on http://$(DOCS_ADDR)/ (Ctrl-C to stop)"
+	$(MKDOCS) serve --dev-addr $(DOCS_ADDR)
+
+# ---- benchmarks -----------------------------------------------------------------------------
+.PHONY: bench bench-full
+
+## bench: the benchmark harness in quick mode (under five minutes); prints the table
+bench: $(STAMP)
+	ulimit -n 65536 2>/dev/null || true; $(PY) -m benchmarks.run
+
+## bench-full: the full set (10,000 idle connections, longer windows); results in benchmarks/results/
+bench-full: $(STAMP)
+	ulimit -n 65536 2>/dev/null || true; $(PY) -m benchmarks.run --full

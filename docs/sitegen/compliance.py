@@ -1,0 +1,191 @@
+"""The compliance matrix: requirement → conformance cases → verdict, from a report.json.
+
+The page is generated at build time from the JSON report of a conformance run of the
+reference server (``make demo`` writes ``reports/demo/report.json``). Without a report the
+page says so plainly instead of showing stale or invented results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .paths import DEMO_REPORT, SPEC
+from .spec_pages import defined_requirements, requirement_sort_key
+
+__all__ = [
+    "DEFAULT_REPORT",
+    "VERDICTS",
+    "CaseResult",
+    "load_cases",
+    "render_page",
+    "requirement_verdict",
+]
+
+DEFAULT_REPORT = DEMO_REPORT
+VERDICTS = ("pass", "fail", "non-strict", "skipped", "error")
+# Coloured labels (styled in docs/content/assets/canaux.css): no emoji font needed offline.
+_BADGE = {v: f'<span class="verdict v-{v}">{v}</span>' for v in VERDICTS}
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One case of a run, as the matrix needs it."""
+
+    id: str
+    title: str
+    requirements: tuple[str, ...]
+    verdict: str
+    level: str
+
+
+def load_cases(report: Mapping[str, Any]) -> list[CaseResult]:
+    """The cases of a parsed report.json, checked for the members the matrix relies on."""
+    raw_cases = report.get("cases")
+    if not isinstance(raw_cases, list):
+        raise ValueError("report.json has no 'cases' list")
+    results: list[CaseResult] = []
+    for raw in raw_cases:
+        verdict = str(raw.get("verdict", ""))
+        if verdict not in VERDICTS:
+            raise ValueError(f"case {raw.get('id')!r}: unknown verdict {verdict!r}")
+        results.append(
+            CaseResult(
+                id=str(raw["id"]),
+                title=str(raw.get("title", "")),
+                requirements=tuple(str(r) for r in raw.get("requirements", ())),
+                verdict=verdict,
+                level=str(raw.get("level", "MUST")),
+            )
+        )
+    return results
+
+
+def requirement_verdict(verdicts: Iterable[str]) -> str:
+    """One verdict for a requirement from its cases' verdicts: the worst one wins."""
+    seen = set(verdicts)
+    for verdict in ("fail", "error", "non-strict", "pass", "skipped"):
+        if verdict in seen:
+            return verdict
+    return "skipped"
+
+
+def _reported_verdict(report: Mapping[str, Any], requirement: str) -> str | None:
+    """The report's own verdict for a requirement: it knows which requirement a failure is
+    attributed to, so a case citing several requirements fails only the one it broke."""
+    table = report.get("requirements")
+    row = table.get(requirement) if isinstance(table, Mapping) else None
+    verdict = row.get("verdict") if isinstance(row, Mapping) else None
+    return verdict if verdict in VERDICTS else None
+
+
+def _spec_link(requirement: str, pages: Mapping[str, Path]) -> str:
+    page = pages.get(requirement)
+    if page is None:
+        return f"`{requirement}`"
+    return f"[{requirement}](spec/{page.name}#{requirement})"
+
+
+def render_page(report_path: Path, spec_dir: Path = SPEC) -> str:
+    """The compliance page for the report at ``report_path`` (which may not exist)."""
+    lines = [
+        "---",
+        "hide:",
+        "  - navigation",
+        "---",
+        "",
+        "# Compliance matrix",
+        "",
+        "Each normative requirement of the specification, the conformance cases that check it,",
+        "and their verdicts in a run of the suite against the **reference server**. The page is",
+        "generated from that run's `report.json` when the site is built.",
+        "",
+    ]
+    if not report_path.is_file():
+        lines += [
+            '!!! warning "No conformance run is available"',
+            "",
+            f"    This build found no report at `{report_path.name}` (looked for "
+            "`reports/demo/report.json`), so no verdicts are shown. Run `make demo`, which runs",
+            "    the suite against the embedded reference server and writes the report, then",
+            "    rebuild the site.",
+            "",
+        ]
+        return "\n".join(lines)
+
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    cases = load_cases(report)
+    pages = defined_requirements(spec_dir)
+    by_requirement: dict[str, list[CaseResult]] = {}
+    for result in cases:
+        for requirement in result.requirements:
+            by_requirement.setdefault(requirement, []).append(result)
+
+    counts = {verdict: sum(1 for c in cases if c.verdict == verdict) for verdict in VERDICTS}
+    facts = [f"{len(cases)} cases against `{report.get('target', '?')}`"]
+    if report.get("reference_server"):
+        facts.append("the reference server, started by the suite")
+    with contextlib.suppress(TypeError, ValueError):
+        started = datetime.fromisoformat(report["started"]).astimezone(UTC)
+        facts.append(f"started {started:%Y-%m-%d %H:%M} UTC")
+    for key in ("budget", "seed"):
+        if key in report:
+            facts.append(f"{key} `{report[key]}`")
+    if "suite_version" in report:
+        facts.append(f"canaux-conformance {report['suite_version']}")
+    lines += [
+        "Run: " + " · ".join(facts) + ".",
+        "",
+        "| " + " | ".join(_BADGE[v] for v in VERDICTS) + " |",
+        "| " + " | ".join("---:" for _ in VERDICTS) + " |",
+        "| " + " | ".join(str(counts[v]) for v in VERDICTS) + " |",
+        "",
+        *(
+            [f"Reproduce it with `{report['reproduce']}`.", ""]
+            if isinstance(report.get("reproduce"), str)
+            else []
+        ),
+        "## Requirements",
+        "",
+        "| Requirement | Verdict | Cases |",
+        "| --- | --- | --- |",
+    ]
+    ordered = sorted(set(pages) | set(by_requirement), key=requirement_sort_key)
+    uncovered: list[str] = []
+    for requirement in ordered:
+        results = by_requirement.get(requirement)
+        if not results:
+            uncovered.append(requirement)
+            continue
+        verdict = _reported_verdict(report, requirement) or requirement_verdict(
+            r.verdict for r in results
+        )
+        listed = ", ".join(f"[`{r.id}`](#{r.id.lower()}) {_BADGE[r.verdict]}" for r in results)
+        lines.append(f"| {_spec_link(requirement, pages)} | {_BADGE[verdict]} | {listed} |")
+    lines.append("")
+    if uncovered:
+        lines += [
+            "## Requirements no case checks",
+            "",
+            "These requirements have no conformance case in this run (client-side rules,",
+            "or checks still to be written):",
+            "",
+            ", ".join(_spec_link(r, pages) for r in uncovered),
+            "",
+        ]
+    lines += ["## Cases", "", "| Case | Level | Verdict | Requirements | Title |"]
+    lines.append("| --- | --- | --- | --- | --- |")
+    for result in sorted(cases, key=lambda c: c.id):
+        requirements = ", ".join(_spec_link(r, pages) for r in result.requirements)
+        title = result.title.replace("|", "\\|")
+        lines.append(
+            f'| <span id="{result.id.lower()}"></span>`{result.id}` | {result.level} | '
+            f"{_BADGE[result.verdict]} | {requirements} | {title} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
