@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal, Self
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
+import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 from canaux_conformance.outcomes import CaseFailed
 
 __all__ = [

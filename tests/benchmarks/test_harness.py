@@ -1,4 +1,4 @@
-"""The benchmark harness works end to end on a tiny load (it measures nothing here: no timing asserted)."""
+"""The benchmark harness works end to end on a tiny load (it asserts no timing)."""
 
 from __future__ import annotations
 
@@ -68,7 +68,12 @@ def test_targets_report_a_miss_with_its_measured_ratio() -> None:
         "fanout": fan,
         "latency": {"canaux": {"p99_ms": 4.0}},
         "idle": {"canaux": {"kib_per_connection": 20.0, "connections": 10_000}},
-        "storm": {"clients": 10, "resumed": 10, "missing_or_duplicated": 0, "all_caught_up_ms": 900},
+        "storm": {
+            "clients": 10,
+            "resumed": 10,
+            "missing_or_duplicated": 0,
+            "all_caught_up_ms": 900,
+        },
     }
     targets = {t["target"]: t for t in run.evaluate(results)}
     bare = targets["fan-out ≥ 0.8× bare websockets"]

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
 from canaux_conformance.cli import build_parser, config_from_args, main
 
 

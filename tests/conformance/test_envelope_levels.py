@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from canaux_conformance.cases import REGISTRY
 from canaux_conformance.results import requirement_index
 from canaux_conformance.suites import envelope

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from canaux_conformance.cases import REGISTRY, Case, CaseContext
 from canaux_conformance.outcomes import Verdict
 from canaux_conformance.results import CaseResult

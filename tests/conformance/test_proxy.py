@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import pytest
+
 from canaux_conformance.proxy import FaultProxy
 
 

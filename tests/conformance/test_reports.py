@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+
 from canaux_conformance.outcomes import Verdict
 from canaux_conformance.report import print_summary, render_html, render_junit, write_reports
 from canaux_conformance.results import CaseResult, RunResult, exit_status
-from rich.console import Console
 
 HOSTILE = '<script>alert("x")</script> & \x00\x07 control'
 

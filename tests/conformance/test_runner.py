@@ -13,15 +13,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
 from canaux_conformance.cases import BUDGETS, Case, CaseContext, all_cases
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped, Verdict
 from canaux_conformance.results import CaseResult, requirement_index
 from canaux_conformance.runner import RunConfig, run, run_cases, select_cases
 from canaux_conformance.target import Target
 from canaux_conformance.wire import SUBPROTOCOL
-from websockets.asyncio.server import ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.http11 import Request, Response
 
 WELCOME: dict[str, Any] = {
     "type": "welcome",

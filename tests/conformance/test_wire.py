@@ -13,6 +13,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
 from canaux_conformance.eventstream import SseStream
 from canaux_conformance.outcomes import CaseFailed
 from canaux_conformance.wire import (
@@ -22,9 +26,6 @@ from canaux_conformance.wire import (
     Transcript,
     catalogue_entry,
 )
-from websockets.asyncio.server import ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.http11 import Request, Response
 
 WELCOME: dict[str, Any] = {
     "type": "welcome",

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 import pytest
 
+import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 from docs.sitegen import asyncapi
 from docs.sitegen.paths import DOCS, NODE_MODULES, SCHEMAS
 

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, ConsoleMessage
+
 from canaux_conformance.outcomes import Verdict
 from canaux_conformance.report import write_reports
 from canaux_conformance.results import CaseResult, RunResult
 from canaux_conformance.wire import Direction, Transcript, TranscriptEntry
-from playwright.sync_api import Browser, ConsoleMessage
-
 from docs.sitegen import compliance
 
 SESSION = "q1ZpX8vB3kT0aLm2Nc7RdA"

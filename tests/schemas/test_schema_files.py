@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 import pytest
 from jsonschema import Draft202012Validator
+
+import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 
 __all__: list[str] = []
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
+
+import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 
 __all__: list[str] = []
 

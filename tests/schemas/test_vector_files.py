@@ -15,10 +15,11 @@ import base64
 import json
 from typing import Any
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 import pytest
 from jsonschema import Draft202012Validator
 from referencing.jsonschema import SchemaRegistry
+
+import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 
 __all__: list[str] = []
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 import pytest
 from jsonschema import Draft202012Validator
+
+import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 
 __all__: list[str] = []
 

@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
-
 from canaux_conformance.cases import LEVELS, CaseContext, Level, case
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
 from canaux_conformance.results import requirement_index

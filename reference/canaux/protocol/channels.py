@@ -14,12 +14,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 import jsonschema
 import jsonschema.exceptions
 import jsonschema.protocols
 from referencing import Registry
 
+import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 from canaux.protocol import frames
 
 __all__ = [

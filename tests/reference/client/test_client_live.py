@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from canaux.client import CentralWebSocketService, Client, ClientState, WebSocketService
 from canaux.server import ServerConfig
 from canaux.server.testing import RunningServer, running_server

@@ -8,6 +8,7 @@ automatically. A restarted process has lost every session, so the client gets
 from __future__ import annotations
 
 import pytest
+
 from canaux.client import Client, ClientState
 
 from .served import served

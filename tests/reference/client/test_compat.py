@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from canaux.client import CentralWebSocketService, WebSocketService, resolve_sse_url, resolve_ws_url
 from canaux.client.compat import legacy_chat_data
 

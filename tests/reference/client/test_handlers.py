@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 import pytest
+
 from canaux.client.handlers import Dispatcher, HandlerRegistry
 
 pytestmark = pytest.mark.anyio

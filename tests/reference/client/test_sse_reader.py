@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+
 from canaux.client import Client, SSEError, SSEReader
 from canaux.client.sse import SSEMessage, SSEParser
 from canaux.protocol.frames import Event

@@ -6,14 +6,15 @@ import itertools
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from canaux.protocol.backoff import (
     DEFAULT_BASE,
     DEFAULT_CAP,
     backoff_ceiling,
     backoff_delays,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 bases = st.floats(min_value=0.001, max_value=10.0, allow_nan=False)
 caps = st.floats(min_value=0.01, max_value=600.0, allow_nan=False)

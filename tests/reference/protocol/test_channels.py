@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+
+import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 from canaux.protocol.channels import (
     STANDARD_CHANNELS,
     Catalogue,
@@ -15,9 +19,6 @@ from canaux.protocol.channels import (
     is_reserved,
     is_valid_channel_name,
 )
-from hypothesis import HealthCheck, given, note, settings
-from hypothesis import strategies as st
-from hypothesis_jsonschema import from_schema
 
 CONFORMANCE_SCHEMA = canaux_schemas.CHANNEL_SCHEMAS["conformance"]
 CATALOGUE = Catalogue.standard(conformance=True)

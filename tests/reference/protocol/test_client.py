@@ -9,6 +9,9 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from canaux.protocol.client import (
     CLOSED,
     HANDSHAKING,
@@ -28,8 +31,6 @@ from canaux.protocol.client import (
 )
 from canaux.protocol.codes import CloseCode
 from canaux.protocol.frames import CatalogueEntry, Limits, Welcome, encode
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 SESSION_A = "A" * 22
 SESSION_B = "B" * 22

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 import pytest
+
+import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 from canaux.protocol.codes import (
     CLOSE_CODES,
     HTTP_ONLY_ERROR_CODES,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib
 
-import canaux.protocol
 import pytest
+
+import canaux.protocol
 
 MODULES = [
     "canaux.protocol",

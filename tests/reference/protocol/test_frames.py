@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from canaux.protocol import frames
 from canaux.protocol.codes import ErrorCode
 from canaux.protocol.frames import FrameError, decode_json, encode, parse_client_frame

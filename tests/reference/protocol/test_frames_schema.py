@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 import jsonschema
 import pytest
-from canaux.protocol import frames
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from pydantic import BaseModel, ValidationError
+
+import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
+from canaux.protocol import frames
 
 FRAME = canaux_schemas.load("frame.json")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from canaux.protocol.frames import Limits as WelcomeLimits
 from canaux.protocol.limits import Limits
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from canaux.protocol import frames
 from canaux.protocol.channels import Catalogue
 from canaux.protocol.codes import ErrorCode

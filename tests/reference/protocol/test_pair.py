@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from canaux.protocol.channels import Catalogue
 from canaux.protocol.client import Acked, ClientConnection, EventReceived, Reset, Welcomed
 from canaux.protocol.codes import CloseCode

@@ -12,8 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 import jsonschema
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+
+import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
 from canaux.protocol.channels import Catalogue
 from canaux.protocol.limits import Limits
 from canaux.protocol.operations import Effect, apply_subscribe, apply_unsubscribe, check_publish
@@ -26,9 +30,6 @@ from canaux.protocol.server import (
     UnsubscribeRequested,
 )
 from canaux.protocol.session import SessionState
-from hypothesis import HealthCheck, given, note, settings
-from hypothesis import strategies as st
-from hypothesis_jsonschema import from_schema
 
 FRAME = canaux_schemas.load("frame.json")
 SERVER_FRAME = jsonschema.Draft202012Validator(

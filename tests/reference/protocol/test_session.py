@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from canaux.protocol.frames import SESSION_ID_PATTERN
 from canaux.protocol.limits import Limits
 from canaux.protocol.session import SessionState, new_session_id
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 LIMITS = Limits(resume_buffer=4, dedup_ids=4, resume_window_ms=60000)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+
 from canaux.server.testing import RunningServer, running_server
 
 from .wire import make_config

@@ -6,9 +6,10 @@ import dataclasses
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
+
 from canaux.server import ServerConfig, Unauthorized
 from canaux.server.testing import running_server
-from websockets.exceptions import InvalidStatus
 
 from .wire import TIMEOUT, close_code, make_config, open_ws, recv, send, session
 

@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from canaux.cli import build_parser, main
-from canaux.commands.serve import config_from_args
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+from canaux.cli import build_parser, main
+from canaux.commands.serve import config_from_args
 
 from .wire import TIMEOUT
 

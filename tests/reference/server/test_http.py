@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from canaux.server.testing import RunningServer, running_server
 
 from .wire import PUBLISH_TOKEN, TIMEOUT, make_config, recv_until, request, session

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from canaux.server.testing import RunningServer
 
 from .wire import close_code, http_publish, open_ws, recv, recv_until, send

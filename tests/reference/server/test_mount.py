@@ -7,9 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+
 from canaux.server import create_app
 from canaux.server.testing import serve_app
-from fastapi import FastAPI
 
 from .wire import (
     PUBLISH_TOKEN,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from canaux.protocol.codes import ErrorCode
 from canaux.server.broker import MemoryBroker
 from canaux.server.channels.playqueue import CommandRefused, PlayQueue, QueueState
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def track(n: int) -> dict[str, Any]:

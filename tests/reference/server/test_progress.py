@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from canaux.server.broker import BrokerMessage, MemoryBroker
 from canaux.server.channels.progress import (
     ProgressRefused,

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from canaux.server.testing import RunningServer, running_server
 
 from .wire import TIMEOUT, http_publish, make_config, request, session

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+
 from canaux.protocol.limits import Limits
 from canaux.server.broker import BrokerMessage, MemoryBroker, StateChange
 from canaux.server.channels.chat import EchoAgent, run_chat_request

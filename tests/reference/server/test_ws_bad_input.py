@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 import pytest
+
 from canaux.server.testing import running_server
 
 from .wire import (

@@ -6,8 +6,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from canaux.server.testing import RunningServer, running_server
 from websockets.asyncio.client import ClientConnection
+
+from canaux.server.testing import RunningServer, running_server
 
 from .wire import (
     TIMEOUT,

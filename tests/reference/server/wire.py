@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
 from canaux.protocol.limits import Limits
 from canaux.server import ServerConfig
 from canaux.server.testing import RunningServer
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 __all__ = [
     "PUBLISH_TOKEN",
