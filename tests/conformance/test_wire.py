@@ -184,7 +184,7 @@ class TestValidationOfReceivedFrames:
             ('{"type": "event", "seq": 0, "channel": "conformance.x", "data": {}}', "TRANSPORT-3"),
             ('{"type": "teleport"}', "TRANSPORT-3"),
             # The frame is fine, the data fails channels/conformance.json#/$defs/event.
-            ('{"type": "event", "seq": 1, "channel": "conformance.x", "data": {}}', "CONF-1"),
+            ('{"type": "event", "seq": 1, "channel": "conformance.x", "data": []}', "CONF-1"),
         ],
     )
     def test_invalid_frame_is_a_failure(self, frame: str | bytes, requirement: str) -> None:

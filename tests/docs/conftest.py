@@ -105,9 +105,13 @@ def checks_dir() -> Path:
     return CHECKS_DIR
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Debian chromium, driven by Playwright; a missing chromium fails loudly."""
+    """Headless Debian chromium, driven by Playwright; a missing chromium fails loudly.
+
+    Module scope: Playwright's sync API runs an event loop in the main thread for as long as
+    it is open, and asyncio tests of other folders cannot start theirs until it is closed.
+    """
     if not CHROMIUM.is_file():
         pytest.fail(
             f"{CHROMIUM} not found: the browser checks need Debian's chromium "

@@ -1,0 +1,499 @@
+"""The deliberately broken servers: one small fault each, and what must catch it (spec §17).
+
+Every :class:`BrokenServer` names the cases to run against it and the requirement IDs a
+failure may cite; the proof of power asserts that at least one of those cases FAILS citing
+one of those IDs, and that the transparent relay (no fault) passes every one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+from .frame_proxy import Conn, Fault, Frame
+
+__all__ = ["BROKEN_SERVERS", "REFERENCE_ONLY", "BrokenServer", "all_cases"]
+
+
+def _conformance(frame: Frame) -> bool:
+    return frame.get("type") == "event" and str(frame.get("channel", "")).startswith("conformance.")
+
+
+class MisroutesChannel(Fault):
+    name = "misroutes-channel"
+    description = "an event is delivered under another channel the session is subscribed to"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if _conformance(frame):
+            others = sorted(
+                c
+                for c in conn.subscriptions
+                if c != frame["channel"] and c.startswith("conformance.")
+            )
+            if others:
+                frame["channel"] = others[0]
+        return [frame]
+
+
+class LeaksToNonSubscribers(Fault):
+    name = "leaks-to-non-subscribers"
+    description = "every conformance event is also sent to every other connection"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if _conformance(frame):
+            for other in list(conn.proxy.connections):
+                if other is not conn and frame["channel"] not in other.subscriptions:
+                    await other.inject_event(frame["channel"], frame["data"])
+        return [frame]
+
+
+class SkipsASeq(Fault):
+    name = "skips-a-seq"
+    description = "after the second event of a connection, seq jumps by two"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "event":
+            count = conn.state["events"] = conn.state.get("events", 0) + 1
+            if count == 2:
+                conn.skip_seq()
+        return [frame]
+
+
+class DuplicatesOnResume(Fault):
+    name = "duplicates-on-resume"
+    description = "after a resumed welcome, the last event the client had is sent again"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "event" and conn.session is not None:
+            conn.proxy.state_for(conn.session)["last"] = dict(frame)
+        if frame.get("type") == "welcome" and frame.get("resumed") is True:
+            last = conn.proxy.state_for(str(frame.get("session"))).get("last")
+            return [frame, last] if last is not None else [frame]
+        return [frame]
+
+
+class ReplaysOutOfOrder(Fault):
+    name = "replays-out-of-order"
+    description = "the replay after a resume is sent newest first"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "welcome" and frame.get("resumed") is True:
+            conn.state["replay_until"] = frame.get("seq", 0)
+            conn.state["held"] = []
+            return [frame]
+        held: list[Frame] | None = conn.state.get("held")
+        if held is not None and frame.get("type") == "event":
+            held.append(frame)
+            if frame.get("seq", 0) >= conn.state["replay_until"]:
+                conn.state["held"] = None
+                seqs = [f["seq"] for f in held]
+                reordered = list(reversed(held))
+                for f, seq in zip(reordered, seqs, strict=True):
+                    f["seq"] = seq
+                return reordered
+            return []
+        return [frame]
+
+
+class ForgetsSubscriptionsOnResume(Fault):
+    name = "forgets-subscriptions-on-resume"
+    description = "a resumed session silently loses its subscriptions (after the replay)"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "welcome" and frame.get("resumed") is True:
+            for n, channel in enumerate(sorted(conn.subscriptions)):
+                await conn.to_server(
+                    {"type": "unsubscribe", "id": f"forget-{n}", "channel": channel}
+                )
+        if frame.get("type") in ("ack", "error") and str(frame.get("id", "")).startswith("forget-"):
+            return []
+        return [frame]
+
+
+class AcceptsForbiddenPublish(Fault):
+    name = "accepts-forbidden-publish"
+    description = "a client publish on system/progress is acked and broadcast"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "publish" and frame.get("channel") in ("system", "progress"):
+            await conn.to_client({"type": "ack", "id": frame.get("id")})
+            for other in list(conn.proxy.connections):
+                if frame["channel"] in other.subscriptions:
+                    await other.inject_event(frame["channel"], frame.get("data"))
+            return []
+        return [frame]
+
+
+class IgnoresIdentityOnResume(Fault):
+    name = "ignores-identity-on-resume"
+    description = "tokens are dropped from hello, so any identity can resume any session"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "hello":
+            frame.pop("token", None)
+        return [frame]
+
+
+class IgnoresFrameLimit(Fault):
+    name = "ignores-frame-limit"
+    description = "client frames over max_frame_bytes are silently dropped instead of closing 1009"
+    limit = 65536
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if len(json.dumps(frame, separators=(",", ":")).encode()) > self.limit - 64:
+            return []
+        return [frame]
+
+
+class NeverPings(Fault):
+    name = "never-pings"
+    description = "the server's heartbeat pings are dropped"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        return [] if frame.get("type") == "ping" else [frame]
+
+
+class ChatReplyToEveryone(Fault):
+    name = "chat-reply-to-everyone"
+    description = "chat reply events are copied to every other connection subscribed to chat"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "event" and frame.get("channel") == "chat":
+            for other in list(conn.proxy.connections):
+                if other is not conn and "chat" in other.subscriptions:
+                    await other.inject_event("chat", frame.get("data"))
+        return [frame]
+
+
+class BreaksLastEventId(Fault):
+    name = "breaks-sse-last-event-id"
+    description = "SSE reconnections lose Last-Event-ID (header and query), so never resume"
+
+    def http_request(self, path: str, headers: dict[str, str], query: dict[str, str]) -> None:
+        for key in [k for k in headers if k.lower() == "last-event-id"]:
+            del headers[key]
+        query.pop("last_event_id", None)
+
+
+class WrongAckId(Fault):
+    name = "wrong-ack-id"
+    description = "acks of publishes carry a different id"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "publish":
+            conn.state.setdefault("publishes", set()).add(frame.get("id"))
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "ack" and frame.get("id") in conn.state.get("publishes", ()):
+            frame["id"] = f"{frame['id']}x"
+        return [frame]
+
+
+class QueueVersionStuck(Fault):
+    name = "queue-version-stuck"
+    description = "playqueue states keep the version of the subscribe snapshot"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = frame.get("data")
+        if (
+            frame.get("type") == "event"
+            and frame.get("channel") == "playqueue"
+            and isinstance(data, dict)
+        ):
+            data["version"] = conn.state.setdefault("version", data.get("version"))
+        return [frame]
+
+
+class AltersData(Fault):
+    name = "alters-data"
+    description = "the body of conformance events loses its last object member or list item"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = frame.get("data")
+        if _conformance(frame) and isinstance(data, dict):
+            body = data.get("body")
+            if isinstance(body, dict) and body:
+                body.pop(sorted(body)[-1])
+            elif isinstance(body, list) and body:
+                body.pop()
+            elif isinstance(body, str):
+                data["body"] = body.strip() + "!"
+        return [frame]
+
+
+class IgnoresUnsubscribe(Fault):
+    name = "ignores-unsubscribe"
+    description = "unsubscribe is acked but never reaches the server"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "unsubscribe":
+            channel = frame.get("channel")
+            if channel in conn.subscriptions:
+                await conn.to_client({"type": "ack", "id": frame.get("id")})
+                return []
+        return [frame]
+
+
+class ReordersForOneReceiver(Fault):
+    name = "reorders-for-one-receiver"
+    description = "the third connection gets each pair of events of a channel swapped"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if conn.index != 2 or not _conformance(frame):
+            return [frame]
+        held: Frame | None = conn.state.pop("held", None)
+        if held is None:
+            conn.state["held"] = frame
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.5, lambda: asyncio.ensure_future(self._release(conn, frame)))
+            return []
+        if held["channel"] != frame["channel"]:
+            return [held, frame]
+        # Same seqs, swapped contents: a different order of the channel for this receiver.
+        first = {**frame, "seq": held["seq"]}
+        second = {**held, "seq": frame["seq"]}
+        return [first, second]
+
+    async def _release(self, conn: Conn, frame: Frame) -> None:
+        if conn.state.get("held") is frame:
+            del conn.state["held"]
+            await conn.to_client(frame)
+
+
+class RefusesEveryResume(Fault):
+    name = "refuses-every-resume"
+    description = "hello.resume is dropped: every reconnection gets a new session"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "hello":
+            frame.pop("resume", None)
+        return [frame]
+
+
+class ProgressGoesBack(Fault):
+    name = "progress-goes-back"
+    description = "a running task's progress current drops by two after reaching two"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = frame.get("data")
+        if frame.get("channel") == "progress" and isinstance(data, dict):
+            current = data.get("current")
+            if data.get("status") == "running" and isinstance(current, int) and current >= 3:
+                data["current"] = current - 2
+        return [frame]
+
+
+class ChatSkipsAChunk(Fault):
+    name = "chat-skips-a-chunk"
+    description = "the second chunk of every chat reply is lost"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = frame.get("data")
+        if frame.get("channel") == "chat" and isinstance(data, dict) and data.get("index") == 1:
+            # Keep seq contiguous: the loss is in the chat stream, not in the session's seq.
+            conn.proxy.deltas[str(conn.session)] = conn.delta - 1
+            conn.last_seq -= 1
+            return []
+        return [frame]
+
+
+class RepliesToEveryone(Fault):
+    name = "replies-to-everyone"
+    description = "every ack and error is also sent to every other connection"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") in ("ack", "error"):
+            for other in list(conn.proxy.connections):
+                if other is not conn:
+                    await other.to_client(frame)
+        return [frame]
+
+
+class KeepsReplacedConnection(Fault):
+    name = "keeps-replaced-connection"
+    description = "a connection whose session was resumed elsewhere is never closed (no 4411)"
+
+    async def server_closed(self, conn: Conn, code: int, reason: str) -> bool:
+        return code != 4411
+
+
+class ResumesUnknownSessions(Fault):
+    name = "resumes-unknown-sessions"
+    description = "a refused resume is reported as resumed:true under the requested session id"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        resume = frame.get("resume")
+        if frame.get("type") == "hello" and isinstance(resume, dict):
+            conn.state["asked"] = resume.get("session")
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        asked = conn.state.pop("asked", None)
+        if frame.get("type") == "welcome" and asked and frame.get("resumed") is False:
+            frame["resumed"] = True
+            frame["session"] = asked
+        return [frame]
+
+
+class QueueBroadcastsRefusals(Fault):
+    name = "queue-broadcasts-refusals"
+    description = "a refused playqueue command still broadcasts the (unchanged) state"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "publish" and frame.get("channel") == "playqueue":
+            conn.state.setdefault("queue_ids", set()).add(frame.get("id"))
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        state = conn.proxy.state_for("playqueue")
+        if frame.get("type") == "event" and frame.get("channel") == "playqueue":
+            state["last"] = frame.get("data")
+        refused = frame.get("type") == "error" and frame.get("id") in conn.state.get(
+            "queue_ids", ()
+        )
+        if refused and state.get("last") is not None:
+            await conn.to_client(frame)  # the error, then the broadcast that must not happen
+            for other in list(conn.proxy.connections):
+                if "playqueue" in other.subscriptions:
+                    await other.inject_event("playqueue", state["last"])
+            return []
+        return [frame]
+
+
+class MatchesChannelPrefixes(Fault):
+    name = "matches-channel-prefixes"
+    description = "subscribers of p.a also get events of channels starting with p.a (p.a.b, p.ab)"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if _conformance(frame):
+            channel = frame["channel"]
+            for other in list(conn.proxy.connections):
+                if other is conn or channel in other.subscriptions:
+                    continue
+                if any(channel != c and channel.startswith(c) for c in other.subscriptions):
+                    await other.inject_event(channel, frame["data"])
+        return [frame]
+
+
+class EchoesToPublisher(Fault):
+    name = "echoes-to-publisher"
+    description = "a publisher receives its own event even when not subscribed"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "publish" and str(frame.get("channel", "")).startswith(
+            "conformance."
+        ):
+            conn.state.setdefault("published", {})[frame.get("id")] = frame
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        sent = conn.state.get("published", {}).pop(frame.get("id"), None)
+        if (
+            frame.get("type") == "ack"
+            and sent is not None
+            and sent["channel"] not in conn.subscriptions
+        ):
+            await conn.to_client(frame)
+            await conn.inject_event(sent["channel"], sent.get("data"))
+            return []
+        return [frame]
+
+
+class RepliesOutOfOrder(Fault):
+    name = "replies-out-of-order"
+    description = "the reply to a subscribe is held back until the next reply has been sent"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "subscribe":
+            conn.state.setdefault("subscribes", set()).add(frame.get("id"))
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") not in ("ack", "error"):
+            return [frame]
+        held: Frame | None = conn.state.pop("held", None)
+        if held is not None:
+            return [frame, held]
+        if frame.get("id") in conn.state.get("subscribes", ()):
+            conn.state["held"] = frame
+            # Not forever: a lone subscribe still gets its reply, late.
+            asyncio.get_running_loop().call_later(
+                0.5, lambda: asyncio.ensure_future(self._release(conn, frame))
+            )
+            return []
+        return [frame]
+
+    async def _release(self, conn: Conn, frame: Frame) -> None:
+        if conn.state.get("held") is frame:
+            del conn.state["held"]
+            await conn.to_client(frame)
+
+
+@dataclass(frozen=True)
+class BrokenServer:
+    """A fault, the cases that must catch it, and the requirement IDs they may cite.
+
+    With ``machine`` the stateful machine (STATE-01) runs too and must catch the fault on its
+    own, citing one of the same IDs.
+    """
+
+    fault: type[Fault]
+    cases: tuple[str, ...]
+    breaks: frozenset[str]
+    machine: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.fault.name
+
+    @property
+    def all_cases(self) -> tuple[str, ...]:
+        return (*self.cases, "STATE-01") if self.machine else self.cases
+
+
+def _b(
+    fault: type[Fault], cases: tuple[str, ...], *breaks: str, machine: bool = False
+) -> BrokenServer:
+    return BrokenServer(fault, cases, frozenset(breaks), machine)
+
+
+BROKEN_SERVERS: tuple[BrokenServer, ...] = (
+    _b(MisroutesChannel, ("ROUTE-01", "ROUTE-02", "ISO-02"), "DELIVERY-2", "CONF-1", machine=True),
+    _b(LeaksToNonSubscribers, ("ISO-01",), "DELIVERY-2", machine=True),
+    _b(SkipsASeq, ("ORDER-01",), "DELIVERY-1", machine=True),
+    _b(DuplicatesOnResume, ("RECON-01",), "RESUME-3", "DELIVERY-6", machine=True),
+    _b(ReplaysOutOfOrder, ("RECON-01", "RECON-02"), "RESUME-3"),
+    _b(ForgetsSubscriptionsOnResume, ("RECON-01",), "RESUME-3", machine=True),
+    _b(AcceptsForbiddenPublish, ("SYS-01", "SYS-02"), "CHANNEL-4"),
+    _b(IgnoresIdentityOnResume, ("RECON-07",), "SECURITY-2", machine=True),
+    _b(IgnoresFrameLimit, ("LIM-01",), "TRANSPORT-6", "LIMIT-2"),
+    # HB-01 may see the server's own silence timeout first (4410): HEARTBEAT-3 is cited then.
+    _b(NeverPings, ("HB-01",), "HEARTBEAT-1", "HEARTBEAT-3"),
+    _b(ChatReplyToEveryone, ("ISO-04",), "CHAT-2"),
+    _b(BreaksLastEventId, ("SSE-STREAM-02", "SSE-STREAM-03"), "SSE-2"),
+    _b(WrongAckId, ("ROUTE-01",), "OPS-1", machine=True),
+    _b(QueueVersionStuck, ("QUEUE-01", "QUEUE-02", "QUEUE-03"), "QUEUE-2"),
+    _b(AltersData, ("ROUTE-03",), "DELIVERY-5"),
+    _b(IgnoresUnsubscribe, ("ISO-03",), "OPS-6"),
+    _b(ReordersForOneReceiver, ("ORDER-02",), "DELIVERY-3"),
+    _b(RefusesEveryResume, ("RECON-01", "RECON-06"), "RESUME-2", machine=True),
+    _b(ProgressGoesBack, ("PROG-01",), "PROGRESS-1"),
+    _b(ChatSkipsAChunk, ("CHAT-01", "CHAT-02"), "CHAT-1"),
+    _b(RepliesToEveryone, ("ISO-05",), "SECURITY-3"),
+    _b(KeepsReplacedConnection, ("RECON-08", "RECON-02"), "RESUME-4"),
+    _b(ResumesUnknownSessions, ("RECON-04", "RECON-05"), "RESUME-2", "RESUME-7"),
+    _b(QueueBroadcastsRefusals, ("QUEUE-02", "QUEUE-03"), "QUEUE-2"),
+    _b(MatchesChannelPrefixes, ("ISO-02",), "DELIVERY-2"),
+    _b(EchoesToPublisher, ("ROUTE-02",), "DELIVERY-2"),
+    _b(RepliesOutOfOrder, ("ORDER-03",), "OPS-2"),
+)
+
+REFERENCE_ONLY: tuple[str, ...] = ("RECON-03", "SYS-03")
+"""Cases of the delivery suites no fault above targets: the reference must pass them too."""
+
+
+def all_cases() -> tuple[str, ...]:
+    """Every case some broken server relies on: the reference must pass each one."""
+    return tuple(sorted({c for b in BROKEN_SERVERS for c in b.all_cases} | set(REFERENCE_ONLY)))

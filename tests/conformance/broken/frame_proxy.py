@@ -1,0 +1,329 @@
+"""A WebSocket/HTTP relay in front of the reference server that can break the protocol.
+
+Proof of power (spec §17 "Conformance"): every deliberately broken server is the real
+reference server behind a :class:`FrameProxy` running one :class:`Fault`. The proxy speaks
+WebSocket to the suite and to the reference server, frame by frame, and lets the fault
+rewrite, drop, delay, duplicate or copy frames between connections; HTTP requests (SSE,
+``POST /publish``) are relayed too, through a header/query hook.
+
+The proxy keeps ``seq`` consistent when a fault injects or removes events: per session it
+keeps a delta between the server's numbering and the one the client sees, applied to
+events, to a resumed ``welcome.seq`` and, inversely, to ``hello.resume.seq``. So a fault that
+leaks an event is caught as a leak, not as a seq gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.typing import Subprotocol
+
+__all__ = ["Conn", "Fault", "Frame", "FrameProxy"]
+
+Frame = dict[str, Any]
+
+_HOP_HEADERS = {
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+}
+
+
+class Fault:
+    """No fault: a transparent relay. Subclasses override the hooks they need."""
+
+    name = "none"
+    description = "transparent relay"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        """Frames to forward to the server for one client frame (after seq translation)."""
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        """Frames to send to the client for one server frame (after seq translation)."""
+        return [frame]
+
+    async def server_closed(self, conn: Conn, code: int, reason: str) -> bool:
+        """The server closed ``conn``: pass the close on to the client (True) or hide it."""
+        return True
+
+    def http_request(self, path: str, headers: dict[str, str], query: dict[str, str]) -> None:
+        """Change an HTTP request (headers, query) before it is relayed."""
+
+
+@dataclass(eq=False)
+class Conn:
+    """One client WebSocket and its twin toward the reference server."""
+
+    proxy: FrameProxy
+    index: int
+    client: WebSocket
+    upstream: ClientConnection
+    session: str | None = None
+    pending: dict[str, tuple[str, str]] = field(default_factory=dict)
+    last_seq: int = 0
+    state: dict[str, Any] = field(default_factory=dict)
+    """Scratch space for faults."""
+
+    @property
+    def subscriptions(self) -> set[str]:
+        """Channels the session of this connection is subscribed to (kept across resumes)."""
+        if self.session is None:
+            return set()
+        found: set[str] = self.proxy.state_for(self.session).setdefault("subscribed", set())
+        return found
+
+    @property
+    def delta(self) -> int:
+        return self.proxy.deltas.get(self.session or "", 0)
+
+    async def to_client(self, frame: Frame) -> None:
+        """Send a frame to the client as is (no seq translation)."""
+        with contextlib.suppress(Exception):
+            await self.client.send_text(json.dumps(frame, separators=(",", ":")))
+
+    async def to_server(self, frame: Frame) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await self.upstream.send(json.dumps(frame, separators=(",", ":")))
+
+    async def inject_event(self, channel: str, data: Any) -> None:
+        """Deliver an event the server never assigned, numbered as the next of this session.
+
+        Called from fault hooks, which run under the proxy's lock: numbering and sending
+        happen in one piece, so seqs reach each client in order.
+        """
+        if self.session is None:
+            return
+        self.last_seq += 1
+        self.proxy.deltas[self.session] = self.delta + 1
+        await self.to_client(
+            {"type": "event", "seq": self.last_seq, "channel": channel, "data": data}
+        )
+
+    def skip_seq(self) -> None:
+        """Leave a hole: the next event's seq jumps by one."""
+        if self.session is not None:
+            self.proxy.deltas[self.session] = self.delta + 1
+
+
+class FrameProxy:
+    """Serve the relay on a free loopback port in front of ``upstream`` (``host:port``)."""
+
+    def __init__(self, upstream_host: str, upstream_port: int, fault: Fault) -> None:
+        self.upstream = f"{upstream_host}:{upstream_port}"
+        self.fault = fault
+        self.deltas: dict[str, int] = {}
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.connections: list[Conn] = []
+        self.lock = asyncio.Lock()
+        """Serialises frame handling across connections (faults copy frames between them)."""
+        self.port = 0
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(30.0), trust_env=False)
+        routes = [
+            WebSocketRoute("/{path:path}", self._websocket),
+            Route("/{path:path}", self._relay_http, methods=["GET", "POST"]),
+        ]
+        self.app = Starlette(routes=routes)
+
+    def state_for(self, session: str) -> dict[str, Any]:
+        """Scratch space a fault keeps per session (it outlives connections)."""
+        return self.sessions.setdefault(session, {})
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    async def __aenter__(self) -> FrameProxy:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app, log_level="warning", lifespan="off", ws_ping_interval=None, ws_max_size=2**24
+        )
+        self._server = uvicorn.Server(config)
+        # Leave the test runner's signal handling alone (Ctrl-C must still stop pytest).
+        self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+        # The socket listens already: connections wait in its backlog until uvicorn accepts.
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for conn in list(self.connections):
+            with contextlib.suppress(Exception):
+                await conn.upstream.close()
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                async with asyncio.timeout(10):
+                    await self._task
+        await self._http.aclose()
+
+    # ----------------------------------------------------------------- WebSocket
+
+    async def _websocket(self, websocket: WebSocket) -> None:
+        offered = list(websocket.scope.get("subprotocols") or [])
+        path = websocket.scope["path"]
+        query = websocket.scope.get("query_string", b"").decode()
+        url = f"ws://{self.upstream}{path}" + (f"?{query}" if query else "")
+        try:
+            upstream = await connect(
+                url,
+                subprotocols=[Subprotocol(p) for p in offered] or None,
+                compression=None,
+                ping_interval=None,
+                max_size=None,
+                proxy=None,
+            )
+        except (InvalidHandshake, OSError):
+            await websocket.close(code=1002)
+            return
+        await websocket.accept(subprotocol=upstream.subprotocol)
+        conn = Conn(self, len(self.connections), websocket, upstream)
+        self.connections.append(conn)
+        pumps = [
+            asyncio.create_task(self._client_to_server(conn)),
+            asyncio.create_task(self._server_to_client(conn)),
+        ]
+        try:
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in pumps:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await upstream.close()
+            self.connections.remove(conn)
+
+    async def _client_to_server(self, conn: Conn) -> None:
+        while True:
+            try:
+                message = await conn.client.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                with contextlib.suppress(Exception):
+                    await conn.upstream.close(message.get("code", 1000))
+                return
+            if message.get("bytes") is not None:
+                with contextlib.suppress(ConnectionClosed):
+                    await conn.upstream.send(message["bytes"])
+                continue
+            text = message.get("text") or ""
+            frame = _decode(text)
+            if frame is None:
+                with contextlib.suppress(ConnectionClosed):
+                    await conn.upstream.send(text)
+                continue
+            async with self.lock:
+                self._before_client_frame(conn, frame)
+                for out in await self.fault.from_client(conn, frame):
+                    await conn.to_server(out)
+
+    async def _server_to_client(self, conn: Conn) -> None:
+        try:
+            async for message in conn.upstream:
+                if isinstance(message, bytes):
+                    await conn.client.send_bytes(message)
+                    continue
+                frame = _decode(message)
+                if frame is None:
+                    await conn.client.send_text(message)
+                    continue
+                async with self.lock:
+                    self._before_server_frame(conn, frame)
+                    for out in await self.fault.from_server(conn, frame):
+                        await conn.to_client(out)
+        except ConnectionClosed:
+            pass
+        code = conn.upstream.close_code or 1006
+        reason = conn.upstream.close_reason or ""
+        if not await self.fault.server_closed(conn, code, reason):
+            # The fault hides the close: the client's side stays open until the client leaves.
+            with contextlib.suppress(Exception):
+                while (await conn.client.receive())["type"] != "websocket.disconnect":
+                    pass
+            return
+        with contextlib.suppress(Exception):
+            # 1005/1006 cannot be sent in a close frame; an abrupt end stays abrupt-ish.
+            await conn.client.close(code=code if code not in (1005, 1006) else 1011, reason=reason)
+
+    def _before_client_frame(self, conn: Conn, frame: Frame) -> None:
+        kind = frame.get("type")
+        resume = frame.get("resume")
+        if kind == "hello" and isinstance(resume, dict) and isinstance(resume.get("seq"), int):
+            delta = self.deltas.get(str(resume.get("session")), 0)
+            resume["seq"] = max(0, resume["seq"] - delta)
+        if kind in ("subscribe", "unsubscribe") and isinstance(frame.get("id"), str):
+            conn.pending[frame["id"]] = (kind, str(frame.get("channel")))
+
+    def _before_server_frame(self, conn: Conn, frame: Frame) -> None:
+        kind = frame.get("type")
+        if kind == "welcome":
+            conn.session = str(frame.get("session"))
+            if frame.get("resumed") is True and isinstance(frame.get("seq"), int):
+                frame["seq"] += conn.delta
+            conn.last_seq = frame.get("seq", 0) if isinstance(frame.get("seq"), int) else 0
+        elif kind == "event" and isinstance(frame.get("seq"), int):
+            frame["seq"] += conn.delta
+            conn.last_seq = frame["seq"]
+        elif kind == "ack" and frame.get("id") in conn.pending:
+            op, channel = conn.pending.pop(frame["id"])
+            if op == "subscribe":
+                conn.subscriptions.add(channel)
+            else:
+                conn.subscriptions.discard(channel)
+
+    # ----------------------------------------------------------------- HTTP
+
+    async def _relay_http(self, request: Request) -> Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
+        query = dict(request.query_params)
+        self.fault.http_request(request.url.path, headers, query)
+        body = await request.body()
+        upstream = self._http.build_request(
+            request.method,
+            f"http://{self.upstream}{request.url.path}",
+            headers=headers,
+            params=query,
+            content=body,
+        )
+        response = await self._http.send(upstream, stream=True)
+        kept = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_HEADERS}
+
+        async def body_chunks() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.aiter_raw():
+                    yield chunk
+            finally:
+                await response.aclose()
+
+        return StreamingResponse(body_chunks(), status_code=response.status_code, headers=kept)
+
+
+def _decode(text: str) -> Frame | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
