@@ -72,8 +72,8 @@ docs: $(STAMP) $(DOCS_NODE)
 
 ## bench: the benchmark harness in quick mode (under five minutes); prints the table
 bench: $(STAMP)
-	ulimit -n 65536 2>/dev/null || true; $(PY) -m benchmarks.run
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; $(PY) -m benchmarks.run
 
 ## bench-full: the full set (10,000 idle connections, longer windows); results in benchmarks/results/
 bench-full: $(STAMP)
-	ulimit -n 65536 2>/dev/null || true; $(PY) -m benchmarks.run --full
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; $(PY) -m benchmarks.run --full
