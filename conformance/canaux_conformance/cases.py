@@ -170,7 +170,7 @@ class Budget:
 
 BUDGETS: dict[str, Budget] = {
     "quick": Budget("quick", max_examples=8, step_count=12, case_timeout=30.0),
-    "default": Budget("default", max_examples=30, step_count=25, case_timeout=90.0),
+    "default": Budget("default", max_examples=100, step_count=30, case_timeout=120.0),
     "thorough": Budget("thorough", max_examples=150, step_count=50, case_timeout=600.0),
 }
 
