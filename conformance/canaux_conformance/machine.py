@@ -85,7 +85,7 @@ from hypothesis.stateful import (
 )
 from hypothesis_jsonschema import from_schema
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
+import canaux_schemas
 from canaux_conformance.outcomes import CaseFailed
 from canaux_conformance.proxy import FaultProxy
 from canaux_conformance.target import Target

@@ -31,7 +31,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
+import canaux_schemas
 from canaux_conformance.outcomes import CaseFailed
 
 __all__ = [

@@ -1,8 +1,8 @@
 """The normative pages of spec/, read in place, and the requirement IDs they define.
 
 The site renders ``spec/*.md`` directly (the hook adds them as files at build time), so
-there is no second copy to drift. Requirement IDs are the ones listed in the contract's
-"Requirement IDs" section; a definition reads ``<a id="RESUME-3"></a>**[RESUME-3]** …``.
+there is no second copy to drift. The requirement IDs come from the requirement index that
+tests/spec generates from those pages.
 """
 
 from __future__ import annotations
@@ -10,44 +10,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import canaux_schemas
+
 from .paths import SPEC
 
 __all__ = [
-    "REQUIREMENT_PREFIXES",
     "defined_requirements",
     "page_title",
     "requirement_sort_key",
     "spec_sources",
 ]
 
-REQUIREMENT_PREFIXES = (
-    "TRANSPORT",
-    "HANDSHAKE",
-    "CHANNEL",
-    "OPS",
-    "DELIVERY",
-    "RESUME",
-    "HEARTBEAT",
-    "SECURITY",
-    "CHAT",
-    "QUEUE",
-    "SYSTEM",
-    "PROGRESS",
-    "CONF",
-    "LIMIT",
-    "SSE",
-    "LEGACY",
-    "HTTP",
-    "CLIENT",
-)
-
-# A definition is a statement that starts with the bold bracketed ID (after an optional list
-# marker and the ID's own anchor); a citation or an example mid-sentence is not one.
-_DEFINITION_RE = re.compile(
-    r"^[ \t]*(?:[-*+][ \t]+|\d+\.[ \t]+)?(?:<a\s[^>]*></a>[ \t]*)?"
-    r"\*\*\[((?:" + "|".join(REQUIREMENT_PREFIXES) + r")-\d+)\]\*\*",
-    re.MULTILINE,
-)
 _LINK_RE = re.compile(r"\]\(\s*(?:\./)?([A-Za-z0-9_.-]+\.md)(?:#[^)]*)?\)")
 _NUMBERED_RE = re.compile(r"^\s*\d+\.\s+(.*)$", re.MULTILINE)
 _HEADING_RE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
@@ -85,16 +58,25 @@ def page_title(page: Path) -> str:
 
 
 def defined_requirements(spec_dir: Path = SPEC) -> dict[str, Path]:
-    """Requirement ID → the spec page that defines it (its first definition)."""
-    found: dict[str, Path] = {}
-    for page in spec_sources(spec_dir):
-        for requirement in _DEFINITION_RE.findall(page.read_text(encoding="utf-8")):
-            found.setdefault(requirement, page)
-    return found
+    """Requirement ID → the spec page that defines it, in spec order.
+
+    Read from the requirement index (``schemas/requirements.json``), which tests/spec
+    regenerates from spec/ and keeps in step with it: one parser of the spec, not two.
+    """
+    return {entry["id"]: spec_dir / entry["page"] for entry in canaux_schemas.requirements()}
 
 
 def requirement_sort_key(requirement: str) -> tuple[int, int, str]:
-    """Order IDs by the contract's prefix order, then by number (``OPS-2`` before ``OPS-10``)."""
+    """Order IDs as the spec defines them (``OPS-2`` before ``OPS-10``); unknown IDs last."""
+    order = _spec_order()
     prefix, _, number = requirement.rpartition("-")
-    rank = REQUIREMENT_PREFIXES.index(prefix) if prefix in REQUIREMENT_PREFIXES else 99
+    rank = order.get(prefix, len(order))
     return (rank, int(number) if number.isdigit() else 0, requirement)
+
+
+def _spec_order() -> dict[str, int]:
+    """Each requirement prefix → the rank of its first appearance in the spec."""
+    order: dict[str, int] = {}
+    for entry in canaux_schemas.requirements():
+        order.setdefault(entry["id"].rpartition("-")[0], len(order))
+    return order

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
+import canaux_schemas
 from docs.sitegen import asyncapi
 from docs.sitegen.paths import DOCS, NODE_MODULES, SCHEMAS
 

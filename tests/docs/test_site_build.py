@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
+import canaux_schemas
 from docs.sitegen import benchmarks, schema_pages
 from docs.sitegen.linkcheck import check_links, check_requirement_anchors, spec_page_html
 from docs.sitegen.spec_pages import defined_requirements, page_title, spec_sources

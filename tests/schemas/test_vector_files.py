@@ -19,7 +19,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing.jsonschema import SchemaRegistry
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
+import canaux_schemas
 
 __all__: list[str] = []
 

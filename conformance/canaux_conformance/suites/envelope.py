@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
+import canaux_schemas
 from canaux_conformance.cases import LEVELS, CaseContext, Level, case
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
 from canaux_conformance.results import requirement_index

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 from hypothesis_jsonschema import from_schema
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
+import canaux_schemas
 from canaux_conformance.cases import CaseContext, case
 from canaux_conformance.machine import EventLoopThread, MachineBudget, MachineStopped, run_as_case
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped

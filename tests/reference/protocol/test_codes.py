@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
+import canaux_schemas
 from canaux.protocol.codes import (
     CLOSE_CODES,
     HTTP_ONLY_ERROR_CODES,

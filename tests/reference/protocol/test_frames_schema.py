@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from pydantic import BaseModel, ValidationError
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
+import canaux_schemas
 from canaux.protocol import frames
 
 FRAME = canaux_schemas.load("frame.json")
