@@ -395,6 +395,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--full", action="store_true", help="the full set (longer, 10,000 idle)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for JSON and Markdown")
+    parser.add_argument(
+        "--notes",
+        type=Path,
+        default=Path(__file__).resolve().parent / "NOTES.md",
+        help="Markdown appended under 'Notes' (what limits a missed target, with its profile)",
+    )
     args = parser.parse_args(argv)
     mode = FULL if args.full else QUICK
     started = time.monotonic()
@@ -423,6 +429,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "results": results,
     }
     report["targets"] = evaluate(results)
+    if args.notes.is_file():
+        report["notes"] = args.notes.read_text(encoding="utf-8").strip()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{mode.name}.json").write_text(json.dumps(report, indent=2) + "\n")
     markdown = to_markdown(report)
