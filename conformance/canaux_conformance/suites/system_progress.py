@@ -17,7 +17,7 @@ from canaux_conformance.cases import CaseContext, case
 from canaux_conformance.machine import json_equal
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
 from canaux_conformance.suites._delivery import barrier, events, new_mark
-from canaux_conformance.wire import encode
+from canaux_conformance.wire import RawClient, encode
 
 __all__ = ["prog_01", "progress_problem", "sys_01", "sys_02", "sys_03"]
 
@@ -134,17 +134,20 @@ async def _posted(ctx: CaseContext, channel: str, data: Any) -> None:
 
 @case(
     id="SYS-03",
-    requirements=("SYSTEM-1", "DELIVERY-5"),
+    requirements=("SYSTEM-2", "HTTP-4", "DELIVERY-5", "DELIVERY-6"),
     profile="system",
-    title="system notices reach subscribers schema-valid and unchanged",
+    title="system notices reach every subscriber schema-valid and unchanged",
 )
 async def sys_03(ctx: CaseContext) -> None:
-    """Notices posted through --publish-url reach two subscribers of system in order, valid
-    against channels/system.json and JSON-equal to what was posted [SYSTEM-1, DELIVERY-5]."""
+    """Notices posted one after the other through --publish-url reach each of two subscribers
+    of system [SYSTEM-2] exactly once [DELIVERY-6], in the order of the 202 answers [HTTP-4],
+    valid against channels/system.json and JSON-equal to what was posted [DELIVERY-5]."""
     ctx.require_channel("system")
     clients = [await ctx.client("A"), await ctx.client("B")]
+    after = ctx.channel("after")
     for client in clients:
         await client.subscribe("system")
+        await client.subscribe(after)
     notices = [
         {"level": level, "text": f"{new_mark(ctx)} {level} notice", "code": "conformance.check"}
         for level in ("debug", "info", "warning", "error")
@@ -152,17 +155,40 @@ async def sys_03(ctx: CaseContext) -> None:
     for notice in notices:
         await _posted(ctx, "system", notice)
     texts = [n["text"] for n in notices]
+
+    def mine(client: RawClient) -> list[Any]:
+        return [
+            f["data"]
+            for f in events(client, "system")
+            if isinstance(f.get("data"), dict) and f["data"].get("text") in texts
+        ]
+
     for client in clients:
-        while True:
-            got = [f["data"] for f in events(client, "system") if f["data"].get("text") in texts]
-            if len(got) >= len(notices):
-                break
+        while len(mine(client)) < len(notices):
+            # A notice that never arrives is a notice not delivered to a subscriber.
             await client.expect(
                 "event",
                 channel="system",
                 timeout=ctx.timeout,
-                requirement="SYSTEM-1",
+                requirement="SYSTEM-2",
                 where=lambda f: isinstance(f.get("data"), dict) and f["data"].get("text") in texts,
+            )
+    # A late copy of a notice would only show after the last one: wait behind a barrier.
+    for client in clients:
+        await barrier(ctx, client, after)
+        got = mine(client)
+        if len(got) != len(notices):
+            raise CaseFailed(
+                f"client {client.name} received {len(got)} notice events for the "
+                f"{len(notices)} notices posted, each to be delivered once: {_show(got)[:400]}",
+                requirement="DELIVERY-6",
+            )
+        order = [g.get("text") for g in got]
+        if order != texts and sorted(order) == sorted(texts):
+            raise CaseFailed(
+                f"client {client.name} received the notices in the order {order}, "
+                f"posted one after the other (each answered 202 first) as {texts}",
+                requirement="HTTP-4",
             )
         if not all(json_equal(g, n) for g, n in zip(got, notices, strict=True)):
             raise CaseFailed(
