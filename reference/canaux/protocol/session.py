@@ -8,9 +8,8 @@ Everything here is plain bookkeeping; the time is passed in.
 from __future__ import annotations
 
 import hmac
-import itertools
 import secrets
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from typing import Any
 
 from canaux.protocol.frames import dumps, event_text
@@ -59,7 +58,11 @@ class SessionState:
         """Subscribed channels, in subscription order (a dict used as an ordered set)."""
         # The buffer also holds events sent while attached: the client may not have received
         # them when the connection drops (spec §7).
-        self._buffer: deque[tuple[int, str]] = deque(maxlen=limits.resume_buffer)
+        # seq -> frame text, for the last ``resume_buffer`` seqs (always consecutive). A dict of
+        # ints and strs is never tracked by the garbage collector, where a deque is, and a
+        # full collection visits every item of it: with thousands of events buffered per
+        # session that walk alone stalled the event loop for tens of milliseconds.
+        self._buffer: dict[int, str] = {}
         self._replies: OrderedDict[str, str] = OrderedDict()
         self.attached = False
         self.detached_at: float | None = None
@@ -84,13 +87,16 @@ class SessionState:
         # [DELIVERY-1] first event 1, then exactly previous + 1, across resumed connections.
         self.seq += 1
         text = event_text(self.seq, channel, data_json)
-        self._buffer.append((self.seq, text))
+        buffer = self._buffer
+        buffer[self.seq] = text
+        if len(buffer) > self.limits.resume_buffer:
+            del buffer[self.seq - self.limits.resume_buffer]
         return self.seq, text
 
     @property
     def oldest_buffered(self) -> int | None:
         """The seq of the oldest event still in the resume buffer."""
-        return self._buffer[0][0] if self._buffer else None
+        return self.seq - len(self._buffer) + 1 if self._buffer else None
 
     def replay_after(self, seq: int) -> list[str] | None:
         """Encoded events with seq > ``seq``, in order; ``None`` if any of them is gone.
@@ -105,8 +111,8 @@ class SessionState:
         oldest = self.oldest_buffered
         if oldest is None or oldest > seq + 1:
             return None
-        start = seq + 1 - oldest
-        return [text for _, text in itertools.islice(self._buffer, start, None)]
+        buffer = self._buffer
+        return [buffer[n] for n in range(seq + 1, self.seq + 1)]
 
     # Attachment and resume ----------------------------------------------------------------
 
