@@ -25,7 +25,7 @@ _REPO = Path(__file__).resolve().parents[1]
 if str(_REPO) not in sys.path:
     sys.path.insert(0, str(_REPO))
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]  # noqa: E402
+import canaux_schemas  # noqa: E402
 from docs.sitegen import asyncapi, benchmarks, compliance, schema_pages  # noqa: E402
 from docs.sitegen.paths import BENCHMARK_RESULTS, NODE_MODULES, SCHEMAS, SPEC  # noqa: E402
 from docs.sitegen.spec_pages import spec_sources  # noqa: E402

@@ -89,7 +89,7 @@ def exit_status(results: list[CaseResult], *, strict: bool) -> int:
 def requirement_index() -> dict[str, dict[str, Any]]:
     """Requirement ID → entry of ``canaux_schemas.requirements()``; empty if not available."""
     try:
-        import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
+        import canaux_schemas
 
         entries = canaux_schemas.requirements()
     except (OSError, ValueError, KeyError, ImportError):

@@ -19,7 +19,7 @@ import jsonschema.exceptions
 import jsonschema.protocols
 from referencing import Registry
 
-import canaux_schemas  # type: ignore[import-not-found, unused-ignore]
+import canaux_schemas
 from canaux.protocol import frames
 
 __all__ = [
