@@ -79,9 +79,16 @@ def refuse(
     channel: str | None = None,
     pointer: str | None = None,
 ) -> str:
-    """An ``error`` answering request ``frame_id``, remembered for dedup [OPS-1, OPS-9]."""
+    """An ``error`` answering request ``frame_id``, remembered for dedup [OPS-1, OPS-9].
+
+    ``internal_error`` is the exception: the frame took no effect, so its id is not recorded as
+    answered (and any reply recorded for it before the failure is dropped) [OPS-17].
+    """
     text = frames.error_text(code, message, id=frame_id, channel=channel, pointer=pointer)
-    session.remember_reply(frame_id, text)
+    if code is ErrorCode.INTERNAL_ERROR:
+        session.forget_reply(frame_id)
+    else:
+        session.remember_reply(frame_id, text)
     return text
 
 

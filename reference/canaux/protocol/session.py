@@ -173,6 +173,10 @@ class SessionState:
         while len(self._replies) > self.limits.dedup_ids:
             self._replies.popitem(last=False)
 
+    def forget_reply(self, frame_id: str) -> None:
+        """Drop any reply kept for ``frame_id``: the frame may be sent again [OPS-17]."""
+        self._replies.pop(frame_id, None)
+
     def reply_for(self, frame_id: str) -> str | None:
         """The reply already sent to client frame ``frame_id``, if it is remembered [OPS-9]."""
         return self._replies.get(frame_id)

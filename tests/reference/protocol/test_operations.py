@@ -166,6 +166,16 @@ class TestIdempotency:
         assert (again.ok, again.effect) == (True, Effect.NONE)
         assert "chat" in session.subscriptions
 
+    def test_an_internal_error_is_not_remembered_so_a_retry_is_applied(
+        self, session: SessionState
+    ) -> None:
+        """[OPS-17] the failed frame took no effect: the same id sent again is processed."""
+        publish(session, "conformance.demo", {"mark": "m"})
+        refuse(session, "p1", ErrorCode.INTERNAL_ERROR, "the server failed on this frame")
+        assert session.reply_for("p1") is None
+        retry = publish(session, "conformance.demo", {"mark": "m"})
+        assert (retry.effect, retry.replayed) == (Effect.PUBLISH, False)
+
     def test_a_refusal_decided_by_the_server_replaces_the_ack(self, session: SessionState) -> None:
         """[QUEUE-3] the channel handler refuses after the generic checks passed."""
         publish(session, "playqueue", {"op": "next"})
