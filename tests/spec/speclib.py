@@ -2,7 +2,9 @@
 
 The spec's conventions (spec/index.md, "Notational conventions") are checked here:
 
-- every normative statement starts with ``<a id="ID"></a>**[ID]**``; IDs are unique and well formed;
+- every normative statement starts with ``<a id="ID" data-party="P"></a>**[ID]**``; IDs are unique
+  and well formed; ``P`` says whom the statement binds (``server``, ``client`` or ``both``), and a
+  statement that cannot be observed on the wire also carries ``data-untestable="<why>"``;
 - every sentence of a normative section that uses a BCP 14 key word in capitals belongs to such a
   statement; lower-case "must", "should", "shall" and "may not" are not used in normative text;
 - every internal link resolves, with anchors computed as mkdocs (Python-Markdown ``toc``)
@@ -34,6 +36,7 @@ __all__ = [
     "CHAT_REGISTRY",
     "CLOSE_REGISTRY",
     "ERROR_REGISTRY",
+    "PARTIES",
     "PREFIXES",
     "REGENERATE_COMMAND",
     "Block",
@@ -81,6 +84,10 @@ PREFIXES = (
 )
 """The only requirement ID prefixes the project uses (fixed by the wire contract)."""
 
+PARTIES = ("server", "client", "both")
+"""Whom a requirement binds: the value of its anchor's ``data-party`` attribute."""
+_ANCHOR_ATTRIBUTES = {"id", "data-party", "data-untestable"}
+
 ERROR_REGISTRY = "error-codes"
 CLOSE_REGISTRY = "close-codes"
 CHAT_REGISTRY = "chat-error-codes"
@@ -92,8 +99,12 @@ _REGISTRY_PAGES = {
 
 _ID_RE = re.compile(r"^(?P<prefix>[A-Z]+)-(?P<number>[1-9][0-9]*)$")
 _ID_MENTION_RE = re.compile(r"\b(" + "|".join(PREFIXES) + r")-([1-9][0-9]*)\b")
-_REQ_START_RE = re.compile(r'^<a id="(?P<anchor>[^"]*)"></a>\*\*\[(?P<label>[^\]]*)\]\*\*\s*')
-_ANCHOR_RE = re.compile(r'<a\s+id="([^"]+)"\s*>\s*</a>')
+_ATTRS = r'(?:\s+[a-z][a-z-]*="[^"]*")*'
+_REQ_START_RE = re.compile(
+    r'^<a id="(?P<anchor>[^"]*)"(?P<attrs>' + _ATTRS + r")\s*></a>\*\*\[(?P<label>[^\]]*)\]\*\*\s*"
+)
+_ANCHOR_RE = re.compile(r'<a\s+id="([^"]+)"' + _ATTRS + r"\s*>\s*</a>")
+_ATTR_RE = re.compile(r'([a-z][a-z-]*)="([^"]*)"')
 _HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE_RE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)")
 _ITEM_RE = re.compile(r"^(\s*)(?:[-*+]|[0-9]+\.)\s+")
@@ -158,7 +169,11 @@ class Page:
 
 @dataclass(frozen=True)
 class Requirement:
-    """A normative statement: its ID, level, plain text and where it is."""
+    """A normative statement: its ID, level, plain text, whom it binds and where it is.
+
+    ``untestable`` is empty for a statement a peer's behaviour on the wire shows, else the reason
+    it cannot be observed there (what a server writes to its logs, say).
+    """
 
     id: str
     level: str
@@ -166,15 +181,24 @@ class Requirement:
     page: str
     section: str
     line: int
+    party: str = ""
+    untestable: str = ""
 
-    def as_json(self) -> dict[str, str]:
-        return {
+    @property
+    def testable(self) -> bool:
+        return not self.untestable
+
+    def as_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
             "id": self.id,
             "level": self.level,
-            "text": self.text,
-            "page": self.page,
-            "section": self.section,
+            "party": self.party,
+            "testable": self.testable,
         }
+        if self.untestable:
+            entry["reason"] = self.untestable
+        entry.update(text=self.text, page=self.page, section=self.section)
+        return entry
 
 
 @dataclass
@@ -350,6 +374,10 @@ def _build_spec(texts: Mapping[str, str]) -> Spec:
 # --------------------------------------------------------------------------- requirements
 
 
+def _anchor_attributes(attrs: str) -> dict[str, str]:
+    return {name: value.strip() for name, value in _ATTR_RE.findall(attrs)}
+
+
 def _strip_code_spans(text: str) -> str:
     return _CODE_SPAN_RE.sub(" ", text)
 
@@ -388,6 +416,7 @@ def extract_requirements(texts: Mapping[str, str]) -> list[Requirement]:
             if not start:
                 continue
             body = block.text[start.end() :]
+            attributes = _anchor_attributes(start.group("attrs"))
             found.append(
                 Requirement(
                     id=start.group("label"),
@@ -396,12 +425,14 @@ def extract_requirements(texts: Mapping[str, str]) -> list[Requirement]:
                     page=page.name,
                     section=_plain_text(block.section),
                     line=block.line,
+                    party=attributes.get("data-party", ""),
+                    untestable=attributes.get("data-untestable", ""),
                 )
             )
     return found
 
 
-def build_index(texts: Mapping[str, str]) -> dict[str, list[dict[str, str]]]:
+def build_index(texts: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
     """The content of schemas/requirements.json."""
     return {"requirements": [req.as_json() for req in extract_requirements(texts)]}
 
@@ -584,9 +615,37 @@ def _check_requirement_block(
         seen[label] = f"{page.name}:{block.line}"
     if requirement_level(block.text[start.end() :]) is None:
         issues.append(Issue(page.name, block.line, f"{label} has no BCP 14 key word"))
+    _check_requirement_attributes(page, block, label, start.group("attrs"), issues)
     if block.informative:
         issues.append(Issue(page.name, block.line, f"{label} is in an informative section"))
     return True
+
+
+def _check_requirement_attributes(
+    page: Page, block: Block, label: str, attrs: str, issues: list[Issue]
+) -> None:
+    """Whom the statement binds, and why it cannot be tested when it cannot (spec/index.md)."""
+    names = [name for name, _ in _ATTR_RE.findall(attrs)]
+    attributes = _anchor_attributes(attrs)
+    for name in names:
+        if name not in _ANCHOR_ATTRIBUTES or name == "id":
+            issues.append(Issue(page.name, block.line, f"{label}: unknown anchor attribute {name}"))
+    for name in set(names):
+        if names.count(name) > 1:
+            issues.append(Issue(page.name, block.line, f"{label}: anchor attribute {name} twice"))
+    party = attributes.get("data-party")
+    if party is None:
+        issues.append(Issue(page.name, block.line, f"{label} has no data-party"))
+    elif party not in PARTIES:
+        issues.append(
+            Issue(
+                page.name,
+                block.line,
+                f"{label}: data-party {party!r} is not one of {', '.join(PARTIES)}",
+            )
+        )
+    if "data-untestable" in attributes and not attributes["data-untestable"]:
+        issues.append(Issue(page.name, block.line, f"{label} is untestable without a reason"))
 
 
 def _check_keywords(page: Page, block: Block, is_requirement: bool, issues: list[Issue]) -> None:

@@ -35,13 +35,14 @@ RULES = """# Rules
 
 ## Publishing
 
-<a id="OPS-1"></a>**[OPS-1]** The server MUST answer each `publish` with an `ack` or an `error`
-with code `bad_frame`.
+<a id="OPS-1" data-party="server"></a>**[OPS-1]** The server MUST answer each `publish` with an
+`ack` or an `error` with code `bad_frame`.
 
-<a id="OPS-2"></a>**[OPS-2]** The server SHOULD NOT close the connection with `4410` early;
+<a id="OPS-2" data-party="server" data-untestable="it happens off the wire"></a>**[OPS-2]**
+The server SHOULD NOT close the connection with `4410` early;
 see [Publishing](#publishing) and [Error codes](error-codes.md#error-codes).
 
-- <a id="OPS-3"></a>**[OPS-3]** A client MAY send a `ping`; it is OPTIONAL.
+- <a id="OPS-3" data-party="client"></a>**[OPS-3]** A client MAY send a `ping`; it is OPTIONAL.
 
 A plain sentence that cites [OPS-1](#OPS-1) and needs no ID.
 
@@ -101,7 +102,10 @@ def issues_of(texts: dict[str, str], documents: dict[str, Any] | None = None) ->
 
 
 def mutate(page: str, old: str, new: str) -> dict[str, str]:
-    texts = clean_spec()
+    return mutate_more(clean_spec(), page, old, new)
+
+
+def mutate_more(texts: dict[str, str], page: str, old: str, new: str) -> dict[str, str]:
     assert old in texts[page], f"mutation anchor {old!r} not in {page}"
     texts[page] = texts[page].replace(old, new, 1)
     return texts
@@ -117,19 +121,25 @@ def test_clean_baseline_has_no_issues() -> None:
 
 class TestRequirementIds:
     def test_duplicate_id_is_reported(self) -> None:
-        texts = mutate("rules.md", 'id="OPS-2"></a>**[OPS-2]**', 'id="OPS-1"></a>**[OPS-1]**')
+        texts = mutate("rules.md", 'id="OPS-2" data', 'id="OPS-1" data')
+        texts = mutate_more(texts, "rules.md", "**[OPS-2]**", "**[OPS-1]**")
         assert_reported(issues_of(texts), "duplicate requirement ID OPS-1")
 
     def test_anchor_differing_from_label_is_reported(self) -> None:
-        texts = mutate("rules.md", 'id="OPS-2"></a>', 'id="OPS-22"></a>')
+        texts = mutate("rules.md", 'id="OPS-2" data', 'id="OPS-22" data')
         assert_reported(issues_of(texts), "anchor id 'OPS-22' differs from ID 'OPS-2'")
 
     def test_unknown_prefix_is_reported(self) -> None:
-        texts = mutate("rules.md", 'id="OPS-2"></a>**[OPS-2]**', 'id="FOO-2"></a>**[FOO-2]**')
+        texts = mutate("rules.md", 'id="OPS-2" data', 'id="FOO-2" data')
+        texts = mutate_more(texts, "rules.md", "**[OPS-2]**", "**[FOO-2]**")
         assert_reported(issues_of(texts), "malformed requirement ID 'FOO-2'")
 
     def test_label_without_anchor_is_reported(self) -> None:
-        texts = mutate("rules.md", '<a id="OPS-2"></a>**[OPS-2]**', "**[OPS-2]**")
+        texts = mutate(
+            "rules.md",
+            '<a id="OPS-2" data-party="server" data-untestable="it happens off the wire"></a>',
+            "",
+        )
         assert_reported(issues_of(texts), "requirement label without its <a id> anchor")
 
     def test_anchor_in_the_middle_is_reported(self) -> None:
@@ -143,6 +153,45 @@ class TestRequirementIds:
     def test_reference_to_an_undefined_id_is_reported(self) -> None:
         texts = mutate("rules.md", "cites [OPS-1](#OPS-1)", "cites OPS-7")
         assert_reported(issues_of(texts), "reference to unknown requirement OPS-7")
+
+
+class TestParties:
+    def test_requirement_without_party_is_reported(self) -> None:
+        texts = mutate("rules.md", '<a id="OPS-1" data-party="server">', '<a id="OPS-1">')
+        assert_reported(issues_of(texts), "OPS-1 has no data-party")
+
+    def test_unknown_party_is_reported(self) -> None:
+        texts = mutate("rules.md", 'data-party="client"', 'data-party="proxy"')
+        assert_reported(issues_of(texts), "OPS-3: data-party 'proxy' is not one of server")
+
+    def test_untestable_without_reason_is_reported(self) -> None:
+        texts = mutate("rules.md", "it happens off the wire", "")
+        assert_reported(issues_of(texts), "OPS-2 is untestable without a reason")
+
+    def test_blank_reason_is_no_reason(self) -> None:
+        texts = mutate("rules.md", "it happens off the wire", " ")
+        assert_reported(issues_of(texts), "OPS-2 is untestable without a reason")
+
+    def test_unknown_attribute_is_reported(self) -> None:
+        texts = mutate("rules.md", 'data-party="client"', 'data-party="client" data-why="x"')
+        assert_reported(issues_of(texts), "OPS-3: unknown anchor attribute data-why")
+
+    def test_repeated_attribute_is_reported(self) -> None:
+        texts = mutate("rules.md", 'data-party="client"', 'data-party="client" data-party="both"')
+        assert_reported(issues_of(texts), "OPS-3: anchor attribute data-party twice")
+
+    def test_attributes_do_not_hide_an_anchor_in_the_middle(self) -> None:
+        anchor = '<a id="OPS-9" data-party="server"></a>'
+        texts = mutate("rules.md", "A plain sentence", f"A plain {anchor} sentence")
+        assert_reported(issues_of(texts), "requirement anchor OPS-9 is not at the start")
+
+    def test_index_carries_party_and_testability(self) -> None:
+        index = {e["id"]: e for e in speclib.build_index(clean_spec())["requirements"]}
+        assert (index["OPS-1"]["party"], index["OPS-1"]["testable"]) == ("server", True)
+        assert "reason" not in index["OPS-1"]
+        assert index["OPS-2"]["testable"] is False
+        assert index["OPS-2"]["reason"] == "it happens off the wire"
+        assert index["OPS-3"]["party"] == "client"
 
 
 class TestKeywords:
@@ -198,7 +247,7 @@ class TestKeywords:
         texts = mutate(
             "rules.md",
             "The server MUST be fast",
-            '<a id="OPS-4"></a>**[OPS-4]** The server MUST be fast',
+            '<a id="OPS-4" data-party="server"></a>**[OPS-4]** The server MUST be fast',
         )
         assert_reported(issues_of(texts), "OPS-4 is in an informative section")
 
@@ -307,6 +356,8 @@ class TestRequirementIndex:
         assert index[0] == {
             "id": "OPS-1",
             "level": "MUST",
+            "party": "server",
+            "testable": True,
             "text": (
                 "The server MUST answer each publish with an ack or an error with code bad_frame."
             ),

@@ -128,7 +128,7 @@ class Client:
 
     @property
     def session(self) -> str | None:
-        """The current session id (a secret: do not log it, SECURITY-1)."""
+        """The current session id (a secret: do not log it, SECURITY-6)."""
         return self._conn.session
 
     @property

@@ -73,7 +73,7 @@ class SessionState:
 
     @property
     def short_id(self) -> str:
-        """A prefix of the id for logs: ids are never logged in full [SECURITY-1]."""
+        """A prefix of the id for logs: ids are never logged in full [SECURITY-9]."""
         return self.id[:6] + "…"
 
     # Events -------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ class TestSessionIds:
         assert all(re.fullmatch(SESSION_ID_PATTERN[1:-1], i) and len(i) >= 22 for i in ids)
 
     def test_logs_see_only_a_prefix(self) -> None:
-        """[SECURITY-1] ids are never logged in full."""
+        """[SECURITY-9] ids are never logged in full."""
         session = SessionState(None, LIMITS)
         assert session.id not in repr(session)
         assert session.id not in session.short_id
