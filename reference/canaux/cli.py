@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from canaux import __version__
 from canaux.commands import conformance
+from canaux.commands.extras import COMMAND_EXTRAS, missing_extra_message
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
@@ -29,14 +30,36 @@ def _register(parser: argparse.ArgumentParser) -> dict[str, Runner]:
         try:
             module = importlib.import_module(f"canaux.commands.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"canaux.commands.{name}":
-                raise  # a missing dependency of a present command is a real error
-            continue  # an optional command not installed
+            if exc.name == f"canaux.commands.{name}":
+                continue  # an optional command not installed
+            if name not in COMMAND_EXTRAS:
+                raise  # a missing dependency of a base command is a real error
+            runners[name] = _extra_missing(subparsers, name, exc.name)
+            continue
         before = set(subparsers.choices)
         module.add_parser(subparsers)
         for added in set(subparsers.choices) - before:
             runners[added] = module.run
     return runners
+
+
+def _extra_missing(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    module: str | None,
+) -> Runner:
+    """A stand-in for a command whose extra is not installed: it says what to install."""
+    message = missing_extra_message(name, module)
+    parser = subparsers.add_parser(
+        name, help=f"(not installed: pip install 'canaux[{COMMAND_EXTRAS[name]}]')"
+    )
+    parser.set_defaults(unavailable=True)  # main() lets its arguments through unread
+
+    def run(args: argparse.Namespace) -> int:
+        print(message, file=sys.stderr, flush=True)
+        return 2
+
+    return run
 
 
 def _build() -> tuple[argparse.ArgumentParser, dict[str, Runner]]:
@@ -61,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # read them itself).
         return conformance.main(args_list[1:])
     parser, runners = _build()
-    args = parser.parse_args(args_list)
+    args, unknown = parser.parse_known_args(args_list)
+    if unknown and not getattr(args, "unavailable", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     runner = runners.get(args.command) if args.command else None
     if runner is None:
         parser.print_help()

@@ -7,9 +7,12 @@ Every argument after ``conformance`` goes to :func:`canaux_conformance.cli.main`
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
-__all__ = ["add_parser", "main", "run"]
+from canaux.commands.extras import missing_extra_message
+
+__all__ = ["add_parser", "main", "run", "script"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,9 +29,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def main(argv: Sequence[str]) -> int:
     """Run the suite with ``argv`` (what follows ``canaux conformance``)."""
     # The suite never imports canaux; importing the suite from here is the allowed direction.
-    from canaux_conformance.cli import main as suite_main
-
+    try:
+        from canaux_conformance.cli import main as suite_main
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and exc.name.startswith("canaux_conformance"):
+            raise
+        print(missing_extra_message("conformance", exc.name), file=sys.stderr, flush=True)
+        return 2
     return int(suite_main(list(argv)) or 0)
+
+
+def script() -> int:
+    """The ``canaux-conformance`` console script: the suite, or what to install to get it."""
+    return main(sys.argv[1:])
 
 
 def run(args: argparse.Namespace) -> int:
