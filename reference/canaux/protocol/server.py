@@ -260,10 +260,10 @@ class ServerConnection:
         self.close(CloseCode.UNSUPPORTED_DATA, "binary frames are not supported")
 
     def connection_lost(self, now: float) -> None:
-        """The socket is gone (closed by the peer, or dropped); the session detaches now.
+        """The socket is gone (closed by the peer, or dropped).
 
-        [RESUME-10] the session is detached at every end of its connection, so its resume
-        window starts here.
+        [RESUME-10] the owner of the session lifecycle detaches the session at every end of
+        its connection, so its resume window starts then.
         """
         if self._state is CLOSED:
             return
@@ -354,7 +354,8 @@ class ServerConnection:
             limits=self.limits.to_welcome(),
             channels=catalogue.to_welcome(),
         )
-        session.attach(now)
+        # The session's attachment is its owner's to record, not this connection's: a
+        # connection ends long after another one may have taken its session over [RESUME-4].
         self.session = session
         self.state = OPEN
         self._send(frames.encode(welcome), now)
@@ -448,8 +449,10 @@ class ServerConnection:
             # [LIMIT-4] the client is not reading: what is queued would only wait longer.
             self._outgoing.clear()
         self._replies.clear()
-        if self.session is not None and self.session.attached:
-            self.session.detach(self._now)
+        # The session is NOT detached here: after a takeover [RESUME-4] this connection no
+        # longer carries it, and detaching it would start the resume window of a live
+        # session, which a later refused resume then discarded [RESUME-12]. The owner of
+        # the session lifecycle detaches it when this connection ends [RESUME-10].
         self.state = CLOSED
 
     # Outputs ------------------------------------------------------------------------------

@@ -90,7 +90,8 @@ class SessionRegistry:
     ) -> None:
         self.limits = limits
         self._hub = hub
-        self._clock = clock
+        self.clock = clock
+        """Where :meth:`now` reads the time; tests may replace it to let a window pass."""
         self._sessions: dict[str, Session] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[None]] = []
@@ -102,7 +103,7 @@ class SessionRegistry:
         return iter(list(self._sessions.values()))
 
     def now(self) -> float:
-        return self._clock()
+        return self.clock()
 
     def _changed(self) -> None:
         waiters, self._waiters = self._waiters, []
@@ -153,7 +154,9 @@ class SessionRegistry:
         if channels is not None and frozenset(session.state.subscriptions) != channels:
             return None
         now = self.now()
-        if session.state.expired(now):
+        if session.sink is None and session.state.expired(now):
+            # [RESUME-7] only a DETACHED session expires; a live one (resumed by a takeover
+            # [RESUME-4]) is never discarded by a request that is refused [RESUME-12].
             self.discard(session)
             return None
         if not session.state.may_resume(identity, seq, now, self.limits):

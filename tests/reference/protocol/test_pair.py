@@ -76,16 +76,33 @@ class MiniServer:
         resume = event.hello.resume
         session = self.sessions.get(resume.session) if resume else None
         if resume and session and session.may_resume(event.identity, resume.seq, now, self.limits):
-            previous = self.connections.get(session.id)
-            if previous is not None and previous is not conn:
-                previous.close(CloseCode.SESSION_REPLACED, "session resumed elsewhere")
             resumed = True
         else:
             session = SessionState(event.identity, self.limits)
             self.sessions[session.id] = session
             resumed = False
+        previous = self.connections.get(session.id)
         self.connections[session.id] = conn
         conn.welcome(session, resumed, self.catalogue, now)
+        session.attach(now)
+        if previous is not None and previous is not conn:
+            # [RESUME-4] resumed here first, then the old connection is closed.
+            previous.close(CloseCode.SESSION_REPLACED, "session resumed elsewhere")
+
+    def lost(self, conn: ServerConnection, now: float) -> None:
+        """The socket of ``conn`` is gone: detach its session if it still carries it."""
+        conn.connection_lost(now)
+        session = conn.session
+        if session is not None and self.connections.get(session.id) is conn:
+            del self.connections[session.id]
+            session.detach(now)  # [RESUME-10]
+
+    def expire(self, now: float) -> None:
+        """[RESUME-7] discard the sessions detached longer than the window."""
+        for session_id, session in list(self.sessions.items()):
+            if session_id not in self.connections and session.expired(now):
+                session.discard()
+                del self.sessions[session_id]
 
 
 def exchange(client: ClientConnection, conn: ServerConnection, server: MiniServer) -> None:
@@ -145,7 +162,7 @@ class TestPair:
             reader_conn.receive_text(text, 0.0)
         server.handle(reader_conn, 0.0)
         reader_conn.data_to_send()
-        reader_conn.connection_lost(1.0)
+        server.lost(reader_conn, 1.0)
         reader.connection_lost()
         writer.publish("conformance.demo", {"mark": "while-away"})
         exchange(writer, writer_conn, server)
@@ -170,7 +187,7 @@ class TestPair:
         client = ClientConnection(token="alice")
         conn = connected(server, client)
         first = client.session
-        conn.connection_lost(1.0)
+        server.lost(conn, 1.0)
         client.connection_lost()
         client.token = "mallory"
         conn = connected(server, client)
@@ -190,6 +207,33 @@ class TestPair:
         assert old.close_code == CloseCode.SESSION_REPLACED
         assert new.session is old.session
 
+    def test_a_refused_resume_after_a_takeover_leaves_the_live_session_alone(self) -> None:
+        """[RESUME-4] [RESUME-12] [RESUME-7] the replaced connection ending does not detach
+        the session, so a refused resume long after the window does not discard it."""
+        limits = Limits(resume_window_ms=1000)
+        server = MiniServer(limits)
+        first, second = ClientConnection(token="alice"), ClientConnection(token="alice")
+        old = connected(server, first)
+        first.subscribe("conformance.demo")
+        exchange(first, old, server)
+        assert first.session is not None
+        # B takes the session over while A's socket is still open [RESUME-4].
+        second.session, second.last_seq = first.session, first.last_seq
+        new = connected(server, second)
+        assert old.close_code == CloseCode.SESSION_REPLACED
+        server.lost(old, 1.0)  # A's socket ends after the takeover
+        live = server.sessions[first.session]
+        assert (live.attached, live.detached_at) == (True, None)  # still B's [RESUME-4]
+        server.expire(3.5)  # 2.5 s later: past the window, were the session detached
+        intruder = ClientConnection(token="mallory")
+        intruder.session, intruder.last_seq = first.session, 0
+        connected(server, intruder)
+        assert intruder.session != first.session  # refused: a fresh session [RESUME-2]
+        server.deliver("conformance.demo", {"mark": "still-live"}, 4.0)
+        exchange(second, new, server)
+        received = [e for e in second.events_received() if isinstance(e, EventReceived)]
+        assert [e.data["mark"] for e in received] == ["still-live"]
+
 
 @pytest.mark.parametrize("buffer", [1, 2])
 def test_resume_after_the_buffer_overflowed_is_refused(buffer: int) -> None:
@@ -199,7 +243,7 @@ def test_resume_after_the_buffer_overflowed_is_refused(buffer: int) -> None:
     reader_conn, writer_conn = connected(server, reader), connected(server, writer)
     reader.subscribe("conformance.demo")
     exchange(reader, reader_conn, server)
-    reader_conn.connection_lost(1.0)
+    server.lost(reader_conn, 1.0)
     reader.connection_lost()
     for n in range(buffer + 1):
         writer.publish("conformance.demo", {"mark": f"m{n}"})

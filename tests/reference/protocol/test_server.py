@@ -144,7 +144,6 @@ class TestHandshake:
             "resume_buffer",
         }
         assert [c["name"] for c in welcome["channels"]] == [e.name for e in CATALOGUE]
-        assert session.attached
         assert peer.conn.state is OPEN
 
     def test_no_hello_in_time_closes_with_4408(self) -> None:
@@ -462,13 +461,16 @@ class TestHeartbeat:
         peer.advance(25.0)
         assert peer.conn.state is OPEN
 
-    def test_closing_detaches_the_session(self) -> None:
-        """[RESUME-10] the session becomes resumable from the close on."""
+    def test_closing_leaves_the_session_to_its_owner(self) -> None:
+        """[RESUME-4] [RESUME-12] a connection that ends may no longer carry its session
+        (another one took it over): the owner of the lifecycle detaches it, not the core."""
         peer = Peer()
         session = peer.open()
+        session.attach(peer.now)
         peer.advance(30.0)
-        assert not session.attached
-        assert session.detached_at == peer.now
+        peer.assert_closed(CloseCode.HEARTBEAT_TIMEOUT)
+        assert session.attached
+        assert session.detached_at is None
         assert peer.conn.next_deadline() is None
 
 

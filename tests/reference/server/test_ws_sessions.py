@@ -126,6 +126,30 @@ class TestResume:
                 assert again["resumed"] is True
                 assert await close_code(old) == 4411
 
+    async def test_a_refused_resume_after_a_takeover_leaves_the_live_session_alone(
+        self,
+    ) -> None:
+        """RESUME-4, RESUME-12, RESUME-7: after B took A's session over, C's refused resume
+        (another token, past the window) neither discards nor detaches it: B still receives."""
+        async with running_server(make_config(resume_window_ms=1000)) as server:
+            registry = server.runtime.registry
+            offset = 0.0
+            real_clock = registry.clock
+            registry.clock = lambda: real_clock() + offset
+            async with session(server, token="alice") as (a, welcome):
+                await request(a, {"type": "subscribe", "id": "s", "channel": "conformance.t"})
+                resume = {"session": welcome["session"], "seq": 0}
+                async with session(server, token="alice", resume=resume) as (b, taken):
+                    assert taken["resumed"] is True
+                    assert await close_code(a) == 4411
+                    offset = 2.5  # well past the window, had the session been detached
+                    async with session(server, token="mallory", resume=resume) as (_, other):
+                        assert other["resumed"] is False
+                    assert registry.get(welcome["session"]) is not None
+                    await _publish_marks(server, "conformance.t", "still-live")
+                    events = await _events_until_mark(b, "still-live")
+                    assert [e["seq"] for e in events] == [1]
+
     async def test_expired_session_is_not_resumed(self) -> None:
         """RESUME-7: detached longer than resume_window_ms → discarded → resumed false."""
         async with running_server(make_config(resume_window_ms=200)) as server:
