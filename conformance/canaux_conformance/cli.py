@@ -47,7 +47,7 @@ examples:
 in CI (JUnit for the test dashboard, the HTML report as an artifact):
   canaux-conformance ws://127.0.0.1:8001/ws --quick --strict \\
       --publish-url http://127.0.0.1:8001/publish --publish-token "$CANAUX_PUBLISH_TOKEN" \\
-      --junit build/conformance.xml --report-dir build/conformance
+      --test-instance --junit build/conformance.xml --report-dir build/conformance
 """
 
 
@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="HTTP publish endpoint (POST /publish, §15), to drive system/progress channels",
     )
     target.add_argument("--publish-token", help="bearer token for --publish-url")
+    target.add_argument(
+        "--test-instance",
+        action="store_true",
+        help="confirm the server has no real users: --publish-url puts test events on system "
+        "and progress, which every subscriber sees (refused without this flag)",
+    )
     target.add_argument("--token", help="hello.token the suite's clients present (an identity)")
     target.add_argument(
         "--other-token", help="a second, different identity for the SECURITY-2 resume cases"
@@ -152,6 +158,14 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         raise ValueError(f"unknown profile(s): {', '.join(unknown)} (known: {', '.join(PROFILES)})")
     if args.timeout <= 0:
         raise ValueError("--timeout must be positive")
+    if args.url and args.publish_url and not args.test_instance:
+        # Against a live backend the suite's progress and system events reached real users'
+        # pages; a server the suite starts itself (no URL) has none.
+        raise ValueError(
+            "--publish-url makes the suite publish test events on the standard channels "
+            "(system, progress), which every subscriber of this server receives: point it at a "
+            "test instance and add --test-instance to confirm"
+        )
     return RunConfig(
         url=args.url,
         sse_url=args.sse_url,

@@ -101,3 +101,22 @@ def test_run_against_the_reference_server_writes_three_reports(tmp_path: Path) -
     assert {"HS-01", "HS-03", "HS-05", "HS-07", "HS-08"} <= set(ids)
     root = ET.parse(junit).getroot()
     assert len(root.findall("./testsuite/testcase")) == len(ids)
+
+
+class TestPublishUrlGuard:
+    """[#11] --publish-url against a server named by URL needs --test-instance: its system and
+    progress events reach every subscriber, real users included."""
+
+    def test_publish_url_without_confirmation_is_a_usage_error(self) -> None:
+        args = build_parser().parse_args(
+            ["ws://h:1/ws", "--publish-url", "http://h:1/publish", "--publish-token", "t"]
+        )
+        with pytest.raises(ValueError, match="--test-instance"):
+            config_from_args(args)
+        assert main(["ws://h:1/ws", "--publish-url", "http://h:1/publish"]) == 64
+
+    def test_confirmed_publish_url_reaches_the_run_config(self) -> None:
+        args = build_parser().parse_args(
+            ["ws://h:1/ws", "--publish-url", "http://h:1/publish", "--test-instance"]
+        )
+        assert config_from_args(args).publish_url == "http://h:1/publish"

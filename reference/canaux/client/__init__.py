@@ -16,6 +16,7 @@ from canaux.client.errors import (
     ClientClosed,
     ClientError,
     ConnectionClosedByServer,
+    HandshakeRefused,
     PublishRejected,
 )
 from canaux.client.handlers import Handler
@@ -32,6 +33,7 @@ __all__ = [
     "ConnectionClosedByServer",
     "FrameTooLarge",
     "Handler",
+    "HandshakeRefused",
     "OutboxFull",
     "PublishRejected",
     "ResetCallback",

@@ -26,7 +26,12 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.typing import Subprotocol
 
-from canaux.client.errors import ClientClosed, ConnectionClosedByServer, PublishRejected
+from canaux.client.errors import (
+    ClientClosed,
+    ConnectionClosedByServer,
+    HandshakeRefused,
+    PublishRejected,
+)
 from canaux.client.handlers import Dispatcher, Handler, HandlerRegistry
 from canaux.protocol.backoff import DEFAULT_BASE, DEFAULT_CAP, RandomSource, backoff_delays
 from canaux.protocol.client import (
@@ -152,8 +157,10 @@ class Client:
         """Call ``fn(data)`` for every event of ``channel``; the first handler subscribes it.
 
         ``fn`` may be a function or a coroutine function. Handlers of one channel never see
-        another channel's events (DELIVERY-2).
+        another channel's events (DELIVERY-2). A wrong argument is a :class:`TypeError` naming
+        it (the arguments are ``(channel, fn)``, in that order).
         """
+        _check_handler_arguments("register_handler", channel, fn, fn_required=True)
         if self._handlers.add(channel, fn):
             try:
                 self._conn.subscribe(channel)
@@ -164,6 +171,7 @@ class Client:
 
     def unregister_handler(self, channel: str, fn: Handler | None = None) -> None:
         """Remove ``fn`` (every handler of ``channel`` when None); the last one unsubscribes."""
+        _check_handler_arguments("unregister_handler", channel, fn)
         if self._handlers.remove(channel, fn):
             self._conn.unsubscribe(channel)
             self._flush()
@@ -390,7 +398,7 @@ class Client:
             if 400 <= status < 500 and status not in (408, 429):
                 # The server refuses the handshake itself (wrong path, no canaux.v1 support):
                 # retrying cannot help (TRANSPORT-2).
-                return False, ConnectionClosedByServer(None, f"http status {status}")
+                return False, HandshakeRefused(self.url, status)
             logger.info("client %s: handshake refused with http %d", self.url, status)
             return False, None
         except (OSError, TimeoutError, InvalidHandshake) as exc:
@@ -527,3 +535,17 @@ class Client:
             )
         else:
             logger.warning("client %s: server error %s: %s", self.url, event.code, event.message)
+
+
+def _check_handler_arguments(
+    method: str, channel: object, fn: object, *, fn_required: bool = False
+) -> None:
+    if not isinstance(channel, str):
+        swapped = (
+            " (the arguments are swapped?)" if callable(channel) and isinstance(fn, str) else ""
+        )
+        raise TypeError(
+            f"{method}(channel, fn): channel must be a str, not {type(channel).__name__}{swapped}"
+        )
+    if (fn_required or fn is not None) and not callable(fn):
+        raise TypeError(f"{method}(channel, fn): fn must be callable, not {type(fn).__name__}")

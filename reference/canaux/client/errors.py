@@ -5,6 +5,7 @@
     ClientError
     ├── PublishRejected          the server answered a publish with an ``error`` frame
     ├── ConnectionClosedByServer the server closed with a code that forbids reconnecting
+    │   └── HandshakeRefused     the WebSocket upgrade itself was refused (HTTP 4xx)
     └── ClientClosed             the client was closed before the operation completed
 
 :class:`~canaux.protocol.client.OutboxFull` (too many unanswered operations) comes from the
@@ -13,7 +14,13 @@ sans-I/O core and is re-exported by :mod:`canaux.client`.
 
 from __future__ import annotations
 
-__all__ = ["ClientClosed", "ClientError", "ConnectionClosedByServer", "PublishRejected"]
+__all__ = [
+    "ClientClosed",
+    "ClientError",
+    "ConnectionClosedByServer",
+    "HandshakeRefused",
+    "PublishRejected",
+]
 
 
 class ClientError(Exception):
@@ -48,6 +55,35 @@ class ConnectionClosedByServer(ClientError):
         super().__init__(f"connection closed by the server: {code} {reason}".rstrip())
         self.code = code
         self.reason = reason
+
+
+class HandshakeRefused(ConnectionClosedByServer):
+    """The server answered the WebSocket upgrade with HTTP ``status`` (a 4xx): no retry helps.
+
+    The message names the URL tried and what to check: almost always the path (a server
+    mounted under a prefix serves ``<prefix>/ws``), else the credentials or the ``Origin``.
+    """
+
+    def __init__(self, url: str, status: int) -> None:
+        ClientError.__init__(self, f"{url}: the server refused the WebSocket upgrade with "
+                             f"HTTP {status}; {_hint(status)}")  # fmt: skip
+        self.url = url
+        self.status = status
+        self.code = None
+        self.reason = f"http status {status}"
+
+
+def _hint(status: int) -> str:
+    if status == 401:
+        return "the server wants credentials: give the client a token (token=...)"
+    path = (
+        "check the path: the Canaux endpoint is <base>/ws, and a server mounted under a prefix "
+        "(app.mount('/canaux', ...)) serves <base>/canaux/ws (give the full URL, or "
+        "mount_path='/canaux' / CANAUX_MOUNT_PATH=/canaux to the compatibility services)"
+    )
+    if status == 403:
+        return path + "; if the path is right, check the token and the allowed origins"
+    return path
 
 
 class ClientClosed(ClientError):

@@ -3,7 +3,7 @@
 :func:`create_app` builds a Starlette app with every front door on one port::
 
     /ws          Canaux WebSocket, subprotocol canaux.v1
-    /events      SSE binding
+    /events      SSE binding (also at /api/events, the design note's SSE_URL)
     /ws/chat     legacy chat socket
     /api/ws      legacy system/progress socket
     /publish     POST: backend publish (bearer token)
@@ -59,6 +59,8 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         routes=[
             WebSocketRoute("/ws", _bind(websocket_endpoint, runtime)),
             Route("/events", events_endpoint(runtime), methods=["GET"]),
+            # The design note's SSE_URL (http://api:8001/api/events), kept working.
+            Route("/api/events", events_endpoint(runtime), methods=["GET"]),
             WebSocketRoute("/ws/chat", _bind(chat_ws_endpoint, runtime)),
             WebSocketRoute("/api/ws", _bind(api_ws_endpoint, runtime)),
             Route("/publish", publish_endpoint(runtime), methods=["POST"]),

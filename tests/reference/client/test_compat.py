@@ -104,3 +104,95 @@ async def test_services_of_one_url_share_one_client() -> None:
             await chat.connect()
     finally:
         await fresh.disconnect()
+
+
+class TestMountPath:
+    """[#11] The note's WS_URL is a base (ws://api:8001); a mounted server adds its prefix."""
+
+    @pytest.mark.parametrize(
+        ("ws", "mount", "expected"),
+        [
+            ("ws://api:8001", "/canaux", "ws://api:8001/canaux/ws"),
+            ("ws://api:8001/", "canaux/", "ws://api:8001/canaux/ws"),
+            ("ws://api:8001/ws", "/canaux", "ws://api:8001/canaux/ws"),
+            ("ws://api:8001/api/ws", "/canaux", "ws://api:8001/canaux/ws"),
+            ("ws://api:8001/canaux", "/canaux", "ws://api:8001/canaux/ws"),
+            ("ws://api:8001/canaux/ws", "/canaux", "ws://api:8001/canaux/ws"),
+            ("ws://api:8001/realtime", "/canaux", "ws://api:8001/realtime"),
+        ],
+    )
+    def test_ws_url_under_a_mount_path(self, ws: str, mount: str, expected: str) -> None:
+        assert resolve_ws_url(ws, mount) == expected
+
+    @pytest.mark.parametrize(
+        ("sse", "mount", "expected"),
+        [
+            ("http://api:8001/api/events", "/canaux", "http://api:8001/canaux/events"),
+            ("http://api:8001", "/canaux", "http://api:8001/canaux/events"),
+            ("http://api:8001/api/events", "", "http://api:8001/api/events"),
+            ("http://api:8001/stream", "/canaux", "http://api:8001/stream"),
+        ],
+    )
+    def test_sse_url_under_a_mount_path(self, sse: str, mount: str, expected: str) -> None:
+        assert resolve_sse_url(sse, mount) == expected
+
+    def test_mount_path_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("WS_URL", "ws://api:8001")
+        monkeypatch.setenv("SSE_URL", "http://api:8001/api/events")
+        monkeypatch.setenv("CANAUX_MOUNT_PATH", "/canaux")
+        service = CentralWebSocketService(shared=False)
+        assert service.ws_url == "ws://api:8001/canaux/ws"
+        assert service.sse_url == "http://api:8001/canaux/events"
+        assert CentralWebSocketService(shared=False, mount_path="").ws_url == "ws://api:8001/ws"
+
+
+class TestRegisterHandlerOrder:
+    """[#11] One order, register_handler(channel, fn), on both services; the old call works."""
+
+    @staticmethod
+    def handler(data: object) -> None:
+        pass
+
+    @pytest.mark.parametrize(
+        ("args", "kwargs", "channel"),
+        [
+            (("progress", handler), {}, "progress"),
+            ((handler,), {}, "system"),
+            ((handler,), {"channel": "progress"}, "progress"),
+            ((handler, "progress"), {}, "progress"),
+            ((), {"fn": handler, "channel": "chat"}, "chat"),
+        ],
+    )
+    def test_both_orders_register_the_same_handler(
+        self, args: tuple[object, ...], kwargs: dict[str, object], channel: str
+    ) -> None:
+        service = WebSocketService("ws://127.0.0.1:9/ws", shared=False)
+        service.register_handler(*args, **kwargs)
+        assert service.central.client.channels == {channel}
+        service.unregister_handler(*args, **kwargs)
+        assert service.central.client.channels == frozenset()
+
+    @pytest.mark.parametrize(
+        ("args", "kwargs", "message"),
+        [
+            ((1, 2), {}, "no handler function given"),
+            (("system",), {}, "no handler function given"),
+            ((handler, 3), {}, "channel must be a str"),
+            ((handler,), {"chanel": "x"}, "unexpected arguments"),
+        ],
+    )
+    def test_wrong_calls_are_type_errors_that_show_the_usage(
+        self, args: tuple[object, ...], kwargs: dict[str, object], message: str
+    ) -> None:
+        service = WebSocketService("ws://127.0.0.1:9/ws", shared=False)
+        with pytest.raises(TypeError, match=message) as raised:
+            service.register_handler(*args, **kwargs)
+        assert "register_handler(channel, fn)" in str(raised.value)
+
+    def test_central_service_names_swapped_arguments(self) -> None:
+        service = CentralWebSocketService("ws://127.0.0.1:9/ws", shared=False)
+        with pytest.raises(TypeError, match=r"channel must be a str.*swapped"):
+            service.register_handler(self.handler, "chat")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="fn must be callable"):
+            service.register_handler("chat", "not a function")  # type: ignore[arg-type]
+        assert service.client.channels == frozenset()
