@@ -278,6 +278,14 @@ class CaseContext:
         await client.hello(token=self.target.token if token is None else token, resume=resume)
         return client
 
+    def hello_frame(self, version: Any = 1, **members: Any) -> dict[str, Any]:
+        """A ``hello`` with the run's ``--token`` (when given), for a case that sends it raw."""
+        frame: dict[str, Any] = {"type": "hello", "version": version}
+        if self.target.token is not None:
+            frame["token"] = self.target.token
+        frame.update(members)
+        return frame
+
     async def proxy(self) -> FaultProxy:
         """A started :class:`FaultProxy` in front of the target; pass it as ``via=``."""
         host, port = self.target.host_port

@@ -2,14 +2,15 @@
 
 A case either returns (pass), raises :class:`CaseFailed` (the server broke a requirement),
 raises :class:`CaseSkipped` (an optional feature is absent), or raises anything else, which
-means the suite itself broke (verdict ``error``). A failed ``SHOULD`` case is ``non-strict``.
+means the suite itself broke (verdict ``error``; :class:`SuiteError` when the suite knows how,
+e.g. it broke a limit the server announced). A failed ``SHOULD`` case is ``non-strict``.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["CaseFailed", "CaseSkipped", "Verdict"]
+__all__ = ["CaseFailed", "CaseSkipped", "SuiteError", "Verdict"]
 
 
 class Verdict(StrEnum):
@@ -46,3 +47,14 @@ class CaseSkipped(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class SuiteError(Exception):
+    """The suite itself did something wrong, e.g. broke a limit the server announced.
+
+    Reported as ``error``: it says nothing about the server under test.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

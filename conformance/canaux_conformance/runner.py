@@ -34,7 +34,7 @@ from canaux_conformance.cases import (
     new_run_id,
     requirement_for,
 )
-from canaux_conformance.outcomes import CaseFailed, CaseSkipped, Verdict
+from canaux_conformance.outcomes import CaseFailed, CaseSkipped, SuiteError, Verdict
 from canaux_conformance.results import CaseResult, RunResult, requirement_index
 from canaux_conformance.target import ReferenceServer, ServerInfo, Target, TargetError
 from canaux_conformance.wire import HandshakeRefused, RawClient, Transcript
@@ -233,6 +233,11 @@ async def run_case(case: Case, ctx: CaseContext, *, case_timeout: float) -> Case
         verdict = Verdict.FAIL if is_must(case, requirement) else Verdict.NON_STRICT
     except CaseSkipped as skipped:
         verdict, message = Verdict.SKIPPED, skipped.reason
+    except SuiteError as exc:
+        # The suite's own mistake (e.g. it broke a limit the server announced): not a finding.
+        verdict = Verdict.ERROR
+        message = f"the suite broke, not the server: {exc.message}"
+        trace = traceback.format_exc()
     except TimeoutError:
         verdict = Verdict.ERROR
         message = f"the case did not finish within its {case_timeout:g}s budget"

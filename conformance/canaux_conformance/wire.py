@@ -9,6 +9,13 @@ not is a finding in itself; it is raised as :class:`CaseFailed` at the next rece
 
 Every frame in both directions lands in a :class:`Transcript`, which prints as a replayable
 list of frames per client for the report.
+
+The client stays inside the limits its server announced, so that a limit close is never the
+suite's doing [LIMIT-7, LIMIT-8]: once a ``welcome`` arrives, every frame it sends is paced by a
+:class:`Pacer` within the announced token bucket, and a frame longer than
+``limits.max_frame_bytes`` is refused with :class:`SuiteError` before it leaves. A case that
+probes a limit on purpose says so (``send_text(..., beyond_limits=True)``); a ``4429`` or
+``1009`` close it did not expect is then the suite's error, and otherwise the server's fault.
 """
 
 # Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.
@@ -32,14 +39,16 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.typing import Subprotocol
 
 import canaux_schemas
-from canaux_conformance.outcomes import CaseFailed
+from canaux_conformance.outcomes import CaseFailed, SuiteError
 
 __all__ = [
+    "LIMIT_CLOSE_CODES",
     "SERVER_FRAME_TYPES",
     "SUBPROTOCOL",
     "Frame",
     "FrameValidator",
     "HandshakeRefused",
+    "Pacer",
     "RawClient",
     "Transcript",
     "TranscriptEntry",
@@ -70,9 +79,60 @@ _DATA_REQUIREMENT = {
 }
 
 
+LIMIT_CLOSE_CODES = {4429: "max_rate", 1009: "max_frame_bytes"}
+"""Close codes a server uses when a client breaks an announced limit [LIMIT-2, LIMIT-3]."""
+
+
 def encode(frame: Mapping[str, Any]) -> str:
     """Compact JSON, the way a careful client writes a frame."""
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- pacing
+
+
+class Pacer:
+    """A client-side token bucket that keeps one connection within the server's [LIMIT-3, LIMIT-8].
+
+    The server's bucket holds ``max_rate`` tokens and gains ``max_rate`` per second; frames that
+    leave the suite at exactly that pace can still reach the server's bucket closer together
+    (a scheduler stall on either side, a batch read), so the suite keeps a margin: a burst of
+    half the bucket and 80 % of the rate. A server that closes a client paced like this with
+    ``4429`` broke LIMIT-8 whatever the jitter, up to ``burst / rate`` seconds of it (0.6 s).
+
+    ``reserve()`` takes one token and returns how long to wait before sending; reservations
+    queue up in call order, so concurrent senders (a case and the reader's pongs) share it.
+    """
+
+    BURST_SHARE = 0.5
+    RATE_SHARE = 0.8
+
+    def __init__(self, max_rate: int, now: float) -> None:
+        if max_rate < 1:
+            raise ValueError(f"max_rate must be positive, got {max_rate}")
+        self.max_rate = max_rate
+        self.capacity = max(1.0, float(max_rate // 2 if max_rate > 1 else 1))
+        self.rate = max_rate * self.RATE_SHARE
+        self._tokens = self.capacity
+        self._at = now
+        self.waited = 0.0
+        """Seconds of waiting imposed so far (for the transcript)."""
+
+    def reserve(self, now: float) -> float:
+        """Take one token; the seconds to wait before the frame may leave (0 when one is free)."""
+        if now > self._at:
+            self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
+            self._at = now
+        self._tokens -= 1.0
+        wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+        self.waited += wait
+        return wait
+
+    def describe(self) -> str:
+        return (
+            f"paced at {self.rate:g} frames/s with bursts of {self.capacity:g} "
+            f"(announced max_rate {self.max_rate})"
+        )
 
 
 # --------------------------------------------------------------------------- transcript
@@ -327,6 +387,10 @@ class RawClient:
         self._ids = 0
         self._reported = 0
         self._reader_error: Exception | None = None
+        self.pacer: Pacer | None = None
+        """Started by the first ``welcome`` received: every later frame is paced by it."""
+        self.beyond_limits: list[str] = []
+        """What the case did outside the announced limits on purpose (``beyond_limits=True``)."""
 
     # ----------------------------------------------------------------- connection
 
@@ -484,6 +548,8 @@ class RawClient:
         if self.validate and not self._check_schema(frame):
             return
         self.received.append(frame)
+        if frame.get("type") == "welcome" and self.welcome is None and not self.legacy:
+            self._on_welcome(frame)
         if frame.get("type") == "ping":
             self.pings.append((asyncio.get_running_loop().time(), frame))
             if self.auto_pong:
@@ -496,6 +562,59 @@ class RawClient:
                 return
         self._unclaimed.append(frame)
         self._arrived.set()
+
+    def _on_welcome(self, welcome: Frame) -> None:
+        """Learn the announced limits: from now on every frame stays inside them."""
+        self.welcome = welcome
+        rate = self.limits.get("max_rate")
+        if isinstance(rate, int) and not isinstance(rate, bool) and rate > 0:
+            self.pacer = Pacer(rate, asyncio.get_running_loop().time())
+
+    @property
+    def limits(self) -> Mapping[str, Any]:
+        """``welcome.limits`` of this connection (empty before the welcome)."""
+        limits = (self.welcome or {}).get("limits")
+        return limits if isinstance(limits, Mapping) else {}
+
+    @property
+    def max_frame_bytes(self) -> int | None:
+        """The announced ``max_frame_bytes``, or ``None`` before the welcome."""
+        value = self.limits.get("max_frame_bytes")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def fits(self, frame: Mapping[str, Any] | str) -> bool:
+        """True when ``frame`` is within the announced ``max_frame_bytes`` (or none is known)."""
+        text = frame if isinstance(frame, str) else encode(frame)
+        limit = self.max_frame_bytes
+        return limit is None or len(text.encode()) <= limit
+
+    def _closed_failure(self, what: str, requirement: str | None) -> Exception:
+        """What a close seen while waiting for ``what`` means: a limit close is the suite's
+        error when the case went beyond the limits itself, else the server broke them."""
+        code = self.close_code
+        said = f"connection closed (code {code}, reason {self.close_reason!r})"
+        limit = LIMIT_CLOSE_CODES.get(code or 0)
+        if limit is not None and self.beyond_limits:
+            return SuiteError(
+                f"client {self.name}: {said} while waiting for {what}, after the suite itself "
+                f"went beyond the announced limits ({'; '.join(self.beyond_limits[-3:])}): "
+                "the case did not expect that close"
+            )
+        if code == 4429 and self.pacer is not None:
+            return CaseFailed(
+                f"client {self.name}: {said} while waiting for {what}, though every frame "
+                f"stayed within the announced token bucket ({self.pacer.describe()})",
+                requirement="LIMIT-8",
+            )
+        if code == 1009 and self.max_frame_bytes is not None:
+            return CaseFailed(
+                f"client {self.name}: {said} while waiting for {what}, though no frame was "
+                f"longer than the announced max_frame_bytes {self.max_frame_bytes}",
+                requirement="LIMIT-1",
+            )
+        return CaseFailed(
+            f"client {self.name}: {said} while waiting for {what}", requirement=requirement
+        )
 
     def _check_schema(self, frame: Frame) -> bool:
         if self._validator is None:
@@ -575,11 +694,7 @@ class RawClient:
             # (or at the end of the case): frames received before it are still delivered.
             self.check()
             if self.closed:
-                raise CaseFailed(
-                    f"client {self.name}: connection closed (code {self.close_code}, reason "
-                    f"{self.close_reason!r}) while waiting for {what}",
-                    requirement=requirement,
-                )
+                raise self._closed_failure(what, requirement)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise CaseFailed(
@@ -656,7 +771,7 @@ class RawClient:
                 where = f" on {channel!r}" if channel else ""
                 raise CaseFailed(
                     f"{exc.message} (got {len(found)} of {n} events{where})",
-                    requirement=requirement,
+                    requirement=exc.requirement or requirement,
                 ) from exc
         return found
 
@@ -725,10 +840,8 @@ class RawClient:
                     self._arrived.clear()
                     self.check()
                     if self.closed:
-                        raise CaseFailed(
-                            f"client {self.name}: closed ({self.close_code}) after "
-                            f"{len(self.pings)} of {count} pings",
-                            requirement=requirement,
+                        raise self._closed_failure(
+                            f"ping {len(self.pings) + 1} of {count}", requirement
                         )
                     await self._arrived.wait()
         except TimeoutError:
@@ -748,12 +861,57 @@ class RawClient:
         self._ids += 1
         return f"{prefix}{self._ids}"
 
-    async def send_text(self, text: str) -> None:
-        self.transcript.add(self.name, "send", text)
+    async def _pace(self) -> None:
+        if self.pacer is not None:
+            wait = self.pacer.reserve(asyncio.get_running_loop().time())
+            if wait > 0:
+                # Pacing, not synchronisation: the server's bucket refills with time only.
+                await asyncio.sleep(wait)
+
+    def went_beyond(self, what: str) -> None:
+        """Record that the case is about to break an announced limit on purpose (a flood)."""
+        self.beyond_limits.append(what)
+        self.transcript.note(f"beyond the announced limits on purpose: {what}", self.name)
+
+    async def send_text(
+        self,
+        text: str,
+        *,
+        paced: bool = True,
+        beyond_limits: bool = False,
+        record: bool = True,
+    ) -> None:
+        """Send one text frame, paced within the announced rate and checked against the
+        announced ``max_frame_bytes`` [LIMIT-7].
+
+        ``paced=False``: sent at once, for a case that itself stays within the spec's bucket
+        (a burst of at most ``max_rate``). ``beyond_limits=True``: the case breaks a limit on
+        purpose (an oversize frame, a flood): neither paced nor size-checked, and remembered,
+        so that a limit close it did not expect is reported as the suite's error.
+        ``record=False`` keeps the frame out of the transcript (floods).
+        """
+        if beyond_limits:
+            size = len(text.encode())
+            limit = self.max_frame_bytes
+            if limit is not None and size > limit:
+                self.went_beyond(f"a {size}-byte frame (max_frame_bytes {limit})")
+        else:
+            limit = self.max_frame_bytes
+            if limit is not None and len(text.encode()) > limit:
+                raise SuiteError(
+                    f"client {self.name}: the suite was about to send a {len(text.encode())}"
+                    f"-byte frame, over the announced max_frame_bytes {limit} [LIMIT-7]: the "
+                    "case must size its frames from the welcome or skip"
+                )
+            if paced:
+                await self._pace()
+        if record:
+            self.transcript.add(self.name, "send", text)
         await self.connection.send(text)
 
     async def send_bytes(self, data: bytes) -> None:
         self.transcript.add(self.name, "send", f"<binary frame, {len(data)} bytes>")
+        await self._pace()
         await self.connection.send(data)
 
     async def send(self, frame: Mapping[str, Any]) -> None:

@@ -13,15 +13,18 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from canaux_conformance.eventstream import SseStream
-from canaux_conformance.outcomes import CaseFailed
+from canaux_conformance.outcomes import CaseFailed, SuiteError
 from canaux_conformance.wire import (
     SUBPROTOCOL,
     HandshakeRefused,
+    Pacer,
     RawClient,
     Transcript,
     catalogue_entry,
@@ -377,5 +380,144 @@ class TestEventStreamReader:
                 await stream.close()
                 assert stream.status == 400
                 assert json.loads(stream.body)["code"] == "unknown_channel"
+
+        run(main())
+
+
+# --------------------------------------------------------------------------- staying in limits
+
+
+def _welcome_with(**limits: int) -> dict[str, Any]:
+    return {**WELCOME, "limits": {**WELCOME["limits"], **limits}}
+
+
+def strict_bucket_server(max_rate: int, max_frame_bytes: int = 4096) -> Script:
+    """A server that enforces exactly the spec's bucket (LIMIT-3) and size (LIMIT-2), and
+    answers every ping with a pong."""
+
+    async def script(ws: ServerConnection) -> None:
+        await ws.recv()
+        loop = asyncio.get_running_loop()
+        welcome = _welcome_with(max_rate=max_rate, max_frame_bytes=max_frame_bytes)
+        await ws.send(json.dumps(welcome))
+        tokens, at = float(max_rate), loop.time()
+        async for message in ws:
+            now = loop.time()
+            tokens = min(float(max_rate), tokens + (now - at) * max_rate)
+            at = now
+            if len(str(message).encode()) > max_frame_bytes:
+                await ws.close(1009, "too big")
+                return
+            if tokens < 1:
+                await ws.close(4429, "over the rate")
+                return
+            tokens -= 1
+            frame = json.loads(message)
+            if frame.get("type") == "ping":
+                await ws.send(json.dumps({"type": "pong", "nonce": frame.get("nonce", "")}))
+
+    return script
+
+
+class TestPacer:
+    @given(
+        max_rate=st.integers(min_value=10, max_value=500),
+        gaps=st.lists(st.floats(min_value=0, max_value=0.3), min_size=1, max_size=300),
+        jitter=st.lists(st.floats(min_value=0, max_value=0.5), min_size=300, max_size=300),
+    )
+    def test_paced_frames_fit_the_servers_bucket_despite_jitter(
+        self, max_rate: int, gaps: list[float], jitter: list[float]
+    ) -> None:
+        """Frames leave when the pacer says; each reaches the server up to 0.5 s late, in
+        order: the server's bucket (capacity and refill max_rate) never runs dry [LIMIT-8]."""
+        pacer = Pacer(max_rate, 0.0)
+        now, sent = 0.0, []
+        for gap in gaps:
+            now += gap
+            now += pacer.reserve(now)
+            sent.append(now)
+        arrivals, last = [], 0.0
+        for at, late in zip(sent, jitter, strict=False):
+            last = max(last, at + late)  # one TCP stream: frames arrive in order
+            arrivals.append(last)
+        tokens, at = float(max_rate), 0.0
+        for arrival in arrivals:
+            tokens = min(float(max_rate), tokens + (arrival - at) * max_rate)
+            at = arrival
+            assert tokens >= 1, f"bucket empty at {arrival:.3f}s"
+            tokens -= 1
+
+    def test_reservations_queue_up(self) -> None:
+        pacer = Pacer(10, 0.0)
+        waits = [pacer.reserve(0.0) for _ in range(8)]
+        assert waits[:5] == [0.0] * 5  # a burst of half the bucket
+        assert waits[5:] == pytest.approx([1 / 8, 2 / 8, 3 / 8])  # then 80 % of the rate
+
+
+class TestStayingWithinTheAnnouncedLimits:
+    def test_a_burst_of_requests_is_paced_within_max_rate(self) -> None:
+        """30 pings at once to a server with max_rate 10 that closes 4429 on an empty bucket:
+        every one is answered (without the pacer the 11th frame is closed)."""
+
+        async def main() -> None:
+            async with scripted_server(strict_bucket_server(10)) as url, RawClient(url) as client:
+                await client.hello()
+                assert client.pacer is not None
+                for index in range(15):
+                    await client.send({"type": "ping", "nonce": f"n{index}"})
+                for index in range(15):
+                    await client.expect("pong", nonce=f"n{index}")
+                assert not client.closed
+
+        run(main())
+
+    def test_a_frame_over_max_frame_bytes_is_the_suites_error(self) -> None:
+        async def main() -> None:
+            async with (
+                scripted_server(strict_bucket_server(200, 4096)) as url,
+                RawClient(url) as client,
+            ):
+                await client.hello()
+                assert client.max_frame_bytes == 4096
+                big = {"type": "ping", "nonce": "x", "pad": "x" * 5000}
+                assert not client.fits(big)
+                with pytest.raises(SuiteError, match="max_frame_bytes 4096"):
+                    await client.send(big)
+                assert not client.closed
+
+        run(main())
+
+    def test_an_unexpected_limit_close_after_a_deliberate_breach_is_the_suites_error(
+        self,
+    ) -> None:
+        async def main() -> None:
+            async with (
+                scripted_server(strict_bucket_server(200, 4096)) as url,
+                RawClient(url) as client,
+            ):
+                await client.hello()
+                await client.send_text(
+                    json.dumps({"type": "ping", "pad": "x" * 5000}), beyond_limits=True
+                )
+                with pytest.raises(SuiteError, match="beyond the announced limits"):
+                    await client.ping("after")
+
+        run(main())
+
+    def test_a_rate_close_of_a_paced_client_breaks_limit_8(self) -> None:
+        """A server that closes with 4429 a client within the bucket is at fault."""
+
+        async def script(ws: ServerConnection) -> None:
+            await ws.recv()
+            await ws.send(json.dumps(_welcome_with(max_rate=10)))
+            await ws.recv()
+            await ws.close(4429, "over the rate")
+
+        async def main() -> None:
+            async with scripted_server(script) as url, RawClient(url) as client:
+                await client.hello()
+                with pytest.raises(CaseFailed) as failed:
+                    await client.ping("one")
+                assert failed.value.requirement == "LIMIT-8"
 
         run(main())

@@ -29,6 +29,9 @@ from canaux_conformance.wire import Frame, RawClient, catalogue_entry, encode
 
 __all__ = ["ENVELOPE_CASES", "client_vectors", "oversize_text", "run_vector", "vector_level"]
 
+HELLO_ALLOWANCE = 8192
+"""Bytes a first frame may always have, whatever ``max_frame_bytes`` says [HANDSHAKE-10]."""
+
 STANDARD_LIMITS = {
     "max_frame_bytes": 65536,
     "max_subscriptions": 64,
@@ -109,6 +112,11 @@ def _input(ctx: CaseContext, vector: Mapping[str, Any]) -> tuple[str | bytes, li
         size = int(vector["oversize_bytes"])
         if vector.get("limits") == "standard":
             size += limits.get("max_frame_bytes", 65536) - STANDARD_LIMITS["max_frame_bytes"]
+            if vector.get("stage") == "before_hello" and "close" in vector.get("expect", {}):
+                # [HANDSHAKE-10] a first frame may be as long as the larger of 8192 bytes and
+                # max_frame_bytes: only a frame over both is oversize whatever its type.
+                allowance = max(HELLO_ALLOWANCE, int(limits.get("max_frame_bytes", 65536)))
+                size = max(size, allowance + 1)
         return oversize_text(size), setup
     if (
         vector.get("limits") == "standard"
@@ -125,7 +133,54 @@ def _input(ctx: CaseContext, vector: Mapping[str, Any]) -> tuple[str | bytes, li
         return base64.b64decode(vector["binary_base64"]), setup
     if "text" in vector:
         return str(vector["text"]), setup
-    return encode_value(vector["frame"]), setup
+    return encode_value(_with_token(ctx, vector)), setup
+
+
+def _with_token(ctx: CaseContext, vector: Mapping[str, Any]) -> Any:
+    """The vector's frame; a ``hello`` carries the run's ``--token`` when one is given.
+
+    A server that authenticates refuses a hello without an accepted token (``4401``), which is
+    not what the vector is about. A vector whose token is itself the input (empty, not a
+    string, too long) keeps it: the hello is refused before its credentials are looked at
+    [HANDSHAKE-18]. A vector that needs a well-formed token accepted keeps its point only when
+    ours stands in for it; one about a token's length cannot (only the given token is accepted).
+    """
+    frame = vector["frame"]
+    token = ctx.target.token
+    if token is None or not isinstance(frame, dict) or frame.get("type") != "hello":
+        return frame
+    if "token" not in frame:
+        return {**frame, "token": token}
+    if "reply" not in vector.get("expect", {}):
+        return frame
+    theirs = frame["token"]
+    if isinstance(theirs, str) and len(theirs) > len(token):
+        raise CaseSkipped(
+            f"the vector needs a {len(theirs)}-character token accepted; the server "
+            "authenticates (--token given) and accepts only the token given"
+        )
+    return {**frame, "token": token}
+
+
+def _requires_frame_fits(
+    ctx: CaseContext, vector: Mapping[str, Any], sent: str | bytes, *, oversize: bool
+) -> None:
+    """Skip a vector whose input cannot fit the announced ``max_frame_bytes`` [LIMIT-7].
+
+    Written for the standard limits, a vector may need a bigger frame than a server announces
+    (a 16,000-character chat text does not fit in 4096 bytes): sending it would only test the
+    size limit, which the LIM and oversize cases already do.
+    """
+    if oversize or isinstance(sent, bytes) or ctx.server is None:
+        return
+    limit = ctx.server.limit("max_frame_bytes", STANDARD_LIMITS["max_frame_bytes"])
+    if vector.get("stage") == "before_hello":
+        limit = max(limit, HELLO_ALLOWANCE)
+    size = len(sent.encode())
+    if size > limit:
+        raise CaseSkipped(
+            f"the vector's frame has {size} bytes; this server announced max_frame_bytes {limit}"
+        )
 
 
 def encode_value(value: Any) -> str:
@@ -286,6 +341,9 @@ async def run_vector(ctx: CaseContext, vector: Mapping[str, Any]) -> None:
     """Send one vector's input as it says and check the server's answer against ``expect``."""
     _requires_catalogue(ctx, vector)
     sent, setup = _input(ctx, vector)
+    # An input that breaks the size limit on purpose is sent as it is; any other must fit.
+    oversize = "oversize_bytes" in vector and "close" in vector.get("expect", {})
+    _requires_frame_fits(ctx, vector, sent, oversize=oversize)
     ctx.note(f"vector {vector['name']}: {vector.get('description', '')}")
     if vector.get("stage") == "legacy":
         await _run_legacy(ctx, vector, sent)
@@ -300,7 +358,10 @@ async def run_vector(ctx: CaseContext, vector: Mapping[str, Any]) -> None:
                 raise CaseFailed(
                     f"setup frame {encode(frame)} refused: {encode(reply)}", requirement="OPS-1"
                 )
-    await (client.send_bytes(sent) if isinstance(sent, bytes) else client.send_text(sent))
+    if isinstance(sent, bytes):
+        await client.send_bytes(sent)
+    else:
+        await client.send_text(sent, beyond_limits=oversize)
     expect = vector["expect"]
     if "close" in expect:
         await _check_close(client, vector)

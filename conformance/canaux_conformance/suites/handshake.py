@@ -121,10 +121,7 @@ async def hs_04_pipelined_hello(ctx: CaseContext) -> None:
     """A client need not wait for welcome before its next frame; the reply order still holds."""
     channel = ctx.channel("pipelined")
     client = await ctx.connect("A")
-    hello: dict[str, object] = {"type": "hello", "version": 1}
-    if ctx.target.token is not None:
-        hello["token"] = ctx.target.token
-    await client.send(hello)
+    await client.send(ctx.hello_frame())
     await client.send({"type": "subscribe", "id": "p1", "channel": channel})
     first = await client.next_frame(requirement="HANDSHAKE-2")
     if first.get("type") != "welcome":
@@ -141,7 +138,7 @@ async def hs_04_pipelined_hello(ctx: CaseContext) -> None:
 )
 async def hs_05_version_unsupported(ctx: CaseContext) -> None:
     client = await ctx.connect("A")
-    await client.send({"type": "hello", "version": 99})
+    await client.send(ctx.hello_frame(version=99))
     code = await client.expect_close(requirement="HANDSHAKE-5")
     if code != 4406:
         raise CaseFailed(f"closed with {code}, expected 4406")
@@ -207,7 +204,7 @@ async def hs_07_first_frame_not_hello(ctx: CaseContext) -> None:
 )
 async def hs_08_second_hello(ctx: CaseContext) -> None:
     client = await ctx.client("A")
-    await client.send({"type": "hello", "version": 1})
+    await client.send(ctx.hello_frame())
     code = await client.expect_close(requirement="HANDSHAKE-6")
     if code != 4409:
         raise CaseFailed(f"closed with {code}, expected 4409")

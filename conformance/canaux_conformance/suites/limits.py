@@ -68,7 +68,7 @@ async def lim_01_frame_over_limit(ctx: CaseContext) -> None:
     size = _limit(ctx, client, "max_frame_bytes") + 1
     ctx.note(f"sending a {size}-byte frame")
     with contextlib.suppress(ConnectionClosed):
-        await client.send_text(oversize_text(size))
+        await client.send_text(oversize_text(size), beyond_limits=True)
     code = await client.expect_close(requirement="LIMIT-2")
     if code != 1009:
         raise CaseFailed(f"closed with {code} after a {size}-byte frame, expected 1009")
@@ -147,10 +147,11 @@ async def lim_04_flood(ctx: CaseContext) -> None:
     frame = encode({"type": "ping", "nonce": "flood"})
     # The frames are not written to the transcript one by one (thousands of identical lines).
     ctx.note(f"sending {count} pings back to back (max_rate {rate})")
+    client.went_beyond(f"a flood of {count} pings (max_rate {rate})")
     sent = 0
     with contextlib.suppress(ConnectionClosed):
         for _ in range(count):
-            await client.connection.send(frame)
+            await client.send_text(frame, beyond_limits=True, record=False)
             sent += 1
     elapsed = loop.time() - started
     ctx.note(f"sent {sent} frames in {elapsed:.2f}s")
@@ -178,7 +179,10 @@ async def lim_05_burst_within_rate(ctx: CaseContext) -> None:
     count = max(1, rate - 11)
     ctx.note(f"sending {count} pings back to back (max_rate {rate})")
     for index in range(count):
-        await client.connection.send(encode({"type": "ping", "nonce": f"b{index}"}))
+        # Within the spec's bucket, beyond the suite's own margin: not paced.
+        await client.send_text(
+            encode({"type": "ping", "nonce": f"b{index}"}), paced=False, record=False
+        )
     for index in range(count):
         try:
             await client.expect("pong", nonce=f"b{index}", requirement="LIMIT-8")
