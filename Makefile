@@ -81,3 +81,14 @@ bench: $(STAMP)
 ## bench-full: the full set (10,000 idle connections, longer windows); results in benchmarks/results/
 bench-full: $(STAMP)
 	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; $(PY) -m benchmarks.run --full
+
+# ---- the suite's power (mutation testing; not part of `make test`) ---------------------------
+.PHONY: power
+POWER_N    ?= 30
+POWER_SEED ?=
+POWER_JOBS ?= 1
+
+## power: run the suite (--quick) against POWER_N random single mutations of the reference core
+## and server; prints the kill rate and every survivor (POWER_SEED=… replays a sample)
+power: $(STAMP)
+	$(PY) -m tests.power --n $(POWER_N) --jobs $(POWER_JOBS) $(if $(POWER_SEED),--seed $(POWER_SEED))

@@ -82,7 +82,9 @@ def sample(
     sources: dict[str, str], n: int, seed: int, known: list[str] | None = None
 ) -> list[Mutation]:
     """The first ``n`` verified mutations of ``sources`` in the order ``seed`` shuffles them."""
-    every = [m for path in sorted(sources) for m in find_mutations(sources[path], path, known=known)]
+    every = [
+        m for path in sorted(sources) for m in find_mutations(sources[path], path, known=known)
+    ]
     order = list(range(len(every)))
     random.Random(seed).shuffle(order)
     chosen: list[Mutation] = []
@@ -140,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     if unreached:
-        print(f"no function of these ran in the server (not mutated): {', '.join(unreached)}", flush=True)
+        print(
+            f"no function of these ran in the server (not mutated): {', '.join(unreached)}",
+            flush=True,
+        )
 
     mutants = sample(sources, args.n, seed, _known_requirements())
     if args.pick:
@@ -148,11 +153,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for index, mutation in enumerate(mutants, start=1):
             old, new = mutation.diff(sources[mutation.path])
-            print(f"{index:>3} {mutation.path}:{mutation.line} [{mutation.operator}] {old!r} -> {new!r}")
+            where = f"{mutation.path}:{mutation.line} [{mutation.operator}]"
+            print(f"{index:>3} {where} {old!r} -> {new!r}")
         return 0
     timeout = args.timeout or max(120.0, 6 * control.duration)
     config = TrialConfig(package=PACKAGE, suite_seed=args.suite_seed, timeout=timeout)
-    print(f"running {len(mutants)} mutants, {args.jobs} at a time, {timeout:.0f}s each at most", flush=True)
+    print(
+        f"running {len(mutants)} mutants, {args.jobs} at a time, {timeout:.0f}s each at most",
+        flush=True,
+    )
 
     trials: list[Trial] = []
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

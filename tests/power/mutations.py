@@ -7,7 +7,8 @@ operator can never produce a syntax error or an accidental second change.
 
 Operators (``OPERATORS``), each the kind of slip a server author makes:
 
-- ``compare``:  ``<`` ↔ ``<=``, ``>`` ↔ ``>=``, ``==`` ↔ ``!=``, ``is`` ↔ ``is not``, ``in`` ↔ ``not in``
+- ``compare``:  ``<`` ↔ ``<=``, ``>`` ↔ ``>=``, ``==`` ↔ ``!=``, ``is`` ↔ ``is not``,
+  ``in`` ↔ ``not in``
 - ``boolean``:  ``and`` ↔ ``or``; ``not x`` → ``x``
 - ``arith``:    ``+`` ↔ ``-``, ``*`` → ``//``, ``//`` → ``*``, ``%`` → ``//``, ``|`` ↔ ``&``,
   ``<<`` ↔ ``>>`` (also in ``+=`` and friends); ``-x`` → ``x``
@@ -76,7 +77,9 @@ _SYMBOLS: dict[type[ast.AST], str] = {
     ast.BitOr: "|", ast.BitAnd: "&", ast.LShift: "<<", ast.RShift: ">>",
     ast.And: "and", ast.Or: "or",
 }  # fmt: skip
-_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
+_LOG_METHODS = frozenset(
+    {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
+)
 _QUIET_FUNCTIONS = frozenset({"__repr__", "__str__"})
 _DELETABLE = (
     ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Raise, ast.Break, ast.Continue,
@@ -354,7 +357,8 @@ def _is_type(node: ast.AST) -> bool:
     if isinstance(node, ast.Constant):
         return node.value is None
     name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
-    return isinstance(name, str) and name[:1].isupper()
+    # CapWords names a class; ALL_CAPS names a constant (flags are fair game)
+    return isinstance(name, str) and name[:1].isupper() and not name.isupper()
 
 
 def _binds_names_only(node: ast.Assign | ast.AnnAssign) -> bool:
@@ -422,7 +426,7 @@ def _names(node: ast.AST) -> set[str]:
 def _replace(tree: ast.AST, target: ast.AST, replacement: ast.AST) -> ast.AST:
     """A copy of ``tree`` with ``target`` (found by identity) replaced by ``replacement``."""
     memo: dict[int, object] = {id(target): replacement}
-    return copy.deepcopy(tree, memo)  # type: ignore[no-any-return]
+    return copy.deepcopy(tree, memo)
 
 
 def _check(source: str, mutation: Mutation, expected: ast.AST) -> bool:

@@ -157,7 +157,6 @@ class _Server:
         self._reader.join(timeout=5)
 
 
-
 def _suite_command(url: str, seed: int, report_dir: Path) -> list[str]:
     urls = derive_urls(url)
     return [

@@ -1,0 +1,95 @@
+"""The report's arithmetic: who counts in which ratio, and what a survivor line says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.power import equivalents
+from tests.power.equivalents import Equivalent
+from tests.power.mutations import Mutation, find_mutations
+from tests.power.report import Score, format_report, score, to_json
+from tests.power.trials import Outcome, Trial
+
+SOURCE = "def f(a, b):\n    if a < b and b > 2:\n        return a + b\n    return b\n"
+PATH = "pkg/f.py"
+SOURCES = {PATH: SOURCE}
+MUTATIONS = find_mutations(SOURCE, PATH)
+
+
+def _trial(mutation: Mutation, outcome: Outcome, how: str = "") -> Trial:
+    killers = ("ROUTE-01 [DELIVERY-2]",) if outcome is Outcome.KILLED else ()
+    return Trial(mutation, outcome, how, killers, skipped=("SSE-STREAM-01",))
+
+
+CONTROL = Trial(None, Outcome.SURVIVED, "", passed=("SSE-STREAM-01", "ROUTE-01"))
+TRIALS = [
+    _trial(MUTATIONS[0], Outcome.KILLED, "fail"),
+    _trial(MUTATIONS[1], Outcome.KILLED, "timeout"),
+    _trial(MUTATIONS[2], Outcome.KILLED, "crash"),
+    _trial(MUTATIONS[3], Outcome.SURVIVED),
+    _trial(MUTATIONS[4], Outcome.SURVIVED),
+    _trial(MUTATIONS[5], Outcome.STILLBORN, "SyntaxError"),
+]
+
+
+@pytest.fixture
+def one_equivalent(monkeypatch: pytest.MonkeyPatch) -> Mutation:
+    mutation = MUTATIONS[4]
+    before, after = mutation.diff(SOURCE)
+    entry = Equivalent(PATH, before, after, "no client can tell")
+    monkeypatch.setattr(equivalents, "EQUIVALENTS", (entry,))
+    return mutation
+
+
+class TestScore:
+    def test_stillborn_mutants_are_outside_the_ratio(self) -> None:
+        result = score(TRIALS, SOURCES)
+        assert result == Score(killed=3, survived=2, stillborn=1, equivalent=0)
+        assert result.judged == 5
+        assert result.kill_rate == pytest.approx(3 / 5)
+        assert result.non_equivalent_kill_rate == pytest.approx(3 / 5)
+
+    def test_equivalent_survivors_leave_the_second_ratio_only(
+        self, one_equivalent: Mutation
+    ) -> None:
+        result = score(TRIALS, SOURCES)
+        assert result.equivalent == 1
+        assert result.kill_rate == pytest.approx(3 / 5)
+        assert result.non_equivalent_kill_rate == pytest.approx(3 / 4)
+
+    def test_killed_mutant_is_never_counted_equivalent(self, one_equivalent: Mutation) -> None:
+        trials = [_trial(one_equivalent, Outcome.KILLED, "fail")]
+        assert score(trials, SOURCES).equivalent == 0
+
+    def test_no_judged_mutant_has_no_rate(self) -> None:
+        result = score([TRIALS[-1]], SOURCES)
+        assert result.kill_rate is None
+        assert result.non_equivalent_kill_rate is None
+
+
+class TestText:
+    def test_report_lists_each_survivor_with_its_one_line_diff(
+        self, one_equivalent: Mutation
+    ) -> None:
+        text = format_report(TRIALS, SOURCES, seed=5, control=CONTROL)
+        assert "6 mutants (seed 5): 3 killed, 2 survived, 1 stillborn" in text
+        assert "kill rate: 60.0% of 5 judged mutants; 75.0% of the 4 not judged equivalent" in text
+        for trial in TRIALS[3:5]:
+            assert trial.mutation is not None
+            before, after = trial.mutation.diff(SOURCE)
+            assert f"{PATH}:{trial.mutation.line}  [{trial.mutation.operator}] in f" in text
+            assert f"    - {before}\n    + {after}" in text
+        assert "equivalent: no client can tell" in text
+        assert "skipped here: SSE-STREAM-01" in text
+        assert "stillborn (the server did not start; not in the ratio)" in text
+
+    def test_json_holds_every_mutant_and_its_killers(self, tmp_path: Path) -> None:
+        path = tmp_path / "power.json"
+        to_json(TRIALS, SOURCES, seed=5, n=6, path=path)
+        document = json.loads(path.read_text())
+        assert [m["outcome"] for m in document["mutants"]] == [t.outcome.value for t in TRIALS]
+        assert document["mutants"][0]["killed_by"] == ["ROUTE-01 [DELIVERY-2]"]
+        assert document["kill_rate"] == pytest.approx(0.6)

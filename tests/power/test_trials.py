@@ -1,0 +1,90 @@
+"""The parts of a trial that need no server: judging a suite run, and which files are in reach."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.power.mutations import find_mutations
+from tests.power.trials import Outcome, _judge, reached_files
+
+MUTATION = find_mutations("X = 1\n", "pkg/x.py")[0]
+
+
+def _report(tmp_path: Path, verdicts: dict[str, str]) -> Path:
+    cases = [
+        {"id": case, "verdict": verdict, "requirement": "OPS-1" if verdict != "pass" else None}
+        for case, verdict in verdicts.items()
+    ]
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({"cases": cases}))
+    return path
+
+
+def _judged(
+    path: Path, *, status: int = 0, alive: bool = True
+) -> tuple[Outcome, str, tuple[str, ...]]:
+    trial = _judge(MUTATION, status, path, alive=alive, duration=1.0, executed={}, output="x\nlast")
+    return trial.outcome, trial.how, trial.killers
+
+
+class TestJudge:
+    def test_all_pass_is_a_survivor(self, tmp_path: Path) -> None:
+        assert _judged(_report(tmp_path, {"A": "pass", "B": "skipped"})) == (
+            Outcome.SURVIVED,
+            "",
+            (),
+        )
+
+    @pytest.mark.parametrize("verdict", ["fail", "error", "non-strict"])
+    def test_a_case_that_does_not_pass_kills(self, tmp_path: Path, verdict: str) -> None:
+        outcome, how, killers = _judged(_report(tmp_path, {"A": "pass", "B": verdict}), status=1)
+        assert (outcome, how, killers) == (Outcome.KILLED, verdict, ("B [OPS-1]",))
+
+    def test_fail_is_named_before_error(self, tmp_path: Path) -> None:
+        _, how, killers = _judged(_report(tmp_path, {"A": "error", "B": "fail"}), status=1)
+        assert how == "fail"
+        assert killers == ("A [OPS-1]", "B [OPS-1]")
+
+    def test_a_dead_server_kills_even_when_every_case_passed(self, tmp_path: Path) -> None:
+        assert _judged(_report(tmp_path, {"A": "pass"}), alive=False)[:2] == (
+            Outcome.KILLED,
+            "crash",
+        )
+
+    def test_a_suite_that_exits_non_zero_without_a_report_kills(self, tmp_path: Path) -> None:
+        outcome, how, _ = _judged(tmp_path / "missing.json", status=2)
+        assert (outcome, how) == (Outcome.KILLED, "exit 2: last")
+
+
+class TestReach:
+    SOURCES = {  # noqa: RUF012
+        "canaux/__init__.py": "",
+        "canaux/server/__init__.py": "",
+        "canaux/server/hub.py": "from canaux.protocol.codes import CODE\nfrom . import run\n"
+        "def deliver():\n    return CODE\n",
+        "canaux/server/run.py": "def main():\n    return 1\n",
+        "canaux/protocol/__init__.py": "",
+        "canaux/protocol/codes.py": "CODE = 4400\n",
+        "canaux/protocol/client.py": "from canaux.protocol.codes import CODE\n"
+        "def connect():\n    return CODE\n",
+    }
+
+    def test_files_with_a_function_that_ran_and_what_they_import_are_reached(self) -> None:
+        executed = {
+            "canaux/server/hub.py": frozenset({1, 2, 3, 4}),
+            "canaux/protocol/client.py": frozenset({1, 2}),
+        }
+        assert reached_files(self.SOURCES, executed) == {
+            "canaux/__init__.py",
+            "canaux/server/__init__.py",
+            "canaux/server/hub.py",
+            "canaux/server/run.py",
+            "canaux/protocol/__init__.py",
+            "canaux/protocol/codes.py",
+        }
+
+    def test_nothing_ran_nothing_reached(self) -> None:
+        assert reached_files(self.SOURCES, {}) == set()
