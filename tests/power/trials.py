@@ -162,7 +162,7 @@ def _suite_command(url: str, seed: int, report_dir: Path) -> list[str]:
     return [
         sys.executable, "-m", "canaux_conformance", url, "--quick", "--seed", str(seed),
         "--sse-url", urls["sse"], "--publish-url", urls["publish"],
-        "--publish-token", PUBLISH_TOKEN, "--profile", ",".join(PROFILES),
+        "--publish-token", PUBLISH_TOKEN, "--test-instance", "--profile", ",".join(PROFILES),
         "--report-dir", str(report_dir), "--no-transcripts",
     ]  # fmt: skip
 
