@@ -14,6 +14,7 @@ fail): it sends :attr:`Outcome.reply` only after delivering, or replaces it with
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from canaux.protocol import frames
@@ -24,6 +25,7 @@ from canaux.protocol.session import SessionState
 __all__ = [
     "Effect",
     "Outcome",
+    "Permitted",
     "accept",
     "apply_subscribe",
     "apply_unsubscribe",
@@ -61,6 +63,11 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+Permitted = Callable[[str], bool]
+"""The server's access policy for one session and one kind of request: may it subscribe to
+(or publish on) this channel [CHANNEL-13]. Called only for a channel in the catalogue."""
 
 
 def accept(session: SessionState, frame_id: str) -> str:
@@ -119,7 +126,11 @@ def _known(catalogue: Catalogue, channel: str) -> bool:
 
 
 def apply_subscribe(
-    session: SessionState, catalogue: Catalogue, frame: frames.Subscribe
+    session: SessionState,
+    catalogue: Catalogue,
+    frame: frames.Subscribe,
+    *,
+    permitted: Permitted | None = None,
 ) -> Outcome:
     """Decide a ``subscribe``; on success the session is subscribed already."""
     earlier = session.reply_for(frame.id)
@@ -135,6 +146,15 @@ def apply_subscribe(
             f"no channel {frame.channel} in the catalogue",
             channel=frame.channel,
             pointer="/channel",
+        )
+    if permitted is not None and not permitted(frame.channel):
+        # [CHANNEL-13] the access policy denies this identity the channel.
+        return _refused(
+            session,
+            frame.id,
+            ErrorCode.FORBIDDEN,
+            f"not allowed to subscribe to {frame.channel}",
+            channel=frame.channel,
         )
     if frame.channel in session.subscriptions:
         # [OPS-3] already subscribed → error, subscription unchanged.
@@ -177,7 +197,13 @@ def apply_unsubscribe(session: SessionState, frame: frames.Unsubscribe) -> Outco
     return Outcome(frame.id, accept(session, frame.id), Effect.UNSUBSCRIBE)
 
 
-def check_publish(session: SessionState, catalogue: Catalogue, frame: frames.Publish) -> Outcome:
+def check_publish(
+    session: SessionState,
+    catalogue: Catalogue,
+    frame: frames.Publish,
+    *,
+    permitted: Permitted | None = None,
+) -> Outcome:
     """Decide whether a ``publish`` may be delivered.
 
     On :attr:`Effect.PUBLISH` the reply is the ack (already remembered); the server delivers,
@@ -205,6 +231,15 @@ def check_publish(session: SessionState, catalogue: Catalogue, frame: frames.Pub
             frame.id,
             ErrorCode.FORBIDDEN,
             f"only the server publishes on {frame.channel}",
+            channel=frame.channel,
+        )
+    if permitted is not None and not permitted(frame.channel):
+        # [CHANNEL-13] refused by the access policy, before the schema [CHANNEL-14].
+        return _refused(
+            session,
+            frame.id,
+            ErrorCode.FORBIDDEN,
+            f"not allowed to publish on {frame.channel}",
             channel=frame.channel,
         )
     problem = catalogue.validate_publish(frame.channel, frame.data)

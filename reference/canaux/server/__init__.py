@@ -2,8 +2,10 @@
 
 One process, one port: the Canaux WebSocket (``/ws``), the SSE binding (``/events``), the
 legacy sockets (``/ws/chat``, ``/api/ws``), HTTP publish and health. Protocol rules live in the
-sans-I/O core :mod:`canaux.protocol`; this package is the I/O around it, the hub and the
-standard channel services.
+sans-I/O core :mod:`canaux.protocol`; this package is the I/O around it, the hub, and the
+channels: the app declares its own with :class:`Channel` (``ServerConfig(channels=[...])``),
+the standard ones are declared the same way, and the app publishes in-process with
+``await runtime_of(app).publish(channel, data)``.
 
 Standalone: ``canaux serve`` or :func:`serve`. Inside an application:
 ``fastapi_app.mount("/canaux", create_app(ServerConfig()))``.
@@ -13,21 +15,35 @@ from __future__ import annotations
 
 from canaux.server.app import create_app, runtime_of
 from canaux.server.broker import Broker, BrokerMessage, MemoryBroker, StateChange
+from canaux.server.channels import (
+    Access,
+    Channel,
+    Publication,
+    Refused,
+    Requester,
+    Subscription,
+)
 from canaux.server.channels.chat import Agent, EchoAgent
 from canaux.server.config import Authenticator, ServerConfig, Unauthorized
 from canaux.server.run import serve, serve_async
 from canaux.server.runtime import ServerRuntime
 
 __all__ = [
+    "Access",
     "Agent",
     "Authenticator",
     "Broker",
     "BrokerMessage",
+    "Channel",
     "EchoAgent",
     "MemoryBroker",
+    "Publication",
+    "Refused",
+    "Requester",
     "ServerConfig",
     "ServerRuntime",
     "StateChange",
+    "Subscription",
     "Unauthorized",
     "create_app",
     "runtime_of",

@@ -1,19 +1,20 @@
 """Configuration of the reference server (spec §11 limits, §15 HTTP publish, §17 "canaux.server").
 
 One :class:`ServerConfig` describes a server: where it listens, which limits it enforces and
-announces, whether the conformance family is on, the HTTP publish token, the scan root, and
-the pluggable parts (broker, chat agent).
+announces, which channels it offers (the standard ones, the conformance family, the app's own),
+the HTTP publish token, the scan root, and the pluggable parts (broker, chat agent).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from canaux.protocol.limits import Limits
 from canaux.server.broker import Broker
+from canaux.server.channels.channel import Channel
 from canaux.server.channels.chat import Agent
 
 __all__ = ["DEFAULT_PORT", "PUBLISH_TOKEN_ENV", "Authenticator", "ServerConfig", "Unauthorized"]
@@ -44,6 +45,12 @@ class ServerConfig:
     """0 picks a free port (the real one is printed and available from the running server)."""
     conformance: bool = False
     """Offer the ``conformance.*`` family [CONF-2]; off by default, as in production."""
+    channels: Sequence[Channel] = ()
+    """The application's channels, announced after the standard ones; one with a standard name
+    replaces that standard channel (same catalogue entry, its own hooks)."""
+    standard_channels: bool = True
+    """Offer chat, playqueue, system and progress; ``False`` with ``conformance=True`` is the
+    core-only catalogue (``conformance.*`` alone)."""
     limits: Limits = field(default_factory=Limits)
     publish_token: str | None = field(default_factory=_token_from_env)
     """Bearer token of ``POST /publish`` and ``POST /tasks/scan``; ``None`` disables both (401)."""
@@ -67,6 +74,10 @@ class ServerConfig:
     log_level: str = "info"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(self.channels))
+        for channel in self.channels:
+            if not isinstance(channel, Channel):
+                raise TypeError(f"channels: {channel!r} is not a canaux.server.Channel")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0..65535, not {self.port}")
         if self.chat_timeout_s <= 0 or self.close_timeout_s <= 0 or self.shutdown_timeout_s <= 0:

@@ -1,9 +1,12 @@
 """Plain HTTP endpoints: ``POST /publish``, ``GET /health``, ``POST /tasks/scan`` (spec §15).
 
-``POST /publish`` lets a backend job publish on the server-only channels (``system``,
-``progress``) and on ``conformance.*`` [HTTP-1]; it requires ``Authorization: Bearer <token>``
-(the configured publish token). Progress updates are checked against the task's previous
-update, so progress never goes backwards even when several jobs post [PROGRESS-1].
+``POST /publish`` lets a backend job in another process publish on every channel the server
+itself may publish on (``system``, ``progress``, ``conformance.*``, app channels with
+``publish="server"`` or ``"both"``) [HTTP-1]; it requires ``Authorization: Bearer <token>``
+(the configured publish token). It takes the same path as the in-process
+:meth:`~canaux.server.runtime.ServerRuntime.publish`: schema, then the channel's hook (progress
+updates are checked against the task's previous one, so progress never goes backwards even
+when several jobs post [PROGRESS-1]).
 
 ``POST /tasks/scan`` (same token) starts a :class:`~canaux.server.channels.progress.ScanTask`
 below the configured scan root; its progress appears on ``progress``.
@@ -21,15 +24,8 @@ from starlette.responses import JSONResponse, Response
 
 from canaux.protocol.codes import ErrorCode
 from canaux.protocol.frames import decode_json
-from canaux.server.channels.progress import (
-    CHANNEL as PROGRESS,
-)
-from canaux.server.channels.progress import (
-    ProgressRefused,
-    ScanTask,
-    publish_update,
-    resolve_scan_path,
-)
+from canaux.server.channels.channel import Refused
+from canaux.server.channels.progress import ScanTask, resolve_scan_path
 from canaux.server.errors import bearer_token, error_response
 from canaux.server.runtime import ServerRuntime
 
@@ -37,7 +33,14 @@ __all__ = ["health_endpoint", "publish_endpoint", "scan_endpoint"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-_SERVER_CHANNELS = ("system", "progress")
+_STATUS = {
+    ErrorCode.UNKNOWN_CHANNEL: 400,
+    ErrorCode.BAD_FRAME: 400,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.VERSION_CONFLICT: 409,
+    ErrorCode.INVALID_PAYLOAD: 422,
+}
+"""HTTP status of a refused publish, by error code [HTTP-1, HTTP-3]; others are 422."""
 
 
 def _authorized(runtime: ServerRuntime, request: Request) -> bool:
@@ -94,41 +97,17 @@ def publish_endpoint(runtime: ServerRuntime) -> Endpoint:
             )
         if "data" not in body:
             return error_response(400, ErrorCode.BAD_FRAME, "data: required", pointer="/data")
-        spec = runtime.catalogue.lookup(channel)
-        if spec is None:
+        try:
+            # The same path as ``server.publish``: catalogue, who publishes, schema, then the
+            # channel's hook (progress stays monotonic [PROGRESS-1]) [HTTP-1, HTTP-3].
+            await runtime.publish(channel, body["data"])
+        except Refused as refused:
             return error_response(
-                400, ErrorCode.UNKNOWN_CHANNEL, f"unknown channel {channel!r}", pointer="/channel"
+                _STATUS.get(refused.code, 422),
+                refused.code,
+                refused.message,
+                pointer=refused.pointer,
             )
-        data = body["data"]
-        if spec.publish == "server":
-            fault = runtime.catalogue.validate_event(channel, data)
-        elif spec.is_family:
-            fault = runtime.catalogue.validate_publish(channel, data)
-        else:
-            # chat and playqueue have their own semantics (a requester, a command); an HTTP
-            # job has no session to answer or queue version to hold [HTTP-1].
-            return error_response(
-                403,
-                ErrorCode.FORBIDDEN,
-                f"{channel} cannot be published over http",
-                pointer="/channel",
-            )
-        if fault is not None:
-            return error_response(
-                422,
-                ErrorCode.INVALID_PAYLOAD,
-                f"{fault.pointer}: {fault.message}",
-                pointer=fault.pointer,
-            )
-        if channel == PROGRESS:
-            try:
-                await publish_update(runtime.broker, data)
-            except ProgressRefused as refused:
-                return error_response(
-                    422, ErrorCode.INVALID_PAYLOAD, refused.message, pointer=refused.pointer
-                )
-        else:
-            await runtime.broker.publish(channel, data)
         return JSONResponse({"channel": channel, "delivered": True}, status_code=202)
 
     return publish

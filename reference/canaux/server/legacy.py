@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections.abc import Coroutine
 from typing import Any, Literal
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -21,7 +22,6 @@ from canaux.protocol.codes import CloseCode, ErrorCode
 from canaux.protocol.frames import decode_json, dumps
 from canaux.server.access import identity_of, origin_allowed
 from canaux.server.channels.chat import CHANNEL as CHAT
-from canaux.server.channels.chat import run_chat_request
 from canaux.server.channels.progress import CHANNEL as PROGRESS
 from canaux.server.channels.system import CHANNEL as SYSTEM
 from canaux.server.channels.system import notice
@@ -41,10 +41,17 @@ MAX_LEGACY_REQUESTS = 16
 class LegacyLink:
     """One legacy socket: a hub subscriber (``/api/ws``) or a chat requester (``/ws/chat``)."""
 
-    def __init__(self, runtime: ServerRuntime, websocket: WebSocket, kind: Kind) -> None:
+    def __init__(
+        self,
+        runtime: ServerRuntime,
+        websocket: WebSocket,
+        kind: Kind,
+        identity: str | None = None,
+    ) -> None:
         self._runtime = runtime
         self._ws = websocket
         self.kind = kind
+        self.identity = identity
         self.outbound = Outbound(runtime.limits.outbound_queue)
         self._close_code: int | None = None
         self._closed = asyncio.Event()
@@ -58,6 +65,16 @@ class LegacyLink:
 
     def _emit(self, channel: str, data: Any) -> None:
         self.deliver(channel, dumps(data))
+
+    # Requester (the chat channel's hook answers this socket only) -------------------------
+
+    def send(self, channel: str, data: Any) -> None:
+        self._emit(channel, data)
+
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        request = asyncio.create_task(work, name=name)
+        self._requests.add(request)
+        request.add_done_callback(self._requests.discard)
 
     def _notice(self, code: ErrorCode, text: str) -> None:
         # [LEGACY-3] the answer to an unusable JSON object; the connection stays open.
@@ -80,9 +97,11 @@ class LegacyLink:
         reader = asyncio.create_task(self._read())
         try:
             if self.kind == "api":
-                # [LEGACY-1] /api/ws delivers system and progress.
-                await self._runtime.hub.subscribe(SYSTEM, self)
-                await self._runtime.hub.subscribe(PROGRESS, self)
+                # [LEGACY-1] /api/ws delivers system and progress (those the policy allows).
+                for channel in (SYSTEM, PROGRESS):
+                    if self._runtime.channels.permits(self.identity, "subscribe", channel):
+                        await self._runtime.hub.subscribe(channel, self)
+                        await self._runtime.channels.subscribed(channel, self.identity, self._emit)
             await self._write()
         finally:
             reader.cancel()
@@ -149,12 +168,12 @@ class LegacyLink:
             if self.kind == "api":
                 self._notice(ErrorCode.FORBIDDEN, "/api/ws is receive-only")
                 continue
-            self._chat(frame)
+            await self._chat(frame)
 
     def _emit_raw(self, obj: dict[str, Any]) -> None:
         self.outbound.put(dumps(obj))
 
-    def _chat(self, frame: dict[str, Any]) -> None:
+    async def _chat(self, frame: dict[str, Any]) -> None:
         # [LEGACY-2] the flat form, or the channel form (no channel: this endpoint's default).
         if "message" in frame and "channel" not in frame and "data" not in frame:
             message = frame["message"]
@@ -174,6 +193,13 @@ class LegacyLink:
                 ErrorCode.BAD_FRAME, 'expected {"message": …} or {"channel": "chat", "data": …}'
             )
             return
+        # The checks of a publish, in the order of CHANNEL-14.
+        if self._runtime.channels.resolve(CHAT) is None:
+            self._notice(ErrorCode.UNKNOWN_CHANNEL, f"this server offers no {CHAT} channel")
+            return
+        if not self._runtime.channels.permits(self.identity, "publish", CHAT):
+            self._notice(ErrorCode.FORBIDDEN, f"not allowed to publish on {CHAT}")  # [CHANNEL-13]
+            return
         problem = self._runtime.catalogue.validate_publish(CHAT, data)
         if problem is not None:
             self._notice(ErrorCode.BAD_FRAME, f"{problem.pointer}: {problem.message}")
@@ -182,40 +208,38 @@ class LegacyLink:
             # Without acks the client cannot be slowed down any other way.
             self._emit(SYSTEM, notice("error", "too many chat requests at once", "chat.busy"))
             return
-        request = asyncio.create_task(
-            run_chat_request(
-                self._runtime.agent,
-                f"legacy-{next(self._ids)}",
-                data,
-                lambda reply: self._emit(CHAT, reply),
-                timeout_s=self._runtime.config.chat_timeout_s,
-            )
+        # The chat channel's own hook, as for a Canaux publish; its replies come to this socket.
+        refused = await self._runtime.channels.client_publish(
+            CHAT, data, f"legacy-{next(self._ids)}", self, accepted=lambda: None
         )
-        self._requests.add(request)
-        request.add_done_callback(self._requests.discard)
+        if refused is not None:
+            self._notice(refused.code, refused.message)
 
 
-async def _admitted(runtime: ServerRuntime, websocket: WebSocket) -> bool:
-    """Origin and credentials of a legacy socket, checked before its handshake completes."""
+async def _admitted(runtime: ServerRuntime, websocket: WebSocket) -> tuple[bool, str | None]:
+    """Origin and credentials of a legacy socket, checked before its handshake completes:
+    (admitted, identity)."""
     runtime.ensure_started()
     try:
         if origin_allowed(runtime.config, websocket.headers):
             # Legacy sockets have no hello: their credentials are the HTTP ones.
-            await identity_of(runtime.config, bearer_token(websocket.headers.get("authorization")))
-            return True
+            token = bearer_token(websocket.headers.get("authorization"))
+            return True, await identity_of(runtime.config, token)
     except Unauthorized:
         pass
     await websocket.close()  # before accept: the handshake is refused with HTTP 403
-    return False
+    return False, None
 
 
 async def chat_ws_endpoint(runtime: ServerRuntime, websocket: WebSocket) -> None:
     """``/ws/chat``: chat messages in, the replies to them out [LEGACY-1, LEGACY-2]."""
-    if await _admitted(runtime, websocket):
-        await LegacyLink(runtime, websocket, "chat").run()
+    admitted, identity = await _admitted(runtime, websocket)
+    if admitted:
+        await LegacyLink(runtime, websocket, "chat", identity).run()
 
 
 async def api_ws_endpoint(runtime: ServerRuntime, websocket: WebSocket) -> None:
     """``/api/ws``: system and progress events out; receive-only [LEGACY-1, LEGACY-3]."""
-    if await _admitted(runtime, websocket):
-        await LegacyLink(runtime, websocket, "api").run()
+    admitted, identity = await _admitted(runtime, websocket)
+    if admitted:
+        await LegacyLink(runtime, websocket, "api", identity).run()

@@ -1,25 +1,33 @@
 """The running state of one server app: every shared part, built once (spec §17 "canaux.server").
 
 :class:`ServerRuntime` ties the parts together: the broker and the hub, the session registry,
-the catalogue, the standard channel services, and the open connections. Endpoints receive it
+the channels (standard and the app's, :class:`~canaux.server.channels.table.ChannelTable`) and
+their catalogue, the standard channel services, and the open connections. Endpoints receive it
 when the app is built; :meth:`ServerRuntime.start` runs on the first request or at startup, and
 :meth:`ServerRuntime.aclose` is the graceful shutdown: every connection is closed with 1001.
+
+The application publishes through it: ``await runtime.publish(channel, data)`` in the server's
+event loop, :meth:`ServerRuntime.publish_threadsafe` from any other thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from canaux.protocol.channels import Catalogue
 from canaux.protocol.codes import CloseCode
 from canaux.server.broker import Broker, MemoryBroker
+from canaux.server.channels.channel import Channel
 from canaux.server.channels.chat import Agent, EchoAgent
 from canaux.server.channels.playqueue import PlayQueue
 from canaux.server.channels.progress import TaskRunner
+from canaux.server.channels.standard import standard_channels
 from canaux.server.channels.system import SystemNotices
+from canaux.server.channels.table import ChannelTable
 from canaux.server.config import ServerConfig
 from canaux.server.hub import Hub
 from canaux.server.sessions import SessionRegistry
@@ -55,8 +63,9 @@ class ServerRuntime:
         self._owns_broker = config.broker is None
         self.hub = Hub(self.broker)
         self.registry = SessionRegistry(self.limits, self.hub)
-        self.catalogue = Catalogue.standard(conformance=config.conformance)
         self.agent: Agent = config.agent if config.agent is not None else EchoAgent()
+        self.channels = ChannelTable(self._declared_channels(config), self.broker)
+        self.catalogue: Catalogue = self.channels.catalogue
         self.notices = SystemNotices(self.broker)
         self.playqueue = PlayQueue(self.broker)
         self.tasks = TaskRunner(self.broker, self.notices)
@@ -64,16 +73,70 @@ class ServerRuntime:
         self._close_listeners: list[CloseListener] = []
         self._started = False
         self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _declared_channels(self, config: ServerConfig) -> list[Channel]:
+        by_name: dict[str, Channel] = {
+            channel.name: channel
+            for channel in standard_channels(
+                self.agent,
+                chat_timeout_s=config.chat_timeout_s,
+                standard=config.standard_channels,
+                conformance=config.conformance,
+            )
+        }
+        for channel in config.channels:
+            # An app channel with a standard name takes that channel's place in the order.
+            by_name[channel.name] = channel
+        return list(by_name.values())
 
     @property
     def closing(self) -> bool:
         return self._closing
+
+    async def publish(self, channel: str, data: Any) -> None:
+        """Publish ``data`` on ``channel`` from the application, in this server's event loop.
+
+        The same path as ``POST /publish`` [HTTP-1, HTTP-3, HTTP-4]: ``data`` is checked
+        against the channel's schema and its hook runs (progress stays monotonic…); when this
+        returns, the event has its place in the channel's order and reaches every subscriber
+        like any other, with its ``seq``, replayed on resume [DELIVERY-3, RESUME-3]. Raises
+        :class:`~canaux.server.channels.Refused` (``unknown_channel``, ``forbidden`` on a
+        channel only clients publish on, ``invalid_payload``, or the hook's own refusal);
+        then nothing is delivered.
+        """
+        self._remember_loop()
+        await self.channels.server_publish(channel, data)
+
+    def publish_threadsafe(self, channel: str, data: Any) -> concurrent.futures.Future[None]:
+        """:meth:`publish` from another thread (a sync FastAPI route, a worker thread).
+
+        Returns a :class:`concurrent.futures.Future`: ``.result(timeout)`` waits for the
+        publish and raises its :class:`~canaux.server.channels.Refused`. The server must be
+        running (its loop is the one it started in, or first served a request in); calling
+        this from that loop's own thread raises :class:`RuntimeError`: ``await publish()``.
+        """
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            raise RuntimeError("the Canaux server is not running: no event loop to publish in")
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            raise RuntimeError("publish_threadsafe() called in the server's loop: await publish()")
+        return asyncio.run_coroutine_threadsafe(self.publish(channel, data), loop)
+
+    def _remember_loop(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
 
     async def start(self, *, announce: bool = False) -> None:
         """Start the background parts (idempotent); ``announce`` posts a ``server.start`` notice."""
         if self._started:
             return
         self._started = True
+        self._remember_loop()
         self.registry.start()
         if announce:
             await self.notices.publish("info", "Canaux server started", "server.start")
@@ -82,6 +145,7 @@ class ServerRuntime:
         """Start on first use: a sub-app mounted in FastAPI gets no lifespan events."""
         if not self._started:
             self._started = True
+            self._remember_loop()
             self.registry.start()
 
     def add_close_listener(self, listener: CloseListener) -> None:

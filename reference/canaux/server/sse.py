@@ -22,7 +22,6 @@ from canaux.protocol import frames
 from canaux.protocol.channels import is_valid_channel_name
 from canaux.protocol.codes import CloseCode, ErrorCode
 from canaux.server.access import identity_of, origin_allowed
-from canaux.server.channels.playqueue import CHANNEL as PLAYQUEUE
 from canaux.server.config import Unauthorized
 from canaux.server.errors import bearer_token, error_response
 from canaux.server.outbound import Outbound
@@ -178,6 +177,12 @@ def events_endpoint(runtime: ServerRuntime) -> Callable[[Request], Awaitable[Res
             )
         except Unauthorized:
             return error_response(401, "unauthorized", "missing or rejected credentials")  # [SSE-8]
+        for name in names:
+            if not runtime.channels.permits(identity, "subscribe", name):
+                # [SSE-12] [CHANNEL-13] the access policy denies this identity the channel.
+                return error_response(
+                    403, ErrorCode.FORBIDDEN, f"not allowed to subscribe to {name}", channel=name
+                )
         # [SSE-5] the header wins over the query parameter; a malformed value is ignored.
         position = parse_event_id(request.headers.get("last-event-id"))
         if position is None and "last-event-id" not in request.headers:
@@ -206,9 +211,8 @@ def events_endpoint(runtime: ServerRuntime) -> Callable[[Request], Awaitable[Res
             for name in names:
                 await runtime.hub.subscribe(name, session)
                 session.state.subscriptions[name] = None
-                if name == PLAYQUEUE:
-                    # [QUEUE-1] a subscriber starts from a snapshot.
-                    session.emit(PLAYQUEUE, (await runtime.playqueue.snapshot()).to_event())
+                # [QUEUE-1] the channel's snapshot, if it has one.
+                await runtime.channels.subscribed(name, identity, session.emit)
         return stream
 
     return events

@@ -24,6 +24,7 @@ from canaux.protocol.codes import CloseCode, ErrorCode
 from canaux.protocol.operations import (
     Effect,
     Outcome,
+    Permitted,
     apply_subscribe,
     apply_unsubscribe,
     check_publish,
@@ -38,10 +39,8 @@ from canaux.protocol.server import (
     UnsubscribeRequested,
 )
 from canaux.server.access import identity_of, origin_allowed
-from canaux.server.channels.chat import CHANNEL as CHAT
-from canaux.server.channels.chat import run_chat_request
-from canaux.server.channels.playqueue import CHANNEL as PLAYQUEUE
-from canaux.server.channels.playqueue import CommandRefused
+from canaux.server.channels.channel import Action
+from canaux.server.channels.table import SessionRequester
 from canaux.server.config import Unauthorized
 from canaux.server.runtime import ServerRuntime
 from canaux.server.sessions import Session
@@ -290,15 +289,17 @@ class WebSocketLink:
 
     async def _subscribe(self, session: Session, frame: frames.Subscribe) -> None:
         runtime = self._runtime
-        # [CHANNEL-3, OPS-3, OPS-5, OPS-9] decided by the core.
-        outcome = apply_subscribe(session.state, runtime.catalogue, frame)
+        # [CHANNEL-3, CHANNEL-13, OPS-3, OPS-5, OPS-9] decided by the core.
+        outcome = apply_subscribe(
+            session.state, runtime.catalogue, frame, permitted=self._permits("subscribe")
+        )
         if outcome.effect is Effect.SUBSCRIBE:
             # [OPS-6] the hub delivers the channel before the ack goes out.
             await runtime.hub.subscribe(frame.channel, session)
         self._reply(outcome)
-        if outcome.effect is Effect.SUBSCRIBE and frame.channel == PLAYQUEUE:
-            # [QUEUE-1] one state snapshot, after the ack, to this session only.
-            session.emit(PLAYQUEUE, (await runtime.playqueue.snapshot()).to_event())
+        if outcome.effect is Effect.SUBSCRIBE:
+            # [QUEUE-1] the channel's snapshot, if it has one, after the ack, to this session.
+            await runtime.channels.subscribed(frame.channel, session.state.identity, session.emit)
 
     async def _unsubscribe(self, session: Session, frame: frames.Unsubscribe) -> None:
         outcome = apply_unsubscribe(session.state, frame)  # [OPS-4, OPS-9]
@@ -308,46 +309,42 @@ class WebSocketLink:
         self._reply(outcome)
 
     async def _publish(self, session: Session, frame: frames.Publish) -> None:
-        runtime, channel = self._runtime, frame.channel
-        # [CHANNEL-3, CHANNEL-4, CHANNEL-5, OPS-9] decided by the core.
-        outcome = check_publish(session.state, runtime.catalogue, frame)
+        runtime = self._runtime
+        # [CHANNEL-3, CHANNEL-4, CHANNEL-13, CHANNEL-5, OPS-9] decided by the core.
+        outcome = check_publish(
+            session.state, runtime.catalogue, frame, permitted=self._permits("publish")
+        )
         if outcome.effect is not Effect.PUBLISH:
             self._reply(outcome)
-        elif channel == CHAT:
-            # [CHAT-1] ack first, then the stream, to this session only [CHAT-2].
-            self._reply(outcome)
-            session.track(
-                asyncio.create_task(
-                    run_chat_request(
-                        runtime.agent,
-                        frame.id,
-                        frame.data,
-                        lambda data: session.emit(CHAT, data),
-                        timeout_s=runtime.config.chat_timeout_s,
-                    ),
-                    name=f"canaux chat {frame.id}",
-                )
+            return
+        # The channel's hook, or plain delivery [CONF-1]; the broker fixes the place in the
+        # channel order before the ack [OPS-7]; a hook's work (a chat stream) starts after it.
+        refused = await runtime.channels.client_publish(
+            frame.channel,
+            frame.data,
+            frame.id,
+            SessionRequester(session),
+            accepted=lambda: self._reply(outcome),
+        )
+        if refused is not None:
+            # [QUEUE-3, CHANNEL-7] the remembered ack is replaced by the error [OPS-9].
+            text = refuse(
+                session.state,
+                frame.id,
+                refused.code,
+                refused.message,
+                channel=frame.channel,
+                pointer=refused.pointer,
             )
-        elif channel == PLAYQUEUE:
-            try:
-                await runtime.playqueue.command(frame.data)
-            except CommandRefused as refused:
-                # [QUEUE-3] the remembered ack is replaced by the error [OPS-9].
-                text = refuse(
-                    session.state,
-                    frame.id,
-                    refused.code,
-                    refused.message,
-                    channel=channel,
-                    pointer=refused.pointer,
-                )
-                self.conn.send_reply_text(frame.id, text, _now())
-                return
-            self._reply(outcome)
-        else:
-            # [CONF-1] plain pub/sub; the broker fixes the place in the channel order [OPS-7].
-            await runtime.broker.publish(channel, frame.data)
-            self._reply(outcome)
+            self.conn.send_reply_text(frame.id, text, _now())
+
+    def _permits(self, action: Action) -> Permitted | None:
+        """The access policy for this session's ``action`` requests [CHANNEL-13]."""
+        channels = self._runtime.channels
+        if not channels.has_policies:
+            return None
+        identity = self.session.state.identity if self.session is not None else None
+        return lambda name: channels.permits(identity, action, name)
 
 
 async def websocket_endpoint(runtime: ServerRuntime, websocket: WebSocket) -> None:

@@ -17,9 +17,11 @@ import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
+import canaux_schemas
 from canaux.protocol.codes import ChatErrorCode
+from canaux.server.channels.channel import Channel, Publication
 
-__all__ = ["CHANNEL", "Agent", "ChatEmit", "EchoAgent", "run_chat_request"]
+__all__ = ["CHANNEL", "Agent", "ChatEmit", "EchoAgent", "chat_channel", "run_chat_request"]
 
 CHANNEL = "chat"
 
@@ -99,3 +101,28 @@ async def run_chat_request(
 
 def _error(request: str, code: ChatErrorCode, message: str) -> dict[str, Any]:
     return {"type": "error", "request": request, "code": code.value, "message": message}
+
+
+def chat_channel(agent: Agent, *, timeout_s: float) -> Channel:
+    """The ``chat`` channel: a client message starts a streamed reply from ``agent``, sent to
+    the requesting session only and correlated to the publish ``id`` [CHAT-1, CHAT-2, CHAT-3].
+
+    The server has no chat of its own to publish (a reply needs a requester): ``publish`` is
+    ``"client"``, so ``server.publish("chat", …)`` and ``POST /publish`` are ``forbidden``.
+    """
+
+    async def on_publish(publication: Publication) -> None:
+        request = publication.request_id or ""
+        publication.spawn(
+            run_chat_request(
+                agent, request, publication.data, publication.reply, timeout_s=timeout_s
+            ),
+            f"canaux chat {request}",
+        )
+
+    return Channel(
+        CHANNEL,
+        schema=canaux_schemas.CHANNEL_SCHEMAS[CHANNEL],
+        publish="client",
+        on_publish=on_publish,
+    )

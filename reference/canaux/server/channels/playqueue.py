@@ -13,10 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import canaux_schemas
 from canaux.protocol.codes import ErrorCode
 from canaux.server.broker import Broker, StateChange
+from canaux.server.channels.channel import Channel, Publication, Refused, Subscription
 
-__all__ = ["CHANNEL", "STATE_KEY", "CommandRefused", "PlayQueue", "QueueState"]
+__all__ = [
+    "CHANNEL",
+    "STATE_KEY",
+    "CommandRefused",
+    "PlayQueue",
+    "QueueState",
+    "playqueue_channel",
+]
 
 CHANNEL = "playqueue"
 
@@ -24,14 +33,13 @@ STATE_KEY = "playqueue"
 """Key of the queue state in the broker."""
 
 
-class CommandRefused(Exception):
+class CommandRefused(Refused):
     """A command that cannot be applied: ``invalid_command`` or ``version_conflict`` [QUEUE-3]."""
 
+    pointer: str
+
     def __init__(self, code: ErrorCode, message: str, pointer: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.pointer = pointer
+        super().__init__(code, message, pointer)
 
 
 def _invalid(message: str, pointer: str) -> CommandRefused:
@@ -206,3 +214,28 @@ class PlayQueue:
 
         result = await self._broker.update_state(STATE_KEY, CHANNEL, change)
         return QueueState.from_event(result.state)
+
+
+def playqueue_channel() -> Channel:
+    """The ``playqueue`` channel: client commands applied to the shared queue, each applied one
+    broadcast as the new ``state`` [QUEUE-2], a refused one answered with its error to the
+    publisher only [QUEUE-3], and a snapshot for every new subscriber [QUEUE-1].
+
+    A command needs a publisher to answer, so the server's publish path is ``forbidden`` on it
+    (``publish="client"``) [HTTP-1].
+    """
+
+    async def on_publish(publication: Publication) -> None:
+        # CommandRefused is a Refused: the publisher gets it, nothing is broadcast.
+        await PlayQueue(publication.broker).command(publication.data)
+
+    async def snapshot(subscription: Subscription) -> Any:
+        return (await PlayQueue(subscription.broker).snapshot()).to_event()
+
+    return Channel(
+        CHANNEL,
+        schema=canaux_schemas.CHANNEL_SCHEMAS[CHANNEL],
+        publish="client",
+        on_publish=on_publish,
+        snapshot=snapshot,
+    )

@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import canaux_schemas
+from canaux.protocol.codes import ErrorCode
 from canaux.server.broker import Broker, StateChange
+from canaux.server.channels.channel import Channel, Publication, Refused
 from canaux.server.channels.system import SystemNotices
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "Task",
     "TaskRunner",
     "check_update",
+    "progress_channel",
     "publish_update",
     "resolve_scan_path",
 ]
@@ -94,6 +98,25 @@ async def publish_update(broker: Broker, update: Mapping[str, Any]) -> None:
         return StateChange(state=dict(update), event=dict(update))
 
     await broker.update_state(_state_key(str(update["task"])), CHANNEL, change)
+
+
+def progress_channel() -> Channel:
+    """The ``progress`` channel: only the server publishes, and every update, from a task of
+    this server, ``server.publish`` or ``POST /publish``, must follow the task's previous one
+    [PROGRESS-1]; one that does not is refused with ``invalid_payload``."""
+
+    async def on_publish(publication: Publication) -> None:
+        try:
+            await publish_update(publication.broker, publication.data)
+        except ProgressRefused as refused:
+            raise Refused(ErrorCode.INVALID_PAYLOAD, refused.message, refused.pointer) from None
+
+    return Channel(
+        CHANNEL,
+        schema=canaux_schemas.CHANNEL_SCHEMAS[CHANNEL],
+        publish="server",
+        on_publish=on_publish,
+    )
 
 
 class ProgressReporter:

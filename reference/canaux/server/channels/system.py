@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import canaux_schemas
 from canaux.server.broker import Broker
+from canaux.server.channels.channel import Channel
 
-__all__ = ["CHANNEL", "Level", "SystemNotices", "notice"]
+__all__ = ["CHANNEL", "Level", "SystemNotices", "notice", "system_channel"]
 
 CHANNEL = "system"
 
@@ -35,3 +37,8 @@ class SystemNotices:
 
     async def publish(self, level: Level, text: str, code: str | None = None) -> None:
         await self._broker.publish(CHANNEL, notice(level, text, code))
+
+
+def system_channel() -> Channel:
+    """The ``system`` channel: notices only the server publishes [SYSTEM-1, CHANNEL-4]."""
+    return Channel(CHANNEL, schema=canaux_schemas.CHANNEL_SCHEMAS[CHANNEL], publish="server")
