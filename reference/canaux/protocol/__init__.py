@@ -7,8 +7,10 @@ server, the tests, and any other I/O layer.
 Modules: :mod:`~canaux.protocol.frames` (frame models), :mod:`~canaux.protocol.codes`
 (error and close codes), :mod:`~canaux.protocol.limits`, :mod:`~canaux.protocol.channels`
 (names, catalogue, payload schemas), :mod:`~canaux.protocol.session` (seq, resume, dedup),
-:mod:`~canaux.protocol.server` (one server connection), :mod:`~canaux.protocol.operations`
-(subscribe/unsubscribe/publish rules), :mod:`~canaux.protocol.errors`.
+:mod:`~canaux.protocol.server` (one server connection), :mod:`~canaux.protocol.sessions`
+(every session of a server: the one owner of their lifecycle),
+:mod:`~canaux.protocol.operations` (subscribe/unsubscribe/publish rules: decide, then commit),
+:mod:`~canaux.protocol.errors`.
 """
 
 from canaux.protocol.channels import (
@@ -50,10 +52,13 @@ from canaux.protocol.limits import Limits
 from canaux.protocol.operations import (
     Effect,
     Outcome,
-    accept,
-    apply_subscribe,
-    apply_unsubscribe,
-    check_publish,
+    Permitted,
+    StreamRefusal,
+    check_stream_channels,
+    commit,
+    decide_publish,
+    decide_subscribe,
+    decide_unsubscribe,
     refuse,
 )
 from canaux.protocol.server import (
@@ -68,10 +73,19 @@ from canaux.protocol.server import (
     UnsubscribeRequested,
 )
 from canaux.protocol.session import SessionState, new_session_id
+from canaux.protocol.sessions import (
+    Cancellable,
+    EventSink,
+    Opened,
+    ServerSession,
+    ServerSessions,
+    Transport,
+)
 
 __all__ = [
     "PROTOCOL_VERSION",
     "Ack",
+    "Cancellable",
     "Catalogue",
     "CatalogueEntry",
     "ChannelSpec",
@@ -83,14 +97,17 @@ __all__ = [
     "Error",
     "ErrorCode",
     "Event",
+    "EventSink",
     "FrameError",
     "FrameRejected",
     "Hello",
     "HelloReceived",
     "Limits",
     "LocalProtocolError",
+    "Opened",
     "Outcome",
     "PayloadProblem",
+    "Permitted",
     "Ping",
     "PingReceived",
     "Pong",
@@ -102,16 +119,21 @@ __all__ = [
     "ResumeRequest",
     "ServerConnection",
     "ServerFrame",
+    "ServerSession",
+    "ServerSessions",
     "SessionState",
+    "StreamRefusal",
     "Subscribe",
     "SubscribeRequested",
+    "Transport",
     "Unsubscribe",
     "UnsubscribeRequested",
     "Welcome",
-    "accept",
-    "apply_subscribe",
-    "apply_unsubscribe",
-    "check_publish",
+    "check_stream_channels",
+    "commit",
+    "decide_publish",
+    "decide_subscribe",
+    "decide_unsubscribe",
     "decode_json",
     "encode",
     "is_reserved",

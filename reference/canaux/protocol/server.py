@@ -7,9 +7,8 @@ events; the server layer answers through the commands.
 
 Inputs: :meth:`~ServerConnection.receive_text`, :meth:`~ServerConnection.receive_bytes`,
 :meth:`~ServerConnection.tick`, :meth:`~ServerConnection.connection_lost`.
-Commands: :meth:`~ServerConnection.welcome`,
-:meth:`~ServerConnection.send_ack`, :meth:`~ServerConnection.send_error`,
-:meth:`~ServerConnection.send_reply_text`, :meth:`~ServerConnection.send_event_text`,
+Commands: :meth:`~ServerConnection.welcome`, :meth:`~ServerConnection.reply`,
+:meth:`~ServerConnection.send_event_text`,
 :meth:`~ServerConnection.close`. Outputs: :meth:`~ServerConnection.data_to_send`,
 :meth:`~ServerConnection.events_received`, :attr:`~ServerConnection.close_code`,
 :meth:`~ServerConnection.next_deadline`.
@@ -37,6 +36,7 @@ from canaux.protocol.codes import CloseCode, ErrorCode
 from canaux.protocol.errors import FrameError, LocalProtocolError
 from canaux.protocol.frames import PROTOCOL_VERSION
 from canaux.protocol.limits import Limits
+from canaux.protocol.operations import Outcome
 from canaux.protocol.session import SessionState
 
 __all__ = [
@@ -372,42 +372,20 @@ class ServerConnection:
         """Ids of the requests still waiting for a reply, oldest first (``None``: bad frame)."""
         return [slot.frame_id for slot in self._replies if slot.text is None]
 
-    def send_ack(self, frame_id: str, now: float | None = None) -> None:
-        """Acknowledge client frame ``frame_id`` [OPS-1]."""
-        self.send_reply_text(frame_id, frames.encode(frames.Ack(id=frame_id)), now)
+    def reply(self, outcome: Outcome, now: float | None = None) -> None:
+        """Answer a request with its decided, committed reply [OPS-1].
 
-    def send_error(
-        self,
-        code: ErrorCode,
-        message: str,
-        id: str | None = None,
-        channel: str | None = None,
-        pointer: str | None = None,
-        now: float | None = None,
-    ) -> None:
-        """Answer request ``id`` with an ``error`` frame; the connection stays open [CHANNEL-7].
-
-        Without ``id`` the error answers no request and goes out at once.
+        The one reply path: the outcome comes from
+        :class:`~canaux.protocol.sessions.ServerSessions`, which remembered it for dedup
+        first [OPS-9]. The reply leaves once every earlier request is answered [OPS-2].
         """
-        text = frames.error_text(code, message, id=id, channel=channel, pointer=pointer)
-        if id is None:
-            if self._state is CLOSED:
-                return
-            self._require_open("send an error")
-            self._send(text, self._clock(now))
-        else:
-            self.send_reply_text(id, text, now)
-
-    def send_reply_text(self, frame_id: str, text: str, now: float | None = None) -> None:
-        """Answer request ``frame_id`` with an encoded ``ack`` or ``error`` [OPS-1].
-
-        Used directly for a reply replayed from the dedup map [OPS-9]. The reply leaves once
-        every earlier request is answered [OPS-2].
-        """
+        if not outcome.committed:
+            raise LocalProtocolError("commit a decision before sending its reply [OPS-9]")
         if self._state is CLOSED:
             return
         if self._state is AWAITING_HELLO:
             raise LocalProtocolError("cannot reply before the hello")
+        frame_id, text = outcome.frame_id, outcome.reply
         for slot in self._replies:
             if slot.text is None and slot.frame_id == frame_id:
                 slot.text = text

@@ -19,7 +19,6 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from canaux.protocol import frames
-from canaux.protocol.channels import is_valid_channel_name
 from canaux.protocol.codes import CloseCode, ErrorCode
 from canaux.server.access import identity_of, origin_allowed
 from canaux.server.config import Unauthorized
@@ -29,20 +28,7 @@ from canaux.server.runtime import ServerRuntime
 from canaux.server.sessions import Session
 from canaux.server.sse_format import PING_COMMENT, event_message, parse_event_id, welcome_message
 
-__all__ = ["SSEStream", "events_endpoint", "welcome_frame"]
-
-
-def welcome_frame(runtime: ServerRuntime, session: Session, resumed: bool) -> frames.Welcome:
-    """The welcome of ``session`` as this server sends it [HANDSHAKE-9]."""
-    return frames.Welcome(
-        version=frames.PROTOCOL_VERSION,
-        session=session.id,
-        resumed=resumed,
-        seq=session.state.seq,
-        heartbeat_ms=runtime.limits.heartbeat_ms,
-        limits=runtime.limits.to_welcome(),
-        channels=runtime.catalogue.to_welcome(),
-    )
+__all__ = ["SSEStream", "events_endpoint"]
 
 
 class SSEStream(Response):
@@ -150,26 +136,12 @@ def events_endpoint(runtime: ServerRuntime) -> Callable[[Request], Awaitable[Res
             name = raw.strip()
             if name and name not in names:  # [SSE-6] duplicates count once
                 names.append(name)
-        if not names:
+        # [SSE-3] the rules of a subscribe frame [CHANNEL-3, OPS-5], decided by the core.
+        refusal = runtime.registry.check_stream(runtime.catalogue, names)
+        if refusal is not None:
+            extra = {"channel": refusal.channel} if refusal.channel is not None else {}
             return error_response(
-                400, ErrorCode.BAD_FRAME, "channels: required", pointer="/channels"
-            )
-        for name in names:
-            if not is_valid_channel_name(name):
-                # [SSE-3] an entry that is not a channel name is a malformed request.
-                return error_response(
-                    400, ErrorCode.BAD_FRAME, f"{name!r} is not a channel name", pointer="/channels"
-                )
-            if runtime.catalogue.lookup(name) is None:
-                # [SSE-3] the same code a subscribe frame would get [CHANNEL-3].
-                return error_response(
-                    400, ErrorCode.UNKNOWN_CHANNEL, f"no channel named {name}", channel=name
-                )
-        if len(names) > runtime.limits.max_subscriptions:
-            return error_response(
-                400,
-                ErrorCode.TOO_MANY_SUBSCRIPTIONS,
-                f"at most {runtime.limits.max_subscriptions} channels",
+                400, refusal.code, refusal.message, pointer=refusal.pointer, **extra
             )
         try:
             identity = await identity_of(
@@ -187,30 +159,29 @@ def events_endpoint(runtime: ServerRuntime) -> Callable[[Request], Awaitable[Res
         position = parse_event_id(request.headers.get("last-event-id"))
         if position is None and "last-event-id" not in request.headers:
             position = parse_event_id(request.query_params.get("last_event_id"))
-        resumed = None
+        registry = runtime.registry
+        opened = None
         if position is not None:
-            resumed = runtime.registry.resume(
-                position[0], identity, position[1], "sse", frozenset(names)
-            )
-        if resumed is not None:
-            session, replay = resumed
-        else:
-            session, replay = runtime.registry.create(identity, "sse"), []
+            opened = registry.resume(position[0], identity, position[1], "sse", frozenset(names))
+        if opened is None:
+            opened = registry.open(identity, None, transport="sse")
+        session = opened.session
         stream = SSEStream(runtime, session)
         # Welcome, replay and attachment happen with no await in between, so no live event
         # can slip before the replay [RESUME-3].
-        welcome = frames.encode(welcome_frame(runtime, session, resumed is not None))
+        welcome = frames.encode(registry.welcome_frame(opened, runtime.catalogue))
         stream.outbound.put(welcome_message(welcome), bounded=False)
-        for text in replay:
+        for text in opened.replay:
             channel, seq = _replayed(text)
             stream.outbound.put(event_message(channel, session.id, seq, text), bounded=False)
-        runtime.registry.attach(session, stream)
-        if resumed is None:
+        registry.attach(session, stream)
+        if not opened.resumed:
             # [SSE-1] a new stream's session is subscribed to exactly the listed channels; a
             # resumed one already is [SSE-9].
             for name in names:
                 await runtime.hub.subscribe(name, session)
-                session.state.subscriptions[name] = None
+            registry.subscribe_stream(session, runtime.catalogue, names)
+            for name in names:
                 # [QUEUE-1] the channel's snapshot, if it has one.
                 await runtime.channels.subscribed(name, identity, session.emit)
         return stream

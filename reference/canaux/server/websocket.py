@@ -21,15 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from canaux.protocol import frames
 from canaux.protocol.codes import CloseCode, ErrorCode
-from canaux.protocol.operations import (
-    Effect,
-    Outcome,
-    Permitted,
-    apply_subscribe,
-    apply_unsubscribe,
-    check_publish,
-    refuse,
-)
+from canaux.protocol.operations import Effect, Outcome, Permitted
 from canaux.protocol.server import (
     ConnEvent,
     HelloReceived,
@@ -257,65 +249,64 @@ class WebSocketLink:
         except Exception:
             logger.exception("failed to handle a %s frame", frame.type)
             if isinstance(event, SubscribeRequested):
-                # Undo what apply_subscribe recorded: the hub did not take the subscription.
-                session.state.subscriptions.pop(frame.channel, None)
+                # Nothing was committed; only the hub may hold the half-made subscription.
                 self._runtime.hub.drop_channel(frame.channel, session)
-            text = refuse(
-                session.state,
-                frame.id,
-                ErrorCode.INTERNAL_ERROR,
-                "the server failed on this frame",
-                channel=frame.channel,
+            self._reply(
+                self._runtime.registry.refuse(
+                    session,
+                    frame.id,
+                    ErrorCode.INTERNAL_ERROR,
+                    "the server failed on this frame",
+                    channel=frame.channel,
+                )
             )
-            self.conn.send_reply_text(frame.id, text, _now())
 
     def _hello(self, event: HelloReceived, identity: str | None) -> None:
         registry = self._runtime.registry
-        found = None
-        resume = event.hello.resume
-        if resume is not None:
-            # [SSE-10] only a WebSocket session resumes over a WebSocket.
-            found = registry.resume(resume.session, identity, resume.seq, "ws")
-        # [RESUME-2] otherwise a NEW session: new id, seq 0, no subscriptions.
-        session = found[0] if found is not None else registry.create(identity, "ws")
-        # welcome() writes the welcome then the replay, and attach() routes live events here
-        # afterwards; no await in between, so nothing newer overtakes the replay [RESUME-3].
-        self.conn.welcome(session.state, found is not None, self._runtime.catalogue, _now())
-        self.session = session
-        registry.attach(session, self)
+        # [RESUME-2] the session the hello resumes, or a NEW one (new id, seq 0, no
+        # subscriptions); [SSE-10] only a WebSocket session resumes over a WebSocket.
+        opened = registry.open(identity, event.hello.resume, transport="ws")
+        # The welcome then the replay, and attach() routes live events here afterwards; no
+        # await in between, so nothing newer overtakes the replay [RESUME-3].
+        registry.welcome(self.conn, opened, self._runtime.catalogue)
+        self.session = opened.session
+        registry.attach(opened.session, self)
 
     def _reply(self, outcome: Outcome) -> None:
-        self.conn.send_reply_text(outcome.frame_id, outcome.reply, _now())
+        self.conn.reply(outcome, _now())
 
     async def _subscribe(self, session: Session, frame: frames.Subscribe) -> None:
         runtime = self._runtime
-        # [CHANNEL-3, CHANNEL-13, OPS-3, OPS-5, OPS-9] decided by the core.
-        outcome = apply_subscribe(
-            session.state, runtime.catalogue, frame, permitted=self._permits("subscribe")
+        # [CHANNEL-3, CHANNEL-13, OPS-3, OPS-5, OPS-9] decided by the core; nothing changes yet.
+        outcome = runtime.registry.decide_subscribe(
+            session, runtime.catalogue, frame, permitted=self._permits("subscribe")
         )
         if outcome.effect is Effect.SUBSCRIBE:
             # [OPS-6] the hub delivers the channel before the ack goes out.
             await runtime.hub.subscribe(frame.channel, session)
-        self._reply(outcome)
+        self._reply(runtime.registry.commit(session, outcome))
         if outcome.effect is Effect.SUBSCRIBE:
             # [QUEUE-1] the channel's snapshot, if it has one, after the ack, to this session.
-            await runtime.channels.subscribed(frame.channel, session.state.identity, session.emit)
+            await runtime.channels.subscribed(frame.channel, session.identity, session.emit)
 
     async def _unsubscribe(self, session: Session, frame: frames.Unsubscribe) -> None:
-        outcome = apply_unsubscribe(session.state, frame)  # [OPS-4, OPS-9]
+        registry = self._runtime.registry
+        outcome = registry.decide_unsubscribe(session, frame)  # [OPS-4, OPS-9]
         if outcome.effect is Effect.UNSUBSCRIBE:
             # Out of the hub before the ack: nothing of the channel follows it [OPS-6].
             await self._runtime.hub.unsubscribe(frame.channel, session)
-        self._reply(outcome)
+        self._reply(registry.commit(session, outcome))
 
     async def _publish(self, session: Session, frame: frames.Publish) -> None:
         runtime = self._runtime
-        # [CHANNEL-3, CHANNEL-4, CHANNEL-13, CHANNEL-5, OPS-9] decided by the core.
-        outcome = check_publish(
-            session.state, runtime.catalogue, frame, permitted=self._permits("publish")
+        registry = runtime.registry
+        # [CHANNEL-3, CHANNEL-4, CHANNEL-13, CHANNEL-5, OPS-9] decided by the core; the ack is
+        # committed only once the publish took effect.
+        outcome = registry.decide_publish(
+            session, runtime.catalogue, frame, permitted=self._permits("publish")
         )
         if outcome.effect is not Effect.PUBLISH:
-            self._reply(outcome)
+            self._reply(registry.commit(session, outcome))
             return
         # The channel's hook, or plain delivery [CONF-1]; the broker fixes the place in the
         # channel order before the ack [OPS-7]; a hook's work (a chat stream) starts after it.
@@ -324,26 +315,27 @@ class WebSocketLink:
             frame.data,
             frame.id,
             SessionRequester(session),
-            accepted=lambda: self._reply(outcome),
+            accepted=lambda: self._reply(registry.commit(session, outcome)),
         )
         if refused is not None:
-            # [QUEUE-3, CHANNEL-7] the remembered ack is replaced by the error [OPS-9].
-            text = refuse(
-                session.state,
-                frame.id,
-                refused.code,
-                refused.message,
-                channel=frame.channel,
-                pointer=refused.pointer,
+            # [QUEUE-3, CHANNEL-7] the error is the reply, remembered instead [OPS-9].
+            self._reply(
+                registry.refuse(
+                    session,
+                    frame.id,
+                    refused.code,
+                    refused.message,
+                    channel=frame.channel,
+                    pointer=refused.pointer,
+                )
             )
-            self.conn.send_reply_text(frame.id, text, _now())
 
     def _permits(self, action: Action) -> Permitted | None:
         """The access policy for this session's ``action`` requests [CHANNEL-13]."""
         channels = self._runtime.channels
         if not channels.has_policies:
             return None
-        identity = self.session.state.identity if self.session is not None else None
+        identity = self.session.identity if self.session is not None else None
         return lambda name: channels.permits(identity, action, name)
 
 

@@ -14,9 +14,11 @@ from canaux.protocol.limits import Limits
 from canaux.protocol.operations import (
     Effect,
     Outcome,
-    apply_subscribe,
-    apply_unsubscribe,
-    check_publish,
+    check_stream_channels,
+    commit,
+    decide_publish,
+    decide_subscribe,
+    decide_unsubscribe,
     refuse,
 )
 from canaux.protocol.session import SessionState
@@ -24,16 +26,21 @@ from canaux.protocol.session import SessionState
 CATALOGUE = Catalogue.standard(conformance=True)
 
 
+# Each helper decides, then commits: what a server does once the effect happened.
+
+
 def subscribe(session: SessionState, channel: str, id: str = "s1") -> Outcome:
-    return apply_subscribe(session, CATALOGUE, frames.Subscribe(id=id, channel=channel))
+    frame = frames.Subscribe(id=id, channel=channel)
+    return commit(session, decide_subscribe(session, CATALOGUE, frame))
 
 
 def unsubscribe(session: SessionState, channel: str, id: str = "u1") -> Outcome:
-    return apply_unsubscribe(session, frames.Unsubscribe(id=id, channel=channel))
+    return commit(session, decide_unsubscribe(session, frames.Unsubscribe(id=id, channel=channel)))
 
 
 def publish(session: SessionState, channel: str, data: Any, id: str = "p1") -> Outcome:
-    return check_publish(session, CATALOGUE, frames.Publish(id=id, channel=channel, data=data))
+    frame = frames.Publish(id=id, channel=channel, data=data)
+    return commit(session, decide_publish(session, CATALOGUE, frame))
 
 
 def reply(outcome: Outcome) -> dict[str, Any]:
@@ -182,3 +189,61 @@ class TestIdempotency:
         text = refuse(session, "p1", ErrorCode.INVALID_COMMAND, "no next track", pointer="/data")
         again = publish(session, "playqueue", {"op": "next"})
         assert (again.reply, again.error) == (text, ErrorCode.INVALID_COMMAND)
+
+
+class TestDecideThenCommit:
+    def test_a_decision_changes_nothing_until_it_is_committed(self, session: SessionState) -> None:
+        """Decide, then commit: a subscribe whose effect failed needs no rollback."""
+        decided = decide_subscribe(session, CATALOGUE, frames.Subscribe(id="s1", channel="chat"))
+        assert (decided.effect, decided.committed) == (Effect.SUBSCRIBE, False)
+        assert "chat" not in session.subscriptions
+        assert session.reply_for("s1") is None
+        committed = commit(session, decided)
+        assert committed.committed
+        assert list(session.subscriptions) == ["chat"]
+        assert session.reply_for("s1") == committed.reply  # [OPS-9]
+
+    def test_an_unsubscribe_takes_effect_on_commit_only(self, session: SessionState) -> None:
+        subscribe(session, "chat")
+        decided = decide_unsubscribe(session, frames.Unsubscribe(id="u1", channel="chat"))
+        assert "chat" in session.subscriptions
+        commit(session, decided)
+        assert "chat" not in session.subscriptions
+
+    def test_a_refusal_is_remembered_when_committed(self, session: SessionState) -> None:
+        """[OPS-9] the same error again, even once the channel exists for the session."""
+        decided = decide_unsubscribe(session, frames.Unsubscribe(id="u1", channel="chat"))
+        assert decided.error is ErrorCode.NOT_SUBSCRIBED
+        commit(session, decided)
+        subscribe(session, "chat", id="s1")
+        again = unsubscribe(session, "chat", id="u1")
+        assert (again.replayed, again.error) == (True, ErrorCode.NOT_SUBSCRIBED)
+        assert "chat" in session.subscriptions
+
+    def test_committing_twice_records_once(self, session: SessionState) -> None:
+        committed = subscribe(session, "chat")
+        assert commit(session, committed) is committed
+
+
+class TestStreamChannels:
+    """[SSE-3] the channels of a new SSE stream, by the rules of a subscribe frame."""
+
+    @pytest.mark.parametrize(
+        ("names", "code"),
+        [
+            ([], ErrorCode.BAD_FRAME),
+            (["chat", "bad name"], ErrorCode.BAD_FRAME),
+            (["chat", "nope"], ErrorCode.UNKNOWN_CHANNEL),
+            ([f"conformance.c{n}" for n in range(9)], ErrorCode.TOO_MANY_SUBSCRIPTIONS),
+        ],
+    )
+    def test_refused(self, names: list[str], code: ErrorCode) -> None:
+        refusal = check_stream_channels(CATALOGUE, Limits(max_subscriptions=8), names)
+        assert refusal is not None
+        assert refusal.code is code
+
+    def test_accepted(self) -> None:
+        assert (
+            check_stream_channels(CATALOGUE, Limits(max_subscriptions=8), ["chat", "system"])
+            is None
+        )

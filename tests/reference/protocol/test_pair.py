@@ -1,7 +1,8 @@
 """An in-memory client/server pair built from the sans-I/O cores only (spec §5-§7).
 
-:class:`MiniServer` is the smallest server layer the core allows: a session registry and a
-hub, with every protocol decision left to :mod:`canaux.protocol`. Frames move between the
+:class:`MiniServer` is the smallest server layer the core allows: a door over
+:class:`~canaux.protocol.sessions.ServerSessions` and a hub, with every protocol decision
+(the session lifecycle included) left to :mod:`canaux.protocol`. Frames move between the
 client core and the server core as strings; a "drop" loses whatever was in flight.
 """
 
@@ -16,7 +17,7 @@ from canaux.protocol.client import Acked, ClientConnection, EventReceived, Reset
 from canaux.protocol.codes import CloseCode
 from canaux.protocol.frames import dumps
 from canaux.protocol.limits import Limits
-from canaux.protocol.operations import Effect, apply_subscribe, apply_unsubscribe, check_publish
+from canaux.protocol.operations import Effect
 from canaux.protocol.server import (
     HelloReceived,
     PublishRequested,
@@ -24,90 +25,97 @@ from canaux.protocol.server import (
     SubscribeRequested,
     UnsubscribeRequested,
 )
-from canaux.protocol.session import SessionState
+from canaux.protocol.sessions import ServerSession, ServerSessions
+
+
+class Carrier:
+    """What carries a session for the core: one server connection (the door's job)."""
+
+    def __init__(self, conn: ServerConnection) -> None:
+        self.conn = conn
+
+    def send_event(self, channel: str, seq: int, text: str) -> None:
+        self.conn.send_event_text(text)
+
+    def replace(self) -> None:
+        self.conn.close(CloseCode.SESSION_REPLACED, "session resumed elsewhere")  # [RESUME-4]
 
 
 class MiniServer:
+    """A door over :class:`ServerSessions`: it pumps events in and applies the effects."""
+
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         self.catalogue = Catalogue.standard(conformance=True)
-        self.sessions: dict[str, SessionState] = {}
-        self.connections: dict[str, ServerConnection] = {}
-        self.hub: dict[str, set[str]] = {}
+        self.sessions: ServerSessions[Carrier] = ServerSessions(self.limits)
+        self.carriers: dict[ServerConnection, Carrier] = {}
+        self.session_of: dict[ServerConnection, ServerSession] = {}
+        self.hub: dict[str, set[ServerSession]] = {}
         self.delivered = 0
 
     def connect(self, now: float) -> ServerConnection:
-        return ServerConnection(self.limits, now)
+        conn = ServerConnection(self.limits, now)
+        self.carriers[conn] = Carrier(conn)
+        return conn
 
     def handle(self, conn: ServerConnection, now: float) -> None:
+        sessions = self.sessions
         for event in conn.events_received():
             if isinstance(event, HelloReceived):
-                self._hello(conn, event, now)
+                opened = sessions.open(event.identity, event.hello.resume, now)
+                sessions.welcome(conn, opened, self.catalogue, now)
+                self.session_of[conn] = opened.session
+                previous = sessions.attach(opened.session, self.carriers[conn], now)
+                if previous is not None:
+                    previous.replace()
                 continue
-            session = conn.session
-            assert session is not None
+            session = self.session_of[conn]
             if isinstance(event, SubscribeRequested):
-                outcome = apply_subscribe(session, self.catalogue, event.frame)
+                outcome = sessions.decide_subscribe(session, self.catalogue, event.frame)
                 if outcome.effect is Effect.SUBSCRIBE:
-                    self.hub.setdefault(event.frame.channel, set()).add(session.id)
+                    self.hub.setdefault(event.frame.channel, set()).add(session)
             elif isinstance(event, UnsubscribeRequested):
-                outcome = apply_unsubscribe(session, event.frame)
+                outcome = sessions.decide_unsubscribe(session, event.frame)
                 if outcome.effect is Effect.UNSUBSCRIBE:
-                    self.hub[event.frame.channel].discard(session.id)
+                    self.hub[event.frame.channel].discard(session)
             elif isinstance(event, PublishRequested):
-                outcome = check_publish(session, self.catalogue, event.frame)
+                outcome = sessions.decide_publish(session, self.catalogue, event.frame)
                 if outcome.effect is Effect.PUBLISH:
                     self.deliver(event.frame.channel, event.frame.data, now)
             else:
                 continue
-            conn.send_reply_text(outcome.frame_id, outcome.reply, now)
+            conn.reply(sessions.commit(session, outcome), now)
 
     def deliver(self, channel: str, data: Any, now: float) -> None:
+        del now
         self.delivered += 1
         data_json = dumps(data)  # encoded once for every receiver
-        for session_id in sorted(self.hub.get(channel, ())):
-            session = self.sessions[session_id]
-            _, text = session.next_event_json(channel, data_json)
-            conn = self.connections.get(session_id)
-            if conn is not None:
-                conn.send_event_text(text, now)
-
-    def _hello(self, conn: ServerConnection, event: HelloReceived, now: float) -> None:
-        resume = event.hello.resume
-        session = self.sessions.get(resume.session) if resume else None
-        if resume and session and session.may_resume(event.identity, resume.seq, now, self.limits):
-            resumed = True
-        else:
-            session = SessionState(event.identity, self.limits)
-            self.sessions[session.id] = session
-            resumed = False
-        previous = self.connections.get(session.id)
-        self.connections[session.id] = conn
-        conn.welcome(session, resumed, self.catalogue, now)
-        session.attach(now)
-        if previous is not None and previous is not conn:
-            # [RESUME-4] resumed here first, then the old connection is closed.
-            previous.close(CloseCode.SESSION_REPLACED, "session resumed elsewhere")
+        for session in sorted(self.hub.get(channel, ()), key=lambda s: s.id):
+            session.deliver(channel, data_json)
 
     def lost(self, conn: ServerConnection, now: float) -> None:
-        """The socket of ``conn`` is gone: detach its session if it still carries it."""
+        """The socket of ``conn`` is gone: the core detaches its session [RESUME-10]."""
         conn.connection_lost(now)
-        session = conn.session
-        if session is not None and self.connections.get(session.id) is conn:
-            del self.connections[session.id]
-            session.detach(now)  # [RESUME-10]
+        session = self.session_of.get(conn)
+        if session is not None:
+            self.sessions.detach(session, self.carriers[conn], now)
+        self._drop_discarded()
 
     def expire(self, now: float) -> None:
         """[RESUME-7] discard the sessions detached longer than the window."""
-        for session_id, session in list(self.sessions.items()):
-            if session_id not in self.connections and session.expired(now):
-                session.discard()
-                del self.sessions[session_id]
+        self.sessions.expire(now)
+        self._drop_discarded()
+
+    def _drop_discarded(self) -> None:
+        for session in self.sessions.take_discarded():
+            for subscribers in self.hub.values():
+                subscribers.discard(session)
 
 
-def exchange(client: ClientConnection, conn: ServerConnection, server: MiniServer) -> None:
+def exchange(
+    client: ClientConnection, conn: ServerConnection, server: MiniServer, now: float = 0.0
+) -> None:
     """Carry frames both ways until neither side has anything to say."""
-    now = 0.0
     while True:
         upward = client.data_to_send()
         for text in upward:
@@ -120,10 +128,10 @@ def exchange(client: ClientConnection, conn: ServerConnection, server: MiniServe
             return
 
 
-def connected(server: MiniServer, client: ClientConnection) -> ServerConnection:
-    conn = server.connect(0.0)
-    client.connection_made(0.0)
-    exchange(client, conn, server)
+def connected(server: MiniServer, client: ClientConnection, now: float = 0.0) -> ServerConnection:
+    conn = server.connect(now)
+    client.connection_made(now)
+    exchange(client, conn, server, now)
     return conn
 
 
@@ -195,7 +203,9 @@ class TestPair:
         assert any(isinstance(e, Reset) for e in events)
         assert client.session != first
         assert first is not None
-        assert server.sessions[first].detached_at == 1.0  # untouched [RESUME-12]
+        kept = server.sessions.get(first)
+        assert kept is not None
+        assert (kept.carrier, kept.detached_at) == (None, 1.0)  # untouched [RESUME-12]
 
     def test_resuming_an_attached_session_closes_the_old_connection_with_4411(self) -> None:
         """[RESUME-4]"""
@@ -222,15 +232,17 @@ class TestPair:
         new = connected(server, second)
         assert old.close_code == CloseCode.SESSION_REPLACED
         server.lost(old, 1.0)  # A's socket ends after the takeover
-        live = server.sessions[first.session]
-        assert (live.attached, live.detached_at) == (True, None)  # still B's [RESUME-4]
+        live = server.sessions.get(first.session)
+        assert live is not None
+        assert (live.carrier, live.detached_at) == (server.carriers[new], None)  # [RESUME-4]
         server.expire(3.5)  # 2.5 s later: past the window, were the session detached
         intruder = ClientConnection(token="mallory")
         intruder.session, intruder.last_seq = first.session, 0
-        connected(server, intruder)
+        connected(server, intruder, 3.5)
         assert intruder.session != first.session  # refused: a fresh session [RESUME-2]
+        assert server.sessions.get(first.session) is live  # not discarded [RESUME-12]
         server.deliver("conformance.demo", {"mark": "still-live"}, 4.0)
-        exchange(second, new, server)
+        exchange(second, new, server, 4.0)
         received = [e for e in second.events_received() if isinstance(e, EventReceived)]
         assert [e.data["mark"] for e in received] == ["still-live"]
 

@@ -15,6 +15,7 @@ from canaux.protocol.channels import Catalogue
 from canaux.protocol.codes import CloseCode, ErrorCode
 from canaux.protocol.errors import LocalProtocolError
 from canaux.protocol.limits import Limits
+from canaux.protocol.operations import Outcome, refuse
 from canaux.protocol.server import (
     AWAITING_HELLO,
     AWAITING_WELCOME,
@@ -33,6 +34,16 @@ from canaux.protocol.session import SessionState
 
 CATALOGUE = Catalogue.standard(conformance=True)
 HELLO: dict[str, Any] = {"type": "hello", "version": 1}
+
+
+def ack(frame_id: str) -> Outcome:
+    """A committed ack, as :class:`~canaux.protocol.sessions.ServerSessions` hands it over."""
+    return Outcome(frame_id, frames.encode(frames.Ack(id=frame_id)), committed=True)
+
+
+def error(frame_id: str, code: ErrorCode, message: str, pointer: str | None = None) -> Outcome:
+    text = frames.error_text(code, message, id=frame_id, pointer=pointer)
+    return Outcome(frame_id, text, error=code, committed=True)
 
 
 class Peer:
@@ -338,10 +349,10 @@ class TestRequests:
         peer.send({"type": "publish", "id": "p1", "channel": "chat", "data": 1})
         peer.send({"type": "subscribe", "id": "s2", "channel": "chat"})
         peer.send({"type": "subscribe", "id": "bad"})
-        peer.conn.send_ack("s2")
+        peer.conn.reply(ack("s2"))
         assert peer.received() == []
         assert peer.conn.pending_replies == ["p1"]
-        peer.conn.send_ack("p1")
+        peer.conn.reply(ack("p1"))
         assert [(f["type"], f.get("id")) for f in peer.received()] == [
             ("ack", "p1"),
             ("ack", "s2"),
@@ -355,32 +366,37 @@ class TestRequests:
         peer.send({"type": "publish", "id": "p1", "channel": "playqueue", "data": {}})
         peer.send({"type": "publish", "id": "p2", "channel": "chat", "data": {}})
         peer.conn.send_event_text('{"early":1}')  # nothing decided yet: goes out at once
-        peer.conn.send_ack("p2")
+        peer.conn.reply(ack("p2"))
         peer.conn.send_event_text('{"chunk":0}')
         assert peer.received() == [{"early": 1}]
-        peer.conn.send_error(ErrorCode.INVALID_COMMAND, "no", id="p1", pointer="/data")
+        peer.conn.reply(error("p1", ErrorCode.INVALID_COMMAND, "no", pointer="/data"))
         assert [f.get("id", f.get("chunk")) for f in peer.received()] == ["p1", "p2", 0]
 
     def test_reply_to_an_unknown_request_is_a_local_error(self) -> None:
         peer = Peer()
         peer.open()
         with pytest.raises(LocalProtocolError):
-            peer.conn.send_ack("never-asked")
+            peer.conn.reply(ack("never-asked"))
+
+    def test_a_reply_not_committed_is_a_local_error(self) -> None:
+        """[OPS-9] the one reply path: every reply is remembered before it is sent."""
+        peer = Peer()
+        peer.open()
+        peer.send({"type": "subscribe", "id": "s1", "channel": "chat"})
+        with pytest.raises(LocalProtocolError, match="commit"):
+            peer.conn.reply(Outcome("s1", frames.encode(frames.Ack(id="s1"))))
+        assert peer.conn.pending_replies == ["s1"]
 
     def test_error_that_must_locate_the_fault_needs_a_pointer(self) -> None:
         """[QUEUE-3] invalid_command carries a pointer (schemas/frame.json requires it)."""
         peer = Peer()
         peer.open()
         peer.send({"type": "publish", "id": "p1", "channel": "playqueue", "data": {}})
+        session = SessionState(None, peer.limits)
         with pytest.raises(LocalProtocolError, match="pointer"):
-            peer.conn.send_error(ErrorCode.INVALID_COMMAND, "no", id="p1")
+            refuse(session, "p1", ErrorCode.INVALID_COMMAND, "no")
         assert peer.conn.pending_replies == ["p1"]
-
-    def test_error_without_id_goes_out_at_once(self) -> None:
-        peer = Peer()
-        peer.open()
-        peer.conn.send_error(ErrorCode.INTERNAL_ERROR, "oops")
-        assert peer.received() == [{"type": "error", "code": "internal_error", "message": "oops"}]
+        assert session.reply_for("p1") is None
 
 
 class TestHeartbeat:
@@ -512,7 +528,7 @@ class TestSlowConsumer:
         peer.open()
         peer.conn.close(CloseCode.GOING_AWAY, "bye")
         assert peer.conn.send_event_text("{}") is False
-        peer.conn.send_ack("whatever")  # a late reply to a closed connection is not an error
+        peer.conn.reply(ack("whatever"))  # a late reply to a closed connection is not an error
         assert peer.received() == []
 
 

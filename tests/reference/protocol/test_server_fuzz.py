@@ -20,7 +20,13 @@ from hypothesis_jsonschema import from_schema
 import canaux_schemas
 from canaux.protocol.channels import Catalogue
 from canaux.protocol.limits import Limits
-from canaux.protocol.operations import Effect, apply_subscribe, apply_unsubscribe, check_publish
+from canaux.protocol.operations import (
+    Effect,
+    commit,
+    decide_publish,
+    decide_subscribe,
+    decide_unsubscribe,
+)
 from canaux.protocol.server import (
     CLOSED,
     HelloReceived,
@@ -73,17 +79,17 @@ def serve(conn: ServerConnection, session: SessionState | None, now: float) -> S
             continue
         assert session is not None
         if isinstance(event, SubscribeRequested):
-            outcome = apply_subscribe(session, CATALOGUE, event.frame)
+            outcome = decide_subscribe(session, CATALOGUE, event.frame)
         elif isinstance(event, UnsubscribeRequested):
-            outcome = apply_unsubscribe(session, event.frame)
+            outcome = decide_unsubscribe(session, event.frame)
         elif isinstance(event, PublishRequested):
-            outcome = check_publish(session, CATALOGUE, event.frame)
+            outcome = decide_publish(session, CATALOGUE, event.frame)
             if outcome.effect is Effect.PUBLISH and event.frame.channel in session.subscriptions:
                 _, text = session.next_event(event.frame.channel, event.frame.data)
                 conn.send_event_text(text, now)
         else:
             continue
-        conn.send_reply_text(outcome.frame_id, outcome.reply, now)
+        conn.reply(commit(session, outcome), now)
     return session
 
 

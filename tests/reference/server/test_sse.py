@@ -106,7 +106,7 @@ async def test_last_event_id_resumes_with_replay(server: RunningServer, via: str
 
     def detached() -> bool:
         found = server.runtime.registry.get(session_id)
-        return found is not None and found.sink is None
+        return found is not None and found.carrier is None
 
     async with asyncio.timeout(TIMEOUT):
         await server.runtime.registry.wait_until(detached)

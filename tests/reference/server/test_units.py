@@ -189,9 +189,10 @@ class TestSessionRegistry:
         assert registry.resume(session.id, "tok", 3) is None
         found = registry.resume(session.id, "tok", 1)
         assert found is not None
-        assert found[0] is session
-        assert len(found[1]) == 1
-        assert '"seq":2' in found[1][0]
+        assert found.session is session
+        assert found.resumed
+        assert len(found.replay) == 1
+        assert '"seq":2' in found.replay[0]
         clock.now += 10.0
         assert registry.expire() == 1
         assert registry.resume(session.id, "tok", 1) is None
@@ -206,7 +207,7 @@ class TestSessionRegistry:
         registry.attach(session, new)
         assert old.replaced
         registry.detach(session, old)  # the old connection ending must not detach the new
-        assert session.sink is new
+        assert session.carrier is new
 
     def test_zero_window_discards_on_detach(self) -> None:
         registry = self._registry(Clock(), resume_window_ms=0)

@@ -42,7 +42,7 @@ async def _wait_detached(server: RunningServer, session_id: str) -> None:
     # The server notices a dropped socket asynchronously; wait for that condition.
     def detached() -> bool:
         found = server.runtime.registry.get(session_id)
-        return found is None or found.sink is None
+        return found is None or found.carrier is None
 
     async with asyncio.timeout(TIMEOUT):
         await server.runtime.registry.wait_until(detached)

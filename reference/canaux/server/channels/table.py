@@ -58,7 +58,7 @@ class SessionRequester:
 
     @property
     def identity(self) -> str | None:
-        return self._session.state.identity
+        return self._session.identity
 
     def send(self, channel: str, data: Any) -> None:
         self._session.emit(channel, data)

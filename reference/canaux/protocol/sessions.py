@@ -1,0 +1,410 @@
+"""Every session of one server and its whole lifecycle, sans I/O (spec §3-§7, §9, §13).
+
+:class:`ServerSessions` is the ONE owner of the session lifecycle. Every front door (the
+WebSocket, the SSE stream) drives it the same way and never touches a session's fields, the
+way python-websockets' asyncio connection only pumps bytes into its ``Protocol``:
+
+- **hello** → :meth:`~ServerSessions.open` (create, or resume under RESUME-2) →
+  :meth:`~ServerSessions.welcome` (the welcome, then the replay [RESUME-3]) →
+  :meth:`~ServerSessions.attach` (live events flow; a previous connection is replaced
+  [RESUME-4]);
+- **request** → ``decide_*`` (pure: no state changes) → the door performs the effect (hub,
+  broker, channel hook) → :meth:`~ServerSessions.commit` (the effect is recorded and the reply
+  remembered [OPS-9]) or :meth:`~ServerSessions.refuse` → the reply;
+- **end of a connection** → :meth:`~ServerSessions.detach` [RESUME-10];
+- **time** → :meth:`~ServerSessions.expire` [RESUME-7].
+
+Outputs: the :class:`Opened` decision, the connection a takeover replaces, the reply of each
+request, and :meth:`~ServerSessions.take_discarded` (the sessions the I/O layer must remove
+from its hub). The clock is passed in.
+
+States of one session::
+
+    open() --> NEW --attach()--> ATTACHED --detach() by its carrier--> DETACHED
+                                   ^  | attach() by another carrier:          |  |
+                                   |  | the old one is replaced [RESUME-4]    |  | window over,
+                                   +--+-------- attach() after a resume <-----+  | or window 0
+                                                                                 v
+                                                                             DISCARDED
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+from canaux.protocol import frames
+from canaux.protocol.channels import Catalogue
+from canaux.protocol.codes import ErrorCode
+from canaux.protocol.limits import Limits
+from canaux.protocol.operations import (
+    Outcome,
+    Permitted,
+    StreamRefusal,
+    check_stream_channels,
+    commit,
+    decide_publish,
+    decide_subscribe,
+    decide_unsubscribe,
+    refuse,
+)
+from canaux.protocol.server import ServerConnection
+from canaux.protocol.session import SessionState
+
+__all__ = [
+    "Cancellable",
+    "EventSink",
+    "Opened",
+    "ServerSession",
+    "ServerSessions",
+    "Transport",
+]
+
+Transport = Literal["ws", "sse"]
+"""How a session is carried; a session is only ever resumed over the same one [SSE-10]."""
+
+
+class EventSink(Protocol):
+    """The connection carrying a session: takes its event frames without waiting."""
+
+    def send_event(self, channel: str, seq: int, text: str) -> None:
+        """Queue event ``seq`` (frame ``text``) of ``channel`` for the peer."""
+
+    def replace(self) -> None:
+        """Another connection resumed the session: close this one with 4411 [RESUME-4]."""
+
+
+class Cancellable(Protocol):
+    """Work running for a session (a chat reply stream): an ``asyncio.Task`` fits."""
+
+    def cancel(self, msg: Any | None = None) -> bool: ...
+
+    def done(self) -> bool: ...
+
+
+Sink = TypeVar("Sink", bound=EventSink)
+
+
+class ServerSession:
+    """One session as the server layer sees it: read-only, except through :class:`ServerSessions`.
+
+    It is the hub's subscriber for the session (:meth:`deliver`) and the target of events for
+    this session only (:meth:`emit`: chat replies, snapshots [CHAT-2, QUEUE-1]).
+    """
+
+    __slots__ = ("_carrier", "_requests", "_state", "_transport")
+
+    def __init__(self, state: SessionState, transport: Transport) -> None:
+        self._state = state
+        self._transport: Transport = transport
+        self._carrier: EventSink | None = None
+        self._requests: list[Cancellable] = []
+
+    def __repr__(self) -> str:
+        return f"<ServerSession {self._state.short_id} seq={self._state.seq}>"
+
+    @property
+    def id(self) -> str:
+        return self._state.id
+
+    @property
+    def short_id(self) -> str:
+        """A prefix of the id for logs: ids are never logged in full [SECURITY-1]."""
+        return self._state.short_id
+
+    @property
+    def identity(self) -> str | None:
+        """The authenticated principal, or the exact ``hello.token`` [SECURITY-2]."""
+        return self._state.identity
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport
+
+    @property
+    def seq(self) -> int:
+        """The last seq assigned in this session [DELIVERY-1]."""
+        return self._state.seq
+
+    @property
+    def subscriptions(self) -> tuple[str, ...]:
+        """The subscribed channels, in subscription order."""
+        return tuple(self._state.subscriptions)
+
+    @property
+    def carrier(self) -> EventSink | None:
+        """The connection carrying the session now; ``None`` while detached."""
+        return self._carrier
+
+    @property
+    def detached_at(self) -> float | None:
+        """When the session was last detached; ``None`` while attached (or never attached)."""
+        return self._state.detached_at
+
+    @property
+    def discarded(self) -> bool:
+        return self._state.discarded
+
+    def deliver(self, channel: str, data_json: str) -> None:
+        """Number an event for this session, keep it for replay, pass it to the connection."""
+        state = self._state
+        if state.discarded:
+            return
+        seq, text = state.next_event_json(channel, data_json)
+        carrier = self._carrier
+        if carrier is not None:
+            carrier.send_event(channel, seq, text)
+
+    def emit(self, channel: str, data: Any) -> None:
+        """Deliver an event to this session only (chat replies, snapshots) [CHAT-2, QUEUE-1]."""
+        self.deliver(channel, frames.dumps(data))
+
+    def track(self, request: Cancellable) -> None:
+        """Keep running work of this session; it is cancelled if the session is discarded."""
+        self._requests = [r for r in self._requests if not r.done()]
+        self._requests.append(request)
+
+    def _cancel_requests(self) -> None:
+        requests, self._requests = self._requests, []
+        for request in requests:
+            request.cancel()
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """The answer to a hello (or an SSE request): which session, and whether it was resumed."""
+
+    session: ServerSession
+    resumed: bool
+    replay: tuple[str, ...]
+    """Encoded events to send right after the welcome, in seq order [RESUME-3]."""
+    resume_seq: int | None = None
+    """The ``resume.seq`` the replay starts after (``None`` for a fresh session)."""
+
+
+class ServerSessions(Generic[Sink]):
+    """Every session of one server, attached or waiting to be resumed."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._sessions: dict[str, ServerSession] = {}
+        self._discarded: list[ServerSession] = []
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __iter__(self) -> Iterator[ServerSession]:
+        return iter(list(self._sessions.values()))
+
+    def get(self, session_id: str) -> ServerSession | None:
+        return self._sessions.get(session_id)
+
+    # Outputs ------------------------------------------------------------------------------
+
+    def take_discarded(self) -> list[ServerSession]:
+        """Sessions discarded since the last call: remove them from the hub; once each."""
+        out, self._discarded = self._discarded, []
+        return out
+
+    # Hello --------------------------------------------------------------------------------
+
+    def create(self, identity: str | None, transport: Transport = "ws") -> ServerSession:
+        """A new session with a fresh CSPRNG id [HANDSHAKE-8], seq 0, no subscriptions."""
+        session = ServerSession(SessionState(identity, self.limits), transport)
+        # [HANDSHAKE-17] never the same id twice (144 random bits: a collision never happens).
+        while session.id in self._sessions:
+            session = ServerSession(SessionState(identity, self.limits), transport)
+        self._sessions[session.id] = session
+        return session
+
+    def open(
+        self,
+        identity: str | None,
+        resume: frames.ResumeRequest | None,
+        now: float,
+        *,
+        transport: Transport = "ws",
+        channels: frozenset[str] | None = None,
+    ) -> Opened:
+        """The answer to a hello: the session ``resume`` names if RESUME-2 allows it, else a
+        new one [RESUME-2]; a refusal looks exactly like a hello without ``resume``
+        [RESUME-13]."""
+        if resume is not None:
+            opened = self.resume(
+                identity, resume.session, resume.seq, now, transport=transport, channels=channels
+            )
+            if opened is not None:
+                return opened
+        return Opened(self.create(identity, transport), False, ())
+
+    def resume(
+        self,
+        identity: str | None,
+        session_id: str,
+        seq: int,
+        now: float,
+        *,
+        transport: Transport = "ws",
+        channels: frozenset[str] | None = None,
+    ) -> Opened | None:
+        """Session ``session_id`` resumed after ``seq``, or ``None`` when it cannot be.
+
+        [RESUME-2] resume iff the session exists, its window is open, the identity matches and
+        every event after ``seq`` is still buffered. A refused request leaves the session it
+        named untouched [RESUME-12, SECURITY-2]. A session is resumed only over its own
+        transport [SSE-10] and, with ``channels`` (SSE), only for the same set of channels
+        [SSE-9].
+        """
+        session = self._sessions.get(session_id)
+        if session is None or session.transport != transport:
+            return None
+        state = session._state
+        if channels is not None and frozenset(state.subscriptions) != channels:
+            return None
+        if session._carrier is None and state.expired(now):
+            # [RESUME-7] only a DETACHED session expires; a live one (taken over by another
+            # connection [RESUME-4]) is never discarded by a request that is refused
+            # [RESUME-12].
+            self.discard(session)
+            return None
+        if not state.may_resume(identity, seq, now, self.limits):
+            return None
+        replay = state.replay_after(seq)
+        if replay is None:  # may_resume checked it; kept for the type checker and for safety
+            return None
+        return Opened(session, True, tuple(replay), seq)
+
+    def welcome(
+        self, conn: ServerConnection, opened: Opened, catalogue: Catalogue, now: float
+    ) -> None:
+        """Send ``conn``'s welcome for ``opened``, then the replay [HANDSHAKE-9, RESUME-3]."""
+        conn.welcome(opened.session._state, opened.resumed, catalogue, now)
+
+    def welcome_frame(
+        self, opened: Opened, catalogue: Catalogue, version: int = frames.PROTOCOL_VERSION
+    ) -> frames.Welcome:
+        """The welcome of ``opened`` as a frame, for a door that writes its own [SSE-1]."""
+        return frames.Welcome(
+            version=version,
+            session=opened.session.id,
+            resumed=opened.resumed,
+            seq=opened.session.seq,
+            heartbeat_ms=self.limits.heartbeat_ms,
+            limits=self.limits.to_welcome(),
+            channels=catalogue.to_welcome(),
+        )
+
+    # Attachment ---------------------------------------------------------------------------
+
+    def attach(self, session: ServerSession, carrier: Sink, now: float) -> Sink | None:
+        """Make ``carrier`` the session's connection; return the one it replaces, if any.
+
+        [RESUME-4] the door closes the returned connection with 4411 (its
+        :meth:`EventSink.replace`); the session is NOT detached by that close [RESUME-10].
+        """
+        previous = session._carrier
+        session._carrier = carrier
+        session._state.attach(now)
+        if previous is None or previous is carrier:
+            return None
+        return previous  # type: ignore[return-value]  # only Sinks are ever attached here
+
+    def detach(self, session: ServerSession, carrier: EventSink, now: float) -> None:
+        """``carrier`` stopped carrying the session; its resume window starts [RESUME-10].
+
+        A connection replaced by a takeover no longer carries the session: its end changes
+        nothing [RESUME-4, RESUME-12].
+        """
+        if session._carrier is not carrier:
+            return
+        session._carrier = None
+        session._state.detach(now)
+        if self.limits.resume_window_ms == 0:
+            self.discard(session)  # [RESUME-7] a window of 0: nothing to wait for
+
+    def expire(self, now: float) -> list[ServerSession]:
+        """Discard every session detached longer than the window [RESUME-7]; return them."""
+        expired = [
+            s for s in self._sessions.values() if s._carrier is None and s._state.expired(now)
+        ]
+        for session in expired:
+            self.discard(session)
+        return expired
+
+    def discard(self, session: ServerSession) -> None:
+        """Forget ``session``: never resumed again, its running work cancelled [RESUME-7]."""
+        if self._sessions.get(session.id) is session:
+            del self._sessions[session.id]
+        if not session._state.discarded:
+            session._state.discard()
+            session._cancel_requests()
+            self._discarded.append(session)
+
+    def discard_all(self) -> None:
+        for session in list(self._sessions.values()):
+            self.discard(session)
+
+    # Requests: decide, the door performs the effect, then commit ---------------------------
+
+    def decide_subscribe(
+        self,
+        session: ServerSession,
+        catalogue: Catalogue,
+        frame: frames.Subscribe,
+        *,
+        permitted: Permitted | None = None,
+    ) -> Outcome:
+        """[CHANNEL-3, OPS-3, OPS-5, OPS-9] nothing changes until :meth:`commit`."""
+        return decide_subscribe(session._state, catalogue, frame, permitted=permitted)
+
+    def decide_unsubscribe(self, session: ServerSession, frame: frames.Unsubscribe) -> Outcome:
+        """[OPS-4, OPS-9] nothing changes until :meth:`commit`."""
+        return decide_unsubscribe(session._state, frame)
+
+    def decide_publish(
+        self,
+        session: ServerSession,
+        catalogue: Catalogue,
+        frame: frames.Publish,
+        *,
+        permitted: Permitted | None = None,
+    ) -> Outcome:
+        """[CHANNEL-3, CHANNEL-4, CHANNEL-13, CHANNEL-5, OPS-9] nothing changes until
+        :meth:`commit`."""
+        return decide_publish(session._state, catalogue, frame, permitted=permitted)
+
+    def commit(self, session: ServerSession, outcome: Outcome) -> Outcome:
+        """Record a decision once its effect happened; the reply is remembered [OPS-9]."""
+        return commit(session._state, outcome)
+
+    def refuse(
+        self,
+        session: ServerSession,
+        frame_id: str,
+        code: ErrorCode,
+        message: str,
+        *,
+        channel: str | None = None,
+        pointer: str | None = None,
+    ) -> Outcome:
+        """An error answering ``frame_id`` after the decision (a channel refused, the server
+        failed); remembered for dedup, except ``internal_error`` [OPS-9, OPS-17]."""
+        text = refuse(session._state, frame_id, code, message, channel=channel, pointer=pointer)
+        return Outcome(frame_id, text, error=code, channel=channel, committed=True)
+
+    # SSE ----------------------------------------------------------------------------------
+
+    def check_stream(self, catalogue: Catalogue, names: list[str]) -> StreamRefusal | None:
+        """Whether a new stream may subscribe to ``names``, by the subscribe rules [SSE-3]."""
+        return check_stream_channels(catalogue, self.limits, names)
+
+    def subscribe_stream(
+        self, session: ServerSession, catalogue: Catalogue, names: list[str]
+    ) -> None:
+        """Record the subscriptions of a new stream to ``names`` (checked, hub done) [SSE-1]."""
+        state = session._state
+        if state.subscriptions or self.check_stream(catalogue, names) is not None:
+            raise ValueError("a stream subscribes once, to channels check_stream() accepted")
+        for name in names:
+            state.subscriptions[name] = None
