@@ -88,6 +88,7 @@ from hypothesis_jsonschema import from_schema
 import canaux_schemas
 from canaux_conformance.outcomes import CaseFailed
 from canaux_conformance.proxy import FaultProxy
+from canaux_conformance.resume_rules import Resume, ResumeExpectation, resume_expectation
 from canaux_conformance.target import Target
 from canaux_conformance.wire import Frame, RawClient, Transcript, encode
 
@@ -434,8 +435,16 @@ class _Slot:
     client: RawClient | None = None
     session: str | None = None
     connections: int = 0
-    answered: list[Frame] = field(default_factory=list)
-    """Publish frames acked in the current session (re-sent by the OPS-9 rule)."""
+    answered: list[tuple[Frame, int, float]] = field(default_factory=list)
+    """Publish frames acked in the current session, each with its ordinal among the session's
+    frames with an id and when it was sent (re-sent by the OPS-9 rule)."""
+    ids_sent: int = 0
+    """Frames with an id sent in the current session (the OPS-9 memory counts them)."""
+
+    def new_session(self, session: str) -> None:
+        self.session = session
+        self.answered = []
+        self.ids_sent = 0
 
     @property
     def attached(self) -> bool:
@@ -529,6 +538,7 @@ class CanauxMachine(RuleBasedStateMachine):
         self._notes.append(text)
 
     def _next_id(self, slot: _Slot) -> str:
+        slot.ids_sent += 1
         return f"{slot.name.lower()}{next(self._counter)}"
 
     def _mark(self) -> str:
@@ -581,11 +591,11 @@ class CanauxMachine(RuleBasedStateMachine):
                 f"{welcome.get('resumed')!r} seq={welcome.get('seq')!r}",
                 requirement="RESUME-2",
             )
-        slot.session = str(welcome["session"])
-        slot.answered = []
-        self.model.open(slot.session, slot.token)
+        session = str(welcome["session"])
+        slot.new_session(session)
+        self.model.open(session, slot.token)
         await self._request(slot, "subscribe", self.control)
-        self.model.subscribe(slot.session, self.control)
+        self.model.subscribe(session, self.control)
 
     async def _request(self, slot: _Slot, kind: str, channel: str, data: Any = None) -> Frame:
         assert slot.client is not None
@@ -669,20 +679,16 @@ class CanauxMachine(RuleBasedStateMachine):
                 if frame.get("type") == "event":
                     self.model.on_event(slot.session, frame)
 
-    def _expect_resumed(self, session: SessionModel) -> bool | None:
-        """True/False when RESUME-2 decides, ``None`` when too close to a limit to tell."""
-        window = self.limits.get("resume_window_ms")
-        buffer = self.limits.get("resume_buffer")
-        if isinstance(buffer, int) and session.outstanding > buffer:
-            return False  # [LIMIT-5] the buffer overflowed
-        if isinstance(window, int) and session.detached_at is not None:
-            elapsed_ms = (time.monotonic() - session.detached_at) * 1000
-            margin = 500 + window * 0.1
-            if elapsed_ms > window + margin:
-                return False  # [RESUME-7]
-            if elapsed_ms > window - margin:
-                return None
-        return True
+    def _expect_resumed(self, session: SessionModel) -> ResumeExpectation:
+        """What RESUME-2 requires of resuming ``session`` now, from the announced limits."""
+        limits = self.limits
+        if session.detached_at is None:
+            limits = {k: v for k, v in limits.items() if k != "resume_window_ms"}
+        return resume_expectation(
+            limits,
+            behind=session.outstanding,
+            since_drop_s=time.monotonic() - (session.detached_at or time.monotonic()),
+        )
 
     async def _resume(self, slot: _Slot, *, pending_publish: bool = False) -> bool:
         """Resume ``slot``'s detached session; return whether the server resumed it."""
@@ -694,10 +700,9 @@ class CanauxMachine(RuleBasedStateMachine):
         welcome = await self._connect(slot, resume=resume)
         resumed = welcome.get("resumed")
         if resumed is True:
-            if expectation is False:
+            if expectation.expect is Resume.REFUSED:
                 raise CaseFailed(
-                    f"resume granted although {session.outstanding} events were missed "
-                    f"(resume_buffer {self.limits.get('resume_buffer')}) or the window passed",
+                    f"resume granted (resumed=true), but {expectation.reason}",
                     requirement="RESUME-2",
                 )
             if welcome.get("session") != slot.session:
@@ -713,10 +718,10 @@ class CanauxMachine(RuleBasedStateMachine):
                 )
             self.model.resumed(slot.session, int(welcome["seq"]))
             return True
-        if expectation is True:
+        if expectation.expect is Resume.REQUIRED:
             raise CaseFailed(
-                f"resume {{session, seq: {session.last_seq}}} within the window and buffer got "
-                f"resumed={resumed!r}",
+                f"resume {{session, seq: {session.last_seq}}} got resumed={resumed!r}, but "
+                f"RESUME-2 requires resumed=true: {expectation.reason}",
                 requirement="RESUME-2",
             )
         # A legitimate refusal: a new session with nothing [RESUME-2].
@@ -729,9 +734,8 @@ class CanauxMachine(RuleBasedStateMachine):
             raise CaseFailed(
                 "resumed:false must come with a NEW session and seq 0", requirement="RESUME-2"
             )
-        slot.session = str(welcome["session"])
-        slot.answered = []
-        self.model.open(slot.session, slot.token)
+        slot.new_session(str(welcome["session"]))
+        self.model.open(str(slot.session), slot.token)
 
     async def _close_all(self) -> None:
         for slot in self.slots:
@@ -878,16 +882,34 @@ class CanauxMachine(RuleBasedStateMachine):
     def _accepted(self, slot: _Slot, frame: Frame) -> None:
         self.rt.publishes += 1
         self.model.publish(frame["data"]["mark"], frame["channel"], frame["data"])
-        slot.answered.append(frame)
+        slot.answered.append((frame, slot.ids_sent, time.monotonic()))
 
-    @precondition(lambda self: any(s.answered for s in self._attached()))
+    def _remembered(self, slot: _Slot) -> list[tuple[Frame, int, float]]:
+        """The answered publishes OPS-9 obliges the server to remember: among the
+        ``resume_buffer`` most recent frames with an id of the session (8 when no buffer is
+        announced), and none at all when ``resume_window_ms`` is under a second (the memory
+        only has to reach back that far; the sub-second part is left to timing, below)."""
+        buffer = self.limits.get("resume_buffer")
+        window = self.limits.get("resume_window_ms")
+        if isinstance(window, int) and window < 1000:
+            return []
+        depth = buffer if isinstance(buffer, int) else 8
+        return [entry for entry in slot.answered if slot.ids_sent - entry[1] < depth]
+
+    @precondition(lambda self: any(self._remembered(s) for s in self._attached()))
     @rule(i=st.integers(0, 3), j=st.integers(0, 7))
     def republish(self, i: int, j: int) -> None:
-        """Re-send an answered publish with the same id: ack again, delivered no more [OPS-9]."""
-        slot = self._pick([s for s in self._attached() if s.answered], i)
-        # OPS-9 guarantees memory of the most recent ids only (resume buffer / window).
-        recent = slot.answered[-min(8, len(slot.answered)) :]
-        frame = recent[j % len(recent)]
+        """Re-send an answered publish with the same id: ack again, delivered no more [OPS-9].
+
+        Only a publish the server must still remember: OPS-9 bounds the memory by the
+        announced resume_buffer (frames) and resume_window_ms (time)."""
+        slot = self._pick([s for s in self._attached() if self._remembered(s)], i)
+        recent = self._remembered(slot)
+        frame, _, sent_at = recent[j % len(recent)]
+        window = self.limits.get("resume_window_ms")
+        if isinstance(window, int) and time.monotonic() - sent_at > window / 1000 * 0.9 - 0.5:
+            self._say(f"{slot.name} would re-send {frame['id']}, but it is older than the window")
+            return
         self._say(f"{slot.name} re-sends publish {frame['id']} ({frame['data']['mark']})")
 
         async def go() -> None:

@@ -4,6 +4,11 @@ Faults go through :class:`~canaux_conformance.proxy.FaultProxy`: a TCP reset (cu
 followed by a reset, and a half-close (FIN toward the server). After each, the client resumes
 with the last seq it received contiguously and must get every missed event exactly once, in
 order, before any newer event.
+
+Every resume first asks :func:`~canaux_conformance.resume_rules.resume_expectation` what the
+announced limits require: with a window of 0, or a buffer smaller than the gap, RESUME-2
+requires ``resumed: false``, and the case checks that side instead (a new session, seq 0, no
+subscriptions, nothing replayed).
 """
 
 # Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.
@@ -17,6 +22,7 @@ from typing import Literal
 
 from canaux_conformance.cases import CaseContext, case
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
+from canaux_conformance.resume_rules import Resume, ResumeExpectation, resume_expectation
 from canaux_conformance.suites._delivery import barrier, events, marks, new_mark, wait_marks
 from canaux_conformance.wire import Frame, RawClient, encode
 
@@ -56,12 +62,76 @@ async def _ended(client: RawClient, timeout: float) -> bool:
     return True
 
 
-def _check_resumed(welcome: Frame, session: str | None, assigned: int) -> None:
-    if welcome.get("resumed") is not True:
+def _expectation(
+    ctx: CaseContext,
+    client: RawClient,
+    *,
+    behind: int,
+    dropped_at: float,
+    detached: bool = True,
+) -> ResumeExpectation:
+    """What RESUME-2 requires of a resume ``behind`` events behind, from the announced limits."""
+    expectation = resume_expectation(
+        client.limits,
+        behind=behind,
+        since_drop_s=asyncio.get_running_loop().time() - dropped_at,
+        detached=detached,
+        heartbeat_ms=ctx.server.heartbeat_ms if ctx.server else None,
+    )
+    ctx.note(f"RESUME-2 for this resume: {expectation}")
+    return expectation
+
+
+def _check_answer(welcome: Frame, expectation: ResumeExpectation) -> bool:
+    """Whether the server resumed; fail when the announced limits forbid its answer."""
+    resumed = welcome.get("resumed")
+    if resumed is True and expectation.expect is Resume.REFUSED:
         raise CaseFailed(
-            f"resume within the window and buffer answered resumed={welcome.get('resumed')!r}",
+            f"the resume was granted (resumed=true), but {expectation.reason}",
             requirement="RESUME-2",
         )
+    if resumed is not True and expectation.expect is Resume.REQUIRED:
+        raise CaseFailed(
+            f"the resume answered resumed={resumed!r}, but RESUME-2 requires resumed=true: "
+            f"{expectation.reason}",
+            requirement="RESUME-2",
+        )
+    return resumed is True
+
+
+async def _check_refused(
+    ctx: CaseContext, client: RawClient, old: str | None, channel: str, publisher: RawClient
+) -> None:
+    """``resumed: false`` means a new session, seq 0, no subscriptions, nothing replayed
+    [RESUME-2]: an event on the old session's channel does not reach it, and a marker on a
+    fresh channel is its first event (seq 1)."""
+    welcome = client.welcome or {}
+    if welcome.get("session") == old or welcome.get("seq") != 0:
+        raise CaseFailed(
+            f"resumed=false must come with a new session and seq 0, got session "
+            f"{'unchanged' if welcome.get('session') == old else 'new'} seq "
+            f"{welcome.get('seq')!r}",
+            requirement="RESUME-2",
+        )
+    await publisher.publish(channel, {"mark": new_mark(ctx, "old")})
+    fresh = ctx.channel("fresh")
+    await client.subscribe(fresh)
+    before = await barrier(ctx, client, fresh, requirement="RESUME-2")
+    if before:
+        raise CaseFailed(
+            f"the new session (resumed=false) received {encode(before[0])[:200]}: it has no "
+            "subscriptions and nothing to replay",
+            requirement="RESUME-2",
+        )
+    marker = events(client, fresh)[0]
+    if marker.get("seq") != 1:
+        raise CaseFailed(
+            f"the first event of the new session has seq {marker.get('seq')!r}, not 1",
+            requirement="RESUME-2",
+        )
+
+
+def _check_resumed(welcome: Frame, session: str | None, assigned: int) -> None:
     if welcome.get("session") != session:
         raise CaseFailed("resumed:true carries a different session id", requirement="RESUME-2")
     if welcome.get("seq") != assigned:
@@ -97,6 +167,7 @@ async def _fault_then_resume(ctx: CaseContext, fault: Fault) -> None:
     first, rest = sent[:_FIRST], sent[_FIRST:]
     await _pipeline(b, channel, first, ctx.timeout)
     await wait_marks(a, channel, first, timeout=ctx.timeout, requirement="CONF-1")
+    dropped_at = asyncio.get_running_loop().time()
     if fault == "half_close":
         ctx.note("half-close: FIN toward the server, then the rest of the burst")
         proxy.half_close()
@@ -107,6 +178,7 @@ async def _fault_then_resume(ctx: CaseContext, fault: Fault) -> None:
     await _pipeline(b, channel, rest, ctx.timeout)
     if fault == "cut":
         ctx.note("the stalled connection is reset (RST both ways)")
+        dropped_at = asyncio.get_running_loop().time()
         proxy.cut()
         proxy.resume()
     elif fault == "half_close" and not await _ended(a, ctx.timeout):
@@ -124,8 +196,14 @@ async def _fault_then_resume(ctx: CaseContext, fault: Fault) -> None:
     ctx.note(f"A received seq 1..{last} before the fault; resuming from {last}")
     # A stalled connection is still attached: resume around it (RESUME-4 replaces it).
     via = None if fault == "stall" else proxy
+    expectation = _expectation(
+        ctx, a, behind=_BURST - last, dropped_at=dropped_at, detached=fault != "stall"
+    )
     a2 = await ctx.client("A2", resume={"session": a.session, "seq": last}, via=via)
     assert a2.welcome is not None
+    if not _check_answer(a2.welcome, expectation):
+        await _check_refused(ctx, a2, a.session, channel, b)
+        return
     _check_resumed(a2.welcome, a.session, _BURST)
     live = new_mark(ctx, "live")
     await b.publish(channel, {"mark": live})
@@ -277,16 +355,25 @@ async def recon_06(ctx: CaseContext) -> None:
     await a.request(subscribe, ok=True)
     await a.request(p1, ok=True)
     await a.send(p2)
+    dropped_at = asyncio.get_running_loop().time()
     proxy.cut()
     await _ended(a, ctx.timeout)
     before = events(a)
     last = _contiguous_prefix(before)
+    # p1 reached A (A is subscribed); p2 may or may not have been applied before the cut.
+    worst = _expectation(ctx, a, behind=2 - last, dropped_at=dropped_at)
+    best = _expectation(ctx, a, behind=max(0, 1 - last), dropped_at=dropped_at)
+    expectation = worst if worst.expect is best.expect else ResumeExpectation(
+        Resume.EITHER, f"{best.reason}; or {worst.reason}"
+    )  # fmt: skip
     a2 = await ctx.client("A2", resume={"session": a.session, "seq": last}, via=proxy)
     assert a2.welcome is not None
-    if a2.welcome.get("resumed") is not True:
-        raise CaseFailed(
-            f"resume right after a cut answered resumed={a2.welcome.get('resumed')!r}",
-            requirement="RESUME-2",
+    if not _check_answer(a2.welcome, expectation):
+        await _check_refused(ctx, a2, a.session, channel, b)
+        raise CaseSkipped(
+            f"the session could not be resumed ({expectation.reason}); the new session was "
+            "checked, but frames re-sent into it are new frames: OPS-9 across a resume "
+            "cannot be observed with these limits"
         )
     for frame in (subscribe, p1, p2):
         reply = await a2.request(frame)
@@ -334,7 +421,7 @@ async def _other_identity(ctx: CaseContext) -> str:
 
 @case(
     id="RECON-07",
-    requirements=("SECURITY-2",),
+    requirements=("SECURITY-2", "RESUME-12"),
     title="resume under another identity: resumed:false, the session left untouched",
 )
 async def recon_07(ctx: CaseContext) -> None:
@@ -349,6 +436,7 @@ async def recon_07(ctx: CaseContext) -> None:
     first = new_mark(ctx)
     await b.publish(channel, {"mark": first})
     await wait_marks(a, channel, [first], timeout=ctx.timeout, requirement="CONF-1")
+    dropped_at = asyncio.get_running_loop().time()
     proxy.cut()
     await _ended(a, ctx.timeout)
     missed = new_mark(ctx)
@@ -364,18 +452,27 @@ async def recon_07(ctx: CaseContext) -> None:
     if stolen:
         raise CaseFailed(f"the impostor received {encode(stolen[0])}", requirement="SECURITY-2")
     await x.close()
+    expectation = _expectation(ctx, a, behind=1, dropped_at=dropped_at)
     a2 = await ctx.client("A2", resume={"session": a.session, "seq": 1}, via=proxy)
     assert a2.welcome is not None
-    if a2.welcome.get("resumed") is not True:
+    resumed = a2.welcome.get("resumed") is True
+    if not resumed and expectation.expect is Resume.REQUIRED:
         raise CaseFailed(
-            "after a refused impostor, the rightful resume answered "
-            f"resumed={a2.welcome.get('resumed')!r}: the session was not left untouched",
-            requirement="SECURITY-2",
+            "after the refused resume by another identity, the rightful resume answered "
+            f"resumed={a2.welcome.get('resumed')!r} ({expectation.reason}): the refused "
+            "request changed the session",
+            requirement="RESUME-12",
         )
+    if not _check_answer(a2.welcome, expectation):
+        # The limits let the session go anyway: the impostor's refusal was what could be seen.
+        await _check_refused(ctx, a2, a.session, channel, b)
+        return
     replay = await a2.events(1, timeout=ctx.timeout, requirement="RESUME-3")
     if marks(replay) != [missed] or replay[0].get("seq") != 2:
         raise CaseFailed(
-            f"the rightful resume replayed {encode(replay[0])}", requirement="SECURITY-2"
+            f"the rightful resume replayed {encode(replay[0])}, expected the missed event "
+            f"{missed} with seq 2",
+            requirement="RESUME-3",
         )
 
 

@@ -7,11 +7,14 @@ client on a fresh conformance channel.
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from canaux_conformance.cases import CaseContext, case
 from canaux_conformance.eventstream import SseMessage, SseStream
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
+from canaux_conformance.resume_rules import Resume, ResumeExpectation, resume_expectation
 from canaux_conformance.wire import Frame, FrameValidator
 
 __all__ = [
@@ -170,6 +173,7 @@ async def _resume_case(ctx: CaseContext, *, via_query: bool) -> None:
     for i in (1, 2):
         await publisher.publish(channel, {"mark": f"m{i}"})
     before = await _events(stream, channel, 2, session)
+    closed_at = asyncio.get_running_loop().time()
     await stream.close()
     ctx.note("stream 1 closed; publishing m3..m5 while it is away")
     for i in (3, 4, 5):
@@ -179,11 +183,18 @@ async def _resume_case(ctx: CaseContext, *, via_query: bool) -> None:
         resumed = await _open(ctx, [channel], "sse-2", params={"last_event_id": position})
     else:
         resumed = await _open(ctx, [channel], "sse-2", last_event_id=position)
+    expectation = _expectation(ctx, welcome, behind=3, closed_at=closed_at)
+    if expectation.expect is not Resume.REQUIRED:
+        await _expect_new_session(resumed, session, expectation, "SSE-2")
+        if expectation.expect is Resume.REFUSED:
+            return
+        raise CaseSkipped(f"the resume could legitimately be refused: {expectation.reason}")
     again = await _welcome(resumed)
     if again.get("resumed") is not True or again.get("session") != session:
         raise CaseFailed(
             f"resume from {position} answered resumed={again.get('resumed')!r} "
-            f"session={again.get('session')!r}",
+            f"session={again.get('session')!r}, but RESUME-2 requires resumed=true: "
+            f"{expectation.reason}",
             requirement="SSE-2",
         )
     replay = await _events(resumed, channel, 3, session)
@@ -276,20 +287,46 @@ async def stream_05_ping_comments(ctx: CaseContext) -> None:
         raise CaseFailed(f"comment {text!r}, expected ': ping'")
 
 
-async def _session_with_events(ctx: CaseContext, channel: str) -> tuple[str, int]:
-    """Open a stream on ``channel``, get one event, close; return (session, last seq)."""
+def _expectation(
+    ctx: CaseContext, welcome: Frame, *, behind: int, closed_at: float
+) -> ResumeExpectation:
+    """What RESUME-2 requires of an SSE resume, from the limits of the first stream's welcome."""
+    limits = welcome.get("limits")
+    expectation = resume_expectation(
+        limits if isinstance(limits, dict) else {},
+        behind=behind,
+        since_drop_s=asyncio.get_running_loop().time() - closed_at,
+    )
+    ctx.note(f"RESUME-2 for this resume: {expectation}")
+    return expectation
+
+
+async def _session_with_events(ctx: CaseContext, channel: str) -> tuple[str, int, Frame, float]:
+    """Open a stream on ``channel``, get one event, close; return (session, last seq, the
+    welcome, when it was closed)."""
     stream = await _open(ctx, [channel], "sse-1")
     welcome = await _welcome(stream)
     publisher = await ctx.client("publisher")
     await publisher.publish(channel, {"mark": "first"})
     (event,) = await _events(stream, channel, 1, welcome["session"])
+    closed_at = asyncio.get_running_loop().time()
     await stream.close()
-    return str(welcome["session"]), int(event["seq"])
+    return str(welcome["session"]), int(event["seq"]), welcome, closed_at
 
 
-async def _expect_new_session(stream: SseStream, old: str, why: str, requirement: str) -> None:
+async def _expect_new_session(
+    stream: SseStream, old: str, why: str | ResumeExpectation, requirement: str
+) -> None:
     welcome = await _welcome(stream)
-    if welcome.get("resumed") is not False or welcome.get("session") == old:
+    resumed = welcome.get("resumed") is not False or welcome.get("session") == old
+    if isinstance(why, ResumeExpectation):
+        if resumed and why.expect is Resume.REFUSED:
+            raise CaseFailed(
+                f"the resume was granted (resumed={welcome.get('resumed')!r}), but {why.reason}",
+                requirement="RESUME-2",
+            )
+        return
+    if resumed:
         raise CaseFailed(
             f"{why}: the server resumed (resumed={welcome.get('resumed')!r}, "
             f"session {'unchanged' if welcome.get('session') == old else 'new'})",
@@ -305,7 +342,7 @@ async def _expect_new_session(stream: SseStream, old: str, why: str, requirement
 )
 async def stream_06_other_channels(ctx: CaseContext) -> None:
     channel, extra = ctx.channel("first"), ctx.channel("extra")
-    session, seq = await _session_with_events(ctx, channel)
+    session, seq, _, _ = await _session_with_events(ctx, channel)
     stream = await _open(ctx, [channel, extra], "sse-2", last_event_id=f"{session}:{seq}")
     await _expect_new_session(stream, session, "the channel set changed", "SSE-9")
 
@@ -324,7 +361,7 @@ async def stream_07_no_cross_binding(ctx: CaseContext) -> None:
     await ws.close()
     stream = await _open(ctx, [channel], "sse", last_event_id=f"{ws_session}:0")
     await _expect_new_session(stream, ws_session, "SSE resumed a WebSocket session", "SSE-10")
-    sse_session, seq = await _session_with_events(ctx, ctx.channel("cross-sse"))
+    sse_session, seq, _, _ = await _session_with_events(ctx, ctx.channel("cross-sse"))
     client = await ctx.connect("ws-2")
     welcome = await client.hello(
         token=ctx.target.token, resume={"session": sse_session, "seq": seq}
@@ -343,7 +380,8 @@ async def stream_07_no_cross_binding(ctx: CaseContext) -> None:
 )
 async def stream_08_precedence(ctx: CaseContext) -> None:
     channel = ctx.channel("precedence")
-    session, seq = await _session_with_events(ctx, channel)
+    session, seq, first, closed_at = await _session_with_events(ctx, channel)
+    expectation = _expectation(ctx, first, behind=0, closed_at=closed_at)
     stream = await _open(
         ctx,
         [channel],
@@ -351,6 +389,16 @@ async def stream_08_precedence(ctx: CaseContext) -> None:
         params={"last_event_id": "not-a-position"},
         last_event_id=f"{session}:{seq}",
     )
+    if expectation.expect is not Resume.REQUIRED:
+        # Whichever position the server read, the session may not (or must not) resume:
+        # the precedence cannot be seen. The malformed positions still can.
+        await _expect_new_session(stream, session, expectation, "SSE-2")
+        await stream.close()
+        await _malformed_positions_start_new_sessions(ctx, channel, session)
+        raise CaseSkipped(
+            f"Last-Event-ID precedence is not observable: {expectation.reason} "
+            "(malformed positions checked)"
+        )
     welcome = await _welcome(stream)
     if welcome.get("resumed") is not True or welcome.get("session") != session:
         raise CaseFailed(
@@ -359,6 +407,12 @@ async def stream_08_precedence(ctx: CaseContext) -> None:
             requirement="SSE-5",
         )
     await stream.close()
+    await _malformed_positions_start_new_sessions(ctx, channel, session)
+
+
+async def _malformed_positions_start_new_sessions(
+    ctx: CaseContext, channel: str, session: str
+) -> None:
     for bad in (f"{session}", f"{session}:x", f"{session}:-1"):
         other = await _open(ctx, [channel], "sse-bad", last_event_id=bad)
         await _expect_new_session(other, session, f"Last-Event-ID {bad!r} is malformed", "SSE-5")
