@@ -887,7 +887,8 @@ class RawClient:
         ``paced=False``: sent at once, for a case that itself stays within the spec's bucket
         (a burst of at most ``max_rate``). ``beyond_limits=True``: the case breaks a limit on
         purpose (an oversize frame, a flood): neither paced nor size-checked, and remembered,
-        so that a limit close it did not expect is reported as the suite's error.
+        so that a limit close it did not expect is reported as the suite's error; a close
+        that interrupts such a send is not an exception (the case reads the close code).
         ``record=False`` keeps the frame out of the transcript (floods).
         """
         if beyond_limits:
@@ -907,7 +908,15 @@ class RawClient:
                 await self._pace()
         if record:
             self.transcript.add(self.name, "send", text)
-        await self.connection.send(text)
+        if not beyond_limits:
+            await self.connection.send(text)
+            return
+        try:
+            await self.connection.send(text)
+        except ConnectionClosed:
+            # The server closes as soon as it sees the limit broken, possibly while the frame
+            # is still being written: that close is its answer (expect_close() reads it).
+            self.transcript.note("the server closed during the send", self.name)
 
     async def send_bytes(self, data: bytes) -> None:
         self.transcript.add(self.name, "send", f"<binary frame, {len(data)} bytes>")

@@ -521,3 +521,21 @@ class TestStayingWithinTheAnnouncedLimits:
                 assert failed.value.requirement == "LIMIT-8"
 
         run(main())
+
+    def test_a_close_during_a_deliberate_oversize_send_is_the_servers_answer(self) -> None:
+        """The server closes 1009 before a 1 MiB frame is written: the send returns and the
+        close code is read by expect_close (it used to raise ConnectionClosed)."""
+
+        async def script(ws: ServerConnection) -> None:
+            await ws.recv()
+            await ws.send(json.dumps(_welcome_with(max_frame_bytes=4096)))
+            await ws.close(1009, "too big")
+
+        async def main() -> None:
+            async with scripted_server(script) as url, RawClient(url) as client:
+                await client.hello()
+                await client.expect_close()
+                await client.send_text("x" * (1 << 20), beyond_limits=True)
+                assert client.close_code == 1009
+
+        run(main())
