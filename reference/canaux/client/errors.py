@@ -1,6 +1,6 @@
 """Exceptions raised by the Canaux client (spec §5 "Operations", §12 "Registries", §16).
 
-::
+Their root is :class:`~canaux.protocol.errors.CanauxError` (the whole tree is drawn there)::
 
     ClientError
     ├── PublishRejected          the server answered a publish with an ``error`` frame
@@ -14,6 +14,8 @@ sans-I/O core and is re-exported by :mod:`canaux.client`.
 
 from __future__ import annotations
 
+from canaux.protocol.errors import CanauxError
+
 __all__ = [
     "ClientClosed",
     "ClientError",
@@ -23,7 +25,7 @@ __all__ = [
 ]
 
 
-class ClientError(Exception):
+class ClientError(CanauxError):
     """Root of the client's exceptions."""
 
 

@@ -22,10 +22,14 @@ from canaux.protocol.channels import (
 )
 from canaux.protocol.codes import ChatErrorCode, CloseCode, ErrorCode, should_reconnect
 from canaux.protocol.errors import (
+    CanauxError,
     FrameError,
+    FrameTooLarge,
     LocalProtocolError,
+    OutboxFull,
     ProtocolError,
     RemoteProtocolError,
+    ServerError,
 )
 from canaux.protocol.frames import (
     PROTOCOL_VERSION,
@@ -85,6 +89,7 @@ from canaux.protocol.sessions import (
 __all__ = [
     "PROTOCOL_VERSION",
     "Ack",
+    "CanauxError",
     "Cancellable",
     "Catalogue",
     "CatalogueEntry",
@@ -100,11 +105,13 @@ __all__ = [
     "EventSink",
     "FrameError",
     "FrameRejected",
+    "FrameTooLarge",
     "Hello",
     "HelloReceived",
     "Limits",
     "LocalProtocolError",
     "Opened",
+    "OutboxFull",
     "Outcome",
     "PayloadProblem",
     "Permitted",
@@ -118,6 +125,7 @@ __all__ = [
     "RemoteProtocolError",
     "ResumeRequest",
     "ServerConnection",
+    "ServerError",
     "ServerFrame",
     "ServerSession",
     "ServerSessions",

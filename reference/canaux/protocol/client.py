@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from canaux.protocol.codes import CloseCode, ErrorCode
+from canaux.protocol.errors import FrameTooLarge, LocalProtocolError, OutboxFull
 from canaux.protocol.frames import (
     PROTOCOL_VERSION,
     Ack,
@@ -91,31 +92,6 @@ IDLE = ConnectionState.IDLE
 HANDSHAKING = ConnectionState.HANDSHAKING
 OPEN = ConnectionState.OPEN
 CLOSED = ConnectionState.CLOSED
-
-
-class LocalProtocolError(Exception):
-    """The application used :class:`ClientConnection` wrongly (a bug on this side)."""
-
-
-class OutboxFull(Exception):
-    """Too many operations are waiting for an answer; the new one was not queued."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"outbox full: {limit} operations await an answer")
-        self.limit = limit
-
-
-class FrameTooLarge(ValueError):
-    """The operation's frame is over the server's ``limits.max_frame_bytes`` (LIMIT-2).
-
-    Sending it would make the server close the connection with 1009, after which a client
-    must not reconnect (CLIENT-4): the frame is refused here instead.
-    """
-
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"frame of {size} bytes is over max_frame_bytes {limit}")
-        self.size = size
-        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from canaux.protocol.errors import ServerError
 from canaux.protocol.limits import Limits
 from canaux.server.broker import Broker
 from canaux.server.channels.channel import Channel
@@ -23,7 +24,7 @@ DEFAULT_PORT = 8001
 PUBLISH_TOKEN_ENV = "CANAUX_PUBLISH_TOKEN"
 
 
-class Unauthorized(Exception):
+class Unauthorized(ServerError):
     """Raised by an :data:`Authenticator` to refuse credentials [HANDSHAKE-7, SSE-8]."""
 
 

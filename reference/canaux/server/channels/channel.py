@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from canaux.protocol.codes import ErrorCode
+from canaux.protocol.errors import ServerError
 from canaux.server.broker import Broker, StateChange
 
 __all__ = [
@@ -70,7 +71,7 @@ Publishers = Literal["client", "server", "both"]
 Action = Literal["subscribe", "publish"]
 
 
-class Refused(Exception):
+class Refused(ServerError):
     """A publish (or request) refused with an error code of the registry [CHANNEL-7].
 
     ``pointer`` locates the offending value in the publish frame (``/data/index``) when there is

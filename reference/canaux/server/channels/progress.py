@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol
 
 import canaux_schemas
 from canaux.protocol.codes import ErrorCode
+from canaux.protocol.errors import ServerError
 from canaux.server.broker import Broker, StateChange
 from canaux.server.channels.channel import Channel, Publication, Refused
 from canaux.server.channels.system import SystemNotices
@@ -51,7 +52,7 @@ Status = Literal["pending", "running", "done", "failed", "cancelled"]
 _RANK = {"pending": 0, "running": 1, "done": 2, "failed": 2, "cancelled": 2}
 
 
-class ProgressRefused(ValueError):
+class ProgressRefused(ServerError, ValueError):
     """An update that would make a task's progress go backwards [PROGRESS-1]."""
 
     def __init__(self, pointer: str, message: str) -> None:
