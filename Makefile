@@ -86,7 +86,7 @@ bench-full: $(STAMP)
 .PHONY: power
 POWER_N    ?= 30
 POWER_SEED ?=
-POWER_JOBS ?= 1
+POWER_JOBS ?= 2
 
 ## power: run the suite (--quick) against POWER_N random single mutations of the reference core
 ## and server; prints the kill rate and every survivor (POWER_SEED=… replays a sample)

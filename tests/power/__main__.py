@@ -24,7 +24,14 @@ from pathlib import Path
 
 from tests.power.mutations import Mutation, find_mutations, verified
 from tests.power.report import format_report, to_json
-from tests.power.trials import Outcome, Trial, TrialConfig, reached_files, run_trial
+from tests.power.trials import (
+    Outcome,
+    Trial,
+    TrialConfig,
+    confirmed,
+    reached_files,
+    run_trial,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "reference" / "canaux"
@@ -50,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout",
         type=float,
         default=None,
-        help="seconds for one suite run against a mutant (default: 6 x the control, >= 120)",
+        help="seconds for one suite run against a mutant (default: 4 x the control, >= 90)",
     )
     parser.add_argument(
         "--pick",
@@ -95,6 +102,10 @@ def sample(
         if verified(sources[mutation.path], mutation):
             chosen.append(mutation)
     return chosen
+
+
+def _trial(config: TrialConfig, mutation: Mutation) -> Trial:
+    return confirmed(config, run_trial(config, mutation))
 
 
 def _line(index: int, total: int, trial: Trial) -> str:
@@ -156,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             where = f"{mutation.path}:{mutation.line} [{mutation.operator}]"
             print(f"{index:>3} {where} {old!r} -> {new!r}")
         return 0
-    timeout = args.timeout or max(120.0, 6 * control.duration)
+    timeout = args.timeout or max(90.0, 4 * control.duration)
     config = TrialConfig(package=PACKAGE, suite_seed=args.suite_seed, timeout=timeout)
     print(
         f"running {len(mutants)} mutants, {args.jobs} at a time, {timeout:.0f}s each at most",
@@ -165,14 +176,14 @@ def main(argv: list[str] | None = None) -> int:
 
     trials: list[Trial] = []
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(run_trial, config, m) for m in mutants]
+        futures = [pool.submit(_trial, config, m) for m in mutants]
         for index, future in enumerate(futures, start=1):
             trial = future.result()
             trials.append(trial)
             print(_line(index, len(mutants), trial), flush=True)
 
     print(format_report(trials, sources, seed=seed, control=control))
-    to_json(trials, sources, seed=seed, n=args.n, path=args.report)
+    to_json(trials, sources, seed=seed, n=args.n, control=control, path=args.report)
     elapsed = time.monotonic() - started
     print(f"\nreport: {args.report} · {elapsed:.0f}s in all", flush=True)
     return 0

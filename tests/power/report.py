@@ -65,6 +65,13 @@ def _equivalence(trial: Trial, sources: dict[str, str]) -> Equivalent | None:
     return judged_equivalent(mutation, sources[mutation.path])
 
 
+def _ran(trial: Trial, control: Trial) -> bool:
+    """Whether the control server executed the statement ``trial`` mutates."""
+    mutation = trial.mutation
+    assert mutation is not None
+    return mutation.statement_line in control.executed.get(mutation.path, frozenset())
+
+
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
@@ -106,6 +113,10 @@ def format_report(
             equivalent = _equivalence(trial, sources)
             if equivalent is not None:
                 lines.append(f"    equivalent: {equivalent.reason}")
+            if not _ran(trial, control):
+                lines.append("    note: this statement never ran while the suite ran (control)")
+            if trial.note:
+                lines.append(f"    note: {trial.note}")
             newly_skipped = sorted(set(control.passed) & set(trial.skipped))
             if newly_skipped:
                 lines.append(
@@ -122,7 +133,13 @@ def format_report(
 
 
 def to_json(
-    trials: Sequence[Trial], sources: dict[str, str], *, seed: int, n: int, path: Path
+    trials: Sequence[Trial],
+    sources: dict[str, str],
+    *,
+    seed: int,
+    n: int,
+    control: Trial,
+    path: Path,
 ) -> None:
     """Write every trial, with its mutation and killing cases, to ``path``."""
     result = score(trials, sources)
@@ -145,6 +162,8 @@ def to_json(
                 "how": trial.how,
                 "killed_by": list(trial.killers),
                 "equivalent": equivalent.reason if equivalent else None,
+                "ran_under_suite": _ran(trial, control),
+                "note": trial.note,
                 "duration_s": round(trial.duration, 1),
             }
         )

@@ -39,7 +39,7 @@ TRIALS = [
 def one_equivalent(monkeypatch: pytest.MonkeyPatch) -> Mutation:
     mutation = MUTATIONS[4]
     before, after = mutation.diff(SOURCE)
-    entry = Equivalent(PATH, before, after, "no client can tell")
+    entry = Equivalent(PATH, "no client can tell", before=before, after=after)
     monkeypatch.setattr(equivalents, "EQUIVALENTS", (entry,))
     return mutation
 
@@ -88,8 +88,37 @@ class TestText:
 
     def test_json_holds_every_mutant_and_its_killers(self, tmp_path: Path) -> None:
         path = tmp_path / "power.json"
-        to_json(TRIALS, SOURCES, seed=5, n=6, path=path)
+        to_json(TRIALS, SOURCES, seed=5, n=6, control=CONTROL, path=path)
         document = json.loads(path.read_text())
         assert [m["outcome"] for m in document["mutants"]] == [t.outcome.value for t in TRIALS]
         assert document["mutants"][0]["killed_by"] == ["ROUTE-01 [DELIVERY-2]"]
         assert document["kill_rate"] == pytest.approx(0.6)
+
+
+class TestEquivalentRules:
+    def test_a_rule_matches_on_every_field_it_names(self) -> None:
+        mutation = MUTATIONS[0]
+        before, after = mutation.diff(SOURCE)
+        assert Equivalent(PATH, "r", scope="f").matches(mutation, before, after)
+        assert Equivalent(PATH, "r", operator=mutation.operator).matches(mutation, before, after)
+        assert not Equivalent(PATH, "r", scope="g").matches(mutation, before, after)
+        assert not Equivalent("other.py", "r").matches(mutation, before, after)
+        assert not Equivalent(PATH, "r", before=before, after="x").matches(mutation, before, after)
+
+    def test_a_survivor_that_never_ran_says_so(self) -> None:
+        ran = TRIALS[3].mutation
+        assert ran is not None
+        control = Trial(
+            None,
+            Outcome.SURVIVED,
+            "",
+            passed=("ROUTE-01",),
+            executed={PATH: frozenset({ran.statement_line})},
+        )
+        other = _trial(MUTATIONS[6], Outcome.SURVIVED)  # line 3, not executed
+        assert other.mutation is not None
+        assert other.mutation.statement_line != ran.statement_line
+        text = format_report([TRIALS[3], other], SOURCES, seed=1, control=control)
+        first, second = text.split("survivors", 1)[1].split(PATH)[1:3]
+        assert "never ran" not in first
+        assert "never ran" in second

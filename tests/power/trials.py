@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from canaux_conformance.target import LISTENING_RE, REFERENCE_SERVER_ARGS, derive_urls
@@ -40,6 +40,7 @@ __all__ = [
     "Outcome",
     "Trial",
     "TrialConfig",
+    "confirmed",
     "reached_files",
     "run_trial",
 ]
@@ -81,6 +82,7 @@ class Trial:
     duration: float = 0.0
     executed: dict[str, frozenset[int]] = field(default_factory=dict)
     """Lines the server executed, by file relative to the copy (control trial only)."""
+    note: str = ""
 
 
 @contextlib.contextmanager
@@ -157,13 +159,14 @@ class _Server:
         self._reader.join(timeout=5)
 
 
-def _suite_command(url: str, seed: int, report_dir: Path) -> list[str]:
+def _suite_command(url: str, seed: int, report_dir: Path, only: Sequence[str]) -> list[str]:
     urls = derive_urls(url)
+    selection = [arg for case in only for arg in ("--only", case)]
     return [
         sys.executable, "-m", "canaux_conformance", url, "--quick", "--seed", str(seed),
         "--sse-url", urls["sse"], "--publish-url", urls["publish"],
         "--publish-token", PUBLISH_TOKEN, "--test-instance", "--profile", ",".join(PROFILES),
-        "--report-dir", str(report_dir), "--no-transcripts",
+        "--report-dir", str(report_dir), "--no-transcripts", *selection,
     ]  # fmt: skip
 
 
@@ -171,8 +174,15 @@ def _suite_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
-def run_trial(config: TrialConfig, mutation: Mutation | None, *, control: bool = False) -> Trial:
-    """Run the suite against the reference with ``mutation`` applied (``None``: unmutated)."""
+def run_trial(
+    config: TrialConfig,
+    mutation: Mutation | None,
+    *,
+    control: bool = False,
+    only: Sequence[str] = (),
+) -> Trial:
+    """Run the suite against the reference with ``mutation`` applied (``None``: unmutated);
+    ``only``: just these case IDs; ``control``: also record the lines the server runs."""
     started = time.monotonic()
     with _copy(config.package) as root:
         if mutation is not None:
@@ -188,7 +198,7 @@ def run_trial(config: TrialConfig, mutation: Mutation | None, *, control: bool =
             report_dir = root / "report"
             try:
                 done = subprocess.run(
-                    _suite_command(url, config.suite_seed, report_dir),
+                    _suite_command(url, config.suite_seed, report_dir, only),
                     env=_suite_env(),
                     stdin=subprocess.DEVNULL,
                     capture_output=True,
@@ -245,6 +255,26 @@ def _judge(
         how = ""
     outcome = Outcome.KILLED if how else Outcome.SURVIVED
     return Trial(mutation, outcome, how, killers, passed, skipped, duration, executed)
+
+
+CONFIRM_AT_MOST = 3
+"""A kill by this many cases or fewer is replayed (those cases only) before it counts."""
+
+
+def confirmed(config: TrialConfig, trial: Trial) -> Trial:
+    """``trial``, or a survivor if its few killing cases all pass when run again.
+
+    A kill that rests on one or two cases may be a timing accident of a loaded machine;
+    replaying just those cases against the same mutant tells a real kill from a flake.
+    """
+    if trial.outcome is not Outcome.KILLED or not 0 < len(trial.killers) <= CONFIRM_AT_MOST:
+        return trial
+    cases = [killer.split(" ", 1)[0] for killer in trial.killers]
+    replay = run_trial(config, trial.mutation, only=cases)
+    if replay.outcome is Outcome.KILLED:
+        return trial
+    note = f"killed by {', '.join(trial.killers)} once, not on a replay of those cases (flaky)"
+    return replace(trial, outcome=Outcome.SURVIVED, how="", killers=(), note=note)
 
 
 def _coverage_rc(root: Path, package: str) -> Path:
