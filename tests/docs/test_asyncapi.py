@@ -155,3 +155,31 @@ def test_legacy_endpoints_are_described_from_their_schema() -> None:
         "./schemas/legacy.json#/$defs/client_frame",
         "./schemas/legacy.json#/$defs/server_frame",
     ]
+
+
+def test_official_parser_accepts_a_servers_document_with_app_channels(tmp_path: Path) -> None:
+    """A running server's document (GET /asyncapi.json) comes from the same builder; with app
+    channels (a pydantic model with nested models, a family with a policy, a hook with its own
+    publish schema) and its schema files as the server serves them, it is valid too [HTTP-7]."""
+    from canaux.server import ServerConfig, ServerRuntime
+    from canaux.server.description import describe, schema_files
+    from docs.examples.library_channel import library
+    from docs.examples.lyrics_channel import lyrics
+    from docs.examples.rooms_channel import rooms
+
+    runtime = ServerRuntime(ServerConfig(conformance=True, channels=[library, rooms, lyrics]))
+    document = describe(runtime, host="127.0.0.1:8001", pathname="/canaux")
+    assert {"library", "rooms", "lyrics", "conformance", "chat"} <= set(document["channels"])
+    assert document["channels"]["rooms"]["address"] == "rooms.{name}"
+    assert "lyricsPublish" in document["components"]["messages"]
+    assert "libraryPublish" not in document["components"]["messages"]  # server-only
+    for path, schema in schema_files(runtime).items():
+        (tmp_path / "schemas" / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "schemas" / path).write_text(json.dumps(schema), encoding="utf-8")
+    target = tmp_path / "asyncapi.json"
+    target.write_text(json.dumps(document), encoding="utf-8")
+    for ref in (r for r in _refs(document) if not r.startswith("#")):
+        assert isinstance(_resolve(tmp_path, ref), dict), ref
+    result = _validate(target)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "valid AsyncAPI 3.0.0" in result.stdout

@@ -9,6 +9,8 @@
     /publish     POST: backend publish (bearer token)
     /tasks/scan  POST: start a library scan below the scan root (bearer token)
     /health      GET: liveness and counts
+    /asyncapi.json  GET: the AsyncAPI document of this server's catalogue (app channels too)
+    /schemas/…   GET: the schema files that document references
 
 It mounts into FastAPI or Starlette as it is: ``app.mount("/canaux", create_app(config))``.
 A mounted app gets no lifespan events from its parent, so it starts its background parts on
@@ -27,6 +29,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from canaux.server.config import ServerConfig
+from canaux.server.description import asyncapi_endpoint, schema_endpoint
 from canaux.server.http_api import health_endpoint, publish_endpoint, scan_endpoint
 from canaux.server.legacy import api_ws_endpoint, chat_ws_endpoint
 from canaux.server.runtime import ServerRuntime
@@ -66,6 +69,8 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             Route("/publish", publish_endpoint(runtime), methods=["POST"]),
             Route("/tasks/scan", scan_endpoint(runtime), methods=["POST"]),
             Route("/health", health_endpoint(runtime), methods=["GET"]),
+            Route("/asyncapi.json", asyncapi_endpoint(runtime), methods=["GET"]),
+            Route("/schemas/{path:path}", schema_endpoint(runtime), methods=["GET"]),
         ],
         lifespan=lifespan,
     )
