@@ -12,13 +12,10 @@ text the way every receiver must [TRANSPORT-5].
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal, TypeAlias
 
-import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -34,6 +31,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from canaux.protocol import ijson
 from canaux.protocol.codes import HTTP_ONLY_ERROR_CODES, ErrorCode
 from canaux.protocol.errors import FrameError, LocalProtocolError
 
@@ -137,7 +135,10 @@ def _frame_error_code(code: ErrorCode) -> ErrorCode:
     return code
 
 
-JsonInt: TypeAlias = Annotated[StrictInt, BeforeValidator(_json_integer)]
+# [TRANSPORT-10] the integers this specification defines are at most 2**53 - 1.
+JsonInt: TypeAlias = Annotated[
+    StrictInt, BeforeValidator(_json_integer), Field(le=ijson.MAX_SAFE_INTEGER)
+]
 FrameId: TypeAlias = Annotated[
     StrictStr, Field(min_length=1, max_length=64, pattern=FRAME_ID_PATTERN)
 ]
@@ -389,44 +390,16 @@ def parse_server_frame(obj: object) -> ServerFrame:
     return frame
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not json")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        # RFC 8259 §6 lets an implementation limit the range of numbers; one beyond a
-        # double could not be delivered as published.
-        raise ValueError("number out of range")
-    return value
-
-
-# orjson reads an integer beyond 64 bits as a float, losing digits; text with such a long run
-# of digits is left to the standard library, which keeps integers exact [DELIVERY-5].
-_LONG_DIGITS = re.compile(r"[0-9]{19}")
-_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
-
-
 def decode_json(text: str | bytes) -> Any:
-    """Parse frame text as RFC 8259 JSON; raise :class:`ValueError` when it is not JSON.
+    """Parse frame text as an I-JSON value; raise :class:`ValueError` when it is not one.
 
-    orjson does the common case fast; the standard library takes what orjson refuses or
-    reads inexactly but RFC 8259 allows (integers beyond 64 bits, escaped lone surrogates),
-    while still refusing ``NaN`` and ``Infinity``, which are not JSON.
+    This is the one door of every transport (WebSocket frames, legacy sockets, the HTTP publish
+    body): the reference's :func:`canaux.protocol.ijson.loads`, which refuses text that is not
+    JSON [TRANSPORT-5] and JSON that I-JSON forbids [TRANSPORT-18] with an
+    :class:`~canaux.protocol.ijson.IJsonError`, so that everything it returns can be written
+    back exactly by :func:`dumps` [TRANSPORT-20].
     """
-    long_digits = (
-        _LONG_DIGITS.search(text) if isinstance(text, str) else _LONG_DIGITS_BYTES.search(text)
-    )
-    if long_digits is None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError("frame is not valid json") from exc
+    return ijson.loads(text)
 
 
 def to_json_object(frame: Frame) -> dict[str, Any]:
@@ -450,13 +423,13 @@ def encode(frame: Frame | Limits | CatalogueEntry | ResumeRequest) -> str:
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON text of a JSON value, with the same fallbacks as :func:`decode_json`."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        # orjson refuses integers beyond 64 bits and lone surrogates; the standard library
-        # writes both (a lone surrogate as a \\u escape, as RFC 8259 permits).
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """Compact JSON text of a JSON value; raise :class:`ValueError` for one I-JSON cannot hold.
+
+    There is no fallback: a value that orjson cannot write (a lone surrogate, an integer beyond
+    64 bits) never came through :func:`decode_json`, and writing it some other way would give
+    every receiver text it cannot read back [TRANSPORT-20].
+    """
+    return ijson.dumps(value)
 
 
 def event_text(seq: int, channel: str, data_json: str) -> str:

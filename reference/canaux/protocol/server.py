@@ -35,6 +35,7 @@ from canaux.protocol.channels import Catalogue, is_valid_channel_name
 from canaux.protocol.codes import CloseCode, ErrorCode
 from canaux.protocol.errors import FrameError, LocalProtocolError
 from canaux.protocol.frames import PROTOCOL_VERSION
+from canaux.protocol.ijson import IJsonError
 from canaux.protocol.limits import Limits
 from canaux.protocol.operations import Outcome
 from canaux.protocol.session import SessionState
@@ -237,9 +238,11 @@ class ServerConnection:
             return
         try:
             obj = frames.decode_json(text)
-        except ValueError:
-            # [TRANSPORT-5] "not valid JSON ... → close 1007".
-            self.close(CloseCode.INVALID_PAYLOAD, "frame is not valid json")
+        except ValueError as exc:
+            # [TRANSPORT-5] "not valid JSON ... → close 1007"; [TRANSPORT-18] nor is JSON that
+            # I-JSON forbids. The reason names the fault, not where (a pointer may be long).
+            fault = exc.message if isinstance(exc, IJsonError) else "not valid json"
+            self.close(CloseCode.INVALID_PAYLOAD, f"frame is not i-json: {fault}")
             return
         if not isinstance(obj, dict):
             # [TRANSPORT-5] "JSON but not an object → close 1007".

@@ -22,8 +22,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from canaux.protocol.channels import is_valid_channel_name
 from canaux.protocol.codes import ErrorCode
 from canaux.protocol.frames import decode_json
+from canaux.protocol.ijson import IJsonError
 from canaux.server.channels.channel import Refused
 from canaux.server.channels.progress import ScanTask, resolve_scan_path
 from canaux.server.errors import bearer_token, error_response
@@ -72,8 +74,11 @@ async def _json_body(request: Request, limit: int) -> tuple[Any, Response | None
         return None, None
     try:
         return decode_json(b"".join(chunks)), None
-    except ValueError:
-        return None, error_response(400, ErrorCode.BAD_FRAME, "body is not valid json", pointer="")
+    except IJsonError as exc:
+        # [HTTP-3] [TRANSPORT-18] not JSON, or JSON that I-JSON forbids: nothing is published.
+        return None, error_response(
+            400, ErrorCode.BAD_FRAME, f"body is not i-json: {exc}", pointer=exc.pointer or ""
+        )
 
 
 def publish_endpoint(runtime: ServerRuntime) -> Endpoint:
@@ -91,9 +96,10 @@ def publish_endpoint(runtime: ServerRuntime) -> Endpoint:
                 400, ErrorCode.BAD_FRAME, "body must be a json object", pointer=""
             )
         channel = body.get("channel")
-        if not isinstance(channel, str):
+        if not isinstance(channel, str) or not is_valid_channel_name(channel):
+            # [HTTP-3] a body without a valid channel (a string in the grammar [CHANNEL-1]).
             return error_response(
-                400, ErrorCode.BAD_FRAME, "channel: required string", pointer="/channel"
+                400, ErrorCode.BAD_FRAME, "channel: required channel name", pointer="/channel"
             )
         if "data" not in body:
             return error_response(400, ErrorCode.BAD_FRAME, "data: required", pointer="/data")
