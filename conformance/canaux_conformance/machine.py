@@ -86,6 +86,7 @@ from hypothesis.stateful import (
 from hypothesis_jsonschema import from_schema
 
 import canaux_schemas
+from canaux_conformance.ijson import is_i_json
 from canaux_conformance.outcomes import CaseFailed
 from canaux_conformance.proxy import FaultProxy
 from canaux_conformance.resume_rules import Resume, ResumeExpectation, resume_expectation
@@ -466,7 +467,8 @@ def _payloads() -> st.SearchStrategy[Any]:
 
 
 def _small_and_interoperable(value: Any) -> bool:
-    return _interoperable(value) and len(_show(value).encode()) < 2048
+    # [TRANSPORT-17] only I-JSON is published (no noncharacter in a generated string).
+    return _interoperable(value) and is_i_json(value) and len(_show(value).encode()) < 2048
 
 
 def _reply_to(frame: Frame) -> Callable[[Frame], bool]:

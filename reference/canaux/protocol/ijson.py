@@ -59,16 +59,17 @@ _NONCHARACTERS: Final = "\ufdd0-\ufdef" + "".join(
     f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
 )
 _BAD_CHAR: Final = re.compile(f"[\ud800-\udfff{_NONCHARACTERS}]")
-# What the fast path must send to the slow one: a raw noncharacter, or an escape that may spell
-# a surrogate (even in a valid pair, which may form a supplementary noncharacter) or a BMP
-# noncharacter. An escaped backslash followed by "u" also matches: the slow path is exact.
-_SUSPECT_TEXT: Final = re.compile(
-    rf"[{_NONCHARACTERS}]|\\u(?:[dD][89a-fA-F]|[fF][dD][d-eD-E]|[fF][fF][fF][eEfF])"
-)
-_SUSPECT_BYTES: Final = re.compile(
+# What the fast path must send to the slow one: a raw noncharacter (only possible in text that
+# is not ASCII), or an escape that may spell a surrogate (even in a valid pair, which may form a
+# supplementary noncharacter) or a BMP noncharacter. An escaped backslash followed by "u" also
+# matches: the slow path is exact. Each search runs only when a cheap test says it may match.
+# A superset (every code point from U+1FFFE up) keeps the class small, and so the search fast.
+_RAW_TEXT: Final = re.compile("[\ufdd0-\ufdef\ufffe\uffff\U0001fffe-\U0010ffff]")
+_RAW_BYTES: Final = re.compile(
     rb"\xef\xb7[\x90-\xaf]|\xef\xbf[\xbe\xbf]|[\xf0-\xf4][\x8f\x9f\xaf\xbf]\xbf[\xbe\xbf]"
-    rb"|\\u(?:[dD][89a-fA-F]|[fF][dD][d-eD-E]|[fF][fF][fF][eEfF])"
 )
+_ESCAPE_TEXT: Final = re.compile(r"\\u(?:[dD][89a-fA-F]|[fF][dD][d-eD-E]|[fF][fF][fF][eEfF])")
+_ESCAPE_BYTES: Final = re.compile(rb"\\u(?:[dD][89a-fA-F]|[fF][dD][d-eD-E]|[fF][fF][fF][eEfF])")
 _MANTISSA_DIGIT: Final = re.compile(r"[1-9]")
 
 
@@ -200,8 +201,14 @@ def _depth(value: Any) -> int:
 
 def _fast_check(value: Any, text: str | bytes) -> None:
     """Raise :class:`_Slow` unless ``value`` (orjson's reading of ``text``) is surely I-JSON."""
-    suspect = _SUSPECT_TEXT if isinstance(text, str) else _SUSPECT_BYTES
-    if suspect.search(text) is not None:  # type: ignore[arg-type]
+    if isinstance(text, str):
+        if (not text.isascii() and _RAW_TEXT.search(text)) or (
+            "\\u" in text and _ESCAPE_TEXT.search(text)
+        ):
+            raise _Slow
+    elif (not text.isascii() and _RAW_BYTES.search(text)) or (
+        b"\\u" in text and _ESCAPE_BYTES.search(text)
+    ):
         raise _Slow
     members = 0
     stack: list[Any] = [value]

@@ -142,24 +142,23 @@ class TestEncoding:
 
 
 # Every I-JSON value the fast path sees must come out exactly as the standard library reads it.
+def _bad(char: str) -> bool:
+    return ijson._BAD_CHAR.search(char) is not None
+
+
+_texts = st.text(st.characters(codec="utf-8").filter(lambda c: not _bad(c)), max_size=8)
 _scalars = (
     st.none()
     | st.booleans()
     | st.integers(-(2**53) + 1, 2**53 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(st.characters(codec="utf-8").filter(lambda c: not _bad(c)))
+    | _texts
 )
-
-
-def _bad(char: str) -> bool:
-    return ijson._BAD_CHAR.search(char) is not None
 
 
 _values = st.recursive(
     _scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
-    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_texts, inner, max_size=4),
     max_leaves=20,
 )
 
