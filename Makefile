@@ -57,6 +57,9 @@ $(DOCS_NODE): docs/package.json docs/package-lock.json
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
 
+# The browser checks that pytest runs (tests/docs, tests/examples: the seed app) need it too.
+pytest: $(CHROMIUM)
+
 ## docs-deps: what the site and its checks need beyond the venv (npm packages, chromium)
 docs-deps: $(STAMP) $(DOCS_NODE) $(CHROMIUM)
 

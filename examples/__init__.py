@@ -1,0 +1,1 @@
+"""Applications built on Canaux, each tested end to end (tests/examples/)."""

@@ -1,0 +1,70 @@
+"""Fixtures of the seed app's browser test: the running app and Debian's chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.docs.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.examples.soniquebay.seed_app import (
+    FRONTEND_RE,
+    TRACKS,
+    SeedApp,
+    spawn,
+    start_backend,
+)
+
+
+@pytest.fixture(scope="module")
+def seed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedApp]:
+    """Backend and frontend, started once for the module and stopped at its end."""
+    music = tmp_path_factory.mktemp("music")
+    for relative in TRACKS:
+        (music / relative).parent.mkdir(parents=True, exist_ok=True)
+        (music / relative).write_bytes(b"")
+    (music / "cover.jpg").write_bytes(b"")  # not a track: the scan skips it
+    backend, port = start_backend(music, 0)
+    frontend = spawn(
+        "frontend",
+        "examples.soniquebay.frontend",
+        "--port",
+        "0",
+        env={"WS_URL": f"ws://127.0.0.1:{port}", "CANAUX_MOUNT_PATH": "/canaux"},
+    )
+    app: SeedApp | None = None
+    try:
+        match = frontend.wait_for(FRONTEND_RE)
+        with httpx.Client(timeout=10) as http:
+            app = SeedApp(
+                music=music,
+                backend=backend,
+                backend_port=port,
+                frontend=frontend,
+                frontend_url=f"http://{match['host']}:{match['port']}",
+                http=http,
+            )
+            yield app
+    finally:
+        frontend.stop()
+        (app.backend if app is not None else backend).stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Debian chromium (never a downloaded browser); missing, it fails loudly."""
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            f"{CHROMIUM} not found: the seed app's browser test needs Debian's chromium "
+            "(`make docs-deps` installs it: apt-get install -y chromium)"
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True, timeout=60_000
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
