@@ -21,6 +21,7 @@ from canaux.client.errors import (
 )
 from canaux.client.handlers import Handler
 from canaux.client.sse import SSEError, SSEReader
+from canaux.client.tokens import TokenProvider, TokenSource
 from canaux.protocol.client import FrameTooLarge, OutboxFull
 
 __all__ = [
@@ -40,6 +41,8 @@ __all__ = [
     "SSEError",
     "SSEReader",
     "StateCallback",
+    "TokenProvider",
+    "TokenSource",
     "WebSocketService",
     "resolve_sse_url",
     "resolve_ws_url",

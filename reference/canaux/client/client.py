@@ -33,6 +33,7 @@ from canaux.client.errors import (
     PublishRejected,
 )
 from canaux.client.handlers import Dispatcher, Handler, HandlerRegistry
+from canaux.client.tokens import TokenSource, resolve_token
 from canaux.protocol.backoff import DEFAULT_BASE, DEFAULT_CAP, RandomSource, backoff_delays
 from canaux.protocol.client import (
     Acked,
@@ -43,7 +44,7 @@ from canaux.protocol.client import (
     Reset,
     Welcomed,
 )
-from canaux.protocol.codes import should_reconnect
+from canaux.protocol.codes import CloseCode, should_reconnect
 from canaux.protocol.frames import Publish, Subscribe, Unsubscribe, Welcome
 
 __all__ = ["SUBPROTOCOL", "Client", "ClientState", "ResetCallback", "StateCallback"]
@@ -79,13 +80,17 @@ class Client:
         async with Client("ws://localhost:8001/ws") as client:
             client.register_handler("system", print)
             await client.send("chat", {"type": "message", "text": "Hello!"})
+
+    ``token`` is a fixed token or a token provider, a callable (plain or async) asked before
+    every connection, so that each reconnection presents fresh credentials
+    (:mod:`canaux.client.tokens`, CLIENT-10).
     """
 
     def __init__(
         self,
         url: str,
         *,
-        token: str | None = None,
+        token: TokenSource = None,
         backoff_base: float = DEFAULT_BASE,
         backoff_cap: float = DEFAULT_CAP,
         outbox_limit: int = 1000,
@@ -95,7 +100,11 @@ class Client:
         rng: RandomSource | None = None,
     ) -> None:
         self.url = url
-        self._conn = ClientConnection(token=token, outbox_limit=outbox_limit)
+        # A fixed token, or a provider asked before every connection [CLIENT-10].
+        self._token = token
+        self._conn = ClientConnection(
+            token=token if isinstance(token, str) else None, outbox_limit=outbox_limit
+        )
         self._backoff = (backoff_base, backoff_cap)
         # Validate the backoff parameters now rather than at the first reconnection.
         backoff_delays(backoff_base, backoff_cap)
@@ -369,6 +378,15 @@ class Client:
     async def _connect_once(self) -> tuple[bool, ConnectionClosedByServer | None]:
         """One socket's life; returns (was welcomed, terminal refusal or None)."""
         assert self._stop is not None
+        if not (self._token is None or isinstance(self._token, str)):
+            try:
+                # [CLIENT-10] fresh credentials for every connection.
+                self._conn.token = await resolve_token(self._token)
+            except Exception as exc:
+                # A provider that fails now (its auth service is down) may work on the next
+                # attempt: back off and retry, as for a connection that failed.
+                logger.warning("client %s: token provider failed: %r", self.url, exc)
+                return False, None
         opening = asyncio.ensure_future(
             ws_connect(
                 self.url,
@@ -458,6 +476,10 @@ class Client:
                 reason = exc.rcvd.reason if exc.rcvd is not None else ""
                 if self._stop is not None and self._stop.is_set():
                     return welcomed, None
+                if code == CloseCode.CREDENTIALS_EXPIRED and isinstance(self._token, str):
+                    # [CLIENT-10] the same expired token again would be refused: stop and
+                    # tell the application (a token provider gives a fresh one instead).
+                    return welcomed, ConnectionClosedByServer(code, reason)
                 if should_reconnect(code):
                     logger.info("client %s: connection lost (%s)", self.url, code)
                     return welcomed, None

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 from canaux.client.client import Client, ClientState, ResetCallback, StateCallback
 from canaux.client.handlers import Handler
 from canaux.client.sse import SSEReader
+from canaux.client.tokens import TokenSource
 
 __all__ = [
     "DEFAULT_SSE_URL",
@@ -122,7 +123,7 @@ class _Shared:
     users: set[CentralWebSocketService] = field(default_factory=set)
 
 
-_shared: dict[tuple[str, str | None], _Shared] = {}
+_shared: dict[tuple[str, TokenSource], _Shared] = {}
 
 
 class CentralWebSocketService:
@@ -142,7 +143,7 @@ class CentralWebSocketService:
         *,
         sse_url: str | None = None,
         mount_path: str | None = None,
-        token: str | None = None,
+        token: TokenSource = None,
         shared: bool = True,
         **client_options: Any,
     ) -> None:

@@ -20,6 +20,7 @@ from typing import TypeAlias
 import httpx
 
 from canaux.client.errors import ClientError
+from canaux.client.tokens import TokenSource, resolve_token
 from canaux.protocol.backoff import DEFAULT_BASE, DEFAULT_CAP, RandomSource, backoff_delays
 from canaux.protocol.frames import Event, FrameError, Welcome, decode_json, parse_server_frame
 
@@ -108,7 +109,7 @@ class SSEReader:
         url: str,
         channels: Iterable[str],
         *,
-        token: str | None = None,
+        token: TokenSource = None,
         last_event_id: str | None = None,
         reconnect: bool = True,
         backoff_base: float = DEFAULT_BASE,
@@ -203,8 +204,14 @@ class SSEReader:
             self._http = httpx.AsyncClient()
         self._welcomed.clear()
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
-        if self.token is not None:
-            headers["Authorization"] = f"Bearer {self.token}"
+        # [CLIENT-10] a provider is asked again for every stream (the server ends a stream
+        # when its token expires, SECURITY-11).
+        try:
+            token = await resolve_token(self.token)
+        except Exception as exc:
+            raise _Reconnect(f"token provider failed: {exc!r}") from exc
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         if self.last_event_id is not None:
             # [SSE-2] resume the session from the last contiguous seq.
             headers["Last-Event-ID"] = self.last_event_id

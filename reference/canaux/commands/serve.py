@@ -12,6 +12,7 @@ from pathlib import Path
 
 from canaux.protocol.limits import Limits
 from canaux.server.config import DEFAULT_PORT, PUBLISH_TOKEN_ENV, ServerConfig
+from canaux.server.jwt import JWT_SECRET_ENV, JWTAuthenticator
 from canaux.server.run import serve
 
 __all__ = ["add_parser", "config_from_args", "run"]
@@ -27,6 +28,12 @@ endpoints (one port):
   /tasks/scan   POST {{"path": "sub/dir"}} (optional) with the same token: scans a directory
                 below --scan-root and reports on the progress channel
   /health       GET
+
+authentication: off by default (a token is then only an identity). With --jwt-secret or
+  --jwt-public-key every client presents a JWT (hello.token, or Authorization: Bearer for
+  /events and the legacy sockets): sub is its identity, exp closes the connection with 4440,
+  the optional caps claim [{{"channels": ["chat", "team.*"], "allow": ["sub", "pub"]}}] lists
+  what it may subscribe to / publish on; a caps grant with "pub" also opens POST /publish.
 
 example:
   {PUBLISH_TOKEN_ENV}=s3cret canaux serve --scan-root ~/Music &
@@ -75,6 +82,20 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help=f"bearer token of POST /publish and /tasks/scan (default ${PUBLISH_TOKEN_ENV}; "
         "without one both answer 401)",
     )
+    auth = parser.add_argument_group("authentication (JSON Web Tokens; see below)")
+    auth.add_argument(
+        "--jwt-secret",
+        default=os.environ.get(JWT_SECRET_ENV) or None,
+        help=f"accept JWTs signed HS256 with this secret (default ${JWT_SECRET_ENV})",
+    )
+    auth.add_argument(
+        "--jwt-public-key",
+        type=Path,
+        metavar="PEM_FILE",
+        help="accept JWTs signed RS256 by the private key of this PEM public key",
+    )
+    auth.add_argument("--jwt-audience", help="the aud claim tokens must carry")
+    auth.add_argument("--jwt-issuer", help="the iss claim tokens must carry")
     parser.add_argument(
         "--scan-root",
         type=Path,
@@ -107,6 +128,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     if scan_root is not None and not scan_root.is_dir():
         raise ValueError(f"--scan-root {scan_root} is not a directory")
     return ServerConfig(
+        authenticate=_jwt_authenticator(args),
         host=args.host,
         port=args.port,
         conformance=args.conformance,
@@ -114,6 +136,25 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         publish_token=args.publish_token,
         scan_root=scan_root,
         log_level=args.log_level,
+    )
+
+
+def _jwt_authenticator(args: argparse.Namespace) -> JWTAuthenticator | None:
+    if args.jwt_secret is None and args.jwt_public_key is None:
+        if args.jwt_audience or args.jwt_issuer:
+            raise ValueError("--jwt-audience/--jwt-issuer need --jwt-secret or --jwt-public-key")
+        return None
+    public_key = None
+    if args.jwt_public_key is not None:
+        try:
+            public_key = args.jwt_public_key.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"--jwt-public-key {args.jwt_public_key}: {exc.strerror}") from None
+    return JWTAuthenticator(
+        secret=args.jwt_secret,
+        public_key=public_key,
+        audience=args.jwt_audience,
+        issuer=args.jwt_issuer,
     )
 
 

@@ -83,6 +83,7 @@ class CloseCode(enum.IntEnum):
     HEARTBEAT_TIMEOUT = 4410
     SESSION_REPLACED = 4411
     RATE_LIMITED = 4429
+    CREDENTIALS_EXPIRED = 4440
     SLOW_CONSUMER = 4503
 
 
@@ -131,6 +132,9 @@ CLOSE_CODES: Mapping[CloseCode, CloseCodeInfo] = MappingProxyType(
             "session resumed by another connection", reconnect=False
         ),
         CloseCode.RATE_LIMITED: CloseCodeInfo("rate limited", reconnect=True, resume=True),
+        CloseCode.CREDENTIALS_EXPIRED: CloseCodeInfo(
+            "credentials expired: reconnect with fresh ones", reconnect=True, resume=True
+        ),
         CloseCode.SLOW_CONSUMER: CloseCodeInfo(
             "slow consumer: outbound queue overflow", reconnect=True, resume=True
         ),

@@ -17,6 +17,7 @@ from canaux.protocol.limits import Limits
 from canaux.server.broker import Broker
 from canaux.server.channels.channel import Channel
 from canaux.server.channels.chat import Agent
+from canaux.server.principal import Principal
 
 __all__ = ["DEFAULT_PORT", "PUBLISH_TOKEN_ENV", "Authenticator", "ServerConfig", "Unauthorized"]
 
@@ -28,9 +29,11 @@ class Unauthorized(ServerError):
     """Raised by an :data:`Authenticator` to refuse credentials [HANDSHAKE-7, SSE-8]."""
 
 
-Authenticator = Callable[[str | None], Awaitable[str]]
+Authenticator = Callable[[str | None], Awaitable[str | Principal]]
 """Turns a client's token (``hello.token`` or the bearer token; ``None`` when absent) into
-its principal, the session identity [SECURITY-2], or raises :class:`Unauthorized`."""
+its principal — the session identity [SECURITY-2] as a ``str``, or a :class:`Principal` with
+its expiry and grants — or raises :class:`Unauthorized`. The built-in one for JSON Web Tokens
+is :class:`canaux.server.jwt.JWTAuthenticator`."""
 
 
 def _token_from_env() -> str | None:

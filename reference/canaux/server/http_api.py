@@ -26,6 +26,7 @@ from canaux.protocol.channels import is_valid_channel_name
 from canaux.protocol.codes import ErrorCode
 from canaux.protocol.frames import decode_json
 from canaux.protocol.ijson import IJsonError
+from canaux.server.access import http_may_publish, http_publisher
 from canaux.server.channels.channel import Refused
 from canaux.server.channels.progress import ScanTask, resolve_scan_path
 from canaux.server.errors import bearer_token, error_response
@@ -54,7 +55,7 @@ def _authorized(runtime: ServerRuntime, request: Request) -> bool:
 
 
 def _unauthorized(runtime: ServerRuntime) -> Response:
-    if runtime.config.publish_token is None:
+    if runtime.config.publish_token is None and runtime.config.authenticate is None:
         message = "publishing over http is disabled: no publish token configured"
     else:
         message = "missing or wrong bearer token"
@@ -86,7 +87,11 @@ def publish_endpoint(runtime: ServerRuntime) -> Endpoint:
 
     async def publish(request: Request) -> Response:
         runtime.ensure_started()
-        if not _authorized(runtime, request):
+        # [HTTP-2] the publish token, or a token the authenticator accepts (its grants decide).
+        publisher = await http_publisher(
+            runtime.config, bearer_token(request.headers.get("authorization"))
+        )
+        if publisher is None:
             return _unauthorized(runtime)
         body, problem = await _json_body(request, runtime.limits.max_frame_bytes)
         if problem is not None:
@@ -103,6 +108,15 @@ def publish_endpoint(runtime: ServerRuntime) -> Endpoint:
             )
         if "data" not in body:
             return error_response(400, ErrorCode.BAD_FRAME, "data: required", pointer="/data")
+        if runtime.channels.resolve(channel) is not None and not http_may_publish(
+            publisher, channel
+        ):
+            return error_response(
+                403,
+                ErrorCode.FORBIDDEN,
+                f"this token may not publish on {channel}",
+                channel=channel,
+            )
         try:
             # The same path as ``server.publish``: catalogue, who publishes, schema, then the
             # channel's hook (progress stays monotonic [PROGRESS-1]) [HTTP-1, HTTP-3].

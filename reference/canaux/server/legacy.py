@@ -20,7 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from canaux.protocol.codes import CloseCode, ErrorCode
 from canaux.protocol.frames import decode_json, dumps
-from canaux.server.access import identity_of, origin_allowed
+from canaux.server.access import Principal, authenticate, origin_allowed, seconds_left
 from canaux.server.channels.chat import CHANNEL as CHAT
 from canaux.server.channels.progress import CHANNEL as PROGRESS
 from canaux.server.channels.system import CHANNEL as SYSTEM
@@ -47,11 +47,13 @@ class LegacyLink:
         websocket: WebSocket,
         kind: Kind,
         identity: str | None = None,
+        principal: Principal | None = None,
     ) -> None:
         self._runtime = runtime
         self._ws = websocket
         self.kind = kind
         self.identity = identity
+        self.principal = principal
         self.outbound = Outbound(runtime.limits.outbound_queue)
         self._close_code: int | None = None
         self._closed = asyncio.Event()
@@ -95,15 +97,28 @@ class LegacyLink:
         await self._ws.accept()
         self._runtime.connections.add(self)
         reader = asyncio.create_task(self._read())
+        left = seconds_left(self.principal)
+        # [SECURITY-10] the socket closes with 4440 when its credentials expire.
+        expiry = (
+            None
+            if left is None
+            else asyncio.get_running_loop().call_later(
+                left, self.go_away, CloseCode.CREDENTIALS_EXPIRED, "credentials expired"
+            )
+        )
         try:
             if self.kind == "api":
                 # [LEGACY-1] /api/ws delivers system and progress (those the policy allows).
                 for channel in (SYSTEM, PROGRESS):
-                    if self._runtime.channels.permits(self.identity, "subscribe", channel):
+                    if self._runtime.channels.permits(
+                        self.identity, "subscribe", channel, self.principal
+                    ):
                         await self._runtime.hub.subscribe(channel, self)
                         await self._runtime.channels.subscribed(channel, self.identity, self._emit)
             await self._write()
         finally:
+            if expiry is not None:
+                expiry.cancel()
             reader.cancel()
             for request in list(self._requests):
                 request.cancel()
@@ -197,7 +212,7 @@ class LegacyLink:
         if self._runtime.channels.resolve(CHAT) is None:
             self._notice(ErrorCode.UNKNOWN_CHANNEL, f"this server offers no {CHAT} channel")
             return
-        if not self._runtime.channels.permits(self.identity, "publish", CHAT):
+        if not self._runtime.channels.permits(self.identity, "publish", CHAT, self.principal):
             self._notice(ErrorCode.FORBIDDEN, f"not allowed to publish on {CHAT}")  # [CHANNEL-13]
             return
         problem = self._runtime.catalogue.validate_publish(CHAT, data)
@@ -216,15 +231,15 @@ class LegacyLink:
             self._notice(refused.code, refused.message)
 
 
-async def _admitted(runtime: ServerRuntime, websocket: WebSocket) -> tuple[bool, str | None]:
+async def _admitted(runtime: ServerRuntime, websocket: WebSocket) -> tuple[bool, Principal | None]:
     """Origin and credentials of a legacy socket, checked before its handshake completes:
-    (admitted, identity)."""
+    (admitted, principal)."""
     runtime.ensure_started()
     try:
         if origin_allowed(runtime.config, websocket.headers):
             # Legacy sockets have no hello: their credentials are the HTTP ones.
             token = bearer_token(websocket.headers.get("authorization"))
-            return True, await identity_of(runtime.config, token)
+            return True, await authenticate(runtime.config, token)
     except Unauthorized:
         pass
     await websocket.close()  # before accept: the handshake is refused with HTTP 403
@@ -233,13 +248,15 @@ async def _admitted(runtime: ServerRuntime, websocket: WebSocket) -> tuple[bool,
 
 async def chat_ws_endpoint(runtime: ServerRuntime, websocket: WebSocket) -> None:
     """``/ws/chat``: chat messages in, the replies to them out [LEGACY-1, LEGACY-2]."""
-    admitted, identity = await _admitted(runtime, websocket)
+    admitted, principal = await _admitted(runtime, websocket)
     if admitted:
-        await LegacyLink(runtime, websocket, "chat", identity).run()
+        identity = principal.identity if principal is not None else None
+        await LegacyLink(runtime, websocket, "chat", identity, principal).run()
 
 
 async def api_ws_endpoint(runtime: ServerRuntime, websocket: WebSocket) -> None:
     """``/api/ws``: system and progress events out; receive-only [LEGACY-1, LEGACY-3]."""
-    admitted, identity = await _admitted(runtime, websocket)
+    admitted, principal = await _admitted(runtime, websocket)
     if admitted:
-        await LegacyLink(runtime, websocket, "api", identity).run()
+        identity = principal.identity if principal is not None else None
+        await LegacyLink(runtime, websocket, "api", identity, principal).run()

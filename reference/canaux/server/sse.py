@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from canaux.protocol import frames
 from canaux.protocol.codes import CloseCode, ErrorCode
-from canaux.server.access import identity_of, origin_allowed
+from canaux.server.access import authenticate, origin_allowed, seconds_left
 from canaux.server.config import Unauthorized
 from canaux.server.errors import bearer_token, error_response
 from canaux.server.outbound import Outbound
@@ -36,7 +36,9 @@ class SSEStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, runtime: ServerRuntime, session: Session) -> None:
+    def __init__(
+        self, runtime: ServerRuntime, session: Session, expires_in: float | None = None
+    ) -> None:
         # Not Response.__init__: it would declare "content-length: 0" for an empty body.
         self.status_code = 200
         self.background = None
@@ -50,6 +52,7 @@ class SSEStream(Response):
         self.session = session
         self.outbound = Outbound(runtime.limits.outbound_queue)
         self._closed = asyncio.Event()
+        self._expires_in = expires_in
 
     # EventSink -----------------------------------------------------------------------------
 
@@ -76,10 +79,18 @@ class SSEStream(Response):
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             watcher = asyncio.create_task(self._watch_disconnect(receive))
+            # [SECURITY-11] the stream ends when its credentials expire; the session stays.
+            expiry = (
+                None
+                if self._expires_in is None
+                else asyncio.get_running_loop().call_later(self._expires_in, self.outbound.close)
+            )
             try:
                 await self._pump(send)
             finally:
                 watcher.cancel()
+                if expiry is not None:
+                    expiry.cancel()
         finally:
             self._runtime.registry.detach(self.session, self)
             self._runtime.connections.discard(self)
@@ -144,14 +155,16 @@ def events_endpoint(runtime: ServerRuntime) -> Callable[[Request], Awaitable[Res
                 400, refusal.code, refusal.message, pointer=refusal.pointer, **extra
             )
         try:
-            identity = await identity_of(
+            principal = await authenticate(
                 runtime.config, bearer_token(request.headers.get("authorization"))
             )
         except Unauthorized:
             return error_response(401, "unauthorized", "missing or rejected credentials")  # [SSE-8]
+        identity = principal.identity if principal is not None else None
         for name in names:
-            if not runtime.channels.permits(identity, "subscribe", name):
-                # [SSE-12] [CHANNEL-13] the access policy denies this identity the channel.
+            if not runtime.channels.permits(identity, "subscribe", name, principal):
+                # [SSE-12] [CHANNEL-13] the access policy (and the token's grants) deny the
+                # channel.
                 return error_response(
                     403, ErrorCode.FORBIDDEN, f"not allowed to subscribe to {name}", channel=name
                 )
@@ -166,7 +179,7 @@ def events_endpoint(runtime: ServerRuntime) -> Callable[[Request], Awaitable[Res
         if opened is None:
             opened = registry.open(identity, None, transport="sse")
         session = opened.session
-        stream = SSEStream(runtime, session)
+        stream = SSEStream(runtime, session, seconds_left(principal))
         # Welcome, replay and attachment happen with no await in between, so no live event
         # can slip before the replay [RESUME-3].
         welcome = frames.encode(registry.welcome_frame(opened, runtime.catalogue))

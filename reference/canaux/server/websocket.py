@@ -30,7 +30,7 @@ from canaux.protocol.server import (
     SubscribeRequested,
     UnsubscribeRequested,
 )
-from canaux.server.access import identity_of, origin_allowed
+from canaux.server.access import Principal, authenticate, origin_allowed, seconds_left
 from canaux.server.channels.channel import Action
 from canaux.server.channels.table import SessionRequester
 from canaux.server.config import Unauthorized
@@ -64,6 +64,8 @@ class WebSocketLink:
         self._finished = False
         self._peer_gone = False
         self._writer: asyncio.Task[None] | None = None
+        self.principal: Principal | None = None
+        self._expiry: asyncio.TimerHandle | None = None
 
     # EventSink ---------------------------------------------------------------------------
 
@@ -119,6 +121,8 @@ class WebSocketLink:
             if self.conn.closed and not self._peer_gone:
                 await self._close()
         finally:
+            if self._expiry is not None:
+                self._expiry.cancel()
             for task in (reader, self._writer):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -226,12 +230,20 @@ class WebSocketLink:
     async def _answer(self, event: ConnEvent) -> None:
         if isinstance(event, HelloReceived):
             try:
-                identity = await identity_of(self._runtime.config, event.identity)
+                principal = await authenticate(self._runtime.config, event.identity)
             except Unauthorized:
                 # [HANDSHAKE-7] missing or rejected credentials → 4401.
                 self.conn.close(CloseCode.UNAUTHORIZED, "unauthorized")
                 return
-            self._hello(event, identity)
+            self.principal = principal
+            self._hello(event, principal.identity if principal is not None else None)
+            left = seconds_left(principal)
+            if left is not None:
+                # [SECURITY-10] not a moment past the credentials' expiry: 4440, and the
+                # session stays resumable for the client's fresh credentials.
+                self._expiry = asyncio.get_running_loop().call_later(
+                    left, self.go_away, CloseCode.CREDENTIALS_EXPIRED, "credentials expired"
+                )
             return
         if not isinstance(event, SubscribeRequested | UnsubscribeRequested | PublishRequested):
             return  # pings are answered by the core; pongs and rejects need nothing here
@@ -333,10 +345,12 @@ class WebSocketLink:
     def _permits(self, action: Action) -> Permitted | None:
         """The access policy for this session's ``action`` requests [CHANNEL-13]."""
         channels = self._runtime.channels
-        if not channels.has_policies:
+        principal = self.principal
+        if not channels.has_policies and (principal is None or principal.grants is None):
             return None
         identity = self.session.identity if self.session is not None else None
-        return lambda name: channels.permits(identity, action, name)
+        # The token's grants are ANDed with the channel's policy (access.Principal).
+        return lambda name: channels.permits(identity, action, name, principal)
 
 
 async def websocket_endpoint(runtime: ServerRuntime, websocket: WebSocket) -> None:

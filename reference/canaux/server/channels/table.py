@@ -37,6 +37,7 @@ from canaux.server.channels.channel import (
     Subscription,
 )
 from canaux.server.channels.schema import channel_document
+from canaux.server.principal import Principal
 from canaux.server.sessions import Session
 
 __all__ = ["ChannelTable", "SessionRequester"]
@@ -145,6 +146,8 @@ class ChannelTable:
         channel = self.resolve(name)
         if channel is None:
             return False
+        if isinstance(principal, Principal) and not principal.permits(action, name):
+            return False  # the token's own grants (a JWT's caps) AND the channel's policy
         if channel.access is None:
             return True
         try:
