@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.power.mutations import Mutation, find_mutations, verified
+from tests.power.mutations import ModuleMutations, Mutation
 from tests.power.report import format_report, to_json
 from tests.power.trials import (
     Outcome,
@@ -89,18 +89,15 @@ def sample(
     sources: dict[str, str], n: int, seed: int, known: list[str] | None = None
 ) -> list[Mutation]:
     """The first ``n`` verified mutations of ``sources`` in the order ``seed`` shuffles them."""
-    every = [
-        m for path in sorted(sources) for m in find_mutations(sources[path], path, known=known)
-    ]
-    order = list(range(len(every)))
-    random.Random(seed).shuffle(order)
+    modules = [ModuleMutations(sources[path], path, known=known) for path in sorted(sources)]
+    every = [(module, index) for module in modules for index in range(len(module.mutations))]
+    random.Random(seed).shuffle(every)
     chosen: list[Mutation] = []
-    for index in order:
+    for module, index in every:
         if len(chosen) == n:
             break
-        mutation = every[index]
-        if verified(sources[mutation.path], mutation):
-            chosen.append(mutation)
+        if module.verified(index):
+            chosen.append(module.mutations[index])
     return chosen
 
 

@@ -43,6 +43,22 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "line, so those three defaults never reach it)",
     ),
     Equivalent(
+        path="canaux/protocol/channels.py",
+        scope="Catalogue._check_entry",
+        reason="checks the catalogue an application configures, once, when the server is "
+        "built: a mutant here either refuses the reference's catalogue (the server does not "
+        "start: stillborn) or accepts it and serves exactly the same catalogue",
+    ),
+    Equivalent(
+        path="canaux/server/channels/standard.py",
+        scope="standard_channels",
+        operator="delete",
+        before="channels.append(conformance_channel())",
+        reason="the catalogue loses conformance.*: a server MAY leave the family out (CONF-2), "
+        "so this is another conformant server; the suite says so by skipping the cases that "
+        "need the family",
+    ),
+    Equivalent(
         path="canaux/server/run.py",
         scope="_announce",
         before="flush=True,",

@@ -37,12 +37,19 @@ What is never mutated, and why (``_skipped_fields`` / ``_skipped_statement``):
 from __future__ import annotations
 
 import ast
-import copy
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["OPERATORS", "Mutation", "apply", "find_mutations", "requirement_ids", "verified"]
+__all__ = [
+    "OPERATORS",
+    "ModuleMutations",
+    "Mutation",
+    "apply",
+    "find_mutations",
+    "requirement_ids",
+    "verified",
+]
 
 OPERATORS = ("compare", "boolean", "arith", "negate", "constant", "return", "delete")
 
@@ -152,6 +159,8 @@ class _Finder:
         for line in self.data.splitlines(keepends=True):
             self._line_offsets.append(self._line_offsets[-1] + len(line))
         self.found: list[tuple[_Candidate, str, tuple[ast.AST, ...], int]] = []
+        self._slots: dict[int, tuple[ast.AST, str, int | None]] = {}
+        """id(node) -> (parent, field, index in the field's list or None): where it hangs."""
         self._ids_by_line: list[tuple[int, str]] = [
             (number, rid)
             for number, text in enumerate(source.splitlines(), start=1)
@@ -200,8 +209,13 @@ class _Finder:
         for name, value in ast.iter_fields(node):
             if name in _skipped_fields(node):
                 continue
-            for child in value if isinstance(value, list) else [value]:
-                if isinstance(child, ast.AST) and not _skipped_node(node, child):
+            children = value if isinstance(value, list) else [value]
+            for index, child in enumerate(children):
+                if not isinstance(child, ast.AST):
+                    continue
+                slot = index if isinstance(value, list) else None
+                self._slots[id(child)] = (node, name, slot)
+                if not _skipped_node(node, child):
                     self._visit(child, scope, scopes, statement, in_function=in_function)
 
     def cites(self, line: int, scopes: tuple[ast.AST, ...]) -> tuple[str, ...]:
@@ -321,9 +335,9 @@ class _Finder:
         yield _Candidate("delete", node, node, ast.Pass(), "pass")
 
     # -- checking ---------------------------------------------------------------------------
-    def mutations(self) -> list[Mutation]:
+    def mutations(self) -> list[tuple[Mutation, _Candidate]]:
         seen: set[tuple[int, int, str]] = set()
-        result: list[Mutation] = []
+        result: list[tuple[Mutation, _Candidate]] = []
         for candidate, scope, scopes, statement in self.found:
             start, end = self.span(candidate.location)
             key = (start, end, candidate.text)
@@ -331,20 +345,42 @@ class _Finder:
                 continue
             seen.add(key)
             line: int = candidate.location.lineno  # type: ignore[attr-defined]
-            result.append(
-                Mutation(
-                    path=self.path,
-                    line=line,
-                    operator=candidate.operator,
-                    start=start,
-                    end=end,
-                    text=candidate.text,
-                    scope=scope,
-                    statement_line=statement,
-                    cites=self.cites(line, scopes),
-                )
+            mutation = Mutation(
+                path=self.path,
+                line=line,
+                operator=candidate.operator,
+                start=start,
+                end=end,
+                text=candidate.text,
+                scope=scope,
+                statement_line=statement,
+                cites=self.cites(line, scopes),
             )
+            result.append((mutation, candidate))
         return result
+
+    def check(self, mutation: Mutation, candidate: _Candidate) -> bool:
+        """Whether the edited source parses to this tree with only ``candidate.node`` replaced."""
+        try:
+            edited = ast.dump(ast.parse(apply(self.source, mutation)))
+        except SyntaxError:
+            return False
+        # Swap the replacement into the tree, dump it, swap back: far cheaper than a deep copy.
+        parent, name, index = self._slots[id(candidate.node)]
+        if index is None:
+            setattr(parent, name, candidate.replacement)
+            try:
+                expected = ast.dump(self.tree)
+            finally:
+                setattr(parent, name, candidate.node)
+        else:
+            children = getattr(parent, name)
+            children[index] = candidate.replacement
+            try:
+                expected = ast.dump(self.tree)
+            finally:
+                children[index] = candidate.node
+        return edited == expected
 
 
 def _is_text(node: ast.AST) -> bool:
@@ -423,18 +459,18 @@ def _names(node: ast.AST) -> set[str]:
     return names
 
 
-def _replace(tree: ast.AST, target: ast.AST, replacement: ast.AST) -> ast.AST:
-    """A copy of ``tree`` with ``target`` (found by identity) replaced by ``replacement``."""
-    memo: dict[int, object] = {id(target): replacement}
-    return copy.deepcopy(tree, memo)
+class ModuleMutations:
+    """Every mutation of one module, each checkable without walking the module again."""
 
+    def __init__(self, source: str, path: str, *, known: Sequence[str] | None = None) -> None:
+        self._finder = _Finder(source, path, known)
+        self._finder.run()
+        self._pairs = self._finder.mutations()
+        self.mutations = [m for m, _ in self._pairs]
 
-def _check(source: str, mutation: Mutation, expected: ast.AST) -> bool:
-    try:
-        tree = ast.parse(apply(source, mutation))
-    except SyntaxError:
-        return False
-    return ast.dump(tree) == ast.dump(expected)
+    def verified(self, index: int) -> bool:
+        """:func:`verified` for ``self.mutations[index]``."""
+        return self._finder.check(*self._pairs[index])
 
 
 def find_mutations(
@@ -446,25 +482,20 @@ def find_mutations(
 ) -> list[Mutation]:
     """Every mutation of ``source`` in a stable order (the order of the tree).
 
-    ``known`` restricts :attr:`Mutation.cites` to these requirement IDs. With ``check``, each
-    mutation is verified (see :func:`verified`); without, call :func:`verified` on the few
-    that are sampled, since checking them all means parsing the file once per mutation.
+    ``known`` restricts :attr:`Mutation.cites` to these requirement IDs. With ``check``, only
+    the mutations :func:`verified` accepts; without, call :func:`verified` on the few that are
+    sampled, since checking them all means parsing the file once per mutation.
     """
     finder = _Finder(source, path, known)
     finder.run()
-    mutations = finder.mutations()
-    if check:
-        mutations = [m for m in mutations if verified(source, m)]
-    return mutations
+    return [m for m, candidate in finder.mutations() if not check or finder.check(m, candidate)]
 
 
 def verified(source: str, mutation: Mutation) -> bool:
     """True when the mutated source parses to the original tree with exactly one node replaced."""
     finder = _Finder(source, mutation.path, None)
     finder.run()
-    for candidate, _scope, _scopes, _statement in finder.found:
-        start, end = finder.span(candidate.location)
-        if (start, end, candidate.text) == (mutation.start, mutation.end, mutation.text):
-            expected = _replace(finder.tree, candidate.node, candidate.replacement)
-            return _check(source, mutation, expected)
+    for found, candidate in finder.mutations():
+        if (found.start, found.end, found.text) == (mutation.start, mutation.end, mutation.text):
+            return finder.check(mutation, candidate)
     return False

@@ -123,6 +123,8 @@ def format_report(
                     f"    note: {len(newly_skipped)} case(s) passed on the control but were "
                     f"skipped here: {', '.join(newly_skipped[:6])}"
                 )
+                first = newly_skipped[0]
+                lines.append(f"      {first}: {trial.messages.get(first) or 'no reason given'}")
     stillborn = [t for t in trials if t.outcome is Outcome.STILLBORN]
     if stillborn:
         lines += ["", "stillborn (the server did not start; not in the ratio):"]
@@ -164,6 +166,7 @@ def to_json(
                 "equivalent": equivalent.reason if equivalent else None,
                 "ran_under_suite": _ran(trial, control),
                 "note": trial.note,
+                "not_passed": trial.messages,
                 "duration_s": round(trial.duration, 1),
             }
         )

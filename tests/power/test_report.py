@@ -84,6 +84,7 @@ class TestText:
             assert f"    - {before}\n    + {after}" in text
         assert "equivalent: no client can tell" in text
         assert "skipped here: SSE-STREAM-01" in text
+        assert "SSE-STREAM-01: no reason given" in text
         assert "stillborn (the server did not start; not in the ratio)" in text
 
     def test_json_holds_every_mutant_and_its_killers(self, tmp_path: Path) -> None:

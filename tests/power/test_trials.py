@@ -58,6 +58,19 @@ class TestJudge:
         outcome, how, _ = _judged(tmp_path / "missing.json", status=2)
         assert (outcome, how) == (Outcome.KILLED, "exit 2: last")
 
+    def test_what_the_suite_said_of_each_case_that_did_not_pass_is_kept(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "report.json"
+        cases = [
+            {"id": "A", "verdict": "pass", "message": ""},
+            {"id": "B", "verdict": "skipped", "message": "no publish endpoint"},
+        ]
+        path.write_text(json.dumps({"cases": cases}))
+        trial = _judge(MUTATION, 0, path, alive=True, duration=1.0, executed={}, output="")
+        assert trial.messages == {"B": "no publish endpoint"}
+        assert (trial.passed, trial.skipped) == (("A",), ("B",))
+
 
 class TestReach:
     SOURCES = {  # noqa: RUF012

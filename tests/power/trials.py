@@ -83,6 +83,8 @@ class Trial:
     executed: dict[str, frozenset[int]] = field(default_factory=dict)
     """Lines the server executed, by file relative to the copy (control trial only)."""
     note: str = ""
+    messages: dict[str, str] = field(default_factory=dict)
+    """What the suite said of each case that did not pass (first 300 characters)."""
 
 
 @contextlib.contextmanager
@@ -244,6 +246,9 @@ def _judge(
     passed = tuple(str(c["id"]) for c in cases if c["verdict"] == "pass")
     skipped = tuple(str(c["id"]) for c in cases if c["verdict"] == "skipped")
     verdicts = {str(c["verdict"]) for c in cases}
+    messages = {
+        str(c["id"]): str(c.get("message") or "")[:300] for c in cases if c["verdict"] != "pass"
+    }
     if killers:
         how = next(v for v in KILLING_VERDICTS if v in verdicts)
     elif not alive:
@@ -254,7 +259,9 @@ def _judge(
     else:
         how = ""
     outcome = Outcome.KILLED if how else Outcome.SURVIVED
-    return Trial(mutation, outcome, how, killers, passed, skipped, duration, executed)
+    return Trial(
+        mutation, outcome, how, killers, passed, skipped, duration, executed, messages=messages
+    )
 
 
 CONFIRM_AT_MOST = 3
