@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import os
 import socket
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -36,6 +37,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 class _Server(uvicorn.Server):
+    """uvicorn, printing where it listens, and exiting 0 after a graceful stop (SIGTERM)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        # uvicorn re-raises the signal once stopped (status -15 or 130); the stop was graceful.
+        captured = getattr(self, "_captured_signals", None)
+        if isinstance(captured, list):
+            captured.clear()
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:

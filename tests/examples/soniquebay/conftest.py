@@ -9,18 +9,15 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.docs.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.examples.soniquebay.seed_app import (
-    FRONTEND_RE,
-    TRACKS,
-    SeedApp,
-    spawn,
-    start_backend,
-)
+from tests.examples.soniquebay.seed_app import TRACKS, SeedApp, spawn, start_backend
 
 
 @pytest.fixture(scope="module")
 def seed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedApp]:
-    """Backend and frontend, started once for the module and stopped at its end."""
+    """Backend and frontend, started once for the module and stopped at its end.
+
+    The frontend is not waited for here: it starts while chromium does.
+    """
     music = tmp_path_factory.mktemp("music")
     for relative in TRACKS:
         (music / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -34,22 +31,12 @@ def seed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedApp]:
         "0",
         env={"WS_URL": f"ws://127.0.0.1:{port}", "CANAUX_MOUNT_PATH": "/canaux"},
     )
-    app: SeedApp | None = None
-    try:
-        match = frontend.wait_for(FRONTEND_RE)
-        with httpx.Client(timeout=10) as http:
-            app = SeedApp(
-                music=music,
-                backend=backend,
-                backend_port=port,
-                frontend=frontend,
-                frontend_url=f"http://{match['host']}:{match['port']}",
-                http=http,
-            )
+    with httpx.Client(timeout=10) as http:
+        app = SeedApp(music=music, backend=backend, backend_port=port, frontend=frontend, http=http)
+        try:
             yield app
-    finally:
-        frontend.stop()
-        (app.backend if app is not None else backend).stop()
+        finally:
+            app.stop()
 
 
 @pytest.fixture(scope="module")

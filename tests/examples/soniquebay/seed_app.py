@@ -104,13 +104,22 @@ class SeedApp:
     backend: AppProcess
     backend_port: int
     frontend: AppProcess
-    frontend_url: str
     http: httpx.Client
-    restarts: int = 0
+    stopped: list[AppProcess] = field(default_factory=list)
+    """Backends stopped by a test, kept for their output."""
+    _frontend_url: str | None = None
 
     @property
     def api(self) -> str:
         return f"http://127.0.0.1:{self.backend_port}"
+
+    @property
+    def frontend_url(self) -> str:
+        """The frontend's base URL, once it has said where it listens (it starts meanwhile)."""
+        if self._frontend_url is None:
+            match = self.frontend.wait_for(FRONTEND_RE)
+            self._frontend_url = f"http://{match['host']}:{match['port']}"
+        return self._frontend_url
 
     def health(self) -> dict[str, Any]:
         """The backend's own count of its sessions and connections (``/canaux/health``)."""
@@ -121,12 +130,29 @@ class SeedApp:
 
     def stop_backend(self) -> None:
         status = self.backend.stop()
+        self.stopped.append(self.backend)
         assert status == 0, f"the backend did not stop cleanly ({status}): {self.backend.log()}"
 
     def start_backend(self) -> None:
         """Start the backend again on the port the first one had."""
         self.backend, _ = start_backend(self.music, self.backend_port)
-        self.restarts += 1
+
+    def stop(self) -> None:
+        """Stop both (gracefully: exit status 0) and check that neither logged an error."""
+        problems = []
+        for process in (self.frontend, self.backend):
+            status = process.stop()
+            if status != 0:
+                problems.append(f"{process.name} exited with {status}")
+        for process in (self.frontend, *self.stopped, self.backend):
+            log = process.log()
+            if any(word in log for word in ("Traceback", "ERROR", "Exception")):
+                problems.append(f"{process.name} logged an error")
+        if problems:
+            logs = "\n".join(
+                f"--- {p.name}:\n{p.log()}" for p in (self.frontend, *self.stopped, self.backend)
+            )
+            pytest.fail(f"{'; '.join(problems)}\n{logs}")
 
 
 def start_backend(music: Path, port: int) -> tuple[AppProcess, int]:
