@@ -10,7 +10,8 @@ Modules: :mod:`~canaux.protocol.frames` (frame models), :mod:`~canaux.protocol.c
 :mod:`~canaux.protocol.server` (one server connection), :mod:`~canaux.protocol.sessions`
 (every session of a server: the one owner of their lifecycle),
 :mod:`~canaux.protocol.operations` (subscribe/unsubscribe/publish rules: decide, then commit),
-:mod:`~canaux.protocol.errors`.
+:mod:`~canaux.protocol.outbound` (the one outbound queue type of every connection),
+:mod:`~canaux.protocol.errors` (every exception, under one root).
 """
 
 from canaux.protocol.channels import (
@@ -65,6 +66,7 @@ from canaux.protocol.operations import (
     decide_unsubscribe,
     refuse,
 )
+from canaux.protocol.outbound import OutboundQueue
 from canaux.protocol.server import (
     ConnEvent,
     FrameRejected,
@@ -111,6 +113,7 @@ __all__ = [
     "Limits",
     "LocalProtocolError",
     "Opened",
+    "OutboundQueue",
     "OutboxFull",
     "Outcome",
     "PayloadProblem",

@@ -25,9 +25,8 @@ from __future__ import annotations
 import enum
 import itertools
 import logging
-from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 from canaux.protocol import frames
@@ -38,6 +37,7 @@ from canaux.protocol.frames import PROTOCOL_VERSION
 from canaux.protocol.ijson import IJsonError
 from canaux.protocol.limits import Limits
 from canaux.protocol.operations import Outcome
+from canaux.protocol.outbound import OutboundQueue
 from canaux.protocol.session import SessionState
 
 __all__ = [
@@ -138,14 +138,6 @@ class FrameRejected:
     error: FrameError
 
 
-@dataclass(slots=True)
-class _Slot:
-    """A reply owed to the client: ``text`` is ``None`` until the server layer decides it."""
-
-    frame_id: str | None
-    text: str | None = field(default=None)
-
-
 ConnEvent: TypeAlias = (
     HelloReceived
     | SubscribeRequested
@@ -178,11 +170,13 @@ class ServerConnection:
         self._last_received = now
         self._last_sent = now
         self._now = now
-        self._outgoing: list[str] = []
         self._events: list[ConnEvent] = []
         # [OPS-2] replies leave in the order their frames arrived, whatever order the server
-        # layer answers in: one slot per request, flushed from the head once filled.
-        self._replies: deque[_Slot] = deque()
+        # layer answers in: one slot per request, flushed from the head once filled, and
+        # none before the welcome [HANDSHAKE-2]. [LIMIT-4] bounded: a client that does not
+        # read overflows it.
+        self._queue = OutboundQueue(limits.outbound_queue)
+        self._queue.hold_replies = True
         self._held_pongs: list[str] = []  # pings answered before the welcome [HANDSHAKE-2]
         self._ping_nonces = itertools.count(1)
         self._last_ping = now
@@ -368,12 +362,12 @@ class ServerConnection:
         for text in self._held_pongs:
             self._send(text, now)
         self._held_pongs.clear()
-        self._flush_replies(now)
+        self._queue.release()
 
     @property
     def pending_replies(self) -> list[str | None]:
         """Ids of the requests still waiting for a reply, oldest first (``None``: bad frame)."""
-        return [slot.frame_id for slot in self._replies if slot.text is None]
+        return self._queue.pending_replies
 
     def reply(self, outcome: Outcome, now: float | None = None) -> None:
         """Answer a request with its decided, committed reply [OPS-1].
@@ -388,15 +382,10 @@ class ServerConnection:
             return
         if self._state is AWAITING_HELLO:
             raise LocalProtocolError("cannot reply before the hello")
-        frame_id, text = outcome.frame_id, outcome.reply
-        for slot in self._replies:
-            if slot.text is None and slot.frame_id == frame_id:
-                slot.text = text
-                break
-        else:
-            raise LocalProtocolError(f"no request {frame_id!r} is waiting for a reply")
+        if not self._queue.fill(outcome.frame_id, outcome.reply):
+            raise LocalProtocolError(f"no request {outcome.frame_id!r} is waiting for a reply")
         if self._state is OPEN:
-            self._flush_replies(self._clock(now))
+            self._last_sent = self._clock(now)
 
     def send_event_text(self, text: str, now: float | None = None) -> bool:
         """Send an encoded ``event`` frame; ``False`` when the connection is already closed.
@@ -407,13 +396,11 @@ class ServerConnection:
         if self._state is CLOSED:
             return False
         self._require_open("send an event")
-        now = self._clock(now)
-        if any(slot.text is not None for slot in self._replies):
-            # A reply is already decided but waits for an earlier one: an event sent after it
-            # (a chat chunk after its ack [CHAT-1]) must not overtake it.
-            self._replies.append(_Slot(None, text))
-        else:
-            self._send(text, now)
+        self._last_sent = self._clock(now)
+        # A reply already decided but waiting for an earlier one is not overtaken by an event
+        # sent after it (a chat chunk after its ack [CHAT-1]).
+        if not self._queue.put(text, after_replies=True):
+            self._overflowed()
         return True
 
     def close(self, code: int, reason: str = "") -> None:
@@ -428,8 +415,8 @@ class ServerConnection:
         self.close_reason = reason
         if code == CloseCode.SLOW_CONSUMER:
             # [LIMIT-4] the client is not reading: what is queued would only wait longer.
-            self._outgoing.clear()
-        self._replies.clear()
+            self._queue.clear()
+        self._queue.drop_replies()
         # The session is NOT detached here: after a takeover [RESUME-4] this connection no
         # longer carries it, and detaching it would start the resume window of a live
         # session, which a later refused resume then discarded [RESUME-12]. The owner of
@@ -440,8 +427,7 @@ class ServerConnection:
 
     def data_to_send(self) -> list[str]:
         """Frames to write to the socket, in order; each call hands them over once."""
-        out, self._outgoing = self._outgoing, []
-        return out
+        return self._queue.take()
 
     def events_received(self) -> list[ConnEvent]:
         """Events for the server layer, in the order the frames arrived [OPS-2]."""
@@ -456,27 +442,20 @@ class ServerConnection:
             raise LocalProtocolError(f"cannot {what} in state {self._state.name}")
 
     def _send(self, text: str, now: float) -> None:
-        self._outgoing.append(text)
         self._last_sent = now
-        self._check_backlog()
+        if not self._queue.put(text):
+            self._overflowed()
 
-    def _check_backlog(self) -> None:
+    def _overflowed(self) -> None:
         # [LIMIT-4] the I/O layer drains data_to_send() as the socket accepts writes; a queue
         # that keeps growing means the client does not read.
-        if len(self._outgoing) + len(self._replies) > self.limits.outbound_queue:
-            self.close(CloseCode.SLOW_CONSUMER, "outbound queue overflow")
-
-    def _flush_replies(self, now: float) -> None:
-        while self._replies and self._replies[0].text is not None and self._state is OPEN:
-            text = self._replies.popleft().text
-            assert text is not None
-            self._send(text, now)
+        self.close(CloseCode.SLOW_CONSUMER, "outbound queue overflow")
 
     def _expect_reply(self, frame_id: str | None, text: str | None = None) -> None:
-        self._replies.append(_Slot(frame_id, text))
-        if self._state is OPEN:
-            self._flush_replies(self._now)
-        self._check_backlog()
+        if not self._queue.expect(frame_id, text):
+            self._overflowed()
+        elif text is not None and self._state is OPEN:
+            self._last_sent = self._now
 
     def _take_token(self, now: float) -> bool:
         rate = float(self.limits.max_rate)

@@ -1,14 +1,17 @@
-"""The bounded outbound queue of one connection (spec §11 [LIMIT-4], [SECURITY-4]).
+"""The outbound queue of an SSE stream or a legacy socket, in asyncio (spec §11 [LIMIT-4]).
 
-Fan-out never waits for a connection: it appends to the connection's queue and moves on. When
-a queue is full the connection is a slow consumer: the queue is marked overflowed, its writer
-wakes up and the connection is closed with 4503, while every other connection carries on.
+The queue itself is the core's :class:`~canaux.protocol.outbound.OutboundQueue`, the one queue
+type of every connection (the WebSocket's core connection keeps one too); :class:`Outbound`
+only adds the wake-up its writer waits on. Fan-out never waits for a connection: it appends
+and moves on. When the queue overflows, its writer wakes up and the connection is closed with
+4503, while every other connection carries on [SECURITY-4].
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+
+from canaux.protocol.outbound import OutboundQueue
 
 __all__ = ["Outbound"]
 
@@ -17,17 +20,20 @@ class Outbound:
     """Frames waiting to be written to one connection, at most ``limit`` of them."""
 
     def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        self._limit = limit
-        self._frames: deque[str] = deque()
+        self._queue = OutboundQueue(limit)
         self._wake = asyncio.Event()
-        self.overflowed = False
-        """Set once a frame did not fit: the connection must be cut [LIMIT-4]."""
-        self.closed = False
 
     def __len__(self) -> int:
-        return len(self._frames)
+        return len(self._queue)
+
+    @property
+    def overflowed(self) -> bool:
+        """Set once a frame did not fit: the connection must be cut [LIMIT-4]."""
+        return self._queue.overflowed
+
+    @property
+    def closed(self) -> bool:
+        return self._queue.closed
 
     def put(self, text: str, *, bounded: bool = True) -> bool:
         """Queue ``text`` without waiting; ``False`` when it was dropped (closed or overflowed).
@@ -35,33 +41,27 @@ class Outbound:
         ``bounded=False`` is for what a connection sends before it takes live events (the
         welcome and the resume replay, bounded by ``resume_buffer`` already).
         """
-        if self.closed or self.overflowed:
-            return False
-        if bounded and len(self._frames) >= self._limit:
-            self.overflowed = True
-            self._frames.clear()  # nothing more will be written to this connection
+        queued = self._queue.put(text, bounded=bounded)
+        if queued or self._queue.overflowed:
             self._wake.set()
-            return False
-        self._frames.append(text)
-        self._wake.set()
-        return True
+        return queued
 
     def close(self) -> None:
         """Stop accepting frames and wake the writer (it drains what is queued, then stops)."""
-        self.closed = True
+        self._queue.close()
         self._wake.set()
 
     def take(self) -> list[str]:
         """Everything queued, oldest first, and empty the queue."""
-        frames = list(self._frames)
-        self._frames.clear()
-        if not self.closed and not self.overflowed:
+        frames = self._queue.take()
+        if not self._queue.closed and not self._queue.overflowed:
             self._wake.clear()
         return frames
 
     async def wait(self, max_wait: float | None) -> None:
         """Return once frames are queued, the queue closes or overflows, or ``max_wait`` s pass."""
-        if self._frames or self.closed or self.overflowed:
+        queue = self._queue
+        if queue or queue.closed or queue.overflowed:
             return
         try:
             async with asyncio.timeout(max_wait):

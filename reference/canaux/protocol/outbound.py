@@ -1,0 +1,148 @@
+"""The outbound queue of one connection, sans I/O (spec §5 [OPS-2], §11 [LIMIT-4], [SECURITY-4]).
+
+:class:`OutboundQueue` is the one queue type of every connection (WebSocket, SSE, legacy):
+frames wait in it, in order, until the I/O layer takes them for the socket. It holds two kinds
+of entries:
+
+- **frames** ready to go (events, pongs, the welcome), queued with :meth:`~OutboundQueue.put`;
+- **reply slots** (:meth:`~OutboundQueue.expect`): the replies to client requests leave in the
+  order the requests arrived, whatever order the server decides them in [OPS-2]. A slot not
+  yet filled holds back the replies behind it; a frame queued while a decided reply waits
+  behind an undecided one waits too, so a chat chunk never overtakes its ack [CHAT-1].
+
+The queue is bounded: an entry beyond ``limit`` overflows it, it is emptied and refuses
+everything from then on; the connection is a slow consumer, to be closed with 4503 while every
+other connection carries on [LIMIT-4]. Fan-out only ever appends: it never waits.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+__all__ = ["OutboundQueue"]
+
+
+@dataclass(slots=True)
+class _Slot:
+    """A place in the reply order: ``text`` is ``None`` until the reply is decided."""
+
+    frame_id: str | None
+    text: str | None = field(default=None)
+
+
+class OutboundQueue:
+    """Frames waiting to be written to one connection, at most ``limit`` entries."""
+
+    __slots__ = ("_held", "_ready", "closed", "hold_replies", "limit", "overflowed")
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.limit = limit
+        self._ready: list[str] = []
+        self._held: deque[_Slot] = deque()
+        self.overflowed = False
+        """Set once an entry did not fit: the connection must be cut [LIMIT-4]."""
+        self.closed = False
+        """Set by :meth:`close`: nothing more is queued."""
+        self.hold_replies = False
+        """While set, decided replies stay in their slots (before the welcome [HANDSHAKE-2])."""
+
+    def __len__(self) -> int:
+        return len(self._ready) + len(self._held)
+
+    def __bool__(self) -> bool:
+        return bool(self._ready) or bool(self._held)
+
+    # Inputs -------------------------------------------------------------------------------
+
+    def put(self, text: str, *, bounded: bool = True, after_replies: bool = False) -> bool:
+        """Queue frame ``text``; ``False`` when it was dropped (closed or overflowed).
+
+        ``bounded=False`` is for what a stream sends before it takes live events (the welcome
+        and the resume replay, bounded by ``resume_buffer`` already). ``after_replies`` is for
+        an event: it does not overtake a reply decided before it [CHAT-1]; other frames (the
+        welcome, pongs, pings) go straight to the socket.
+        """
+        if self.closed or self.overflowed:
+            return False
+        if bounded and not self._fits():
+            return False
+        held = self._held
+        if after_replies and held and any(slot.text is not None for slot in held):
+            # A reply is already decided but waits for an earlier one: a frame sent after it
+            # (a chat chunk after its ack [CHAT-1]) must not overtake it.
+            held.append(_Slot(None, text))
+        else:
+            self._ready.append(text)
+        return True
+
+    def expect(self, frame_id: str | None, text: str | None = None) -> bool:
+        """Keep the place of the reply to request ``frame_id`` [OPS-2]; ``text`` if decided.
+
+        ``False`` when the queue overflowed (or is closed).
+        """
+        if self.closed or self.overflowed or not self._fits():
+            return False
+        self._held.append(_Slot(frame_id, text))
+        self._release()
+        return True
+
+    def fill(self, frame_id: str, text: str) -> bool:
+        """Decide the reply of request ``frame_id``; ``False`` if no such reply is awaited."""
+        for slot in self._held:
+            if slot.text is None and slot.frame_id == frame_id:
+                slot.text = text
+                self._release()
+                return True
+        return False
+
+    def release(self) -> None:
+        """Stop holding replies back (the welcome went out) and move the decided ones on."""
+        self.hold_replies = False
+        self._release()
+
+    def drop_replies(self) -> None:
+        """Forget every reply slot (the connection is closing: no reply will be decided)."""
+        self._held.clear()
+
+    def close(self) -> None:
+        """Queue nothing more; what is queued can still be taken."""
+        self.closed = True
+
+    def clear(self) -> None:
+        """Drop everything queued."""
+        self._ready.clear()
+        self._held.clear()
+
+    # Outputs ------------------------------------------------------------------------------
+
+    @property
+    def pending_replies(self) -> list[str | None]:
+        """Ids of the requests still waiting for a reply, oldest first (``None``: no id)."""
+        return [slot.frame_id for slot in self._held if slot.text is None]
+
+    def take(self) -> list[str]:
+        """Every frame ready to go, oldest first; each is handed over once."""
+        out, self._ready = self._ready, []
+        return out
+
+    # Internals ----------------------------------------------------------------------------
+
+    def _fits(self) -> bool:
+        if len(self._ready) + len(self._held) < self.limit:
+            return True
+        # [LIMIT-4] the consumer does not keep up: nothing more will be written to it.
+        self.overflowed = True
+        self.clear()
+        return False
+
+    def _release(self) -> None:
+        if self.hold_replies:
+            return
+        held, ready = self._held, self._ready
+        while held and held[0].text is not None:
+            text = held.popleft().text
+            assert text is not None
+            ready.append(text)
