@@ -7,8 +7,11 @@ The hierarchy (the module each class lives in, when not this one)::
      │    ├── LocalProtocolError     this side misused the API (a reply before the welcome …)
      │    │    ├── OutboxFull        too many client operations await an answer
      │    │    └── FrameTooLarge     a client frame over max_frame_bytes (also a ValueError)
-     │    └── RemoteProtocolError    the peer broke the protocol
-     │         └── FrameError        a JSON value that is not a valid frame (also a ValueError)
+     │    ├── RemoteProtocolError    the peer broke the protocol
+     │    │    └── FrameError        a JSON value that is not a valid frame (also a ValueError)
+     │    └── IJsonError             a text or value outside I-JSON (canaux.protocol.ijson;
+     │         │                     also a ValueError): read from the peer, or to be sent
+     │         └── UnencodableValue  a value this side cannot send as I-JSON (a TypeError)
      ├── ClientError                 what the client reports (canaux.client.errors)
      │    ├── PublishRejected        the server answered a publish with an error frame
      │    ├── ConnectionClosedByServer  closed with a code that forbids reconnecting

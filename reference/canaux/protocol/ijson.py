@@ -23,6 +23,8 @@ from typing import Any, Final
 
 import orjson
 
+from canaux.protocol.errors import ProtocolError
+
 __all__ = [
     "MAX_DEPTH",
     "MAX_SAFE_INTEGER",
@@ -39,7 +41,7 @@ MAX_DEPTH: Final = 64
 """Deepest nesting of objects and arrays, the frame object being at depth 1 [TRANSPORT-18] (7)."""
 
 
-class IJsonError(ValueError):
+class IJsonError(ProtocolError, ValueError):
     """A text that is not JSON, or JSON that is not I-JSON [TRANSPORT-5, TRANSPORT-18].
 
     ``message`` is short, lowercase and fits a close reason; ``pointer`` locates the fault
