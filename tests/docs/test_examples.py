@@ -12,6 +12,10 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import os
+import re
+import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -56,9 +60,15 @@ def test_the_library_channel_takes_under_15_lines_of_app_code() -> None:
 def test_the_guides_include_the_example_sections() -> None:
     guides = REPO / "docs/content/guides"
     own = (guides / "own-channel.md").read_text(encoding="utf-8")
-    assert '--8<-- "docs/examples/library_channel.py:library"' in own
+    for section in (
+        "library_channel.py:library",
+        "rooms_channel.py:rooms",
+        "lyrics_channel.py:lyrics",
+    ):
+        assert f'--8<-- "docs/examples/{section}"' in own, section
     publish = (guides / "publish-from-app.md").read_text(encoding="utf-8")
-    assert '--8<-- "docs/examples/publish_from_app.py:app"' in publish
+    for section in ("publish_from_app.py:app", "standalone_server.py:standalone"):
+        assert f'--8<-- "docs/examples/{section}"' in publish, section
 
 
 @contextlib.asynccontextmanager
@@ -206,3 +216,43 @@ async def test_lyrics_hook_answers_the_requester_only() -> None:
         await other.send(json.dumps({"type": "ping", "nonce": "n"}))
         frames = await _until(other, lambda f: f.get("type") == "pong")
         assert [f["type"] for f in frames] == ["pong"]
+
+
+async def test_standalone_server_with_a_background_task_that_publishes() -> None:
+    """``serve_async(config, app=app)``: the app holds its runtime, a task of the same loop
+    publishes, clients receive it; SIGTERM stops the server gracefully (exit status 0)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "docs.examples.standalone_server",
+        "--port",
+        "0",
+        "--every",
+        "0.2",
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        url = None
+        async with asyncio.timeout(TIMEOUT * 2):
+            while url is None:
+                line = (await process.stdout.readline()).decode()
+                assert line, "the server exited before listening"
+                found = re.search(r"listening on (ws://\S+)", line)
+                url = found.group(1) if found else None
+        async with _client(url) as (ws, _):
+            await ws.send(json.dumps({"type": "subscribe", "id": "s", "channel": "library"}))
+            first, second = [(await _until(ws, _library_event))[-1] for _ in range(2)]
+            assert first["data"]["root"] == second["data"]["root"] == "/music"
+            assert second["seq"] == first["seq"] + 1
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(TIMEOUT * 2):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -96,18 +96,27 @@ def _announce(host: str, port: int) -> None:
     )
 
 
-async def serve_async(config: ServerConfig) -> None:
-    """Serve ``config`` until interrupted (SIGINT/SIGTERM), then shut down gracefully."""
-    app = create_app(config)
+async def serve_async(config: ServerConfig, *, app: Starlette | None = None) -> None:
+    """Serve ``config`` until interrupted (SIGINT/SIGTERM), then shut down gracefully.
+
+    ``app``: an app made beforehand by ``create_app(config)``, so that the application holds
+    its runtime (``runtime_of(app).publish(...)`` from a task of the same loop); ``config``
+    still says where to listen.
+    """
+    if app is None:
+        app = create_app(config)
+    else:
+        runtime_of(app)  # raises TypeError for an app create_app did not make
     server = CanauxUvicornServer(uvicorn_config(app, config), app)
     server.on_listening = _announce
     await server.serve()
 
 
-def serve(config: ServerConfig) -> int:
-    """Run the server in this process (blocking); return an exit status."""
+def serve(config: ServerConfig, *, app: Starlette | None = None) -> int:
+    """Run the server in this process (blocking); return an exit status (see
+    :func:`serve_async` for ``app``)."""
     try:
-        asyncio.run(serve_async(config))
+        asyncio.run(serve_async(config, app=app))
     except KeyboardInterrupt:
         return 130
     return 0

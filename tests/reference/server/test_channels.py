@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import dataclasses
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import BaseModel
 
+import canaux.server
 from canaux.protocol.codes import ErrorCode
-from canaux.server import Access, Channel, Publication, Refused, ServerConfig, Subscription
+from canaux.server import (
+    Access,
+    Channel,
+    Publication,
+    Refused,
+    ServerConfig,
+    ServerRuntime,
+    Subscription,
+)
 from canaux.server.broker import MemoryBroker
 from canaux.server.channels.table import ChannelTable
 from canaux.server.testing import running_server
@@ -338,3 +349,40 @@ async def test_http_publish_needs_its_token_for_app_channels_too() -> None:
                 headers={"Authorization": f"Bearer not-{PUBLISH_TOKEN}"},
             )
         assert response.status_code == 401
+
+
+class TestStandardChannelsUseThePublicApi:
+    def test_every_standard_channel_is_a_public_channel_declaration(self) -> None:
+        runtime = ServerRuntime(ServerConfig(conformance=True))
+        channels = {channel.name: channel for channel in runtime.channels}
+        assert list(channels) == ["chat", "playqueue", "system", "progress", "conformance.*"]
+        assert all(type(channel) is Channel for channel in channels.values())
+        assert (channels["chat"].publish, channels["playqueue"].publish) == ("client", "client")
+        assert channels["playqueue"].snapshot is not None
+        assert channels["progress"].on_publish is not None
+        assert channels["conformance.*"].on_publish is None  # plain pub/sub, the default
+
+    @pytest.mark.parametrize("door", ["websocket.py", "sse.py", "http_api.py"])
+    def test_the_doors_know_no_channel_by_name(self, door: str) -> None:
+        source = Path(canaux.server.__file__).parent / door
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        # No channel name comes in (a module's CHANNEL constant) and none is written out; the
+        # scan endpoint may use the scan task of the progress service, not a channel branch.
+        standard = {f"canaux.server.channels.{name}" for name in _STANDARD_MODULES}
+        names = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module in standard
+            for alias in node.names
+        }
+        assert "CHANNEL" not in names
+        assert names <= {"ScanTask", "resolve_scan_path"}
+        literals = {
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        }
+        assert not literals & {"chat", "playqueue", "system", "progress"}
+
+
+_STANDARD_MODULES = ("chat", "playqueue", "system", "progress", "conformance")

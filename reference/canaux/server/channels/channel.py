@@ -45,7 +45,7 @@ State that several server processes must share lives in the broker
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from canaux.protocol.codes import ErrorCode
@@ -129,7 +129,7 @@ class Publication:
     """The ``id`` of the client's ``publish`` frame (correlates replies, like chat's
     ``request``); ``None`` for a server publish."""
     _state_key: str | None = None
-    _work: list[tuple[Coroutine[Any, Any, None], str]] = field(default_factory=list)
+    _work: list[tuple[Coroutine[Any, Any, None], str]] | None = None
 
     @property
     def identity(self) -> str | None:
@@ -164,18 +164,20 @@ class Publication:
         if self.requester is None:
             work.close()
             raise Refused(ErrorCode.FORBIDDEN, f"{self.channel}: background work needs a requester")
+        if self._work is None:
+            self._work = []
         self._work.append((work, name or f"canaux {self.channel} {self.request_id}"))
 
     def _start(self) -> None:
-        work, self._work = self._work, []
-        if self.requester is not None:
+        work, self._work = self._work, None
+        if work and self.requester is not None:
             for coroutine, name in work:
                 self.requester.spawn(coroutine, name)
 
     def _abandon(self) -> None:
-        for coroutine, _ in self._work:
+        work, self._work = self._work, None
+        for coroutine, _ in work or ():
             coroutine.close()
-        self._work.clear()
 
 
 @dataclass(frozen=True, slots=True)

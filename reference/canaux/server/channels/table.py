@@ -173,6 +173,11 @@ class ChannelTable:
         channel = self.resolve(name)
         if channel is None:  # pragma: no cover - the core answered unknown_channel already
             return Refused(ErrorCode.UNKNOWN_CHANNEL, f"no channel {name} in the catalogue")
+        if channel.on_publish is None and not channel.retain_last:
+            # Plain pub/sub (conformance.*): the hot path, no hook to prepare for [CONF-1].
+            await self._broker.publish(name, data)
+            accepted()
+            return None
         publication = Publication(
             name, data, self._broker, requester, request_id, channel.retained_key(name)
         )
