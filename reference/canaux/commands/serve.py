@@ -28,6 +28,7 @@ endpoints (one port):
   /tasks/scan   POST {{"path": "sub/dir"}} (optional) with the same token: scans a directory
                 below --scan-root and reports on the progress channel
   /health       GET
+  /asyncapi.json  GET: AsyncAPI document of this server's channels (schemas under /schemas/)
 
 authentication: off by default (a token is then only an identity). With --jwt-secret or
   --jwt-public-key every client presents a JWT (hello.token, or Authorization: Bearer for
