@@ -78,7 +78,7 @@ def expect_reply(page: Page, question: str) -> str:
     expected = re.compile(
         rf'^SoniqueBay heard "{re.escape(question)}"\. The library holds \d+ tracks\.$'
     )
-    expect(reply).to_have_text(expected)
+    expect(reply).to_have_text(expected, timeout=WAIT_MS)
     return reply.inner_text()
 
 
@@ -89,11 +89,11 @@ def scan(page: Page, tracks: int) -> None:
     page.get_by_test_id("library-scan").click()
     expect(tasks).to_have_count(before + 1, timeout=WAIT_MS)
     expect(tasks.last).to_have_attribute("data-status", "done", timeout=WAIT_MS)
-    expect(tasks.last).to_contain_text(f"done {tracks}/{tracks}")
+    expect(tasks.last).to_contain_text(f"done {tracks}/{tracks}", timeout=WAIT_MS)
     expect(page.get_by_test_id("library-summary")).to_contain_text(
         f"{tracks} tracks", timeout=WAIT_MS
     )
-    expect(page.get_by_test_id("library-track")).to_have_count(tracks)
+    expect(page.get_by_test_id("library-track")).to_have_count(tracks, timeout=WAIT_MS)
     expect(
         page.get_by_test_id("notice").filter(has_text=f"Library scan finished: {tracks} tracks")
     ).not_to_have_count(0, timeout=WAIT_MS)
@@ -158,7 +158,9 @@ def test_b_after_a_backend_restart_every_widget_updates_again(
 
     # playqueue: the new backend's queue is empty; its snapshot on re-subscribe shows it.
     expect(queue_items).to_have_count(0, timeout=WAIT_MS)
-    expect(page.get_by_test_id("queue-summary")).to_have_attribute("data-version", "0")
+    expect(page.get_by_test_id("queue-summary")).to_have_attribute(
+        "data-version", "0", timeout=WAIT_MS
+    )
     # system: a notice published by the restarted backend.
     mark = f"Back after the restart {secrets.token_hex(3)}"
     notice(seed_app, mark)
@@ -190,7 +192,7 @@ def test_c_several_widgets_and_tabs_share_one_websocket(
         (queue, ("library", "playqueue")),
     ):
         for widget in widgets:
-            expect(page.get_by_test_id(widget)).to_be_visible()
+            expect(page.get_by_test_id(widget)).to_be_visible(timeout=WAIT_MS)
     one_connection(seed_app)
 
     # system reaches the notice widgets, and only them.
