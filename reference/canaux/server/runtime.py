@@ -97,15 +97,20 @@ class ServerRuntime:
     async def publish(self, channel: str, data: Any) -> None:
         """Publish ``data`` on ``channel`` from the application, in this server's event loop.
 
+        ``data`` is a JSON value or a pydantic model instance (published as its JSON form).
         The same path as ``POST /publish`` [HTTP-1, HTTP-3, HTTP-4]: ``data`` is checked
         against the channel's schema and its hook runs (progress stays monotonic…); when this
         returns, the event has its place in the channel's order and reaches every subscriber
         like any other, with its ``seq``, replayed on resume [DELIVERY-3, RESUME-3]. Raises
         :class:`~canaux.server.channels.Refused` (``unknown_channel``, ``forbidden`` on a
-        channel only clients publish on, ``invalid_payload``, or the hook's own refusal);
+        channel only clients publish on, ``invalid_payload`` for data that fails the schema or
+        is not I-JSON [TRANSPORT-20], or the hook's own refusal);
         then nothing is delivered.
         """
         self._remember_loop()
+        dump = getattr(data, "model_dump", None)
+        if callable(dump):  # a pydantic model instance: its JSON form
+            data = dump(mode="json")
         await self.channels.server_publish(channel, data)
 
     def publish_threadsafe(self, channel: str, data: Any) -> concurrent.futures.Future[None]:

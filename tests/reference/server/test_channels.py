@@ -386,3 +386,25 @@ class TestStandardChannelsUseThePublicApi:
 
 
 _STANDARD_MODULES = ("chat", "playqueue", "system", "progress", "conformance")
+
+
+class TestServerPublishData:
+    async def test_data_that_is_not_i_json_is_refused_where_it_enters(self) -> None:
+        anything = Channel("anything", schema={}, publish="server")
+        async with running_server(_config(anything)) as server:
+            for data, pointer in (({"big": 2**60}, "/data/big"), ({"t": "\ufdd0"}, "/data/t")):
+                with pytest.raises(Refused) as refused:
+                    await server.runtime.publish("anything", data)  # [TRANSPORT-20]
+                assert (refused.value.code, refused.value.pointer) == (
+                    ErrorCode.INVALID_PAYLOAD,
+                    pointer,
+                )
+
+    async def test_a_pydantic_instance_is_published_as_its_json_form(self) -> None:
+        albums = Channel("albums", schema=Album, publish="server")
+        async with running_server(_config(albums)) as server, session(server) as (ws, _):
+            await request(ws, {"type": "subscribe", "id": "s", "channel": "albums"})
+            album = Album(name="Kind of Blue", tracks=[Track(title="So What")])
+            await server.runtime.publish("albums", album)
+            event = _event(await recv_until(ws, _is_event("albums")))
+            assert event["data"] == {"name": "Kind of Blue", "tracks": [{"title": "So What"}]}

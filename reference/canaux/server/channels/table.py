@@ -24,6 +24,7 @@ from referencing import Resource
 from referencing.jsonschema import DRAFT202012
 
 import canaux_schemas
+from canaux.protocol import ijson
 from canaux.protocol.channels import Catalogue, ChannelSpec, PayloadProblem
 from canaux.protocol.codes import ErrorCode
 from canaux.server.broker import Broker
@@ -205,6 +206,13 @@ class ChannelTable:
             raise Refused(
                 ErrorCode.FORBIDDEN, f"{name} cannot be published by the server", "/channel"
             )
+        try:
+            # [TRANSPORT-20] data from the server's own code is refused where it enters when
+            # no receiver could read it back as it is (a noncharacter, an integer past 2**53).
+            ijson.encode_value(data)
+        except ijson.IJsonError as exc:
+            pointer = "/data" + (exc.pointer or "")
+            raise Refused(ErrorCode.INVALID_PAYLOAD, exc.message, pointer) from None
         problem: PayloadProblem | None
         if channel.publish == "server":
             problem = self.catalogue.validate_event(name, data)
