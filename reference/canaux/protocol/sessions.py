@@ -39,6 +39,7 @@ from canaux.protocol.channels import Catalogue
 from canaux.protocol.codes import ErrorCode
 from canaux.protocol.limits import Limits
 from canaux.protocol.operations import (
+    Effect,
     Outcome,
     Permitted,
     StreamRefusal,
@@ -93,13 +94,17 @@ class ServerSession:
     this session only (:meth:`emit`: chat replies, snapshots [CHAT-2, QUEUE-1]).
     """
 
-    __slots__ = ("_carrier", "_requests", "_state", "_transport")
+    __slots__ = ("_carrier", "_in_flight", "_requests", "_state", "_transport")
 
     def __init__(self, state: SessionState, transport: Transport) -> None:
         self._state = state
         self._transport: Transport = transport
         self._carrier: EventSink | None = None
         self._requests: list[Cancellable] = []
+        # Requests decided but not yet committed (their effect is under way), with the reply
+        # decided for them: the same id arriving meanwhile (re-sent after a resume on another
+        # connection) gets that reply and no second effect [OPS-9].
+        self._in_flight: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"<ServerSession {self._state.short_id} seq={self._state.seq}>"
@@ -356,11 +361,18 @@ class ServerSessions(Generic[Sink]):
         permitted: Permitted | None = None,
     ) -> Outcome:
         """[CHANNEL-3, OPS-3, OPS-5, OPS-9] nothing changes until :meth:`commit`."""
-        return decide_subscribe(session._state, catalogue, frame, permitted=permitted)
+        early = self._under_way(session, frame.id)
+        if early is not None:
+            return early
+        outcome = decide_subscribe(session._state, catalogue, frame, permitted=permitted)
+        return self._reserve(session, outcome)
 
     def decide_unsubscribe(self, session: ServerSession, frame: frames.Unsubscribe) -> Outcome:
         """[OPS-4, OPS-9] nothing changes until :meth:`commit`."""
-        return decide_unsubscribe(session._state, frame)
+        early = self._under_way(session, frame.id)
+        if early is not None:
+            return early
+        return self._reserve(session, decide_unsubscribe(session._state, frame))
 
     def decide_publish(
         self,
@@ -372,10 +384,16 @@ class ServerSessions(Generic[Sink]):
     ) -> Outcome:
         """[CHANNEL-3, CHANNEL-4, CHANNEL-13, CHANNEL-5, OPS-9] nothing changes until
         :meth:`commit`."""
-        return decide_publish(session._state, catalogue, frame, permitted=permitted)
+        early = self._under_way(session, frame.id)
+        if early is not None:
+            return early
+        outcome = decide_publish(session._state, catalogue, frame, permitted=permitted)
+        return self._reserve(session, outcome)
 
     def commit(self, session: ServerSession, outcome: Outcome) -> Outcome:
         """Record a decision once its effect happened; the reply is remembered [OPS-9]."""
+        if not outcome.replayed:
+            session._in_flight.pop(outcome.frame_id, None)
         return commit(session._state, outcome)
 
     def refuse(
@@ -390,8 +408,23 @@ class ServerSessions(Generic[Sink]):
     ) -> Outcome:
         """An error answering ``frame_id`` after the decision (a channel refused, the server
         failed); remembered for dedup, except ``internal_error`` [OPS-9, OPS-17]."""
+        session._in_flight.pop(frame_id, None)
         text = refuse(session._state, frame_id, code, message, channel=channel, pointer=pointer)
         return Outcome(frame_id, text, error=code, channel=channel, committed=True)
+
+    @staticmethod
+    def _under_way(session: ServerSession, frame_id: str) -> Outcome | None:
+        reply = session._in_flight.get(frame_id)
+        if reply is None:
+            return None
+        # [OPS-9] "NOT applied again": the reply decided for the first copy.
+        return Outcome(frame_id, reply, replayed=True)
+
+    @staticmethod
+    def _reserve(session: ServerSession, outcome: Outcome) -> Outcome:
+        if outcome.effect is not Effect.NONE:
+            session._in_flight[outcome.frame_id] = outcome.reply
+        return outcome
 
     # SSE ----------------------------------------------------------------------------------
 
