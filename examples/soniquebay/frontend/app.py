@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from nicegui import app, background_tasks, ui
 
 from canaux.client import CentralWebSocketService, ClientError, ClientState
+from canaux.client.compat import WS_URL_ENV
 from examples.soniquebay.frontend.components import (
     ChatUI,
     LibraryView,
@@ -58,7 +59,7 @@ def api_url() -> str:
     explicit = os.environ.get(API_URL_ENV)
     if explicit:
         return explicit.rstrip("/")
-    ws = urlsplit(os.environ.get("WS_URL") or "ws://localhost:8001")
+    ws = urlsplit(os.environ.get(WS_URL_ENV) or "ws://127.0.0.1:8001")
     scheme = "https" if ws.scheme == "wss" else "http"
     return urlunsplit((scheme, ws.netloc, "", "", ""))
 
@@ -127,6 +128,9 @@ def header(status: ConnectionStatus) -> None:
         ui.link("chat", "/chat").classes("text-white")
         ui.link("queue", "/queue").classes("text-white")
         ui.space()
+        # A new session (after a backend restart) re-subscribes every channel (RESUME-5).
+        resets = ui.label().classes("text-caption").props('data-testid="resets"')
+        resets.bind_text_from(status, "resets", backward=lambda n: f"new sessions: {n}")
         badge = ui.badge().props('data-testid="connection"')
         badge.bind_text_from(status, "text")
 

@@ -149,12 +149,16 @@ def test_b_after_a_backend_restart_every_widget_updates_again(
     page.get_by_test_id("library-add").first.click()
     expect(queue_items).to_have_count(1, timeout=WAIT_MS)
 
+    resets = page.get_by_test_id("resets")
+    before = int(resets.inner_text().rsplit(" ", 1)[-1])
     seed_app.stop_backend()
     connection = page.get_by_test_id("connection")
     expect(connection).to_have_text("reconnecting", timeout=WAIT_MS)
     (seed_app.music / "Miles Davis" / "Freddie Freeloader.mp3").write_bytes(b"")
     seed_app.start_backend()
     expect(connection).to_have_text("connected", timeout=RECONNECT_MS)
+    # A restarted backend has no sessions: the frontend got a new one [RESUME-5].
+    expect(resets).to_have_text(f"new sessions: {before + 1}", timeout=WAIT_MS)
 
     # playqueue: the new backend's queue is empty; its snapshot on re-subscribe shows it.
     expect(queue_items).to_have_count(0, timeout=WAIT_MS)
