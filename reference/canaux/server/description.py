@@ -74,12 +74,27 @@ def _where(request: Request) -> tuple[str, str]:
 
 
 def asyncapi_endpoint(runtime: ServerRuntime) -> Endpoint:
-    """``GET /asyncapi.json``: this server's AsyncAPI document, without credentials."""
+    """``GET /asyncapi.json``: this server's AsyncAPI document, without credentials.
+
+    The catalogue never changes while the server runs [CHANNEL-10]: the document is built
+    once; each answer only puts the request's host and mount path into its servers (an
+    unauthenticated request costs no rebuild).
+    """
+    built: dict[str, Any] | None = None
 
     async def asyncapi(request: Request) -> Response:
+        nonlocal built
         runtime.ensure_started()
+        if built is None:
+            built = describe(runtime, host="localhost")
         host, pathname = _where(request)
-        return JSONResponse(describe(runtime, host=host, pathname=pathname))
+        servers = {}
+        for name, server in built["servers"].items():
+            located = {**server, "host": host}
+            if pathname:
+                located["pathname"] = pathname
+            servers[name] = located
+        return JSONResponse({**built, "servers": servers})
 
     return asyncapi
 

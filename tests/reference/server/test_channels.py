@@ -87,6 +87,10 @@ class TestCatalogue:
             with pytest.raises(ValueError, match=r"CHANNEL-1|CHANNEL-6|conformance family"):
                 ChannelTable([Channel(name, schema=NOTE)], MemoryBroker())
 
+    def test_a_schema_id_must_name_a_known_channel_schema(self) -> None:
+        with pytest.raises(ValueError, match="not a channel schema"):
+            ChannelTable([Channel("x", schema="https://example.com/x.json")], MemoryBroker())
+
     def test_a_client_only_channel_needs_a_hook(self) -> None:
         with pytest.raises(ValueError, match="on_publish"):
             Channel("orders", schema=NOTE, publish="client")

@@ -8,12 +8,13 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+from fastapi import FastAPI
 from pydantic import BaseModel
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from canaux.server import Channel
-from canaux.server.testing import running_server
+from canaux.server import Channel, create_app
+from canaux.server.testing import running_server, serve_app
 
 from .wire import TIMEOUT, make_config, session
 
@@ -84,3 +85,22 @@ async def test_the_document_lists_every_catalogue_entry_and_its_refs_resolve() -
 
 
 _NOT_CATALOGUE = {"connection", "sseStream", "legacyChat", "legacySystem"}
+
+
+async def test_a_mounted_server_names_its_mount_path_and_serves_the_refs_under_it() -> None:
+    config = make_config()
+    canaux_app = create_app(config)
+    api = FastAPI()
+    api.mount("/canaux", canaux_app)
+    async with (
+        serve_app(api, canaux_app, config, prefix="/canaux") as server,
+        httpx.AsyncClient(timeout=TIMEOUT) as http,
+    ):
+        document = (await http.get(server.base_url + "/asyncapi.json")).json()
+        for described in document["servers"].values():
+            assert described["pathname"] == "/canaux"
+            assert described["host"] == f"{server.host}:{server.port}"
+        refs = {r.partition("#")[0] for r in _refs(document) if not r.startswith("#")}
+        for ref in refs:
+            got = await http.get(server.base_url + "/" + ref.removeprefix("./"))
+            assert got.status_code == 200, ref

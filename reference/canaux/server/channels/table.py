@@ -50,6 +50,19 @@ _MEMO_LIMIT = 4096
 so an unbounded memo would be a way to fill the server's memory)."""
 
 
+def _check_known(name: str, schema_id: str) -> None:
+    """A schema named by ``$id`` must be one this server can validate against."""
+    try:
+        document = canaux_schemas.registry().contents(schema_id)
+    except LookupError:
+        document = None
+    if not isinstance(document, Mapping) or "event" not in document.get("$defs", {}):
+        raise ValueError(
+            f"{name!r}: {schema_id!r} is not a channel schema of canaux_schemas "
+            "(with $defs/event); pass the schema itself (a dict or a pydantic model)"
+        )
+
+
 class SessionRequester:
     """A session as the requester of a client publish: replies go to it only [CHAT-2]."""
 
@@ -85,6 +98,8 @@ class ChannelTable:
                 if schema_id in documents or schema_id in canaux_schemas.CHANNEL_SCHEMAS.values():
                     raise ValueError(f"{channel.name!r}: schema $id {schema_id!r} is taken")
                 documents[schema_id] = document
+            elif schema_id not in canaux_schemas.CHANNEL_SCHEMAS.values():
+                _check_known(channel.name, schema_id)
         registry = None
         if documents:
             resources = [
