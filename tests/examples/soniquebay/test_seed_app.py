@@ -127,11 +127,12 @@ def test_a_chat_reply_streams_in_before_it_is_done(
     assert len(done) == 1, states
     before_done = states[: states.index(done[0])]
     streaming = [s for s in before_done if s["state"] == "streaming"]
-    words = len(final.split())
     assert streaming, f"the reply was never seen streaming before done: {states}"
-    assert streaming[0]["chunks"] < words, f"the first state shown was the whole reply: {states}"
     for state in streaming:
         assert final.startswith(state["text"].strip()), (state, final)
+    # Some of the reply, not all of it, was on the page before it was done.
+    partial = [s for s in streaming if 0 < len(s["text"].strip()) < len(final)]
+    assert partial, f"the reply never showed partly, only whole: {states}"
     counts = [s["chunks"] for s in streaming]
     assert counts == sorted(counts), f"chunks went backwards: {states}"
 
