@@ -412,3 +412,30 @@ class TestServerPublishData:
             await server.runtime.publish("albums", album)
             event = _event(await recv_until(ws, _is_event("albums")))
             assert event["data"] == {"name": "Kind of Blue", "tracks": [{"title": "So What"}]}
+
+
+class TestHookEventsAreChecked:
+    async def test_a_reply_that_fails_the_event_schema_is_an_internal_error(self) -> None:
+        async def on_publish(publication: Publication) -> None:
+            publication.reply({"text": 42})  # not a NOTE: a bug of the app
+
+        buggy = Channel("buggy", schema=NOTE, publish="client", on_publish=on_publish)
+        async with running_server(_config(buggy)) as server, session(server) as (ws, _):
+            await request(ws, {"type": "subscribe", "id": "s", "channel": "buggy"})
+            frame = {"type": "publish", "id": "p", "channel": "buggy", "data": {"text": "x"}}
+            await send(ws, frame)
+            frames = await recv_until(ws, lambda f: f.get("id") == "p")
+            assert frames[-1]["code"] == "internal_error"  # [CHANNEL-12] nothing invalid sent
+            assert not any(f.get("type") == "event" for f in frames)
+
+    async def test_a_snapshot_that_fails_the_event_schema_is_not_sent(self) -> None:
+        async def snapshot(subscription: Subscription) -> Any:
+            return {"nope": True}
+
+        buggy = Channel("buggy", schema=NOTE, publish="server", snapshot=snapshot)
+        async with running_server(_config(buggy)) as server, session(server) as (ws, _):
+            reply = await request(ws, {"type": "subscribe", "id": "s", "channel": "buggy"})
+            assert reply["type"] == "ack"
+            await server.runtime.publish("buggy", {"text": "live"})
+            event = _event(await recv_until(ws, _is_event("buggy")))
+            assert event["data"] == {"text": "live"}  # the first event is the live one

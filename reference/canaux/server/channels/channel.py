@@ -129,6 +129,8 @@ class Publication:
     """The ``id`` of the client's ``publish`` frame (correlates replies, like chat's
     ``request``); ``None`` for a server publish."""
     _state_key: str | None = None
+    _check: Callable[[str, Any], None] | None = None
+    """Checks an event the hook makes against the event schema [CHANNEL-12] (app channels)."""
     _work: list[tuple[Coroutine[Any, Any, None], str]] | None = None
 
     @property
@@ -139,6 +141,8 @@ class Publication:
         """Deliver ``data`` (default: the published data) to every subscriber of the channel,
         in the channel's one order [DELIVERY-3]; with ``retain_last`` it is also kept."""
         event = self.data if data is None else data
+        if data is not None and self._check is not None:
+            self._check(self.channel, event)
         if self._state_key is None:
             await self.broker.publish(self.channel, event)
         else:
@@ -156,6 +160,8 @@ class Publication:
         """An event on this channel to the requester only [CHAT-2]."""
         if self.requester is None:
             raise Refused(ErrorCode.FORBIDDEN, f"{self.channel}: a reply needs a requester")
+        if self._check is not None:
+            self._check(self.channel, data)
         self.requester.send(self.channel, data)
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str | None = None) -> None:
