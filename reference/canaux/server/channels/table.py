@@ -289,7 +289,8 @@ class ChannelTable:
             return
         event = await channel.first_event(Subscription(name, identity, self._broker))
         if event is not None:
-            check = self._checks.get(channel.name)
+            # A retained event was checked when it was published.
+            check = self._checks.get(channel.name) if channel.snapshot is not None else None
             try:
                 if check is not None:
                     check(name, event)
