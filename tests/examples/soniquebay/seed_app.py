@@ -133,6 +133,12 @@ class SeedApp:
         self.stopped.append(self.backend)
         assert status == 0, f"the backend did not stop cleanly ({status}): {self.backend.log()}"
 
+    def kill_backend(self) -> None:
+        """SIGKILL: the backend dies at once, without closing anything (a crash)."""
+        self.backend.process.kill()
+        self.backend.process.wait(timeout=STOP_TIMEOUT_S)
+        self.stopped.append(self.backend)
+
     def start_backend(self) -> None:
         """Start the backend again on the port the first one had."""
         self.backend, _ = start_backend(self.music, self.backend_port)

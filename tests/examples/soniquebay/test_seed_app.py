@@ -4,7 +4,8 @@ The design note ("Refactorisation du Système de Communication WebSocket", secti
 
 1. send a chat message: the reply shows as it streams;
 2. stop the backend, start it again: the frontend reconnects by itself (here every widget is
-   then seen to update again, from something published on each channel after the restart);
+   then seen to update again, from something published on each channel after the restart;
+   and once more after the backend is killed instead of stopped);
 3. several widgets (and tabs) on several channels: each channel gets only its messages, and
    there is ONE WebSocket (counted by the backend itself, ``/canaux/health``).
 
@@ -222,4 +223,27 @@ def test_c_several_widgets_and_tabs_share_one_websocket(
     queue.get_by_test_id("queue-clear").click()
     for page in (everything, queue):
         expect(page.get_by_test_id("queue-item")).to_have_count(0, timeout=WAIT_MS)
+    one_connection(seed_app)
+
+
+def test_d_after_a_backend_crash_the_page_reconnects_too(
+    seed_app: SeedApp, context: BrowserContext
+) -> None:
+    """Manual test 2 the hard way: the backend is killed (no close frame, no notice); the
+    frontend sees the socket die, reconnects once a backend listens on the port again, and
+    the widgets update."""
+    page = open_page(context, seed_app)
+    resets = page.get_by_test_id("resets")
+    before = int(resets.inner_text().rsplit(" ", 1)[-1])
+    seed_app.kill_backend()
+    connection = page.get_by_test_id("connection")
+    expect(connection).to_have_text("reconnecting", timeout=WAIT_MS)
+    seed_app.start_backend()
+    expect(connection).to_have_text("connected", timeout=RECONNECT_MS)
+    expect(resets).to_have_text(f"new sessions: {before + 1}", timeout=WAIT_MS)
+    mark = f"Back after the crash {secrets.token_hex(3)}"
+    notice(seed_app, mark)
+    expect(page.get_by_test_id("notice").filter(has_text=mark)).to_have_count(1, timeout=WAIT_MS)
+    ask(page, "Still there after the crash?")
+    expect_reply(page, "Still there after the crash?")
     one_connection(seed_app)
