@@ -260,18 +260,22 @@ class WebSocketLink:
                 await self._publish(session, event.frame)
         except Exception:
             logger.exception("failed to handle a %s frame", frame.type)
-            if isinstance(event, SubscribeRequested):
-                # Nothing was committed; only the hub may hold the half-made subscription.
+            if isinstance(event, SubscribeRequested) and frame.channel not in (
+                session.subscriptions
+            ):
+                # Not committed: only the hub may hold the half-made subscription.
                 self._runtime.hub.drop_channel(frame.channel, session)
-            self._reply(
-                self._runtime.registry.refuse(
-                    session,
-                    frame.id,
-                    ErrorCode.INTERNAL_ERROR,
-                    "the server failed on this frame",
-                    channel=frame.channel,
+            if frame.id in self.conn.pending_replies:
+                # [OPS-1] exactly one reply: only a request not answered yet gets this one.
+                self._reply(
+                    self._runtime.registry.refuse(
+                        session,
+                        frame.id,
+                        ErrorCode.INTERNAL_ERROR,
+                        "the server failed on this frame",
+                        channel=frame.channel,
+                    )
                 )
-            )
 
     def _hello(self, event: HelloReceived, identity: str | None) -> None:
         registry = self._runtime.registry

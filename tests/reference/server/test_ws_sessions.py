@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection
 
+from canaux.server import ServerConfig
+from canaux.server.channels.channel import Channel, Publication, Subscription
 from canaux.server.testing import RunningServer, running_server
 
 from .wire import (
@@ -279,3 +282,52 @@ async def test_graceful_shutdown_closes_clients_with_1001() -> None:
         frames = await recv_until(ws, lambda f: f.get("type") == "event")
         assert frames[-1]["data"]["code"] == "server.stop"
         assert await close_code(ws) == 1001
+
+
+class TestServerFailures:
+    """OPS-1, OPS-17: a failure of the server's own code on one request."""
+
+    @staticmethod
+    def _config() -> ServerConfig:
+        async def explode(publication: Publication) -> None:
+            raise RuntimeError("a bug in the application's hook")
+
+        async def bad_snapshot(subscription: Subscription) -> Any:
+            raise RuntimeError("a bug in the application's snapshot")
+
+        return dataclasses.replace(
+            make_config(),
+            channels=[
+                Channel("app.broken", {"type": "object"}, publish="both", on_publish=explode),
+                Channel("app.snap", {"type": "object"}, publish="both", snapshot=bad_snapshot),
+            ],
+        )
+
+    async def test_a_failing_publish_hook_gets_internal_error_and_a_retry_is_applied(
+        self,
+    ) -> None:
+        """OPS-17: not remembered, so the same id is processed again; the socket stays open."""
+        async with running_server(self._config()) as server, session(server) as (ws, _):
+            frame = {"type": "publish", "id": "p1", "channel": "app.broken", "data": {}}
+            for _ in range(2):
+                reply = await request(ws, frame)
+                assert (reply["type"], reply["code"], reply["id"]) == (
+                    "error",
+                    "internal_error",
+                    "p1",
+                )
+
+    async def test_a_failure_after_the_ack_sends_no_second_reply_and_keeps_the_subscription(
+        self,
+    ) -> None:
+        """OPS-1 exactly one reply; the committed subscription stays whole (session and hub)."""
+        async with running_server(self._config()) as server, session(server) as (ws, _):
+            ack = await request(ws, {"type": "subscribe", "id": "s1", "channel": "app.snap"})
+            assert ack == {"type": "ack", "id": "s1"}
+            await _publish_marks(server, "app.snap", "after")
+            frames = await recv_until(
+                ws, lambda f: f.get("type") == "event" and f["data"].get("mark") == "after"
+            )
+            assert [f["type"] for f in frames] == ["event"]  # no error for s1 before it
+            again = await request(ws, {"type": "subscribe", "id": "s2", "channel": "app.snap"})
+            assert again["code"] == "already_subscribed"
