@@ -28,7 +28,6 @@ CORE_INSIDES = {"canaux.protocol.session"}
 DECISION_TYPES = {"Effect", "Outcome", "Permitted"}
 # The state a door must never reach into, whatever the object is called.
 SESSION_FIELDS = {
-    "subscriptions",
     "remember_reply",
     "forget_reply",
     "reply_for",
@@ -42,6 +41,7 @@ SESSION_FIELDS = {
 
 def _violations(source: Path) -> list[str]:
     tree = ast.parse(source.read_text(encoding="utf-8"))
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     found: list[str] = []
     for node in ast.walk(tree):
         where = f"{source.name}:{getattr(node, 'lineno', '?')}"
@@ -62,6 +62,11 @@ def _violations(source: Path) -> list[str]:
                 found.append(f"{where} reaches into {ast.unparse(node)}")
             if node.attr in SESSION_FIELDS:
                 found.append(f"{where} touches session field {ast.unparse(node)}")
+            if node.attr == "subscriptions" and isinstance(
+                parents.get(node), ast.Subscript | ast.Attribute
+            ):
+                # Reading the (read-only) list is fine; indexing or calling into it is not.
+                found.append(f"{where} changes session field {ast.unparse(node)}")
             if node.attr == "state" and "session" in ast.unparse(owner):
                 found.append(f"{where} touches session state {ast.unparse(node)}")
         elif isinstance(node, ast.Name) and node.id == "SessionState":
@@ -88,7 +93,7 @@ def test_the_check_finds_what_the_old_doors_did(tmp_path: Path) -> None:
     assert _violations(old) == [
         "old_sse.py:1 applies rules itself: ['apply_subscribe']",
         "old_sse.py:2 imports canaux.protocol.session",
-        "old_sse.py:4 touches session field session.state.subscriptions",
+        "old_sse.py:4 changes session field session.state.subscriptions",
         "old_sse.py:4 touches session state session.state",
         "old_sse.py:5 reaches into registry._sessions",
     ]
