@@ -269,6 +269,14 @@ class TestExpiry:
                 event = await recv(ws)
                 assert (event["seq"], event["data"]) == (1, {"mark": "m1"})
 
+    async def test_legacy_socket_closes_4440(self) -> None:
+        async with running_server(jwt_config()) as server:
+            headers = {"Authorization": f"Bearer {short_lived()}"}
+            async with open_ws(
+                server, "/api/ws", subprotocols=[], additional_headers=headers
+            ) as ws:
+                assert await close_code(ws) == 4440
+
     async def test_sse_stream_ends_and_resumes_with_a_fresh_token(self) -> None:
         async with running_server(jwt_config()) as server:
             url = server.events_url + "?channels=conformance.exp"
