@@ -5,7 +5,9 @@ legacy sockets (``/ws/chat``, ``/api/ws``), HTTP publish and health. Protocol ru
 sans-I/O core :mod:`canaux.protocol`; this package is the I/O around it, the hub, and the
 channels: the app declares its own with :class:`Channel` (``ServerConfig(channels=[...])``),
 the standard ones are declared the same way, and the app publishes in-process with
-``await runtime_of(app).publish(channel, data)``.
+``await runtime_of(app).publish(channel, data)``. Authentication is one setting:
+``ServerConfig(authenticate=JWTAuthenticator(secret=...))``, or any async callable returning
+the identity or a :class:`Principal` (its expiry and channel :class:`Grants`).
 
 Standalone: ``canaux serve`` or :func:`serve`. Inside an application:
 ``fastapi_app.mount("/canaux", create_app(ServerConfig()))``.
@@ -25,6 +27,8 @@ from canaux.server.channels import (
 )
 from canaux.server.channels.chat import Agent, EchoAgent
 from canaux.server.config import Authenticator, ServerConfig, Unauthorized
+from canaux.server.jwt import JWTAuthenticator
+from canaux.server.principal import Grants, Principal
 from canaux.server.run import serve, serve_async
 from canaux.server.runtime import ServerRuntime
 
@@ -36,7 +40,10 @@ __all__ = [
     "BrokerMessage",
     "Channel",
     "EchoAgent",
+    "Grants",
+    "JWTAuthenticator",
     "MemoryBroker",
+    "Principal",
     "Publication",
     "Refused",
     "Requester",
