@@ -7,15 +7,18 @@ the system chose), so scripts and the conformance suite can read the address fro
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import sys
 from pathlib import Path
 
 from canaux.protocol.limits import Limits
+from canaux.server.channels.channel import Channel
 from canaux.server.config import DEFAULT_PORT, PUBLISH_TOKEN_ENV, ServerConfig
 from canaux.server.jwt import JWT_SECRET_ENV, JWTAuthenticator
 from canaux.server.run import serve
 
-__all__ = ["add_parser", "config_from_args", "run"]
+__all__ = ["add_parser", "config_from_args", "load_channels", "run"]
 
 _DEFAULTS = Limits()
 
@@ -104,6 +107,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="directory POST /tasks/scan may walk (nothing outside it); scans are off without it",
     )
     parser.add_argument(
+        "--channels",
+        action="append",
+        default=[],
+        metavar="MODULE:NAME",
+        help="also offer the app channels MODULE.NAME holds (a canaux.server.Channel or a list "
+        "of them; MODULE is imported from the current directory too), e.g. "
+        "myapp.channels:CHANNELS; may be repeated",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -136,8 +148,30 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         limits=limits,
         publish_token=args.publish_token,
         scan_root=scan_root,
+        channels=[channel for spec in args.channels for channel in load_channels(spec)],
         log_level=args.log_level,
     )
+
+
+def load_channels(spec: str) -> list[Channel]:
+    """The channels ``MODULE:NAME`` names (``--channels``); ``ValueError`` when it names none."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"--channels {spec!r}: expected MODULE:NAME")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as uvicorn does for its app argument
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"--channels {spec!r}: cannot import {module_name}: {exc}") from None
+    found = getattr(module, attribute, None)
+    channels = [found] if isinstance(found, Channel) else found
+    if not isinstance(channels, list | tuple) or not all(isinstance(c, Channel) for c in channels):
+        raise ValueError(
+            f"--channels {spec!r}: {module_name}.{attribute} is not a canaux.server.Channel "
+            "or a list of them"
+        )
+    return list(channels)
 
 
 def _jwt_authenticator(args: argparse.Namespace) -> JWTAuthenticator | None:

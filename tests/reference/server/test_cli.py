@@ -132,3 +132,62 @@ async def test_python_m_canaux_serve_prints_its_port_and_serves() -> None:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+class TestServeChannels:
+    def test_channels_option_loads_app_channels(self) -> None:
+        args = build_parser().parse_args(
+            [
+                "serve",
+                "--channels",
+                "docs.examples.library_channel:library",
+                "--channels",
+                "docs.examples.rooms_channel:rooms",
+            ]
+        )
+        names = [channel.name for channel in config_from_args(args).channels]
+        assert names == ["library", "rooms.*"]
+
+    @pytest.mark.parametrize(
+        ("spec", "message"),
+        [
+            ("docs.examples.library_channel", "MODULE:NAME"),
+            ("no_such_module_here:x", "cannot import"),
+            ("docs.examples.library_channel:ScanResult", "not a canaux.server.Channel"),
+        ],
+    )
+    def test_channels_option_says_what_is_wrong(self, spec: str, message: str) -> None:
+        args = build_parser().parse_args(["serve", "--channels", spec])
+        with pytest.raises(ValueError, match=message):
+            config_from_args(args)
+
+    @pytest.mark.anyio
+    async def test_the_console_script_serves_app_channels_from_the_current_directory(
+        self,
+    ) -> None:
+        script = Path(sys.executable).parent / "canaux"
+        process = await asyncio.create_subprocess_exec(
+            str(script), "serve", "--port", "0", "--log-level", "warning",
+            "--channels", "docs.examples.library_channel:library",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        try:
+            assert process.stdout is not None
+            async with asyncio.timeout(30):
+                line = (await process.stdout.readline()).decode()
+            assert line.startswith("canaux: listening on ws://127.0.0.1:"), line
+            url = line.split()[-1]
+            async with asyncio.timeout(TIMEOUT), connect(url, subprotocols=["canaux.v1"]) as ws:  # type: ignore[list-item]
+                await ws.send(json.dumps({"type": "hello", "version": 1}))
+                welcome = json.loads(await ws.recv())
+            assert welcome["channels"][-1]["name"] == "library"
+            process.send_signal(signal.SIGINT)
+            async with asyncio.timeout(30):
+                assert await process.wait() == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
