@@ -3,7 +3,8 @@
 :class:`ServerConnection` reads the frames of one WebSocket and decides what the protocol
 alone can decide: framing errors, the handshake, heartbeats, rate limiting, malformed
 frames. What needs the rest of the server (authentication, sessions, the hub) comes out as
-events; the server layer answers through the commands.
+events; the server layer answers through the commands. Sessions outlive connections and are
+owned by :class:`~canaux.protocol.sessions.ServerSessions`, never by a connection.
 
 Inputs: :meth:`~ServerConnection.receive_text`, :meth:`~ServerConnection.receive_bytes`,
 :meth:`~ServerConnection.tick`, :meth:`~ServerConnection.connection_lost`.
@@ -320,8 +321,10 @@ class ServerConnection:
     ) -> None:
         """Answer the ``hello`` [HANDSHAKE-2, HANDSHAKE-9]; on resume, replay [RESUME-3].
 
-        The server layer decides ``resumed`` with :meth:`SessionState.may_resume`; the replay
-        is taken from the session here, so it always follows the welcome immediately.
+        Called by :meth:`ServerSessions.welcome <canaux.protocol.sessions.ServerSessions.welcome>`,
+        which decided ``resumed`` [RESUME-2]; the replay is taken from the session here, so it
+        always follows the welcome immediately. The session's attachment is not this
+        connection's business: the sessions object records it [RESUME-4, RESUME-10].
         """
         if self._state is CLOSED:
             return
@@ -337,7 +340,7 @@ class ServerConnection:
                 raise LocalProtocolError("resumed welcome for a session the hello did not ask")
             found = session.replay_after(self.hello.resume.seq)
             if found is None:
-                # [RESUME-2] "never a partial replay": the caller must check may_resume().
+                # [RESUME-2] "never a partial replay": ServerSessions.open() checked it.
                 raise LocalProtocolError("resume without the events to replay")
             replay = found
         now = self._clock(now)
