@@ -264,6 +264,20 @@ class TestServerPublish:
             bad = await http_publish(server, "notes", {"text": 1})
             assert (bad.status_code, bad.json()["pointer"]) == (422, "/data/text")
 
+    async def test_a_hook_refusal_over_http_keeps_its_code(self) -> None:
+        async def versioned(publication: Publication) -> None:
+            if publication.data["text"] != "v2":
+                raise Refused(ErrorCode.VERSION_CONFLICT, "expected v2")
+            await publication.broadcast()
+
+        doc = Channel("doc", schema=NOTE, publish="both", on_publish=versioned)
+        async with running_server(_config(doc)) as server:
+            conflict = await http_publish(server, "doc", {"text": "v1"})
+            assert (conflict.status_code, conflict.json()["code"]) == (409, "version_conflict")
+            assert (
+                await http_publish(server, "doc", {"text": "v2"})
+            ).status_code == 202  # [HTTP-6]
+
     async def test_publish_threadsafe_from_a_worker_thread(self) -> None:
         notes = Channel("notes", schema=NOTE, publish="server")
         async with running_server(_config(notes)) as server, session(server) as (ws, _):

@@ -100,7 +100,8 @@ async def test_publish_is_delivered_to_subscribers(server: RunningServer) -> Non
 
 
 async def test_progress_may_not_go_backwards(server: RunningServer) -> None:
-    """PROGRESS-1 enforced on HTTP publishes: 422 with the pointer of the regression."""
+    """PROGRESS-1 enforced on HTTP publishes: 422 invalid_payload with the pointer of the
+    regression [HTTP-6]."""
     base = {"task": "job-1", "kind": "import"}
 
     async def post(**fields: Any) -> httpx.Response:
@@ -111,6 +112,7 @@ async def test_progress_may_not_go_backwards(server: RunningServer) -> None:
     assert (await post(status="running", current=5, total=10)).status_code == 202
     back = await post(status="running", current=4, total=10)
     assert (back.status_code, back.json()["pointer"]) == (422, "/data/current")
+    assert back.json()["code"] == "invalid_payload"
     changed = await post(status="running", current=6, total=11)
     assert changed.json()["pointer"] == "/data/total"
     early = await post(status="done", current=9, total=10)
