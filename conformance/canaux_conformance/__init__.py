@@ -1,4 +1,4 @@
-"""Canaux conformance suite: checks any server, requirement by requirement (spec §17).
+"""Canaux conformance suite: checks any server, requirement by requirement (spec "Conformance").
 
 This package never imports the reference implementation ``canaux``: it speaks raw frames
 (:class:`RawClient`), validates them against ``canaux_schemas`` and keeps its own model.

@@ -1,4 +1,4 @@
-"""The case registry and what a case gets to work with (spec §17 "Conformance").
+"""The case registry and what a case gets to work with (spec "Conformance").
 
 A conformance case is an ``async def`` taking a :class:`CaseContext`, registered with
 :func:`case`::
@@ -219,7 +219,10 @@ class CaseContext:
     def require_channel(self, name: str) -> None:
         """Skip the case unless the catalogue lists ``name``."""
         if self.server is None or not self.server.offers(name):
-            raise CaseSkipped(f"the server's catalogue does not list {name!r}")
+            raise CaseSkipped(
+                f"the server's catalogue does not list {name!r}",
+                applicable=self.server is None,
+            )
 
     def note(self, text: str) -> None:
         """Explain a step in the transcript (shown with failures)."""
@@ -242,10 +245,17 @@ class CaseContext:
     ) -> RawClient:
         """Open a WebSocket (no hello yet); closed by the runner when the case ends.
 
-        ``legacy``: a legacy endpoint (§14), frames checked against legacy.json.
+        ``legacy``: a legacy endpoint (§12), frames checked against legacy.json.
         """
         name = name or chr(ord("A") + len(self.clients) % 26)
         target_url = url or self.target.ws_url
+        if (
+            legacy
+            and self.target.token
+            and not any(key.lower() == "authorization" for key in (headers or {}))
+        ):
+            # A legacy connection's identity is its HTTP credentials (spec §12).
+            headers = {**(headers or {}), "Authorization": f"Bearer {self.target.token}"}
         if via is not None:
             target_url = via.url(target_url)
         client = RawClient(
@@ -293,7 +303,7 @@ class CaseContext:
         self.proxies.append(proxy)
         return await proxy.start()
 
-    # ----------------------------------------------------------------- HTTP publish (§15)
+    # ----------------------------------------------------------------- HTTP publish (§13)
 
     async def http_publish(self, channel: str, data: Any) -> httpx.Response:
         """``POST`` to the publish URL (skips the case when there is none)."""

@@ -1,9 +1,11 @@
-"""The ``canaux-conformance`` command line (spec §17 "Conformance").
+"""The ``canaux-conformance`` command line (spec "Conformance").
 
 ``canaux-conformance ws://host:port/ws`` checks that server; with no URL the suite starts the
-reference server in a subprocess and checks it. Exit status: 0 when no MUST requirement failed
-(and, with ``--strict``, no SHOULD either), 1 when one did, 2 when the suite could not reach the
-target or broke on a case (its verdicts are incomplete), 64 on a usage error.
+reference server in a subprocess and checks it. Exit status: 0 (conformant) when no MUST
+requirement failed (and, with ``--strict``, no SHOULD either) and every requirement of the tested
+profiles was checked; 1 (not conformant) when one failed; 2 (incomplete) when the suite could not
+reach the target, broke on a case, or could not check a requirement of a tested profile that
+applies (spec/index.md "Conformance"); 64 on a usage error.
 """
 
 from __future__ import annotations
@@ -36,8 +38,12 @@ profiles:
   legacy     /ws/chat and /api/ws; chosen when they accept a connection
 
 verdicts: pass · fail (a MUST broken) · non-strict (a SHOULD not met) · skipped · error
-(the suite itself broke). Exit 0 iff no MUST failed (no SHOULD either with --strict);
-1 if one did; 2 if the target cannot be reached or a case errored.
+(the suite itself broke). Exit 0 iff no MUST failed (no SHOULD either with --strict) and
+every requirement of the tested profiles was checked (conformant); 1 if one failed (not
+conformant); 2 if the target cannot be reached, a case errored, or a requirement of a
+tested profile could not be checked, e.g. conformance.* is off (incomplete).
+The suite stays inside the limits the welcome announces (rate, frame size, resume
+window and buffer) and puts --token into every hello.
 
 examples:
   canaux-conformance                                   # the reference server, in a subprocess
@@ -73,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--sse-url", help="SSE endpoint (default: <base>/events when it answers)")
     target.add_argument(
         "--publish-url",
-        help="HTTP publish endpoint (POST /publish, §15), to drive system/progress channels",
+        help="HTTP publish endpoint (POST /publish, §13), to drive system/progress channels",
     )
     target.add_argument("--publish-token", help="bearer token for --publish-url")
     target.add_argument(

@@ -1,4 +1,4 @@
-"""The stateful heart of the suite: a Hypothesis machine driving several real clients (§5-§7, §9).
+"""The stateful heart of the suite: a Hypothesis machine driving several real clients (§5-§7, §15).
 
 :func:`make_machine` builds a :class:`~hypothesis.stateful.RuleBasedStateMachine` bound to
 a :class:`~canaux_conformance.target.Target`. Each example opens 2-4 clients, each behind its
@@ -102,6 +102,7 @@ __all__ = [
     "MissingEvents",
     "Published",
     "SessionModel",
+    "describe_failure",
     "json_equal",
     "make_machine",
     "run_as_case",
@@ -1244,16 +1245,44 @@ def run_as_case(
             for line in [*notes, *report]
             if str(line).strip() and not _HYPOTHESIS_NAG.search(str(line))
         )
-        if any(_HYPOTHESIS_NAG.search(str(line)) for line in [*notes, *report]):
+        if steps.strip() and any(_HYPOTHESIS_NAG.search(str(line)) for line in [*notes, *report]):
             steps += f"\n(shrinking stopped at its {budget.shrink_seconds:g}s budget)"
         shown = transcript()
-        message = (
-            f"{failure.message}\n\nminimal example (seed {seed}"
-            + (", did not reproduce on replay" if flaky else "")
-            + f"):\n{steps}\n\ntranscript of that example:\n"
-            + (shown.render() if shown is not None else "(none)")
+        if flaky and first is not None:
+            shown = first[1]
+        message = describe_failure(
+            failure.message,
+            seed=seed,
+            steps=steps,
+            flaky=flaky,
+            transcript=shown.render() if shown is not None else "",
         )
         raise CaseFailed(message, requirement=failure.requirement) from exc
+
+
+def describe_failure(message: str, *, seed: int, steps: str, flaky: bool, transcript: str) -> str:
+    """The finding of a failed machine run: the failure, the minimal steps when there are
+    some, and the transcript of the example shown.
+
+    A failure that did not reproduce when Hypothesis replayed its steps (timing) has no
+    minimal example: the message says so and shows the example that failed, never a heading
+    followed by nothing.
+    """
+    shown = transcript or "(no transcript was recorded)"
+    if flaky or not steps.strip():
+        why = (
+            "the failure did not reproduce when Hypothesis replayed the same steps, so it was "
+            "not shrunk"
+            if flaky
+            else "Hypothesis reported no steps"
+        )
+        return (
+            f"{message}\n\n(seed {seed}; {why})\n\ntranscript of the example that failed:\n{shown}"
+        )
+    return (
+        f"{message}\n\nminimal example (seed {seed}):\n{steps}\n\n"
+        f"transcript of that example:\n{shown}"
+    )
 
 
 def run_machine(

@@ -1,4 +1,4 @@
-"""Case outcomes: the exceptions a case raises and the verdicts the runner derives (spec §17).
+"""Case outcomes: the exceptions a case raises and the verdicts the runner derives (Conformance).
 
 A case either returns (pass), raises :class:`CaseFailed` (the server broke a requirement),
 raises :class:`CaseSkipped` (an optional feature is absent), or raises anything else, which
@@ -42,11 +42,19 @@ class CaseFailed(AssertionError):
 
 
 class CaseSkipped(Exception):
-    """The case does not apply to this server (feature absent, profile not offered)."""
+    """The case did not run on this server, for ``reason``.
 
-    def __init__(self, reason: str) -> None:
+    ``applicable=False``: what the case checks does not apply to this server (the channel or
+    feature it is about is not offered, the server's legal limits make its input impossible).
+    ``applicable=True`` (the default): it applies, but the suite could not check it (the
+    ``conformance.*`` family is off, no publish URL, a timer longer than the budget waits...);
+    a requirement of a tested profile that no case could check makes the run *incomplete*.
+    """
+
+    def __init__(self, reason: str, *, applicable: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.applicable = applicable
 
 
 class SuiteError(Exception):

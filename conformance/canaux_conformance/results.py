@@ -1,4 +1,4 @@
-"""What a conformance run found: one result per case, and the run around them (spec §17).
+"""What a conformance run found: one result per case, and the run around them (spec "Conformance").
 
 Reports (terminal, JSON, JUnit XML, HTML) are all written from a :class:`RunResult`; nothing
 else is shared between them, so they always agree.
@@ -15,6 +15,7 @@ from typing import Any
 from canaux_conformance.outcomes import Verdict
 
 __all__ = [
+    "PROFILE_AREAS",
     "VERDICT_ORDER",
     "CaseResult",
     "RunResult",
@@ -30,6 +31,21 @@ VERDICT_ORDER: tuple[Verdict, ...] = (
     Verdict.PASS,
 )
 """Worst first: how verdicts sort in reports, and which one a requirement inherits."""
+
+PROFILE_AREAS: dict[str, tuple[str, ...]] = {
+    "core": (
+        "TRANSPORT", "HANDSHAKE", "CHANNEL", "OPS", "DELIVERY", "RESUME", "HEARTBEAT", "LIMIT",
+        "SECURITY", "CONF",
+    ),
+    "chat": ("CHAT",),
+    "playqueue": ("QUEUE",),
+    "system": ("SYSTEM",),
+    "progress": ("PROGRESS",),
+    "sse": ("SSE",),
+    "legacy": ("LEGACY",),
+}  # fmt: skip
+"""The requirement areas each profile covers (spec/index.md "Conformance"); HTTP publish is
+outside the profiles, and CLIENT requirements bind clients, which this suite does not test."""
 
 
 @dataclass
@@ -51,6 +67,9 @@ class CaseResult:
     replay: dict[str, list[Any]] = field(default_factory=dict)
     traceback: str | None = None
     """For ``error`` verdicts: where the suite itself broke."""
+    applicable: bool = True
+    """For ``skipped``: ``True`` when what the case checks applies to the server but could not
+    be checked (see :class:`~canaux_conformance.outcomes.CaseSkipped`)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The result as JSON data; the full transcript only where there is a problem (the
@@ -69,20 +88,28 @@ class CaseResult:
             "transcript": self.transcript if problem else [],
             "replay": self.replay,
             "traceback": self.traceback,
+            "applicable": self.applicable,
         }
 
 
-def exit_status(results: list[CaseResult], *, strict: bool) -> int:
-    """0 iff no MUST failed (nor a SHOULD under ``strict``) and the suite did not break.
+def exit_status(results: list[CaseResult], *, strict: bool, incomplete: bool = False) -> int:
+    """0 iff no MUST failed (nor a SHOULD under ``strict``), the suite did not break and every
+    requirement of the tested profiles was checked.
 
-    1: the server failed a case; 2: no failure, but a case errored (the verdicts are incomplete).
+    1: the server failed a case (not conformant); 2: no failure, but a case errored or a
+    requirement of a tested profile could not be checked (``incomplete``).
     """
     verdicts = {r.verdict for r in results}
     if Verdict.FAIL in verdicts or (strict and Verdict.NON_STRICT in verdicts):
         return 1
-    if Verdict.ERROR in verdicts:
+    if Verdict.ERROR in verdicts or incomplete:
         return 2
     return 0
+
+
+def _profile_of(requirement: str) -> str | None:
+    area = requirement.partition("-")[0]
+    return next((p for p, areas in PROFILE_AREAS.items() if area in areas), None)
 
 
 @cache
@@ -121,7 +148,62 @@ class RunResult:
 
     @property
     def exit_status(self) -> int:
-        return exit_status(self.results, strict=self.strict)
+        return exit_status(self.results, strict=self.strict, incomplete=bool(self.unverified()))
+
+    def unverified(self) -> dict[str, list[str]]:
+        """Requirement ID → why no case checked it, for the requirements of the tested
+        profiles that some case would check here but none could (spec/index.md "Conformance").
+
+        A requirement counts when it binds servers, belongs to a profile of the run, every case
+        citing it was skipped, and at least one was skipped although the requirement applies
+        (``applicable``); one that only cases about absent features cite does not apply.
+        """
+        index = requirement_index()
+        cases: dict[str, list[CaseResult]] = {}
+        for result in self.results:
+            for req in result.requirements:
+                cases.setdefault(req, []).append(result)
+        found: dict[str, list[str]] = {}
+        for req, citing in cases.items():
+            if _profile_of(req) not in self.profiles:
+                continue
+            if index.get(req, {}).get("party") == "client":
+                continue
+            if any(r.verdict is not Verdict.SKIPPED for r in citing):
+                continue
+            reasons = [f"{r.id}: {r.message}" for r in citing if r.applicable]
+            if reasons:
+                found[req] = reasons
+        return dict(sorted(found.items(), key=lambda kv: _req_key(kv[0])))
+
+    def incomplete_profiles(self) -> dict[str, list[str]]:
+        """Profile → its requirements no case could check (see :meth:`unverified`)."""
+        table: dict[str, list[str]] = {}
+        for req in self.unverified():
+            table.setdefault(str(_profile_of(req)), []).append(req)
+        return table
+
+    def verdict_text(self) -> str:
+        """The run's verdict in words: conformant, not conformant, or incomplete (and why)."""
+        status = self.exit_status
+        if status == 1:
+            return "not conformant: a " + (
+                "requirement failed" if self.strict else "MUST requirement failed"
+            )
+        if status == 2:
+            why = []
+            errors = self.counts().get(Verdict.ERROR, 0)
+            if errors:
+                why.append(f"the suite broke on {errors} case(s) (verdict error)")
+            for profile, reqs in self.incomplete_profiles().items():
+                shown = ", ".join(reqs[:8]) + (
+                    f" and {len(reqs) - 8} more" if len(reqs) > 8 else ""
+                )
+                why.append(f"profile {profile}: {shown} could not be checked")
+            return "incomplete: " + "; ".join(why)
+        return "conformant: no MUST requirement failed" + (
+            " and no SHOULD (--strict)" if self.strict else ""
+        )
 
     def counts(self) -> Counter[Verdict]:
         return Counter(r.verdict for r in self.results)
@@ -191,6 +273,8 @@ class RunResult:
             "duration_s": round(self.duration, 3),
             "profiles": self.profiles,
             "exit_status": self.exit_status,
+            "verdict": self.verdict_text(),
+            "unverified": self.unverified(),
             "reproduce": self.reproduce_command(),
             "counts": {str(v): self.counts().get(v, 0) for v in VERDICT_ORDER},
             "by_profile": {

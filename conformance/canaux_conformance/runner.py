@@ -1,4 +1,4 @@
-"""Choose the cases for a server, run them, and turn outcomes into verdicts (spec §17).
+"""Choose the cases for a server, run them, and turn outcomes into verdicts (spec "Conformance").
 
 The runner probes the target once (a ``hello`` → its ``welcome``: heartbeat, limits,
 catalogue), picks profiles from that catalogue unless told otherwise, and runs each selected
@@ -124,12 +124,17 @@ async def probe(target: Target, timeout: float) -> tuple[ServerInfo | None, list
     return ServerInfo(welcome), notes
 
 
-async def _endpoint_answers_sse(url: str, timeout: float) -> bool:
+def _credentials(target: Target) -> dict[str, str]:
+    """The HTTP credentials of the run's identity (SSE and legacy endpoints, spec §11, §12)."""
+    return {"Authorization": f"Bearer {target.token}"} if target.token else {}
+
+
+async def _endpoint_answers_sse(url: str, timeout: float, headers: dict[str, str]) -> bool:
     """True when ``GET url?channels=system`` (or a conformance channel) opens an event stream."""
     try:
         async with (
             httpx.AsyncClient(timeout=timeout, trust_env=False) as http,
-            http.stream("GET", url, params={"channels": "system"}) as response,
+            http.stream("GET", url, params={"channels": "system"}, headers=headers) as response,
         ):
             kind = response.headers.get("content-type", "")
             # 400 unknown_channel still proves the endpoint speaks the SSE binding (SSE-3).
@@ -140,8 +145,10 @@ async def _endpoint_answers_sse(url: str, timeout: float) -> bool:
         return False
 
 
-async def _endpoint_accepts_ws(url: str, timeout: float) -> bool:
-    client = RawClient(url, name="probe", subprotocols=None, timeout=timeout, validate=False)
+async def _endpoint_accepts_ws(url: str, timeout: float, headers: dict[str, str]) -> bool:
+    client = RawClient(
+        url, name="probe", subprotocols=None, timeout=timeout, validate=False, headers=headers
+    )
     try:
         await client.open()
     except CaseFailed:
@@ -154,14 +161,23 @@ async def _detect_endpoints(target: Target, config: RunConfig) -> tuple[Target, 
     """Fill in the SSE and legacy endpoints that actually answer (explicit URLs are kept)."""
     notes: list[str] = []
     derived = Target.from_url(target.ws_url, derive=True)
+    headers = _credentials(target)
     sse = target.sse_url
-    if sse is None and derived.sse_url and await _endpoint_answers_sse(derived.sse_url, 3.0):
+    if (
+        sse is None
+        and derived.sse_url
+        and await _endpoint_answers_sse(derived.sse_url, 3.0, headers)
+    ):
         sse = derived.sse_url
     legacy_chat, legacy_system = target.legacy_chat_url, target.legacy_system_url
     chat_url, system_url = derived.legacy_chat_url, derived.legacy_system_url
-    if legacy_chat is None and chat_url and await _endpoint_accepts_ws(chat_url, 3.0):
+    if legacy_chat is None and chat_url and await _endpoint_accepts_ws(chat_url, 3.0, headers):
         legacy_chat = chat_url
-    if legacy_system is None and system_url and await _endpoint_accepts_ws(system_url, 3.0):
+    if (
+        legacy_system is None
+        and system_url
+        and await _endpoint_accepts_ws(system_url, 3.0, headers)
+    ):
         legacy_system = system_url
     notes.append(f"SSE endpoint: {sse or 'none found'}")
     notes.append(f"legacy endpoints: {legacy_chat or '-'} {legacy_system or '-'}")
@@ -218,6 +234,7 @@ async def run_case(case: Case, ctx: CaseContext, *, case_timeout: float) -> Case
     message = ""
     requirement: str | None = None
     trace: str | None = None
+    applicable = True
     try:
         try:
             async with asyncio.timeout(case_timeout):
@@ -232,7 +249,7 @@ async def run_case(case: Case, ctx: CaseContext, *, case_timeout: float) -> Case
         message = failure.message
         verdict = Verdict.FAIL if is_must(case, requirement) else Verdict.NON_STRICT
     except CaseSkipped as skipped:
-        verdict, message = Verdict.SKIPPED, skipped.reason
+        verdict, message, applicable = Verdict.SKIPPED, skipped.reason, skipped.applicable
     except SuiteError as exc:
         # The suite's own mistake (e.g. it broke a limit the server announced): not a finding.
         verdict = Verdict.ERROR
@@ -260,6 +277,7 @@ async def run_case(case: Case, ctx: CaseContext, *, case_timeout: float) -> Case
         transcript_text=ctx.transcript.render(),
         replay=ctx.transcript.replay(),
         traceback=trace,
+        applicable=applicable,
     )
 
 

@@ -1,4 +1,4 @@
-"""The server under test: its URLs, what its welcome says, or a reference server we start (§17).
+"""The server under test: its URLs, what its welcome says, or a reference server we start.
 
 ``canaux-conformance ws://host:port/ws`` tests that server. Without a URL the suite starts the
 reference server as a SUBPROCESS (``python -m canaux serve --port 0 --conformance``) and reads
@@ -57,9 +57,9 @@ class TargetError(RuntimeError):
 def derive_urls(ws_url: str) -> dict[str, str]:
     """The other endpoints of a server, assuming the standard layout next to its ``/ws`` path.
 
-    ``ws://h:p/prefix/ws`` gives ``http://h:p/prefix/events`` (SSE, §13), ``/prefix/publish``
-    (§15), ``/prefix/health``, and the legacy ``ws://h:p/prefix/ws/chat`` and ``/prefix/api/ws``
-    (§14). A mounted server (``app.mount("/canaux", …)``) keeps its prefix.
+    ``ws://h:p/prefix/ws`` gives ``http://h:p/prefix/events`` (SSE, §11), ``/prefix/publish``
+    (§13), ``/prefix/health``, and the legacy ``ws://h:p/prefix/ws/chat`` and ``/prefix/api/ws``
+    (§12). A mounted server (``app.mount("/canaux", …)``) keeps its prefix.
     """
     parts = urlsplit(ws_url)
     if parts.scheme not in ("ws", "wss"):
@@ -91,7 +91,7 @@ class Target:
     legacy_chat_url: str | None = None
     legacy_system_url: str | None = None
     token: str | None = None
-    """``hello.token`` for the suite's clients (an identity; §9)."""
+    """``hello.token`` for the suite's clients (an identity; §15)."""
     other_token: str | None = None
     """A second identity, for the SECURITY-2 cases (resume under another identity)."""
     reference: bool = False
@@ -139,7 +139,7 @@ class Target:
 
 @dataclass(frozen=True)
 class ServerInfo:
-    """What the server announced in a ``welcome`` (heartbeat, limits, catalogue; §3, §11)."""
+    """What the server announced in a ``welcome`` (heartbeat, limits, catalogue; §2, §9)."""
 
     welcome: Mapping[str, Any]
 

@@ -1,4 +1,4 @@
-"""Raw Canaux frames over a WebSocket, checked against the schemas (spec §1, §2, §17).
+"""Raw Canaux frames over a WebSocket, checked against the schemas (spec §1, §3, Conformance).
 
 :class:`RawClient` is the suite's only way to talk to a server over WebSocket. It sends
 whatever a case asks for, byte for byte, and checks EVERY frame it receives: it must be a
@@ -60,7 +60,7 @@ SUBPROTOCOL = "canaux.v1"
 """The WebSocket subprotocol of Canaux v1 [TRANSPORT-1]."""
 
 SERVER_FRAME_TYPES = ("welcome", "ack", "error", "event", "ping", "pong")
-"""The frames a server sends (spec §2)."""
+"""The frames a server sends (spec §3)."""
 
 Frame = dict[str, Any]
 """A decoded frame: one JSON object."""
@@ -281,7 +281,7 @@ class FrameValidator:
         return f"at {where}: {error.message}"
 
     def legacy_error(self, frame: Any) -> str | None:
-        """Why ``frame`` is not a valid legacy server frame (§14), or ``None`` if it is."""
+        """Why ``frame`` is not a valid legacy server frame (§12), or ``None`` if it is."""
         error = best_match(self._legacy.iter_errors(frame))
         if error is None:
             return None
@@ -363,7 +363,7 @@ class RawClient:
     ) -> None:
         self.url = url
         self.legacy = legacy
-        """A legacy endpoint (§14): frames are ``{"channel", "data"}``, checked by legacy.json."""
+        """A legacy endpoint (§12): frames are ``{"channel", "data"}``, checked by legacy.json."""
         self.name = name
         self.transcript = transcript if transcript is not None else Transcript()
         self.subprotocols = subprotocols
@@ -650,7 +650,7 @@ class RawClient:
         if frame == {"type": "pong"}:
             return True  # [LEGACY-7] the answer to a legacy {"type": "ping"}
         problem = validator.legacy_error(frame)
-        if problem is None:
+        if problem is None and "channel" in frame:  # an event (a pong has no channel)
             channel = str(frame["channel"])
             schema_id = canaux_schemas.CHANNEL_SCHEMAS.get(channel)
             problem = validator.data_error(schema_id, frame["data"]) if schema_id else None

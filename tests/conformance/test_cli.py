@@ -120,3 +120,16 @@ class TestPublishUrlGuard:
             ["ws://h:1/ws", "--publish-url", "http://h:1/publish", "--test-instance"]
         )
         assert config_from_args(args).publish_url == "http://h:1/publish"
+
+
+def test_help_numbers_spec_sections_as_the_spec_does() -> None:
+    """--help calls HTTP publish by its section number in spec/index.md (it said §15, not 13)."""
+    root = Path(__file__).resolve().parents[2]
+    contents = (root / "spec" / "index.md").read_text(encoding="utf-8")
+    number = next(
+        line.split(".", 1)[0].strip()
+        for line in contents.splitlines()
+        if "[HTTP publish](http-publish.md)" in line
+    )
+    text = build_parser().format_help()
+    assert f"POST /publish, §{number})" in " ".join(text.split())

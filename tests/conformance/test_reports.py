@@ -156,3 +156,78 @@ def test_terminal_summary_lists_problems_with_requirements_and_seed() -> None:
     assert "seed 42" in text
     assert "exit 1" in text
     assert "closed with 1000, expected 4400" in text
+
+
+class TestIncompleteVerdict:
+    """spec/index.md "Conformance": a run whose checks of a tested profile could not be made
+    is incomplete (exit 2), never conformant."""
+
+    @staticmethod
+    def _run(*results: CaseResult, profiles: tuple[str, ...] = ("core",)) -> RunResult:
+        run = RunResult(
+            target_url="ws://127.0.0.1:9/ws",
+            run_id="abcd1234",
+            seed=1,
+            budget="quick",
+            strict=False,
+            started=datetime(2026, 12, 1, tzinfo=UTC),
+            profiles=list(profiles),
+        )
+        run.results = list(results)
+        return run
+
+    @staticmethod
+    def _case(case_id: str, verdict: Verdict, *reqs: str, applicable: bool = True) -> CaseResult:
+        return CaseResult(
+            case_id, case_id, "core", "MUST", reqs, verdict, message="why", applicable=applicable
+        )
+
+    def test_a_requirement_no_case_could_check_makes_the_run_incomplete(self) -> None:
+        run = self._run(
+            self._case("HS-01", Verdict.PASS, "TRANSPORT-2"),
+            self._case("ROUTE-01", Verdict.SKIPPED, "DELIVERY-2"),
+        )
+        assert run.exit_status == 2
+        assert run.unverified() == {"DELIVERY-2": ["ROUTE-01: why"]}
+        assert run.incomplete_profiles() == {"core": ["DELIVERY-2"]}
+        assert run.verdict_text().startswith("incomplete: profile core: DELIVERY-2")
+        assert run.as_dict()["unverified"] == {"DELIVERY-2": ["ROUTE-01: why"]}
+
+    def test_a_requirement_another_case_checked_is_not_lost(self) -> None:
+        run = self._run(
+            self._case("ROUTE-01", Verdict.SKIPPED, "DELIVERY-2"),
+            self._case("ROUTE-02", Verdict.PASS, "DELIVERY-2"),
+        )
+        assert run.exit_status == 0
+        assert run.verdict_text().startswith("conformant")
+
+    def test_a_requirement_that_does_not_apply_is_not_lost(self) -> None:
+        run = self._run(self._case("ENV-X", Verdict.SKIPPED, "CHANNEL-4", applicable=False))
+        assert run.exit_status == 0
+
+    def test_requirements_outside_the_tested_profiles_do_not_count(self) -> None:
+        run = self._run(
+            self._case("HTTP-PUB-01", Verdict.SKIPPED, "HTTP-1"),
+            self._case("SSE-STREAM-01", Verdict.SKIPPED, "SSE-1"),
+        )
+        assert run.exit_status == 0
+        assert self._run(
+            self._case("SSE-STREAM-01", Verdict.SKIPPED, "SSE-1"), profiles=("core", "sse")
+        ).incomplete_profiles() == {"sse": ["SSE-1"]}
+
+    def test_a_failure_outranks_incomplete(self) -> None:
+        run = self._run(
+            self._case("HS-01", Verdict.FAIL, "TRANSPORT-2"),
+            self._case("ROUTE-01", Verdict.SKIPPED, "DELIVERY-2"),
+        )
+        assert run.exit_status == 1
+        assert run.verdict_text().startswith("not conformant")
+
+    def test_the_terminal_summary_lists_what_was_not_checked(self) -> None:
+        run = self._run(self._case("ROUTE-01", Verdict.SKIPPED, "DELIVERY-2"))
+        out = io.StringIO()
+        print_summary(run, Console(file=out, width=200, color_system=None))
+        text = out.getvalue()
+        assert "unchecked DELIVERY-2: ROUTE-01: why" in text
+        assert "incomplete" in text
+        assert "conformant ·" not in text

@@ -539,3 +539,23 @@ class TestStayingWithinTheAnnouncedLimits:
                 assert client.close_code == 1009
 
         run(main())
+
+
+class TestLegacyFrames:
+    def test_a_legacy_pong_with_extra_members_reaches_the_case(self) -> None:
+        """{"type": "pong", "nonce": "x"} is not an event: the reader must not look for its
+        channel (it crashed there, turning a server finding into a suite error)."""
+
+        async def script(ws: ServerConnection) -> None:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "pong", "nonce": "wrong"}))
+            await ws.wait_closed()
+
+        async def main() -> None:
+            async with scripted_server(script) as url, RawClient(url, legacy=True) as client:
+                await client.send({"type": "ping"})
+                pong = await client.expect("pong")
+                assert pong == {"type": "pong", "nonce": "wrong"}
+                client.check()
+
+        run(main())

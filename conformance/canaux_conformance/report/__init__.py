@@ -1,4 +1,4 @@
-"""Reports of a conformance run: terminal (rich), report.json, JUnit XML, report.html (§17).
+"""Reports of a run: terminal (rich), report.json, JUnit XML, report.html (spec: Conformance).
 
 Every writer takes the same :class:`~canaux_conformance.results.RunResult`, so the four views
 always agree. :func:`write_reports` writes the three files of a report directory.

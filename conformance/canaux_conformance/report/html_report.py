@@ -1,4 +1,4 @@
-"""report.html: one self-contained page (inline CSS, no external resource) for people (§17).
+"""report.html: one self-contained page (inline CSS, no external resource) for people.
 
 It shows the verdict counts, then every case (problems first and unfolded) with its
 requirement text, the finding and the transcript, then the requirement table.
@@ -101,11 +101,8 @@ def _requirements(run: RunResult) -> str:
 def render_html(run: RunResult) -> str:
     """The report page of ``run``."""
     status = run.exit_status
-    status_class, status_text = {
-        0: ("ok", "conformant: no MUST failed" + (" and no SHOULD" if run.strict else "")),
-        1: ("bad", "not conformant: see the failures below"),
-        2: ("broken", "incomplete: the suite itself broke on some cases"),
-    }[status]
+    status_class = {0: "ok", 1: "bad", 2: "broken"}[status]
+    status_text = run.verdict_text()
     meta = (
         f"target <code>{_e(run.target_url)}</code>"
         + (" (reference server started by the suite)" if run.reference_server else "")
@@ -115,6 +112,10 @@ def render_html(run: RunResult) -> str:
     )
     ordered = sorted(run.results, key=lambda r: (VERDICT_ORDER.index(r.verdict), r.id))
     notes = "".join(f"<li>{_e(n)}</li>" for n in run.notes)
+    notes += "".join(
+        f"<li>unchecked {_e(req)}: {_e(reasons[0])}</li>"
+        for req, reasons in run.unverified().items()
+    )
     return _template().substitute(
         title=_e(f"Canaux conformance: {run.target_url}"),
         meta=meta,

@@ -1,4 +1,4 @@
-"""report.json: the whole run as data, for tools (§17).
+"""report.json: the whole run as data, for tools (spec "Conformance").
 
 Top level: suite, target, seed, budget, counts per verdict and per profile, the welcome the
 server sent, a requirement table (text, cases, worst verdict) and every case with its

@@ -1,4 +1,4 @@
-"""JUnit XML: one ``<testcase>`` per conformance case, for CI dashboards (§17).
+"""JUnit XML: one ``<testcase>`` per conformance case, for CI dashboards (spec "Conformance").
 
 ``fail`` → ``<failure>``, ``error`` → ``<error>``, ``skipped`` → ``<skipped>``. A ``non-strict``
 result (a SHOULD not met) is a passing test with a warning in ``<system-out>``, or a failure

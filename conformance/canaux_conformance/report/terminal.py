@@ -1,4 +1,4 @@
-"""The terminal view: live progress while the cases run, then a summary (§17).
+"""The terminal view: live progress while the cases run, then a summary (spec "Conformance").
 
 The summary gives counts per profile and verdict, then each failure with the requirement it
 breaks, the requirement's text and the transcript (frames per client, replayable), then the
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from types import TracebackType
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -121,14 +122,11 @@ def print_summary(run: RunResult, console: Console, *, transcripts: bool = True)
     for result in run.problems():
         console.print(_problem_panel(result, show_transcript=transcripts))
     status = run.exit_status
-    verdict = {
-        0: "[bold green]conformant[/]: no MUST requirement failed"
-        + (" and no SHOULD (--strict)" if run.strict else ""),
-        1: "[bold red]not conformant[/]: a "
-        + ("requirement" if run.strict else "MUST requirement")
-        + " failed",
-        2: "[bold magenta]incomplete[/]: the suite broke on some cases (verdict error)",
-    }[status]
+    word, _, why = run.verdict_text().partition(": ")
+    style = {0: "bold green", 1: "bold red", 2: "bold magenta"}[status]
+    verdict = f"[{style}]{word}[/]: {escape(why)}"
+    for requirement, reasons in run.unverified().items():
+        console.print(f"[magenta]unchecked[/] {requirement}: {escape(reasons[0])}")
     console.print(
         f"{verdict} · {len(run.results)} cases in {run.duration:.1f}s · "
         f"seed {run.seed} · budget {run.budget} · exit {status}"

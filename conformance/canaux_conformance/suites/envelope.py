@@ -99,11 +99,13 @@ def _requires_catalogue(ctx: CaseContext, vector: Mapping[str, Any]) -> None:
             continue
         entry = catalogue_entry(ctx.server.catalogue, channel)
         if entry is None:
-            raise CaseSkipped(f"the server's catalogue does not cover {channel!r}")
+            raise CaseSkipped(
+                f"the server's catalogue does not cover {channel!r}", applicable=False
+            )
     if expect.get("error") == "unknown_channel":
         channel = str((vector.get("frame") or {}).get("channel"))
         if catalogue_entry(ctx.server.catalogue, channel) is not None:
-            raise CaseSkipped(f"this server's catalogue does cover {channel!r}")
+            raise CaseSkipped(f"this server's catalogue does cover {channel!r}", applicable=False)
 
 
 def _input(ctx: CaseContext, vector: Mapping[str, Any]) -> tuple[str | bytes, list[Frame]]:
@@ -144,8 +146,9 @@ def _with_token(ctx: CaseContext, vector: Mapping[str, Any]) -> Any:
     A server that authenticates refuses a hello without an accepted token (``4401``), which is
     not what the vector is about. A vector whose token is itself the input (empty, not a
     string, too long) keeps it: the hello is refused before its credentials are looked at
-    [HANDSHAKE-18]. A vector that needs a well-formed token accepted keeps its point only when
-    ours stands in for it; one about a token's length cannot (only the given token is accepted).
+    [HANDSHAKE-18]. A vector that needs a well-formed token accepted gets ours instead, unless
+    the token's length is its point (HANDSHAKE-10, the size allowance of a hello): only the
+    given token is accepted, and it has the length it has.
     """
     frame = vector["frame"]
     token = ctx.target.token
@@ -156,9 +159,9 @@ def _with_token(ctx: CaseContext, vector: Mapping[str, Any]) -> Any:
     if "reply" not in vector.get("expect", {}):
         return frame
     theirs = frame["token"]
-    if isinstance(theirs, str) and len(theirs) > len(token):
+    if "HANDSHAKE-10" in vector.get("requirements", ()) and len(str(theirs)) > len(token):
         raise CaseSkipped(
-            f"the vector needs a {len(theirs)}-character token accepted; the server "
+            f"the vector needs a {len(str(theirs))}-character token accepted; the server "
             "authenticates (--token given) and accepts only the token given"
         )
     return {**frame, "token": token}
@@ -181,7 +184,8 @@ def _requires_frame_fits(
     size = len(sent.encode())
     if size > limit:
         raise CaseSkipped(
-            f"the vector's frame has {size} bytes; this server announced max_frame_bytes {limit}"
+            f"the vector's frame has {size} bytes; this server announced max_frame_bytes {limit}",
+            applicable=False,
         )
 
 
@@ -302,6 +306,19 @@ async def _run_legacy(ctx: CaseContext, vector: Mapping[str, Any], sent: str | b
     url = ctx.target.legacy_chat_url if endpoint == "/ws/chat" else ctx.target.legacy_system_url
     if not url:
         raise CaseSkipped(f"no legacy endpoint {endpoint} on this server")
+    frame = vector.get("frame")
+    if (
+        endpoint == "/ws/chat"
+        and isinstance(frame, dict)
+        and frame
+        and frame.get("type") != "ping"
+        and ctx.server is not None
+        and not ctx.server.offers("chat")
+    ):
+        # [LEGACY-1] /ws/chat carries the chat channel: without one, a message has no meaning.
+        raise CaseSkipped(
+            "the server's catalogue has no 'chat' channel for /ws/chat to carry", applicable=False
+        )
     client = await ctx.connect("legacy", url=url, subprotocols=None, legacy=True)
     await (client.send_bytes(sent) if isinstance(sent, bytes) else client.send_text(sent))
     expect = vector["expect"]

@@ -1,4 +1,4 @@
-"""HTTP publish cases: ``POST /publish`` and ``GET /health`` from outside (§15, http-publish.md).
+"""HTTP publish cases: ``POST /publish`` and ``GET /health`` from outside (§13, http-publish.md).
 
 The endpoint is optional, so every case needs ``--publish-url`` (derived automatically when
 the suite starts the reference server) and is skipped without it. Accepted publishes must
@@ -52,7 +52,7 @@ _CLIENT_CHANNELS: dict[str, dict[str, Any]] = {
 
 def _publish_url(ctx: CaseContext) -> str:
     if not ctx.target.publish_url:
-        raise CaseSkipped("no --publish-url: the HTTP publish endpoint (§15) is not tested")
+        raise CaseSkipped("no --publish-url: the HTTP publish endpoint (§13) is not tested")
     return ctx.target.publish_url
 
 
@@ -410,7 +410,7 @@ async def http_pub_05_unknown_channel(ctx: CaseContext) -> None:
     _publish_url(ctx)
     channel = f"nosuch-{ctx.run_id}.http"
     if ctx.server is not None and catalogue_entry(ctx.server.catalogue, channel) is not None:
-        raise CaseSkipped(f"this server's catalogue covers {channel!r}")
+        raise CaseSkipped(f"this server's catalogue covers {channel!r}", applicable=False)
     data = {"level": "info", "text": _mark(ctx)}
     response = await _post(
         ctx, _body(channel, data), authorization=_bearer(ctx), what="an unknown channel"
@@ -433,7 +433,7 @@ async def http_pub_06_client_channel_forbidden(ctx: CaseContext) -> None:
         name for name in _CLIENT_CHANNELS if ctx.server is not None and ctx.server.offers(name)
     ]
     if not offered:
-        raise CaseSkipped("the catalogue lists neither chat nor playqueue")
+        raise CaseSkipped("the catalogue lists neither chat nor playqueue", applicable=False)
     for channel in offered:
         response = await _post(
             ctx,
@@ -542,7 +542,7 @@ async def http_pub_09_oversize_body(ctx: CaseContext) -> None:
 
 
 def _health_url(publish_url: str) -> str | None:
-    """``GET /health`` next to ``POST /publish`` (the layout of §15), or None."""
+    """``GET /health`` next to ``POST /publish`` (the layout of §13), or None."""
     parts = urlsplit(publish_url)
     if not parts.path.endswith("/publish"):
         return None

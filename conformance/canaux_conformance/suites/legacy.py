@@ -1,4 +1,4 @@
-"""Legacy endpoint cases: ``/ws/chat`` and ``/api/ws`` keep working for old clients (§14).
+"""Legacy endpoint cases: ``/ws/chat`` and ``/api/ws`` keep working for old clients (§12).
 
 Skipped when the server has no legacy endpoints (they are the ``legacy`` profile). Frames
 received there are checked against ``legacy.json#/$defs/server_frame`` and the channel's
@@ -23,6 +23,8 @@ __all__ = [
 def _chat_url(ctx: CaseContext) -> str:
     if not ctx.target.legacy_chat_url:
         raise CaseSkipped("no legacy /ws/chat endpoint on this server")
+    # [LEGACY-1] /ws/chat carries the chat channel: without one it has nothing to answer.
+    ctx.require_channel("chat")
     return ctx.target.legacy_chat_url
 
 
@@ -155,5 +157,10 @@ async def leg_05_ping(ctx: CaseContext) -> None:
     for url in urls:
         client = await ctx.connect("legacy", url=url, subprotocols=None, legacy=True)
         await client.send({"type": "ping"})
-        await client.expect("pong", requirement="LEGACY-7", what=f"pong on {url}")
+        pong = await client.expect("pong", requirement="LEGACY-7", what=f"pong on {url}")
+        if pong != {"type": "pong"}:
+            raise CaseFailed(
+                f'{url} answered {encode(pong)}; LEGACY-7 says {{"type": "pong"}}',
+                requirement="LEGACY-7",
+            )
         await client.close()

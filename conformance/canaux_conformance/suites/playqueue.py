@@ -281,7 +281,7 @@ async def queue_02(ctx: CaseContext) -> None:
     range or with a stale if_version; each reply and each broadcast state must match the
     suite's playqueue model [QUEUE-2, QUEUE-3]."""
     if ctx.server is not None and not ctx.server.offers(CHANNEL):
-        raise CaseSkipped("the server's catalogue does not list 'playqueue'")
+        raise CaseSkipped("the server's catalogue does not list 'playqueue'", applicable=False)
     loop = EventLoopThread("canaux-conformance-playqueue")
     transcripts: list[Transcript] = []
     first_failure: list[tuple[CaseFailed, Transcript]] = []

@@ -1,4 +1,4 @@
-"""Reconnection: real network faults, then resume (§7 RESUME-1..7, §5 OPS-9, §9 SECURITY-2).
+"""Reconnection: real network faults, then resume (§7 RESUME-1..7, §5 OPS-9, §15 SECURITY-2).
 
 Faults go through :class:`~canaux_conformance.proxy.FaultProxy`: a TCP reset (cut), a stall
 followed by a reset, and a half-close (FIN toward the server). After each, the client resumes
@@ -373,7 +373,8 @@ async def recon_06(ctx: CaseContext) -> None:
         raise CaseSkipped(
             f"the session could not be resumed ({expectation.reason}); the new session was "
             "checked, but frames re-sent into it are new frames: OPS-9 across a resume "
-            "cannot be observed with these limits"
+            "cannot be observed with these limits",
+            applicable=False,
         )
     for frame in (subscribe, p1, p2):
         reply = await a2.request(frame)

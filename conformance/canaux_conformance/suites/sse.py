@@ -1,4 +1,4 @@
-"""SSE binding cases: ``GET /events`` streams, resume with Last-Event-ID, errors, pings (§13).
+"""SSE binding cases: ``GET /events`` streams, resume with Last-Event-ID, errors, pings (§11).
 
 Streams are read with :class:`~canaux_conformance.eventstream.SseStream`; every ``data`` is
 checked with the same schemas as WebSocket frames. Events are published from a WebSocket
@@ -395,10 +395,11 @@ async def stream_08_precedence(ctx: CaseContext) -> None:
         await _expect_new_session(stream, session, expectation, "SSE-2")
         await stream.close()
         await _malformed_positions_start_new_sessions(ctx, channel, session)
-        raise CaseSkipped(
-            f"Last-Event-ID precedence is not observable: {expectation.reason} "
-            "(malformed positions checked)"
+        ctx.note(
+            f"Last-Event-ID precedence is not observable: {expectation.reason}; "
+            "the malformed positions were checked"
         )
+        return
     welcome = await _welcome(stream)
     if welcome.get("resumed") is not True or welcome.get("session") != session:
         raise CaseFailed(

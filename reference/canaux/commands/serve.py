@@ -10,15 +10,29 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from canaux.protocol.limits import Limits
 from canaux.server.channels.channel import Channel
-from canaux.server.config import DEFAULT_PORT, PUBLISH_TOKEN_ENV, ServerConfig
+from canaux.server.config import (
+    DEFAULT_PORT,
+    PUBLISH_TOKEN_ENV,
+    Authenticator,
+    ServerConfig,
+    Unauthorized,
+)
 from canaux.server.jwt import JWT_SECRET_ENV, JWTAuthenticator
 from canaux.server.run import serve
 
-__all__ = ["add_parser", "config_from_args", "load_channels", "run"]
+__all__ = [
+    "accept_tokens",
+    "add_parser",
+    "config_from_args",
+    "load_channels",
+    "mount_path_of",
+    "run",
+]
 
 _DEFAULTS = Limits()
 
@@ -64,6 +78,27 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action=argparse.BooleanOptionalAction,
         default=False,
         help="offer the conformance.* channels (off by default, as in production)",
+    )
+    parser.add_argument(
+        "--core-only",
+        action="store_true",
+        help="offer only the conformance.* family (no chat, playqueue, system, progress): "
+        "a core-only server, as the conformance suite's config matrix runs it",
+    )
+    parser.add_argument(
+        "--accept-token",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="authenticate: accept this hello/bearer token, whose identity is the token itself; "
+        "repeat for more; any other token (or none) is refused with 4401 / HTTP 401",
+    )
+    parser.add_argument(
+        "--mount-path",
+        default="",
+        metavar="/PREFIX",
+        help="serve every endpoint below this path (/PREFIX/ws, /PREFIX/events, ...), "
+        "as when the app is mounted in FastAPI",
     )
     limits = parser.add_argument_group("limits (announced in welcome and enforced)")
     for name, flag, unit in (
@@ -137,14 +172,21 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         # [OPS-9] ids are remembered at least as far back as the resume buffer reaches.
         dedup_ids=max(_DEFAULTS.dedup_ids, args.resume_buffer),
     )
+    mount_path_of(args)  # checked here too, so a bad prefix is refused with the rest
     scan_root = args.scan_root
     if scan_root is not None and not scan_root.is_dir():
         raise ValueError(f"--scan-root {scan_root} is not a directory")
+    authenticate = _jwt_authenticator(args)
+    if args.accept_token:
+        if authenticate is not None:
+            raise ValueError("--accept-token and --jwt-secret/--jwt-public-key exclude each other")
+        authenticate = accept_tokens(args.accept_token)
     return ServerConfig(
-        authenticate=_jwt_authenticator(args),
+        authenticate=authenticate,
         host=args.host,
         port=args.port,
-        conformance=args.conformance,
+        conformance=args.conformance or args.core_only,
+        standard_channels=not args.core_only,
         limits=limits,
         publish_token=args.publish_token,
         scan_root=scan_root,
@@ -193,11 +235,33 @@ def _jwt_authenticator(args: argparse.Namespace) -> JWTAuthenticator | None:
     )
 
 
+def accept_tokens(tokens: Sequence[str]) -> Authenticator:
+    """An authenticator accepting exactly ``tokens``; a token's identity is the token itself
+    [HANDSHAKE-7, SECURITY-2]."""
+    accepted = frozenset(tokens)
+
+    async def authenticate(token: str | None) -> str:
+        if token is None or token not in accepted:
+            raise Unauthorized("token not accepted")
+        return token
+
+    return authenticate
+
+
+def mount_path_of(args: argparse.Namespace) -> str:
+    """``--mount-path`` without its trailing slash; ``ValueError`` unless it starts with one."""
+    path = str(args.mount_path or "").rstrip("/")
+    if path and not path.startswith("/"):
+        raise ValueError(f"--mount-path {args.mount_path!r} must start with '/'")
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``canaux serve`` until interrupted; returns the exit status."""
     try:
         config = config_from_args(args)
+        mount_path = mount_path_of(args)
     except (TypeError, ValueError) as exc:
         print(f"canaux serve: {exc}", flush=True)
         return 2
-    return serve(config)
+    return serve(config, mount_path=mount_path)

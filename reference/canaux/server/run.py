@@ -8,6 +8,7 @@ clients should see 1001 "going away" (reconnect and resume) and SSE streams shou
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import socket
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from types import FrameType
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from canaux.server.app import create_app, runtime_of
 from canaux.server.config import ServerConfig
@@ -81,7 +83,7 @@ class CanauxUvicornServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def _announce(host: str, port: int) -> None:
+def _announce(host: str, port: int, prefix: str = "") -> None:
     # Everything loaded so far (modules, schemas, the app) lives as long as the process: out
     # of the collector's sight, a full collection no longer walks it, which removes a source
     # of latency spikes on every connection. Only here, where this process is the server.
@@ -89,34 +91,36 @@ def _announce(host: str, port: int) -> None:
     gc.freeze()
     # One parseable line for harnesses (the conformance suite reads it from stdout).
     shown = f"[{host}]" if ":" in host else host
-    print(f"canaux: listening on ws://{shown}:{port}/ws", flush=True)
-    print(
-        f"canaux: SSE http://{shown}:{port}/events, health http://{shown}:{port}/health",
-        flush=True,
-    )
+    base = f"{shown}:{port}{prefix}"
+    print(f"canaux: listening on ws://{base}/ws", flush=True)
+    print(f"canaux: SSE http://{base}/events, health http://{base}/health", flush=True)
 
 
-async def serve_async(config: ServerConfig, *, app: Starlette | None = None) -> None:
+async def serve_async(
+    config: ServerConfig, *, app: Starlette | None = None, mount_path: str = ""
+) -> None:
     """Serve ``config`` until interrupted (SIGINT/SIGTERM), then shut down gracefully.
 
     ``app``: an app made beforehand by ``create_app(config)``, so that the application holds
     its runtime (``runtime_of(app).publish(...)`` from a task of the same loop); ``config``
-    still says where to listen.
+    still says where to listen. ``mount_path`` (``/canaux``): every endpoint below that prefix,
+    the app mounted the way a FastAPI application mounts it (``app.mount("/canaux", app)``).
     """
     if app is None:
         app = create_app(config)
     else:
         runtime_of(app)  # raises TypeError for an app create_app did not make
-    server = CanauxUvicornServer(uvicorn_config(app, config), app)
-    server.on_listening = _announce
+    outer = Starlette(routes=[Mount(mount_path, app=app)]) if mount_path else app
+    server = CanauxUvicornServer(uvicorn_config(outer, config), app)
+    server.on_listening = functools.partial(_announce, prefix=mount_path)
     await server.serve()
 
 
-def serve(config: ServerConfig, *, app: Starlette | None = None) -> int:
+def serve(config: ServerConfig, *, app: Starlette | None = None, mount_path: str = "") -> int:
     """Run the server in this process (blocking); return an exit status (see
-    :func:`serve_async` for ``app``)."""
+    :func:`serve_async` for ``app`` and ``mount_path``)."""
     try:
-        asyncio.run(serve_async(config, app=app))
+        asyncio.run(serve_async(config, app=app, mount_path=mount_path))
     except KeyboardInterrupt:
         return 130
     return 0

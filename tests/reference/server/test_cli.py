@@ -14,7 +14,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from canaux.cli import build_parser, main
-from canaux.commands.serve import config_from_args
+from canaux.commands.serve import config_from_args, mount_path_of
+from canaux.server.config import Unauthorized
 
 from .wire import TIMEOUT
 
@@ -191,3 +192,37 @@ class TestServeChannels:
             if process.returncode is None:
                 process.kill()
                 await process.wait()
+
+
+def test_core_only_offers_the_conformance_family_alone() -> None:
+    config = config_from_args(build_parser().parse_args(["serve", "--core-only"]))
+    assert config.conformance is True
+    assert config.standard_channels is False
+
+
+@pytest.mark.anyio
+async def test_accept_token_accepts_exactly_the_tokens_given() -> None:
+    args = build_parser().parse_args(["serve", "--accept-token", "tokA", "--accept-token", "tokB"])
+    config = config_from_args(args)
+    assert config.authenticate is not None
+    assert await config.authenticate("tokA") == "tokA"
+    assert await config.authenticate("tokB") == "tokB"
+    for refused in ("tokC", None, ""):
+        with pytest.raises(Unauthorized):
+            await config.authenticate(refused)
+
+
+def test_without_accept_token_there_is_no_authenticator() -> None:
+    assert config_from_args(build_parser().parse_args(["serve"])).authenticate is None
+
+
+@pytest.mark.parametrize(("given", "path"), [("/canaux", "/canaux"), ("/a/b/", "/a/b"), ("", "")])
+def test_mount_path_is_normalised(given: str, path: str) -> None:
+    assert mount_path_of(build_parser().parse_args(["serve", "--mount-path", given])) == path
+
+
+def test_a_mount_path_without_a_leading_slash_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--port", "0", "--mount-path", "canaux"]) == 2
+    assert "must start with '/'" in capsys.readouterr().out
