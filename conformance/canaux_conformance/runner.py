@@ -300,9 +300,10 @@ async def run_cases(
         progress.case_started(case)
         reason = skip(case)
         if reason is not None:
+            # A profile not tested: its cases say nothing about the requirements they cite.
             result = CaseResult(
                 case.id, case.title, case.profile, case.level, case.requirements,
-                Verdict.SKIPPED, message=reason,
+                Verdict.SKIPPED, message=reason, applicable=False,
             )  # fmt: skip
         else:
             result = await run_case(case, make_context(case), case_timeout=case_timeout(case))

@@ -80,6 +80,8 @@ async def leg_01_chat_reply(ctx: CaseContext) -> None:
 async def leg_02_system_delivered(ctx: CaseContext) -> None:
     if not ctx.target.legacy_system_url:
         raise CaseSkipped("no legacy /api/ws endpoint on this server")
+    # [LEGACY-1] /api/ws carries system and progress: without system there is nothing to see.
+    ctx.require_channel("system")
     client = await ctx.connect(
         "legacy", url=ctx.target.legacy_system_url, subprotocols=None, legacy=True
     )
