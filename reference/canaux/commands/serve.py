@@ -176,7 +176,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     scan_root = args.scan_root
     if scan_root is not None and not scan_root.is_dir():
         raise ValueError(f"--scan-root {scan_root} is not a directory")
-    authenticate = _jwt_authenticator(args)
+    authenticate: Authenticator | None = _jwt_authenticator(args)
     if args.accept_token:
         if authenticate is not None:
             raise ValueError("--accept-token and --jwt-secret/--jwt-public-key exclude each other")
