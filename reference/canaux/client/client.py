@@ -379,9 +379,21 @@ class Client:
         """One socket's life; returns (was welcomed, terminal refusal or None)."""
         assert self._stop is not None
         if not (self._token is None or isinstance(self._token, str)):
+            # [CLIENT-10] fresh credentials for every connection; a provider that hangs is
+            # bounded like the opening handshake, and close() does not wait for it.
+            asking = asyncio.ensure_future(
+                asyncio.wait_for(resolve_token(self._token), self._open_timeout)
+            )
+            stopping = asyncio.ensure_future(self._stop.wait())
+            await asyncio.wait({asking, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not asking.done():
+                asking.cancel()
+                with contextlib.suppress(BaseException):
+                    await asking
+                return False, None
             try:
-                # [CLIENT-10] fresh credentials for every connection.
-                self._conn.token = await resolve_token(self._token)
+                self._conn.token = asking.result()
             except Exception as exc:
                 # A provider that fails now (its auth service is down) may work on the next
                 # attempt: back off and retry, as for a connection that failed.

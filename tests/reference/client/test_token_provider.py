@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from canaux.client import Client, SSEReader
+from canaux.client import Client, ClientClosed, SSEReader
 from canaux.client.tokens import resolve_token
 from canaux.server import ServerConfig, Unauthorized
 from canaux.server.testing import running_server
@@ -75,3 +75,21 @@ async def test_resolve_token_checks_what_a_provider_returns() -> None:
     assert await resolve_token(lambda: None) is None
     with pytest.raises(TypeError, match="int"):
         await resolve_token(lambda: 3)  # type: ignore[arg-type,return-value]
+
+
+async def test_close_does_not_wait_for_a_hanging_provider() -> None:
+    asked = asyncio.Event()
+
+    async def provider() -> str:
+        asked.set()
+        await asyncio.Event().wait()  # never answers
+        return "good-never"
+
+    async with running_server(CONFIG) as server:
+        client = Client(server.ws_url, token=provider, open_timeout=60.0)
+        connecting = asyncio.ensure_future(client.connect())
+        async with asyncio.timeout(TIMEOUT):
+            await asked.wait()
+            await client.close()  # bounded by TIMEOUT, not by the provider's 60 s
+            with pytest.raises(ClientClosed):
+                await connecting
