@@ -223,7 +223,7 @@ class SSEReader:
         ) as response:
             if 400 <= response.status_code < 500:
                 body = await response.aread()
-                raise _refusal(response.status_code, body)
+                raise _refusal(response.status_code, body, str(response.url))
             if response.status_code != 200:
                 raise _Reconnect(f"http {response.status_code}")
             parser = SSEParser()
@@ -282,9 +282,15 @@ class SSEReader:
         return welcome
 
 
-def _refusal(status: int, body: bytes) -> SSEError:
+def _refusal(status: int, body: bytes, url: str) -> SSEError:
     code: str | None = None
     message = body.decode("utf-8", "replace")[:200]
+    if status == 404:
+        # Nothing there: almost always the path (a mounted server serves <prefix>/events).
+        message = (
+            f"no SSE endpoint at {url}; check the path: <base>/events, or <base>/<prefix>/events "
+            "for a server mounted under a prefix (mount_path= / CANAUX_MOUNT_PATH)"
+        )
     with contextlib.suppress(ValueError):
         obj = decode_json(body)
         if isinstance(obj, dict):

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from canaux.client import CentralWebSocketService, Client, HandshakeRefused, SSEReader
+from canaux.client import CentralWebSocketService, Client, HandshakeRefused, SSEError, SSEReader
 from canaux.server import ServerConfig, create_app
 from canaux.server.testing import RunningServer, running_server, serve_app
 
@@ -103,3 +103,16 @@ async def test_sse_reader_from_the_note_sse_url_under_a_mount(
             with contextlib.suppress(asyncio.CancelledError):
                 await reading
             await service.disconnect()
+
+
+async def test_sse_at_a_wrong_path_names_the_url_and_the_mount_path(
+    mounted: RunningServer,
+) -> None:
+    url = f"http://{mounted.host}:{mounted.port}/events"  # the app is under /canaux
+    async with SSEReader(url, ["system"], reconnect=False) as reader:
+        with pytest.raises(SSEError) as raised:
+            async with asyncio.timeout(TIMEOUT):
+                await anext(aiter(reader))
+    assert raised.value.status == 404
+    assert url in str(raised.value)
+    assert "mount_path" in str(raised.value)
