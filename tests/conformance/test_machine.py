@@ -16,6 +16,7 @@ from canaux_conformance.machine import (
     EventLoopThread,
     MachineBudget,
     MachineStopped,
+    describe_failure,
     json_equal,
     make_machine,
     run_machine,
@@ -217,3 +218,25 @@ def test_a_stopped_run_ends_at_once_without_a_finding(reference: Target) -> None
     stop.set()
     with pytest.raises(MachineStopped):
         run_machine(reference, MachineBudget(2, 5, 1.0), seed=1, timeout=10.0, stop=stop)
+
+
+class TestDescribeFailure:
+    def test_a_failure_that_did_not_reproduce_shows_the_failing_example(self) -> None:
+        """It printed "minimal example (…, did not reproduce on replay):" and nothing after."""
+        text = describe_failure(
+            "[OPS-1] no ack", seed=7, steps="", flaky=True, transcript="A -> {...}"
+        )
+        assert "minimal example" not in text
+        assert "did not reproduce when Hypothesis replayed the same steps" in text
+        assert text.endswith("transcript of the example that failed:\nA -> {...}")
+
+    def test_shrunk_steps_come_with_their_transcript(self) -> None:
+        text = describe_failure("boom", seed=7, steps="state.cut(0)", flaky=False, transcript="T")
+        assert "minimal example (seed 7):\nstate.cut(0)" in text
+        assert text.endswith("transcript of that example:\nT")
+
+    def test_never_a_heading_followed_by_nothing(self) -> None:
+        for flaky in (True, False):
+            text = describe_failure("boom", seed=1, steps="  ", flaky=flaky, transcript="")
+            assert not text.rstrip().endswith(":")
+            assert "(no transcript was recorded)" in text
