@@ -26,6 +26,7 @@ from pathlib import Path
 from tests.power.mutations import ModuleMutations, Mutation
 from tests.power.report import format_report, to_json
 from tests.power.trials import (
+    IMPORTED,
     Outcome,
     Trial,
     TrialConfig,
@@ -69,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
         help="run only the K-th mutant (1-based) of the sample; repeatable",
     )
     parser.add_argument(
+        "--find",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="instead of sampling, run every mutation whose 'FILE: BEFORE -> AFTER' contains "
+        "each TEXT (repeatable), e.g. --find ijson.py --find 'MAX_DEPTH: Final = 63'",
+    )
+    parser.add_argument(
         "--list", action="store_true", help="print the sampled mutants and exit (no run)"
     )
     parser.add_argument(
@@ -87,11 +96,22 @@ def _files() -> list[Path]:
 
 
 def sample(
-    sources: dict[str, str], n: int, seed: int, known: list[str] | None = None
+    sources: dict[str, str],
+    n: int,
+    seed: int,
+    known: list[str] | None = None,
+    *,
+    tables_only: frozenset[str] = frozenset(),
 ) -> list[Mutation]:
-    """The first ``n`` verified mutations of ``sources`` in the order ``seed`` shuffles them."""
+    """The first ``n`` verified mutations of ``sources`` in the order ``seed`` shuffles them;
+    in the files of ``tables_only``, only sites outside function bodies."""
     modules = [ModuleMutations(sources[path], path, known=known) for path in sorted(sources)]
-    every = [(module, index) for module in modules for index in range(len(module.mutations))]
+    every = [
+        (module, index)
+        for module in modules
+        for index, mutation in enumerate(module.mutations)
+        if not (mutation.in_function and mutation.path in tables_only)
+    ]
     random.Random(seed).shuffle(every)
     chosen: list[Mutation] = []
     for module, index in every:
@@ -99,6 +119,21 @@ def sample(
             break
         if module.verified(index):
             chosen.append(module.mutations[index])
+    return chosen
+
+
+def _found(
+    sources: dict[str, str], texts: list[str], known: list[str] | None = None
+) -> list[Mutation]:
+    """Every checked mutation whose ``FILE: BEFORE -> AFTER`` contains each of ``texts``."""
+    chosen: list[Mutation] = []
+    for path in sorted(sources):
+        module = ModuleMutations(sources[path], path, known=known)
+        for index, mutation in enumerate(module.mutations):
+            before, after = mutation.diff(sources[path])
+            line = f"{path}: {before} -> {after}"
+            if all(text in line for text in texts) and module.verified(index):
+                chosen.append(mutation)
     return chosen
 
 
@@ -149,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     reached = reached_files(every, control.executed)
     unreached = [p for p in paths if p not in reached]
     sources = {p: every[p] for p in paths if p in reached}
+    tables_only = frozenset(p for p, how in reached.items() if how == IMPORTED)
     print(
         f"control: {len(control.passed)} cases passed in {control.duration:.0f}s; "
         f"mutating {len(sources)} files of canaux.{{{','.join(MUTATED)}}}",
@@ -160,7 +196,16 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    mutants = sample(sources, args.n, seed, _known_requirements())
+    if tables_only:
+        print(
+            "imported, but no function of theirs ran (module and class level only): "
+            + ", ".join(sorted(tables_only)),
+            flush=True,
+        )
+    if args.find:
+        mutants = _found(sources, args.find, _known_requirements())
+    else:
+        mutants = sample(sources, args.n, seed, _known_requirements(), tables_only=tables_only)
     if args.pick:
         mutants = [mutants[k - 1] for k in args.pick if 0 < k <= len(mutants)]
     if args.list:

@@ -110,6 +110,8 @@ class Mutation:
     """The qualified name of the enclosing function or class (``<module>`` at top level)."""
     statement_line: int = 0
     """The first line of the innermost statement holding the site (what coverage reports)."""
+    in_function: bool = False
+    """Whether the site is inside a function body (else module or class level)."""
     cites: tuple[str, ...] = field(default=())
     """Up to 3 requirement IDs quoted nearest the site, in the innermost scope quoting any."""
 
@@ -158,7 +160,7 @@ class _Finder:
         self._line_offsets = [0]
         for line in self.data.splitlines(keepends=True):
             self._line_offsets.append(self._line_offsets[-1] + len(line))
-        self.found: list[tuple[_Candidate, str, tuple[ast.AST, ...], int]] = []
+        self.found: list[tuple[_Candidate, str, tuple[ast.AST, ...], int, bool]] = []
         self._slots: dict[int, tuple[ast.AST, str, int | None]] = {}
         """id(node) -> (parent, field, index in the field's list or None): where it hangs."""
         self._ids_by_line: list[tuple[int, str]] = [
@@ -205,7 +207,7 @@ class _Finder:
             scopes = (*scopes, node)
             in_function = not isinstance(node, ast.ClassDef)
         for candidate in self._candidates(node, in_function=in_function):
-            self.found.append((candidate, ".".join(scope), scopes, statement))
+            self.found.append((candidate, ".".join(scope), scopes, statement, in_function))
         for name, value in ast.iter_fields(node):
             if name in _skipped_fields(node):
                 continue
@@ -338,7 +340,7 @@ class _Finder:
     def mutations(self) -> list[tuple[Mutation, _Candidate]]:
         seen: set[tuple[int, int, str]] = set()
         result: list[tuple[Mutation, _Candidate]] = []
-        for candidate, scope, scopes, statement in self.found:
+        for candidate, scope, scopes, statement, in_function in self.found:
             start, end = self.span(candidate.location)
             key = (start, end, candidate.text)
             if key in seen or self.data[start:end].decode() == candidate.text:
@@ -354,6 +356,7 @@ class _Finder:
                 text=candidate.text,
                 scope=scope,
                 statement_line=statement,
+                in_function=in_function,
                 cites=self.cites(line, scopes),
             )
             result.append((mutation, candidate))

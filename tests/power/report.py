@@ -2,9 +2,9 @@
 
 Kill rate = killed / (killed + survived). Stillborn mutants (the server never started) are
 counted apart, outside the ratio. Survivors that :mod:`tests.power.equivalents` judges
-equivalent (no behaviour the wire can see changed) are listed with the reason and left out of
-the second ratio, the one the target (≥ 95 %) is about:
-killed / (killed + survived − equivalent).
+equivalent (no behaviour the wire can see changed) or out of the suite's reach by design are
+listed with the reason and left out of the second ratio, the one the target (≥ 95 %) is
+about: killed / (killed + survived − judged).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def format_report(
         f"{result.survived} survived, {result.stillborn} stillborn",
         f"kill rate: {_percent(result.kill_rate)} of {result.judged} judged mutants; "
         f"{_percent(result.non_equivalent_kill_rate)} of the "
-        f"{result.judged - result.equivalent} not judged equivalent",
+        f"{result.judged - result.equivalent} not judged equivalent or out of reach",
     ]
     survivors = [t for t in trials if t.outcome is Outcome.SURVIVED]
     if survivors:
@@ -112,7 +112,7 @@ def format_report(
             lines += _describe(trial, sources)
             equivalent = _equivalence(trial, sources)
             if equivalent is not None:
-                lines.append(f"    equivalent: {equivalent.reason}")
+                lines.append(f"    {equivalent.kind}: {equivalent.reason}")
             if not _ran(trial, control):
                 lines.append("    note: this statement never ran while the suite ran (control)")
             if trial.note:
@@ -163,7 +163,7 @@ def to_json(
                 "outcome": trial.outcome.value,
                 "how": trial.how,
                 "killed_by": list(trial.killers),
-                "equivalent": equivalent.reason if equivalent else None,
+                "equivalent": f"{equivalent.kind}: {equivalent.reason}" if equivalent else None,
                 "ran_under_suite": _ran(trial, control),
                 "note": trial.note,
                 "not_passed": trial.messages,

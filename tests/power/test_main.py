@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.power.__main__ import PACKAGE, _files, sample
+from tests.power.__main__ import PACKAGE, _files, _found, sample
 from tests.power.mutations import find_mutations, verified
 
 # Three files of the tree that have mutation sites, whatever the tree holds today.
@@ -43,3 +43,20 @@ def test_sample_has_n_distinct_checked_mutants() -> None:
 
 def test_a_prefix_of_a_larger_sample_is_the_smaller_sample() -> None:
     assert sample(SOURCES, 20, seed=3)[:8] == sample(SOURCES, 8, seed=3)
+
+
+def test_tables_only_files_keep_only_their_module_and_class_level_sites() -> None:
+    path = next(iter(SOURCES))
+    chosen = sample(SOURCES, 40, seed=1, tables_only=frozenset({path}))
+    assert len(chosen) == 40
+    assert [m for m in chosen if m.path == path and m.in_function] == []
+    assert any(m.in_function for m in chosen if m.path != path)
+
+
+def test_find_selects_by_the_one_line_diff() -> None:
+    path = next(iter(SOURCES))
+    first = sample({path: SOURCES[path]}, 1, seed=1)[0]
+    before, after = first.diff(SOURCES[path])
+    found = _found(SOURCES, [path, f"{before} -> {after}"])
+    assert first in found
+    assert all(m.path == path for m in found)

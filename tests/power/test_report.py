@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -77,6 +78,7 @@ class TestText:
         text = format_report(TRIALS, SOURCES, seed=5, control=CONTROL)
         assert "6 mutants (seed 5): 3 killed, 2 survived, 1 stillborn" in text
         assert "kill rate: 60.0% of 5 judged mutants; 75.0% of the 4 not judged equivalent" in text
+        assert "or out of reach" in text
         for trial in TRIALS[3:5]:
             assert trial.mutation is not None
             before, after = trial.mutation.diff(SOURCE)
@@ -97,6 +99,16 @@ class TestText:
 
 
 class TestEquivalentRules:
+    def test_a_scope_matches_itself_and_what_it_holds(self) -> None:
+        mutation = MUTATIONS[0]
+        before, after = mutation.diff(SOURCE)
+        nested = dataclasses.replace(mutation, scope="f.inner")
+        assert Equivalent(PATH, "r", scope="f").matches(nested, before, after)
+        assert not Equivalent(PATH, "r", scope="f.inner").matches(mutation, before, after)
+        assert not Equivalent(PATH, "r", scope="f").matches(
+            dataclasses.replace(mutation, scope="ff"), before, after
+        )
+
     def test_a_rule_matches_on_every_field_it_names(self) -> None:
         mutation = MUTATIONS[0]
         before, after = mutation.diff(SOURCE)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.power.mutations import find_mutations
-from tests.power.trials import Outcome, _judge, reached_files
+from tests.power.trials import IMPORTED, RAN, Outcome, _judge, reached_files
 
 MUTATION = find_mutations("X = 1\n", "pkg/x.py")[0]
 
@@ -88,16 +88,16 @@ class TestReach:
     def test_files_with_a_function_that_ran_and_what_they_import_are_reached(self) -> None:
         executed = {
             "canaux/server/hub.py": frozenset({1, 2, 3, 4}),
-            "canaux/protocol/client.py": frozenset({1, 2}),
+            "canaux/protocol/client.py": frozenset({1, 2}),  # imported, no function ran
         }
         assert reached_files(self.SOURCES, executed) == {
-            "canaux/__init__.py",
-            "canaux/server/__init__.py",
-            "canaux/server/hub.py",
-            "canaux/server/run.py",
-            "canaux/protocol/__init__.py",
-            "canaux/protocol/codes.py",
+            "canaux/__init__.py": IMPORTED,
+            "canaux/server/__init__.py": IMPORTED,
+            "canaux/server/hub.py": RAN,
+            "canaux/server/run.py": IMPORTED,
+            "canaux/protocol/__init__.py": IMPORTED,
+            "canaux/protocol/codes.py": IMPORTED,
         }
 
     def test_nothing_ran_nothing_reached(self) -> None:
-        assert reached_files(self.SOURCES, {}) == set()
+        assert reached_files(self.SOURCES, {}) == {}

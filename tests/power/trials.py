@@ -36,7 +36,9 @@ from canaux_conformance.target import LISTENING_RE, REFERENCE_SERVER_ARGS, deriv
 from tests.power.mutations import Mutation, apply
 
 __all__ = [
+    "IMPORTED",
     "PROFILES",
+    "RAN",
     "Outcome",
     "Trial",
     "TrialConfig",
@@ -307,9 +309,15 @@ def _executed(root: Path) -> dict[str, frozenset[int]]:
     return result
 
 
-def reached_files(sources: dict[str, str], executed: dict[str, frozenset[int]]) -> set[str]:
-    """The files of ``sources`` the server can use: those in which it ran a line of a function
-    body, and every file of ``sources`` those import (so a table of constants counts)."""
+RAN = "ran"
+IMPORTED = "imported"
+
+
+def reached_files(sources: dict[str, str], executed: dict[str, frozenset[int]]) -> dict[str, str]:
+    """The files of ``sources`` the server can use, each with how: :data:`RAN` when it ran a
+    line of a function body there, :data:`IMPORTED` when it ran none but a :data:`RAN` file
+    imports it (its constants and tables count; its functions are another program's, e.g.
+    the client's backoff next to the close codes)."""
     ran: set[str] = set()
     for path, source in sources.items():
         lines = executed.get(path, frozenset())
@@ -325,7 +333,7 @@ def reached_files(sources: dict[str, str], executed: dict[str, frozenset[int]]) 
             if imported not in reached:
                 reached.add(imported)
                 todo.append(imported)
-    return reached
+    return {path: RAN if path in ran else IMPORTED for path in sorted(reached)}
 
 
 def _imports(path: str, sources: dict[str, str]) -> set[str]:
