@@ -54,6 +54,10 @@ class TestJudge:
             "crash",
         )
 
+    def test_an_incomplete_verdict_kills(self, tmp_path: Path) -> None:
+        report = _report(tmp_path, {"A": "pass", "B": "skipped"})
+        assert _judged(report, status=2)[:2] == (Outcome.KILLED, "incomplete")
+
     def test_a_suite_that_exits_non_zero_without_a_report_kills(self, tmp_path: Path) -> None:
         outcome, how, _ = _judged(tmp_path / "missing.json", status=2)
         assert (outcome, how) == (Outcome.KILLED, "exit 2: last")

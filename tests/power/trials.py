@@ -9,9 +9,10 @@ profile is dropped because an endpoint stopped answering. The suite runs in a cl
 (it never imports ``canaux``; here it could not even see the mutant).
 
 Verdicts (:class:`Outcome`): a mutant is KILLED when a case fails, errors or misses a SHOULD,
-when the suite exits non-zero, when the server dies, or when the whole run outlives its
-timeout; STILLBORN when its server never prints the listening line (it fails to import or to
-start: not a behaviour the suite could judge); SURVIVED otherwise.
+when the suite exits non-zero (its verdict "incomplete" included: a requirement that applies
+went unchecked), when the server dies, or when the whole run outlives its timeout; STILLBORN
+when its server never prints the listening line (it fails to import or to start: not a
+behaviour the suite could judge); SURVIVED otherwise.
 """
 
 from __future__ import annotations
@@ -255,6 +256,10 @@ def _judge(
         how = next(v for v in KILLING_VERDICTS if v in verdicts)
     elif not alive:
         how = "crash"
+    elif status == 2 and cases:
+        # Every case passed or was skipped, yet the suite would not say "conformant": a
+        # requirement that applies went unchecked (spec/index.md "Conformance").
+        how = "incomplete"
     elif status != 0:
         last = output.strip().splitlines()[-1:] or [""]
         how = f"exit {status}: {last[0][:200]}"
