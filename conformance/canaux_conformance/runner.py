@@ -244,12 +244,19 @@ async def run_case(case: Case, ctx: CaseContext, *, case_timeout: float) -> Case
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(ctx.timeout * 2):
                     await ctx.aclose()
+        ctx.check()  # the stream audit: frames that arrived while the connections closed
     except CaseFailed as failure:
         requirement = requirement_for(failure, case)
         message = failure.message
         verdict = Verdict.FAIL if is_must(case, requirement) else Verdict.NON_STRICT
     except CaseSkipped as skipped:
         verdict, message, applicable = Verdict.SKIPPED, skipped.reason, skipped.applicable
+        try:
+            ctx.check()  # a leak seen before the skip still fails the case (audit.py)
+        except CaseFailed as failure:
+            requirement = requirement_for(failure, case)
+            message = failure.message
+            verdict = Verdict.FAIL if is_must(case, requirement) else Verdict.NON_STRICT
     except SuiteError as exc:
         # The suite's own mistake (e.g. it broke a limit the server announced): not a finding.
         verdict = Verdict.ERROR

@@ -39,6 +39,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.typing import Subprotocol
 
 import canaux_schemas
+from canaux_conformance.audit import Finding, StreamAudit, book_for
 from canaux_conformance.outcomes import CaseFailed, SuiteError
 
 __all__ = [
@@ -379,6 +380,8 @@ class RawClient:
         self.pings: list[tuple[float, Frame]] = []
         """(loop time, frame) of every server ping."""
         self.violations: list[CaseFailed] = []
+        self.audit = StreamAudit(book_for(self.transcript), legacy=legacy)
+        """Every frame in and out goes through the stream audit too (audit.py, #9)."""
         self._unclaimed: list[Frame] = []
         self._arrived = asyncio.Event()
         self._closed = asyncio.Event()
@@ -478,6 +481,7 @@ class RawClient:
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close politely (bounded by the client timeout) and stop the reader."""
         if self._ws is not None and not self.closed:
+            self.audit.client_closed(code)
             self.transcript.add(self.name, "close", f"client closes {code} {reason!r}")
             try:
                 async with asyncio.timeout(self.timeout):
@@ -521,8 +525,15 @@ class RawClient:
                 "close",
                 f"closed by server: code {ws.close_code} reason {ws.close_reason!r}",
             )
+            rcvd = ws.protocol.close_rcvd
+            self._audited(self.audit.closed(rcvd.code if rcvd is not None else None))
             self._closed.set()
             self._arrived.set()
+
+    def _audited(self, findings: list[Finding]) -> bool:
+        for finding in findings:
+            self._violation(f"stream audit: {finding.message}", finding.requirement)
+        return bool(findings)
 
     def _violation(self, message: str, requirement: str) -> None:
         failure = CaseFailed(f"client {self.name}: {message}", requirement=requirement)
@@ -544,9 +555,13 @@ class RawClient:
         if not isinstance(frame, dict):
             self._violation("server sent JSON that is not an object", "TRANSPORT-3")
             return
+        if self._audited(self.audit.received(message, frame)):
+            return  # a finding, not input, like a frame failing its schema
         # A frame failing its schema is a finding, not input: cases never see it.
         if self.validate and not self._check_schema(frame):
             return
+        if self._audited(self.audit.delivered(message, frame)):
+            return  # a leak or a gap: the stream audit's finding (audit.py)
         self.received.append(frame)
         if frame.get("type") == "welcome" and self.welcome is None and not self.legacy:
             self._on_welcome(frame)
@@ -906,6 +921,7 @@ class RawClient:
                 )
             if paced:
                 await self._pace()
+        self.audit.sent(text)
         if record:
             self.transcript.add(self.name, "send", text)
         if not beyond_limits:

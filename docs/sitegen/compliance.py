@@ -1,8 +1,11 @@
-"""The compliance matrix: requirement → conformance cases → verdict, from a report.json.
+"""The compliance matrix: requirement → party → conformance cases → verdict, from a report.json.
 
 The page is generated at build time from the JSON report of a conformance run of the
 reference server (``make demo`` writes ``reports/demo/report.json``). Without a report the
-page says so plainly instead of showing stale or invented results.
+page says so plainly instead of showing stale or invented results. Whom each requirement
+binds, and why the few untestable ones cannot be tested, come from the requirement index
+(generated from spec/); a requirement's verdict is the suite's own
+(:func:`canaux_conformance.matrix.requirement_verdict`), so the site and the reports agree.
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import canaux_schemas
+from canaux_conformance.matrix import requirement_verdict as _suite_verdict
+from canaux_conformance.results import VERDICT_ORDER
 
 from .paths import DEMO_REPORT, SPEC
 from .spec_pages import defined_requirements, requirement_sort_key
@@ -28,7 +35,8 @@ __all__ = [
 ]
 
 DEFAULT_REPORT = DEMO_REPORT
-VERDICTS = ("pass", "fail", "non-strict", "skipped", "error")
+VERDICTS: tuple[str, ...] = tuple(str(v) for v in VERDICT_ORDER)
+"""The suite's verdicts, worst first (its order decides a requirement's verdict)."""
 # Coloured labels (styled in docs/content/assets/canaux.css): no emoji font needed offline.
 _BADGE = {v: f'<span class="verdict v-{v}">{v}</span>' for v in VERDICTS}
 
@@ -67,12 +75,8 @@ def load_cases(report: Mapping[str, Any]) -> list[CaseResult]:
 
 
 def requirement_verdict(verdicts: Iterable[str]) -> str:
-    """One verdict for a requirement from its cases' verdicts: the worst one wins."""
-    seen = set(verdicts)
-    for verdict in ("fail", "error", "non-strict", "pass", "skipped"):
-        if verdict in seen:
-            return verdict
-    return "skipped"
+    """One verdict for a requirement from its cases' verdicts: the suite's worst one wins."""
+    return str(_suite_verdict(verdicts))
 
 
 def _reported_verdict(report: Mapping[str, Any], requirement: str) -> str | None:
@@ -130,7 +134,7 @@ def render_page(report_path: Path, spec_dir: Path = SPEC) -> str:
     facts = [f"{len(cases)} cases against `{report.get('target', '?')}`"]
     if report.get("reference_server"):
         facts.append("the reference server, started by the suite")
-    with contextlib.suppress(TypeError, ValueError):
+    with contextlib.suppress(KeyError, TypeError, ValueError):
         started = datetime.fromisoformat(report["started"]).astimezone(UTC)
         facts.append(f"started {started:%Y-%m-%d %H:%M} UTC")
     for key in ("budget", "seed"):
@@ -152,32 +156,47 @@ def render_page(report_path: Path, spec_dir: Path = SPEC) -> str:
         ),
         "## Requirements",
         "",
-        "| Requirement | Verdict | Cases |",
-        "| --- | --- | --- |",
+        "Every requirement of the specification: whom it binds (*party*: `server`, `client` or",
+        "`both`), the cases of the run that check it and its verdict, the worst of its cases'.",
+        "The few requirements that no peer can show on the wire say why instead.",
+        "",
+        "| Requirement | Party | Verdict | Cases |",
+        "| --- | --- | --- | --- |",
     ]
+    index = {entry["id"]: entry for entry in canaux_schemas.requirements()}
     ordered = sorted(set(pages) | set(by_requirement), key=requirement_sort_key)
-    uncovered: list[str] = []
+    uncovered: dict[str, list[str]] = {}
     for requirement in ordered:
+        entry = index.get(requirement, {})
+        party = str(entry.get("party", "")) or "?"
         results = by_requirement.get(requirement)
+        link = _spec_link(requirement, pages)
+        if not entry.get("testable", True):
+            reason = str(entry.get("reason", "")).replace("|", "\\|")
+            lines.append(f"| {link} | {party} | *not testable over the wire: {reason}* | |")
+            continue
         if not results:
-            uncovered.append(requirement)
+            uncovered.setdefault(party, []).append(requirement)
+            lines.append(f"| {link} | {party} | *no case* | |")
             continue
         verdict = _reported_verdict(report, requirement) or requirement_verdict(
             r.verdict for r in results
         )
         listed = ", ".join(f"[`{r.id}`](#{r.id.lower()}) {_BADGE[r.verdict]}" for r in results)
-        lines.append(f"| {_spec_link(requirement, pages)} | {_BADGE[verdict]} | {listed} |")
+        lines.append(f"| {link} | {party} | {_BADGE[verdict]} | {listed} |")
     lines.append("")
     if uncovered:
         lines += [
             "## Requirements no case checks",
             "",
-            "These requirements have no conformance case in this run (client-side rules,",
-            "or checks still to be written):",
-            "",
-            ", ".join(_spec_link(r, pages) for r in uncovered),
+            "Requirements on clients are for client conformance, which this run (of a server)",
+            "does not judge; a server or `both` requirement listed here is a gap of the suite.",
             "",
         ]
+        for party in sorted(uncovered):
+            listed = ", ".join(_spec_link(r, pages) for r in uncovered[party])
+            lines += [f"- **{party}**: {listed}"]
+        lines.append("")
     lines += ["## Cases", "", "| Case | Level | Verdict | Requirements | Title |"]
     lines.append("| --- | --- | --- | --- | --- |")
     for result in sorted(cases, key=lambda c: c.id):

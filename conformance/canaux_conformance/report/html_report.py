@@ -1,7 +1,8 @@
 """report.html: one self-contained page (inline CSS, no external resource) for people.
 
 It shows the verdict counts, then every case (problems first and unfolded) with its
-requirement text, the finding and the transcript, then the requirement table.
+requirement text, the finding and the transcript, then the compliance matrix (every
+requirement: party, cases, verdict, or why it cannot be tested over the wire).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from string import Template
 
 from canaux_conformance import __version__
+from canaux_conformance.matrix import compliance_matrix
 from canaux_conformance.outcomes import Verdict
 from canaux_conformance.results import VERDICT_ORDER, CaseResult, RunResult, requirement_index
 
@@ -85,16 +87,21 @@ def _case(result: CaseResult) -> str:
 
 
 def _requirements(run: RunResult) -> str:
+    """The compliance matrix: every requirement, whom it binds, its cases and its verdict."""
     rows = []
-    for req, row in run.requirements().items():
-        links = " ".join(f'<a href="#{_e(c)}">{_e(c)}</a>' for c in row["cases"])
+    for row in compliance_matrix(run):
+        links = " ".join(f'<a href="#{_e(c)}">{_e(c)}</a>' for c in row.cases)
+        if row.verdict is not None and row.testable:
+            status = _badge(row.verdict)
+        else:
+            status = f'<span class="untested">{_e(row.status)}</span>'
         rows.append(
-            f"<tr><td class='id'>{_e(req)}</td><td>{_badge(row['verdict'])}</td>"
-            f"<td>{_e(row['text'])}</td><td>{links}</td></tr>"
+            f"<tr><td class='id'>{_e(row.id)}</td><td>{_e(row.party)}</td><td>{status}</td>"
+            f"<td>{_e(row.text)}</td><td>{links}</td></tr>"
         )
     return (
-        "<table><thead><tr><th>requirement</th><th>verdict</th><th>text</th><th>cases</th>"
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "<table><thead><tr><th>requirement</th><th>party</th><th>verdict</th><th>text</th>"
+        f"<th>cases</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 

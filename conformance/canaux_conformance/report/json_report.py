@@ -1,7 +1,8 @@
 """report.json: the whole run as data, for tools (spec "Conformance").
 
 Top level: suite, target, seed, budget, counts per verdict and per profile, the welcome the
-server sent, a requirement table (text, cases, worst verdict) and every case with its
+server sent, a requirement table (text, cases, worst verdict), the compliance matrix (every
+requirement of the spec: party, testable or why not, cases, verdict) and every case with its
 transcript and replayable frames.
 """
 
@@ -10,13 +11,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from canaux_conformance.matrix import compliance_matrix
 from canaux_conformance.results import RunResult
 
 __all__ = ["render_json", "write_json"]
 
 
 def render_json(run: RunResult) -> str:
-    return json.dumps(run.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n"
+    data = run.as_dict()
+    data["matrix"] = [row.as_dict() for row in compliance_matrix(run)]
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
 def write_json(run: RunResult, path: Path) -> Path:
