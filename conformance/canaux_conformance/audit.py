@@ -12,7 +12,7 @@ What a received frame is checked for (each finding names the requirement it brea
 - no object with two members of the same name [TRANSPORT-9]; the integers the spec defines are
   within 0 … 2^53−1 [TRANSPORT-10]; ``error.code`` is a code the registry allows in a frame
   [OPS-18]; only events carry ``seq`` [DELIVERY-7];
-- one ``welcome`` per connection [HANDSHAKE-2] (so one catalogue [CHANNEL-10]), with
+- one ``welcome`` per connection [HANDSHAKE-2], so one catalogue [CHANNEL-10], with
   ``heartbeat_ms`` within 1000 … 300000 [HEARTBEAT-5], and limits never lowered for a
   resumed session [LIMIT-6];
 - ``seq`` contiguous from the welcome [DELIVERY-1], never repeated [DELIVERY-6], and after a
@@ -195,6 +195,7 @@ class StreamAudit:
         self.legacy = legacy
         self.session: SessionRecord | None = None
         self.welcomes = 0
+        self.catalogue: Any = None
         self.asked_resume: tuple[str, int] | None = None
         self.unbound: list[str] = []
         """Texts sent before the welcome: they belong to the session it names."""
@@ -320,7 +321,10 @@ class StreamAudit:
     def _welcome(self, frame: Mapping[str, Any]) -> list[Finding]:
         self.welcomes += 1
         if self.welcomes > 1:
+            if frame.get("channels") != self.catalogue:
+                return [Finding("a second welcome, with another catalogue", "CHANNEL-10")]
             return [Finding("a second welcome on one connection", "HANDSHAKE-2")]
+        self.catalogue = frame.get("channels")
         findings: list[Finding] = []
         session_id = frame.get("session")
         if not isinstance(session_id, str):
@@ -409,7 +413,11 @@ class StreamAudit:
         replayed = seq <= self.replay_until
         findings = self._routing(session, channel, frame.get("data"), replayed=replayed)
         if findings:
-            return findings  # a leak: its seq belongs to another session's numbering
+            # A leak. Numbered as this session's next event, it took that seq; copied verbatim
+            # from another session, its seq is that session's and this one's count goes on.
+            if seq == self.next_seq:
+                self.next_seq += 1
+            return findings
         expected = self.next_seq
         if expected is not None and seq != expected:
             if seq < expected:

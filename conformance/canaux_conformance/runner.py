@@ -227,6 +227,18 @@ def _case_seed(seed: int, case_id: str) -> int:
     return (seed ^ zlib.crc32(case_id.encode())) & 0xFFFFFFFF
 
 
+def _unreported_finding(ctx: CaseContext, failure: CaseFailed) -> CaseFailed | None:
+    if any(failure is seen for client in ctx.clients for seen in client.violations):
+        return None  # the case failed on a finding already: the first one stands
+    try:
+        ctx.check()
+    except CaseFailed as finding:
+        return finding
+    except Exception:  # a crashed reader is reported by the case's own outcome
+        return None
+    return None
+
+
 async def run_case(case: Case, ctx: CaseContext, *, case_timeout: float) -> CaseResult:
     """Run one case and derive its verdict."""
     started = time.perf_counter()
@@ -246,6 +258,9 @@ async def run_case(case: Case, ctx: CaseContext, *, case_timeout: float) -> Case
                     await ctx.aclose()
         ctx.check()  # the stream audit: frames that arrived while the connections closed
     except CaseFailed as failure:
+        # A frame the stream audit (or the schema check) rejected and no wait raised yet is
+        # the root cause: the case usually failed because that frame never reached it.
+        failure = _unreported_finding(ctx, failure) or failure
         requirement = requirement_for(failure, case)
         message = failure.message
         verdict = Verdict.FAIL if is_must(case, requirement) else Verdict.NON_STRICT

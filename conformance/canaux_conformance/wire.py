@@ -2,7 +2,7 @@
 
 :class:`RawClient` is the suite's only way to talk to a server over WebSocket. It sends
 whatever a case asks for, byte for byte, and checks EVERY frame it receives: it must be a
-UTF-8 text frame holding one JSON object [TRANSPORT-3] that validates against
+UTF-8 text frame holding one JSON object [TRANSPORT-3] that validates [OPS-12] against
 ``frame.json#/$defs/server_frame``, and an ``event``'s ``data`` must validate against the
 ``$defs/event`` of the schema the welcome catalogue names for its channel. A frame that does
 not is a finding in itself; it is raised as :class:`CaseFailed` at the next receive.
@@ -639,7 +639,7 @@ class RawClient:
         problem = self._validator.frame_error(frame)
         if problem is not None:
             kind = frame.get("type")
-            self._violation(f"invalid {kind!r} frame (frame.json) {problem}", "TRANSPORT-3")
+            self._violation(f"invalid {kind!r} frame (frame.json) {problem}", "OPS-12")
             return False
         if frame.get("type") == "welcome" and isinstance(frame.get("channels"), list):
             self.catalogue = list(frame["channels"])

@@ -207,6 +207,10 @@ class TestFrames:
     def test_a_second_welcome_breaks_handshake_2(self) -> None:
         assert cited(feed(connected(), welcome(SESSION_A))) == ["HANDSHAKE-2"]
 
+    def test_a_second_catalogue_breaks_channel_10(self) -> None:
+        other = welcome(SESSION_A, channels=[{"name": "system", "publish": "server"}])
+        assert cited(feed(connected(), other)) == ["CHANNEL-10"]
+
     @pytest.mark.parametrize("heartbeat", [999, 300001])
     def test_heartbeat_outside_its_range_breaks_heartbeat_5(self, heartbeat: int) -> None:
         audit = StreamAudit(SessionBook())

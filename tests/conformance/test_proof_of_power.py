@@ -24,10 +24,24 @@ from canaux_conformance.results import RunResult
 from canaux_conformance.runner import RunConfig, run
 
 if TYPE_CHECKING:
-    from tests.conformance.broken.faults import BROKEN_SERVERS, BrokenServer, all_cases
+    from tests.conformance.broken.faults import (
+        BROKEN_SERVERS,
+        BrokenServer,
+        ChatReplyLeaksToAnotherSession,
+        CopiesOneEventVerbatim,
+        LeaksAfterUnsubscribe,
+        all_cases,
+    )
     from tests.conformance.broken.frame_proxy import Fault, FrameProxy
 else:  # pytest puts tests/conformance (no __init__.py) on sys.path
-    from broken.faults import BROKEN_SERVERS, BrokenServer, all_cases
+    from broken.faults import (
+        BROKEN_SERVERS,
+        BrokenServer,
+        ChatReplyLeaksToAnotherSession,
+        CopiesOneEventVerbatim,
+        LeaksAfterUnsubscribe,
+        all_cases,
+    )
     from broken.frame_proxy import Fault, FrameProxy
 
 PUBLISH_TOKEN = "proof-of-power"
@@ -38,7 +52,7 @@ WAIT = 3.0
 pytestmark = pytest.mark.slow
 
 
-async def _run_suite(fault: Fault, cases: Sequence[str]) -> RunResult:
+async def _run_suite(fault: Fault, cases: Sequence[str], seed: int | None = SEED) -> RunResult:
     # A 1 s heartbeat and a 3 s resume window let the heartbeat and window-expiry cases run
     # within the quick budget; everything else is the default.
     config = ServerConfig(
@@ -57,7 +71,7 @@ async def _run_suite(fault: Fault, cases: Sequence[str]) -> RunResult:
                 publish_token=PUBLISH_TOKEN,
                 only=tuple(cases),
                 budget="quick",
-                seed=SEED,
+                seed=seed,
                 timeout=WAIT,
             )
         )
@@ -89,6 +103,26 @@ def test_broken_server_is_caught_citing_the_requirement_it_breaks(broken: Broken
         # The finding comes with the steps and the frames of the (minimal) failing example.
         assert "state.start(" in machine.message or "did not reproduce" in machine.message
         assert "replay (frames sent, per client):" in machine.message
+
+
+# Leaks to a connection the case does not watch: the stream audit catches them in EVERY case
+# where they happen, whatever the seed (#9 item 4), not only in the one case looking for them.
+UNWATCHED_LEAKS = (
+    (CopiesOneEventVerbatim, ("ORDER-01", "ROUTE-03")),
+    (LeaksAfterUnsubscribe, ("ISO-03", "FORM-01")),
+    (ChatReplyLeaksToAnotherSession, ("ISO-04", "CHAT-ACK-01")),
+)
+
+
+@pytest.mark.parametrize(("fault", "cases"), UNWATCHED_LEAKS, ids=lambda v: getattr(v, "name", ""))
+def test_a_leak_is_caught_by_every_case_it_happens_in_with_any_seed(
+    fault: type[Fault], cases: tuple[str, ...]
+) -> None:
+    broken = next(b for b in BROKEN_SERVERS if b.fault is fault)
+    result = asyncio.run(_run_suite(fault(), cases, seed=None))
+    summary = f"seed {result.seed}\n" + _summary(result)
+    assert [r.id for r in result.results if r.verdict is Verdict.FAIL] == sorted(cases), summary
+    assert all(r.requirement in broken.breaks for r in result.results), summary
 
 
 def test_reference_behind_a_transparent_relay_passes_every_case_used() -> None:

@@ -176,7 +176,7 @@ class TestHandshakeAndReplies:
 
 
 class TestValidationOfReceivedFrames:
-    """TRANSPORT-3: every received frame is one JSON object valid against frame.json."""
+    """TRANSPORT-3: every received frame is one JSON object; OPS-12: valid against frame.json."""
 
     @pytest.mark.parametrize(
         ("frame", "requirement"),
@@ -184,8 +184,8 @@ class TestValidationOfReceivedFrames:
             ("not json", "TRANSPORT-3"),
             ("[1, 2]", "TRANSPORT-3"),
             (b"\x00\x01", "TRANSPORT-3"),
-            ('{"type": "event", "seq": 0, "channel": "conformance.x", "data": {}}', "TRANSPORT-3"),
-            ('{"type": "teleport"}', "TRANSPORT-3"),
+            ('{"type": "event", "seq": 0, "channel": "conformance.x", "data": {}}', "OPS-12"),
+            ('{"type": "teleport"}', "OPS-12"),
             # The frame is fine, the data fails channels/conformance.json#/$defs/event.
             ('{"type": "event", "seq": 1, "channel": "conformance.x", "data": []}', "CONF-1"),
         ],
@@ -214,7 +214,7 @@ class TestValidationOfReceivedFrames:
             async with scripted_server(script) as url, RawClient(url) as client:
                 with pytest.raises(CaseFailed) as failure:
                     await client.hello()
-                assert failure.value.requirement == "TRANSPORT-3"
+                assert failure.value.requirement == "OPS-12"
                 assert "limits" in failure.value.message
 
         run(main())

@@ -121,7 +121,7 @@ async def hs_03_welcome_contents(ctx: CaseContext) -> None:
 
 @case(
     id="HS-04",
-    requirements=("HANDSHAKE-2", "OPS-2"),
+    requirements=("HANDSHAKE-2", "OPS-2", "HANDSHAKE-16"),
     title="hello and a subscribe sent back to back: welcome first, then the ack",
 )
 async def hs_04_pipelined_hello(ctx: CaseContext) -> None:

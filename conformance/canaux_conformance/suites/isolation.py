@@ -144,7 +144,7 @@ async def iso_04(ctx: CaseContext) -> None:
 
 @case(
     id="ISO-05",
-    requirements=("SECURITY-3", "OPS-1"),
+    requirements=("SECURITY-3", "OPS-1", "OPS-13"),
     title="acks and errors go only to the session whose frame they answer",
 )
 async def iso_05(ctx: CaseContext) -> None:

@@ -91,7 +91,7 @@ async def order_02(ctx: CaseContext) -> None:
 
 @case(
     id="ORDER-03",
-    requirements=("OPS-2", "OPS-1"),
+    requirements=("OPS-2", "OPS-1", "TRANSPORT-11"),
     title="replies come in the order the frames were sent, one per frame",
 )
 async def order_03(ctx: CaseContext) -> None:

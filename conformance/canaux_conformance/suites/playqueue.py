@@ -271,7 +271,7 @@ class QueueMachine(RuleBasedStateMachine):
 
 @case(
     id="QUEUE-02",
-    requirements=("QUEUE-2", "QUEUE-3", "QUEUE-1"),
+    requirements=("QUEUE-2", "QUEUE-3", "QUEUE-1", "QUEUE-5"),
     profile="playqueue",
     title="generated command sequences: every state matches the model, refusals change nothing",
     timeout=600.0,

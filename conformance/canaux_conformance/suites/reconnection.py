@@ -234,7 +234,7 @@ async def _fault_then_resume(ctx: CaseContext, fault: Fault) -> None:
 
 @case(
     id="RECON-01",
-    requirements=("RESUME-3", "RESUME-2", "DELIVERY-1", "DELIVERY-6"),
+    requirements=("RESUME-3", "RESUME-2", "DELIVERY-1", "DELIVERY-6", "RESUME-11"),
     title="reset mid-burst, resume: every missed event once, in order, replay before live",
     timeout=120.0,
 )
@@ -247,7 +247,7 @@ async def recon_01(ctx: CaseContext) -> None:
 
 @case(
     id="RECON-02",
-    requirements=("RESUME-3", "RESUME-2", "RESUME-4"),
+    requirements=("RESUME-3", "RESUME-2", "RESUME-4", "RESUME-9"),
     title="stalled connection, client resumes elsewhere: everything recovered, old one closed",
     timeout=120.0,
 )
@@ -260,7 +260,7 @@ async def recon_02(ctx: CaseContext) -> None:
 
 @case(
     id="RECON-03",
-    requirements=("RESUME-3", "RESUME-2"),
+    requirements=("RESUME-3", "RESUME-2", "RESUME-8"),
     title="half-closed connection: resume recovers everything",
     timeout=120.0,
 )

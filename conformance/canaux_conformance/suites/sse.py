@@ -141,7 +141,7 @@ def _check_seqs(frames: list[Frame], first: int, requirement: str) -> None:
 
 @case(
     id="SSE-STREAM-01",
-    requirements=("SSE-1", "DELIVERY-1", "DELIVERY-5"),
+    requirements=("SSE-1", "DELIVERY-1", "DELIVERY-5", "SSE-7"),
     profile="sse",
     title="GET /events streams welcome (no id), then each event with id session:seq",
 )

@@ -92,7 +92,7 @@ async def _forbidden(ctx: CaseContext, channel: str, data: Any) -> None:
 
 @case(
     id="SYS-01",
-    requirements=("CHANNEL-4", "SYSTEM-1"),
+    requirements=("CHANNEL-4", "SYSTEM-1", "OPS-15"),
     profile="system",
     title="clients cannot publish on system: forbidden, nothing delivered",
 )
@@ -104,7 +104,7 @@ async def sys_01(ctx: CaseContext) -> None:
 
 @case(
     id="SYS-02",
-    requirements=("CHANNEL-4",),
+    requirements=("CHANNEL-4", "OPS-15", "PROGRESS-3"),
     profile="progress",
     title="clients cannot publish on progress: forbidden, nothing delivered",
 )
@@ -134,7 +134,7 @@ async def _posted(ctx: CaseContext, channel: str, data: Any) -> None:
 
 @case(
     id="SYS-03",
-    requirements=("SYSTEM-2", "HTTP-4", "DELIVERY-5", "DELIVERY-6"),
+    requirements=("SYSTEM-2", "HTTP-4", "DELIVERY-5", "DELIVERY-6", "CHANNEL-12"),
     profile="system",
     title="system notices reach every subscriber schema-valid and unchanged",
 )
@@ -200,7 +200,7 @@ async def sys_03(ctx: CaseContext) -> None:
 
 @case(
     id="PROG-01",
-    requirements=("PROGRESS-1", "DELIVERY-4"),
+    requirements=("PROGRESS-1", "DELIVERY-4", "PROGRESS-2"),
     profile="progress",
     title="progress updates arrive in order and stay monotonic per task",
 )

@@ -8,6 +8,7 @@ one of those IDs, and that the transparent relay (no fault) passes every one of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 
@@ -492,6 +493,448 @@ class SystemNoticeToOneSubscriber(Fault):
         return []
 
 
+# --------------------------------------------------------------------------- #9: stream audit
+
+
+class CopiesOneEventVerbatim(Fault):
+    name = "copies-one-event-verbatim"
+    description = (
+        "the first conformance event each connection receives is also copied, verbatim (its "
+        "seq included), to another connection that is not subscribed to its channel"
+    )
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if _conformance(frame) and not conn.state.get("copied"):
+            for other in reversed(conn.proxy.connections):
+                if other is conn or other.session is None:
+                    continue
+                if frame["channel"] not in other.subscriptions:
+                    conn.state["copied"] = True
+                    await other.to_client(dict(frame))
+                    break
+        return [frame]
+
+
+class LeaksAfterUnsubscribe(Fault):
+    name = "leaks-after-unsubscribe"
+    description = "a connection keeps getting a channel's events after the ack of its unsubscribe"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        kind, channel = frame.get("type"), str(frame.get("channel", ""))
+        if kind == "unsubscribe":
+            conn.state.setdefault("leaving", {})[frame.get("id")] = channel
+        if kind == "publish" and channel.startswith("conformance."):
+            conn.state.setdefault("publishing", {})[frame.get("id")] = frame
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") != "ack":
+            return [frame]
+        leaving: dict[str, str] = conn.state.get("leaving", {})
+        if frame.get("id") in leaving:
+            conn.state.setdefault("left", set()).add(leaving.pop(frame["id"]))
+        published = conn.state.get("publishing", {}).pop(frame.get("id"), None)
+        if published is not None:
+            for other in list(conn.proxy.connections):
+                if published["channel"] in other.state.get("left", set()) - other.subscriptions:
+                    await other.inject_event(published["channel"], published.get("data"))
+        return [frame]
+
+
+class ChatReplyLeaksToAnotherSession(Fault):
+    name = "chat-reply-leaks-to-another-session"
+    description = (
+        "each chat reply event also reaches the newest other connection, subscribed or not"
+    )
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "event" and frame.get("channel") == "chat":
+            for other in reversed(conn.proxy.connections):
+                if other is not conn and other.session not in (None, conn.session):
+                    await other.inject_event("chat", frame.get("data"))
+                    break
+        return [frame]
+
+
+# --------------------------------------------------------------------------- #9: session life
+
+
+class DiscardsOnPoliteClose(Fault):
+    name = "discards-on-polite-close"
+    description = "a session whose client closed with 1000 is ended: its resume is refused"
+
+    async def server_closed(self, conn: Conn, code: int, reason: str) -> bool:
+        if code == 1000 and conn.session is not None:
+            conn.proxy.state_for(conn.session)["closed_politely"] = True
+        return True
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        resume = frame.get("resume")
+        polite = isinstance(resume, dict) and conn.proxy.state_for(str(resume.get("session"))).get(
+            "closed_politely"
+        )
+        if frame.get("type") == "hello" and polite:
+            frame.pop("resume")
+        return [frame]
+
+
+class RefusedResumeDiscardsLiveSession(Fault):
+    name = "refused-resume-discards-live-session"
+    description = (
+        "a refused resume request discards the session it named: the connection holding that "
+        "session silently stops getting events (the RESUME-12 bug after a takeover)"
+    )
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        resume = frame.get("resume")
+        if frame.get("type") == "hello" and isinstance(resume, dict):
+            conn.state["asked"] = resume.get("session")
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        asked = conn.state.get("asked")
+        if frame.get("type") == "welcome" and asked and frame.get("resumed") is False:
+            conn.proxy.state_for(str(asked))["discarded"] = True
+        dead = conn.session is not None and conn.proxy.state_for(conn.session).get("discarded")
+        if dead and frame.get("type") == "event":
+            conn.proxy.deltas[str(conn.session)] = conn.delta - 1
+            conn.last_seq -= 1
+            return []
+        return [frame]
+
+
+class ExplainsRefusedResume(Fault):
+    name = "explains-refused-resume"
+    description = "a welcome refusing a resume says why, in an extra member"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "hello" and isinstance(frame.get("resume"), dict):
+            conn.state["asked"] = True
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        asked = frame.get("type") == "welcome" and conn.state.pop("asked", False)
+        if asked and frame.get("resumed") is False:
+            frame["reason"] = "unknown session"
+        return [frame]
+
+
+class LowersLimitsOnResume(Fault):
+    name = "lowers-limits-on-resume"
+    description = "a resumed welcome announces one subscription fewer than the first welcome"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        limits = frame.get("limits")
+        resumed = frame.get("type") == "welcome" and frame.get("resumed") is True
+        if (
+            resumed
+            and isinstance(limits, dict)
+            and isinstance(limits.get("max_subscriptions"), int)
+        ):
+            limits["max_subscriptions"] -= 1
+        return [frame]
+
+
+# --------------------------------------------------------------------------- #9: new cases
+
+
+class DuplicatesAckId(Fault):
+    name = "duplicates-ack-id"
+    description = "acks are written with their id member twice"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "ack":
+            text = json.dumps(frame["id"])
+            with contextlib.suppress(Exception):
+                await conn.client.send_text(f'{{"type":"ack","id":{text},"id":{text}}}')
+            return []
+        return [frame]
+
+
+class NumbersAcks(Fault):
+    name = "numbers-acks"
+    description = "acks carry the session's current seq"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "ack":
+            frame["seq"] = conn.last_seq
+        return [frame]
+
+
+class UnregisteredErrorCode(Fault):
+    name = "unregistered-error-code"
+    description = "already_subscribed is reported with a code of the server's own"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "error" and frame.get("code") == "already_subscribed":
+            frame["code"] = "duplicate_subscription"
+        return [frame]
+
+
+class HeartbeatOutOfRange(Fault):
+    name = "heartbeat-out-of-range"
+    description = "the welcome announces a heartbeat of 500 ms"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "welcome":
+            frame["heartbeat_ms"] = 500
+        return [frame]
+
+
+class HugeLimit(Fault):
+    name = "huge-limit"
+    description = "the welcome announces a resume_buffer of 2^53"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "welcome" and isinstance(frame.get("limits"), dict):
+            frame["limits"]["resume_buffer"] = 2**53
+        return [frame]
+
+
+class AcksWithoutId(Fault):
+    name = "acks-without-id"
+    description = "the ack of every second subscribe loses its id"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "ack":
+            count = conn.state["acks"] = conn.state.get("acks", 0) + 1
+            if count == 2:
+                frame.pop("id", None)
+        return [frame]
+
+
+class DedupsIdsAcrossSessions(Fault):
+    name = "dedups-ids-across-sessions"
+    description = "a publish whose id another connection used is acked and dropped"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "publish":
+            owners: dict[str, Conn] = conn.proxy.state_for("ids").setdefault("owners", {})
+            owner = owners.setdefault(str(frame.get("id")), conn)
+            if owner is not conn:
+                await conn.to_client({"type": "ack", "id": frame.get("id")})
+                return []
+        return [frame]
+
+
+class AppliesChangedRepeat(Fault):
+    name = "applies-changed-repeat"
+    description = "a repeated publish id with new data is applied as a new publish"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "publish":
+            first: dict[str, object] = conn.state.setdefault("first", {})
+            known = first.setdefault(str(frame.get("id")), frame.get("data"))
+            if known != frame.get("data"):
+                frame["id"] = f"{frame['id']}-again"
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") in ("ack", "error") and str(frame.get("id", "")).endswith("-again"):
+            frame["id"] = str(frame["id"])[: -len("-again")]
+        return [frame]
+
+
+class ProgressPublishedByClients(Fault):
+    name = "progress-published-by-clients"
+    description = "the catalogue lists progress with publish: client"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "welcome":
+            for entry in frame.get("channels", []):
+                if isinstance(entry, dict) and entry.get("name") == "progress":
+                    entry["publish"] = "client"
+        return [frame]
+
+
+class RefusesDeepFamilyNames(Fault):
+    name = "refuses-deep-family-names"
+    description = "conformance names of more than six segments are unknown channels"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        channel = str(frame.get("channel", ""))
+        deep = channel.startswith("conformance.") and channel.count(".") >= 6
+        if frame.get("type") in ("subscribe", "publish") and deep:
+            await conn.to_client(
+                {"type": "error", "id": frame.get("id"), "code": "unknown_channel", "message": ""}
+            )
+            return []
+        return [frame]
+
+
+class ErrorsOnUnsolicitedPong(Fault):
+    name = "errors-on-unsolicited-pong"
+    description = "a client pong is answered with a bad_frame error"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "pong":
+            await conn.to_client(
+                {"type": "error", "code": "bad_frame", "message": "unexpected pong", "pointer": ""}
+            )
+        return [frame]
+
+
+class ActsAfterClosingFrame(Fault):
+    name = "acts-after-closing-frame"
+    description = "a frame right behind a second hello is applied before the hello is read"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "hello":
+            if conn.state.get("helloed"):
+                conn.state["held"] = frame
+                return []
+            conn.state["helloed"] = True
+            return [frame]
+        held = conn.state.pop("held", None)
+        return [frame, held] if held is not None else [frame]
+
+
+class UnregisteredCloseCode(Fault):
+    name = "unregistered-close-code"
+    description = "a duplicate hello is closed with 4499, a private code outside the registry"
+
+    async def server_closed(self, conn: Conn, code: int, reason: str) -> bool:
+        if code != 4409:
+            return True
+        with contextlib.suppress(Exception):
+            await conn.client.close(code=4499, reason=reason)
+        return False
+
+
+class HoldsChatAck(Fault):
+    name = "holds-chat-ack"
+    description = "the ack of a chat message is sent after the first event of its reply"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "publish" and frame.get("channel") == "chat":
+            conn.state.setdefault("chat", set()).add(frame.get("id"))
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        held: dict[str, Frame] = conn.state.setdefault("held", {})
+        if frame.get("type") == "ack" and frame.get("id") in conn.state.get("chat", ()):
+            held[str(frame["id"])] = frame
+            return []
+        data = frame.get("data")
+        if frame.get("channel") == "chat" and isinstance(data, dict):
+            ack = held.pop(str(data.get("request")), None)
+            if ack is not None:
+                return [frame, ack]
+        return [frame]
+
+
+class CurrentPastTheEnd(Fault):
+    name = "current-past-the-end"
+    description = "playqueue states point current one past the last item"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = frame.get("data")
+        if frame.get("channel") == "playqueue" and isinstance(data, dict):
+            items = data.get("items")
+            if isinstance(items, list) and items:
+                data["current"] = len(items)
+        return [frame]
+
+
+class ConditionBeforeVersion(Fault):
+    name = "condition-before-version"
+    description = "a playqueue remove far past the end is refused before if_version is checked"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = frame.get("data")
+        if (
+            frame.get("type") == "publish"
+            and frame.get("channel") == "playqueue"
+            and isinstance(data, dict)
+            and data.get("op") == "remove"
+            and isinstance(data.get("index"), int)
+            and data["index"] >= 1000
+        ):
+            error = {"type": "error", "id": frame.get("id"), "code": "invalid_command"}
+            await conn.to_client({**error, "message": "", "pointer": "/data/index"})
+            return []
+        return [frame]
+
+
+class SchemaBeforeForbidden(Fault):
+    name = "schema-before-forbidden"
+    description = "a client publish on system or progress is checked against the schema first"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "publish" and frame.get("channel") in ("system", "progress"):
+            error = {"type": "error", "id": frame.get("id"), "code": "invalid_payload"}
+            await conn.to_client({**error, "message": "", "pointer": "/data"})
+            return []
+        return [frame]
+
+
+class UnknownOnUnsubscribe(Fault):
+    name = "unknown-on-unsubscribe"
+    description = "an unsubscribe from a name outside the catalogue is answered unknown_channel"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "unsubscribe":
+            conn.state.setdefault("unsubscribes", set()).add(frame.get("id"))
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        mine = frame.get("id") in conn.state.get("unsubscribes", ())
+        if mine and frame.get("type") == "error" and frame.get("code") == "not_subscribed":
+            frame["code"] = "unknown_channel"
+        return [frame]
+
+
+class BadChannelPointer(Fault):
+    name = "bad-channel-pointer"
+    description = "a bad_frame for a malformed channel name points at the whole frame"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "error" and frame.get("pointer") == "/channel":
+            frame["pointer"] = ""
+        return [frame]
+
+
+class ErrorClosesOthers(Fault):
+    name = "error-closes-others"
+    description = "an error reply to one connection closes every other connection with 1011"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "error":
+            for other in list(conn.proxy.connections):
+                if other is not conn:
+                    with contextlib.suppress(Exception):
+                        await other.client.close(code=1011)
+        return [frame]
+
+
+class SecondCatalogue(Fault):
+    name = "second-catalogue"
+    description = "after its first ack a connection gets a second welcome, without chat"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "welcome":
+            conn.state["welcome"] = dict(frame)
+        if frame.get("type") == "ack" and not conn.state.get("again") and "welcome" in conn.state:
+            conn.state["again"] = True
+            again = dict(conn.state["welcome"])
+            again["channels"] = [c for c in again.get("channels", []) if c.get("name") != "chat"]
+            return [frame, again]
+        return [frame]
+
+
+class ProgressOverTotal(Fault):
+    name = "progress-over-total"
+    description = "a running task reports one more than its total"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = frame.get("data")
+        if frame.get("channel") != "progress" or not isinstance(data, dict):
+            return [frame]
+        if data.get("status") == "running" and isinstance(data.get("total"), int):
+            data["current"] = data["total"] + 1
+        return [frame]
+
+
 @dataclass(frozen=True)
 class BrokenServer:
     """A fault, the cases that must catch it, and the requirement IDs they may cite.
@@ -552,6 +995,36 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(DetachedEventsNotBuffered, ("RECON-03",), "RESUME-2", "RESUME-3"),
     _b(SystemNoticeLevelCoarsened, ("SYS-03",), "DELIVERY-5"),
     _b(SystemNoticeToOneSubscriber, ("SYS-03",), "SYSTEM-2"),
+    # #9: leaks to connections no case watches are caught by the stream audit (audit.py).
+    _b(CopiesOneEventVerbatim, ("ORDER-01", "ROUTE-03"), "DELIVERY-2"),
+    _b(LeaksAfterUnsubscribe, ("ISO-03", "FORM-01"), "OPS-6", "DELIVERY-2"),
+    _b(ChatReplyLeaksToAnotherSession, ("ISO-04", "CHAT-ACK-01"), "CHAT-2", "SECURITY-3"),
+    _b(DiscardsOnPoliteClose, ("LIFE-01",), "RESUME-10"),
+    _b(RefusedResumeDiscardsLiveSession, ("LIFE-02",), "RESUME-12"),
+    _b(ExplainsRefusedResume, ("LIFE-03",), "RESUME-13"),
+    _b(LowersLimitsOnResume, ("LIFE-04",), "LIMIT-6"),
+    _b(DuplicatesAckId, ("FORM-01",), "TRANSPORT-9"),
+    _b(NumbersAcks, ("FORM-01",), "DELIVERY-7"),
+    _b(UnregisteredErrorCode, ("FORM-01",), "OPS-18"),
+    _b(HeartbeatOutOfRange, ("FORM-01",), "HEARTBEAT-5"),
+    _b(HugeLimit, ("FORM-01",), "TRANSPORT-10"),
+    _b(AcksWithoutId, ("FORM-01",), "OPS-12"),
+    _b(DedupsIdsAcrossSessions, ("IDS-01",), "OPS-11"),
+    _b(AppliesChangedRepeat, ("IDS-02",), "OPS-16"),
+    _b(ProgressPublishedByClients, ("CAT-01",), "PROGRESS-3", "CHANNEL-15"),
+    _b(RefusesDeepFamilyNames, ("CAT-02",), "CONF-3"),
+    _b(ErrorsOnUnsolicitedPong, ("TOL-01",), "HEARTBEAT-7"),
+    _b(ActsAfterClosingFrame, ("CLOSE-01",), "TRANSPORT-16"),
+    _b(UnregisteredCloseCode, ("CLOSE-01",), "TRANSPORT-14"),
+    _b(HoldsChatAck, ("CHAT-ACK-01",), "CHAT-4"),
+    _b(CurrentPastTheEnd, ("QRULE-01",), "QUEUE-4"),
+    _b(ConditionBeforeVersion, ("QRULE-02",), "QUEUE-6"),
+    _b(SchemaBeforeForbidden, ("PUB-01",), "CHANNEL-14"),
+    _b(UnknownOnUnsubscribe, ("PUB-02",), "OPS-14"),
+    _b(BadChannelPointer, ("PUB-02",), "CHANNEL-8"),
+    _b(ErrorClosesOthers, ("PUB-03",), "SECURITY-7"),
+    _b(SecondCatalogue, ("FORM-01",), "CHANNEL-10"),
+    _b(ProgressOverTotal, ("PROG-01",), "PROGRESS-2"),
 )
 
 REFERENCE_ONLY: tuple[str, ...] = ()

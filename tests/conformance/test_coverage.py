@@ -1,0 +1,105 @@
+"""Every requirement the wire can show on a server has a case, and every new case can fail (#9).
+
+The requirement index (schemas/requirements.json, from spec/) says whom each requirement binds
+and whether it can be observed on the wire. The suite judges servers, so each testable MUST
+whose party is ``server`` or ``both`` must be named by at least one case — except the gaps
+listed below, each with the reason no case checks it yet. The list can only shrink: a gap that
+gets a case must leave it, and a new requirement without a case fails this test.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import canaux_schemas
+from canaux_conformance.cases import all_cases
+
+if TYPE_CHECKING:
+    from tests.conformance.broken.faults import BROKEN_SERVERS
+else:  # pytest puts tests/conformance (no __init__.py) on sys.path
+    from broken.faults import BROKEN_SERVERS
+
+__all__: list[str] = []
+
+KNOWN_GAPS = {
+    "TRANSPORT-12": "what a server does with duplicate member names is being settled with I-JSON "
+    "(#9 item 7, robustness probes); until then either behaviour is allowed",
+    "TRANSPORT-13": "its MUST binds the client (accept 1 MiB frames); the server's part is a "
+    "SHOULD, for client conformance and the audit's size checks to come",
+    "TRANSPORT-15": "the WebSocket layer (RFC 6455 section 5.5) already refuses a close payload "
+    "over 125 bytes: the suite's client library never hands a longer reason over",
+    "CHANNEL-9": "needs a catalogue with an exact entry inside a family; the reference lists none "
+    "and the suite cannot make a server list one",
+    "CHANNEL-13": "only observable on a server whose access policy refuses a session; the "
+    "reference in conformance mode has none to refuse",
+    "OPS-17": "a correct server answers internal_error only when it fails; the suite cannot "
+    "make it fail",
+    "DELIVERY-8": "needs the outbound queue to overflow; its bound is not announced, so the suite "
+    "cannot drive it there within the announced limits",
+    "LIMIT-4": "the same: the outbound queue's bound is not announced in welcome",
+    "LIMIT-5": "needs more than resume_buffer events while detached: a resume-buffer-aware case "
+    "(#9 item 1) is to judge it at the announced buffer",
+    "SSE-8": "needs a server that authenticates; the proof-of-power servers do not (the config "
+    "matrix's authenticated run is where a case for it belongs)",
+}
+"""Server/both MUST requirements the wire can show that no case names yet, and why."""
+
+NEW_MODULES = {
+    "frame_form",
+    "frame_ids",
+    "catalogue",
+    "tolerance",
+    "closing",
+    "chat_order",
+    "queue_rules",
+    "publish_checks",
+    "session_lifecycle",
+}
+"""Suite modules written for #9: each of their cases has a broken server that it catches."""
+
+
+def _index() -> dict[str, dict[str, object]]:
+    return {entry["id"]: entry for entry in canaux_schemas.requirements()}
+
+
+def _named() -> set[str]:
+    return {req for case in all_cases() for req in case.requirements}
+
+
+def test_every_wire_testable_server_must_has_a_case() -> None:
+    wanted = {
+        rid
+        for rid, entry in _index().items()
+        if entry["party"] in ("server", "both") and entry["level"] == "MUST" and entry["testable"]
+    }
+    uncovered = wanted - _named()
+    assert sorted(uncovered - set(KNOWN_GAPS)) == [], "server MUSTs no case names"
+    assert sorted(set(KNOWN_GAPS) - uncovered) == [], "covered now: remove from KNOWN_GAPS"
+
+
+def test_the_gaps_are_few_and_explained() -> None:
+    assert len(KNOWN_GAPS) <= 12
+    assert all(len(reason) > 40 for reason in KNOWN_GAPS.values())
+
+
+def test_cases_name_only_requirements_the_wire_can_show() -> None:
+    index = _index()
+    unknown = sorted(r for r in _named() if r not in index)
+    untestable = sorted(r for r in _named() if r in index and not index[r]["testable"])
+    assert unknown == []
+    assert untestable == [], "a case cannot judge what is not on the wire"
+
+
+def test_every_new_case_has_a_broken_server_that_it_catches() -> None:
+    targeted = {case for broken in BROKEN_SERVERS for case in broken.cases}
+    new = {c.id for c in all_cases() if c.module in NEW_MODULES}
+    assert len(new) >= 15
+    assert sorted(new - targeted) == []
+
+
+def test_each_broken_server_of_a_new_case_breaks_a_requirement_that_case_names() -> None:
+    cases = {c.id: c for c in all_cases()}
+    for broken in BROKEN_SERVERS:
+        mine = [cases[c] for c in broken.cases if cases[c].module in NEW_MODULES]
+        for case in mine:
+            assert broken.breaks & set(case.requirements), (broken.name, case.id)
