@@ -42,9 +42,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from canaux_conformance.outcomes import CaseFailed
+
 __all__ = [
     "CLOSE_CODES",
     "FRAME_ERROR_CODES",
+    "AuditFailure",
     "Finding",
     "SessionBook",
     "SessionRecord",
@@ -75,6 +78,12 @@ FRAME_ERROR_CODES = frozenset(
 """Error codes whose "Where" column includes "frame" (spec/error-codes.md) [OPS-18]."""
 
 MAX_INTEGER = 2**53 - 1
+
+
+class AuditFailure(CaseFailed):
+    """A finding of the stream audit, raised like any other failure of the server."""
+
+
 _REPLIES = ("ack", "error")
 _OPERATIONS = ("subscribe", "unsubscribe", "publish")
 # Integer members the spec defines inside the data of standard channels [TRANSPORT-10].

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from canaux_conformance.audit import AuditFailure
 from canaux_conformance.cases import (
     BUDGETS,
     PROFILES,
@@ -227,16 +228,12 @@ def _case_seed(seed: int, case_id: str) -> int:
     return (seed ^ zlib.crc32(case_id.encode())) & 0xFFFFFFFF
 
 
-def _unreported_finding(ctx: CaseContext, failure: CaseFailed) -> CaseFailed | None:
-    if any(failure is seen for client in ctx.clients for seen in client.violations):
-        return None  # the case failed on a finding already: the first one stands
-    try:
-        ctx.check()
-    except CaseFailed as finding:
-        return finding
-    except Exception:  # a crashed reader is reported by the case's own outcome
-        return None
-    return None
+def _audit_finding(ctx: CaseContext, failure: CaseFailed) -> CaseFailed | None:
+    """The first stream audit finding of the case, unless the case failed on a finding."""
+    found = [v for client in ctx.clients for v in client.violations]
+    if any(failure is seen for seen in found):
+        return None  # the case failed on a finding already: that one stands
+    return next((v for v in found if isinstance(v, AuditFailure)), None)
 
 
 async def run_case(case: Case, ctx: CaseContext, *, case_timeout: float) -> CaseResult:
@@ -258,9 +255,9 @@ async def run_case(case: Case, ctx: CaseContext, *, case_timeout: float) -> Case
                     await ctx.aclose()
         ctx.check()  # the stream audit: frames that arrived while the connections closed
     except CaseFailed as failure:
-        # A frame the stream audit (or the schema check) rejected and no wait raised yet is
-        # the root cause: the case usually failed because that frame never reached it.
-        failure = _unreported_finding(ctx, failure) or failure
+        # A frame the stream audit rejected is the root cause: the case usually failed because
+        # that frame never reached it (audit.py).
+        failure = _audit_finding(ctx, failure) or failure
         requirement = requirement_for(failure, case)
         message = failure.message
         verdict = Verdict.FAIL if is_must(case, requirement) else Verdict.NON_STRICT

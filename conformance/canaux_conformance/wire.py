@@ -39,7 +39,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.typing import Subprotocol
 
 import canaux_schemas
-from canaux_conformance.audit import Finding, StreamAudit, book_for
+from canaux_conformance.audit import AuditFailure, Finding, StreamAudit, book_for
 from canaux_conformance.outcomes import CaseFailed, SuiteError
 
 __all__ = [
@@ -532,7 +532,13 @@ class RawClient:
 
     def _audited(self, findings: list[Finding]) -> bool:
         for finding in findings:
-            self._violation(f"stream audit: {finding.message}", finding.requirement)
+            message = f"stream audit: {finding.message}"
+            failure = AuditFailure(
+                f"client {self.name}: {message}", requirement=finding.requirement
+            )
+            self.violations.append(failure)
+            self.transcript.note(f"VIOLATION [{finding.requirement}] {message}", self.name)
+            self._arrived.set()
         return bool(findings)
 
     def _violation(self, message: str, requirement: str) -> None:
