@@ -561,13 +561,13 @@ class RawClient:
         if not isinstance(frame, dict):
             self._violation("server sent JSON that is not an object", "TRANSPORT-3")
             return
-        if self._audited(self.audit.received(message, frame)):
-            return  # a finding, not input, like a frame failing its schema
+        # The stream audit records its findings (audit.py); the frame still reaches the case,
+        # whose own model may name the same fault more precisely.
+        self._audited(self.audit.received(message, frame))
         # A frame failing its schema is a finding, not input: cases never see it.
         if self.validate and not self._check_schema(frame):
             return
-        if self._audited(self.audit.delivered(message, frame)):
-            return  # a leak or a gap: the stream audit's finding (audit.py)
+        self._audited(self.audit.delivered(message, frame))
         self.received.append(frame)
         if frame.get("type") == "welcome" and self.welcome is None and not self.legacy:
             self._on_welcome(frame)
