@@ -65,3 +65,22 @@ def test_the_worst_verdict_wins_in_the_suites_order() -> None:
     assert requirement_verdict([]) is Verdict.PASS
     for worse, better in itertools.pairwise(VERDICT_ORDER):
         assert requirement_verdict([better, worse]) is worse
+
+
+def test_the_reports_carry_the_matrix_of_every_requirement() -> None:
+    import json
+
+    import canaux_schemas
+    from canaux_conformance.report.html_report import render_html
+    from canaux_conformance.report.json_report import render_json
+
+    run = _run(_case("ISO-05", ("OPS-13",), Verdict.PASS))
+    matrix = json.loads(render_json(run))["matrix"]
+    assert [row["id"] for row in matrix] == [e["id"] for e in canaux_schemas.requirements()]
+    row = next(r for r in matrix if r["id"] == "OPS-13")
+    assert (row["party"], row["cases"], row["status"]) == ("server", ["ISO-05"], "pass")
+    untestable = next(r for r in matrix if not r["testable"])
+    assert untestable["status"] == f"not testable over the wire: {untestable['reason']}"
+    page = render_html(run)
+    assert "<th>party</th>" in page
+    assert "not testable over the wire: " in page
