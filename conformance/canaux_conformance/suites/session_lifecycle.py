@@ -37,7 +37,8 @@ def _resumable(ctx: CaseContext) -> None:
     if window < 1000:
         raise CaseSkipped(
             f"resume_window_ms is {window}: the server may discard a detached session at once "
-            "(RESUME-2), so no resume can be expected"
+            "(RESUME-2), so no resume can be expected",
+            applicable=False,
         )
 
 
