@@ -28,6 +28,11 @@ The conformance runner uses :func:`run_machine`, which applies the budget of the
 :class:`CaseFailed` whose message holds the shrunk steps and the replayable transcript of
 the minimal example (every frame per client, in order).
 
+What it relies on lives next to it: the delivery model it checks events against
+(:mod:`~canaux_conformance.delivery_model`), JSON equality (:mod:`~canaux_conformance.json_values`),
+the thread running its event loop (:mod:`~canaux_conformance.loop_thread`) and the glue that runs a
+machine as a case (:mod:`~canaux_conformance.machine_run`).
+
 Bridging asyncio into Hypothesis's synchronous rules: the machine owns a private event loop
 running in a background thread (:class:`EventLoopThread`); each rule submits ONE coroutine
 and waits for it with a bound. No sleep is used to synchronise.
@@ -58,42 +63,45 @@ Deciding "nothing more arrives" — the reasoning the checks rely on:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextlib
 import itertools
-import json
-import math
-import re
 import secrets
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-from hypothesis import HealthCheck, Phase, note, settings
+from hypothesis import note
 from hypothesis import strategies as st
-from hypothesis.errors import Flaky
-from hypothesis.reporting import with_reporter
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 from hypothesis_jsonschema import from_schema
 
 import canaux_schemas
+from canaux_conformance.delivery_model import (
+    DeliveryModel,
+    MissingEvents,
+    Published,
+    SessionModel,
+)
 from canaux_conformance.ijson import is_i_json
+from canaux_conformance.json_values import interoperable, json_equal, show_json
+from canaux_conformance.loop_thread import EventLoopThread, MachineStopped
+from canaux_conformance.machine_run import MachineBudget, describe_failure, run_as_case
 from canaux_conformance.outcomes import CaseFailed
 from canaux_conformance.proxy import FaultProxy
 from canaux_conformance.resume_rules import Resume, ResumeExpectation, resume_expectation
 from canaux_conformance.target import Target
 from canaux_conformance.wire import Frame, RawClient, Transcript, encode
 
+# The machine's own names, and (for code that imported them from here) those of the modules
+# its parts moved to: delivery_model, loop_thread, machine_run, json_values.
 __all__ = [
+    "CanauxMachine",
     "DeliveryModel",
     "EventLoopThread",
     "MachineBudget",
@@ -113,283 +121,10 @@ T = TypeVar("T")
 
 _SEGMENT = r"\A[a-z0-9][a-z0-9_-]{0,11}\Z"
 _CONTROL = "ctl"
-_MAX_SAFE_INT = 2**53
-
-
-# --------------------------------------------------------------------------- JSON equality
-
-
-def json_equal(a: Any, b: Any) -> bool:
-    """Equality of two decoded JSON values [DELIVERY-5].
-
-    Numbers compare by value (``1`` and ``1.0`` are the same JSON number), but ``true`` is not
-    ``1``; objects compare member by member, arrays element by element.
-    """
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
-
-
-def _show(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _interoperable(value: Any) -> bool:
-    """True for JSON every implementation can carry exactly (RFC 8259 §6: doubles, 2^53)."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return True
-    if isinstance(value, int):
-        return -_MAX_SAFE_INT < value < _MAX_SAFE_INT
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, list):
-        return all(_interoperable(v) for v in value)
-    if isinstance(value, dict):
-        return all(_interoperable(v) for v in value.values())
-    return False
-
-
-# --------------------------------------------------------------------------- the model
-
-
-@dataclass(frozen=True)
-class Published:
-    """One accepted publish: its channel, data, and the sessions that must receive it."""
-
-    mark: str
-    channel: str
-    data: Any
-    receivers: frozenset[str]
-
-
-@dataclass
-class SessionModel:
-    """What the model knows about one server session (the client's view of it)."""
-
-    id: str
-    identity: str | None
-    subscriptions: set[str] = field(default_factory=set)
-    unsubscribed: set[str] = field(default_factory=set)
-    """Channels this session left at some point (an event of one of them breaks OPS-6)."""
-    pending: dict[str, deque[str]] = field(default_factory=dict)
-    """Per channel, the marks still to receive, in channel order."""
-    seen: set[str] = field(default_factory=set)
-    last_seq: int = 0
-    """Highest seq received contiguously [RESUME-1]."""
-    replay_until: int = 0
-    """welcome.seq of the last resume: events up to it are the replay [RESUME-3]."""
-    resumed_channels: set[str] = field(default_factory=set)
-    """Channels subscribed before the last resume (kept by RESUME-3)."""
-    detached_at: float | None = None
-
-    @property
-    def outstanding(self) -> int:
-        return sum(len(q) for q in self.pending.values())
-
-    @property
-    def assigned(self) -> int:
-        """The seq the server must have assigned last: received plus still expected."""
-        return self.last_seq + self.outstanding
-
-
-class MissingEvents(CaseFailed):
-    """Expected events did not arrive in time (a finding; see :meth:`DeliveryModel.missing`)."""
-
-
-class DeliveryModel:
-    """Expected deliveries of ``conformance.*`` publishes, per session (§6, CONF-1).
-
-    Pure: no I/O, no clock. :meth:`on_event` raises :class:`CaseFailed` naming the requirement
-    an event breaks.
-    """
-
-    def __init__(self) -> None:
-        self.sessions: dict[str, SessionModel] = {}
-        self.published: dict[str, Published] = {}
-        self.channel_order: dict[str, list[str]] = {}
-
-    def open(self, session_id: str, identity: str | None) -> SessionModel:
-        if session_id in self.sessions:
-            # [RESUME-2] a refused resume / fresh hello must get a NEW session id.
-            raise CaseFailed(
-                f"fresh session id {session_id[:6]}… was already issued to an earlier session",
-                requirement="RESUME-2",
-            )
-        session = SessionModel(session_id, identity)
-        self.sessions[session_id] = session
-        return session
-
-    def forget(self, session_id: str) -> None:
-        """The client abandoned the session: it no longer receives anything the model tracks."""
-        session = self.sessions[session_id]
-        session.subscriptions.clear()
-        session.pending.clear()
-
-    def subscribe(self, session_id: str, channel: str) -> None:
-        self.sessions[session_id].subscriptions.add(channel)
-
-    def unsubscribe(self, session_id: str, channel: str) -> None:
-        session = self.sessions[session_id]
-        session.subscriptions.discard(channel)
-        session.unsubscribed.add(channel)
-
-    def publish(self, mark: str, channel: str, data: Any) -> Published:
-        """Record an acked publish: every session subscribed now must receive it, once."""
-        if mark in self.published:
-            raise ValueError(f"mark {mark!r} published twice by the machine")
-        receivers = frozenset(s.id for s in self.sessions.values() if channel in s.subscriptions)
-        for session_id in receivers:
-            self.sessions[session_id].pending.setdefault(channel, deque()).append(mark)
-        entry = Published(mark, channel, data, receivers)
-        self.published[mark] = entry
-        self.channel_order.setdefault(channel, []).append(mark)
-        return entry
-
-    def resumed(self, session_id: str, welcome_seq: int) -> None:
-        session = self.sessions[session_id]
-        session.replay_until = welcome_seq
-        session.resumed_channels = set(session.subscriptions)
-        session.detached_at = None
-
-    def on_event(self, session_id: str, frame: Frame) -> None:
-        """Check one received ``event`` and account for it; raise :class:`CaseFailed` if wrong."""
-        session = self.sessions[session_id]
-        seq, channel, data = frame.get("seq"), frame.get("channel"), frame.get("data")
-        mark = data.get("mark") if isinstance(data, dict) else None
-        in_replay = isinstance(seq, int) and seq <= session.replay_until
-        shown = f"event seq {seq} on {channel!r} (mark {mark!r})"
-        if not isinstance(seq, int) or seq != session.last_seq + 1:
-            if isinstance(seq, int) and seq <= session.last_seq:
-                requirement = "DELIVERY-6" if mark in session.seen else "DELIVERY-1"
-                problem = f"{shown} repeats or goes back: last seq received was {session.last_seq}"
-            else:
-                requirement = "DELIVERY-1"
-                problem = f"{shown} after seq {session.last_seq}: a gap"
-            if in_replay:
-                requirement = "RESUME-3"
-                problem += " (during the replay after resume)"
-            raise CaseFailed(problem, requirement=requirement)
-        entry = self.published.get(mark) if isinstance(mark, str) else None
-        if entry is None:
-            raise CaseFailed(f"{shown}: nobody published this mark", requirement="DELIVERY-2")
-        if mark in session.seen:
-            requirement = "RESUME-3" if in_replay else "DELIVERY-6"
-            raise CaseFailed(f"{shown}: this event was already delivered", requirement=requirement)
-        if entry.channel != channel:
-            raise CaseFailed(
-                f"{shown}: it was published on {entry.channel!r}, not on {channel!r}",
-                requirement="DELIVERY-2",
-            )
-        if session_id not in entry.receivers:
-            if channel in session.unsubscribed:
-                raise CaseFailed(
-                    f"{shown}: published after this session's unsubscribe was acked",
-                    requirement="OPS-6",
-                )
-            raise CaseFailed(
-                f"{shown}: this session was not subscribed to {channel!r} when it was published",
-                requirement="DELIVERY-2",
-            )
-        queue = self.sessions[session_id].pending.get(channel) or deque()
-        if not queue or queue[0] != mark:
-            expected = queue[0] if queue else None
-            requirement = "RESUME-3" if in_replay else "DELIVERY-3"
-            raise CaseFailed(
-                f"{shown}: the channel order (fixed by the acks, OPS-7) puts {expected!r} first",
-                requirement=requirement,
-            )
-        if not json_equal(data, entry.data):
-            raise CaseFailed(
-                f"{shown}: data {_show(data)} differs from the published {_show(entry.data)}",
-                requirement="DELIVERY-5",
-            )
-        queue.popleft()
-        session.seen.add(mark)
-        session.last_seq = seq
-
-    def missing(self, session_id: str) -> MissingEvents:
-        """The finding for events still expected by ``session_id`` once the wait ran out."""
-        session = self.sessions[session_id]
-        waiting = {c: list(q) for c, q in session.pending.items() if q}
-        lost_after_resume = [c for c in waiting if c in session.resumed_channels]
-        requirement = "RESUME-3" if lost_after_resume else "OPS-6"
-        why = (
-            " (subscriptions must survive the resume)"
-            if lost_after_resume
-            else " (CONF-1: every subscriber)"
-        )
-        return MissingEvents(
-            f"session {session_id[:6]}… never received {session.outstanding} event(s) of channels "
-            f"it "
-            f"is subscribed to: {waiting}; last seq received {session.last_seq}{why}",
-            requirement=requirement,
-        )
-
-
-# --------------------------------------------------------------------------- async bridge
-
-
-class MachineStopped(Exception):
-    """The run was stopped from outside (a cancelled case); not a finding about the server."""
-
-
-class EventLoopThread:
-    """An asyncio loop in a daemon thread; synchronous code submits coroutines with a bound."""
-
-    def __init__(self, name: str = "canaux-conformance-machine") -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
-        self._thread.start()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
-        """Run ``coro`` on the loop; cancel it and raise :class:`TimeoutError` after ``timeout``."""
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError(f"the machine's step did not finish within {timeout:g}s") from None
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Cancel what is left, stop the loop, join the thread."""
-        if not self.loop.is_running():
-            return
-
-        async def cancel_all() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                await asyncio.wait(tasks, timeout=timeout)
-
-        with contextlib.suppress(Exception):
-            self.run(cancel_all(), timeout + 1)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout)
-        if not self._thread.is_alive():
-            self.loop.close()
+MAX_SAFE_INT = 2**53
 
 
 # --------------------------------------------------------------------------- the machine
-
-
-@dataclass(frozen=True)
-class MachineBudget:
-    """How many examples and steps, and how long shrinking may take."""
-
-    max_examples: int
-    step_count: int
-    shrink_seconds: float
 
 
 @dataclass
@@ -469,7 +204,7 @@ def _payloads() -> st.SearchStrategy[Any]:
 
 def _small_and_interoperable(value: Any) -> bool:
     # [TRANSPORT-17] only I-JSON is published (no noncharacter in a generated string).
-    return _interoperable(value) and is_i_json(value) and len(_show(value).encode()) < 2048
+    return interoperable(value) and is_i_json(value) and len(show_json(value).encode()) < 2048
 
 
 def _reply_to(frame: Frame) -> Callable[[Frame], bool]:
@@ -1153,136 +888,6 @@ def make_machine(
     """A machine class bound to ``target`` (see the module docstring for use from pytest)."""
     runtime = _Runtime(target=target, timeout=timeout, run_id=run_id or secrets.token_hex(4))
     return type("CanauxMachineFor", (CanauxMachine,), {"runtime": runtime})
-
-
-@contextlib.contextmanager
-def _shrink_limit(seconds: float) -> Iterator[None]:
-    """Bound Hypothesis's shrinking: every shrink step here is real network traffic."""
-    from hypothesis.internal.conjecture import engine
-
-    previous = getattr(engine, "MAX_SHRINKING_SECONDS", None)
-    if previous is None:
-        yield
-        return
-    engine.MAX_SHRINKING_SECONDS = int(seconds)
-    try:
-        yield
-    finally:
-        engine.MAX_SHRINKING_SECONDS = previous
-
-
-def _first_case_failure(exc: BaseException) -> CaseFailed | None:
-    if isinstance(exc, CaseFailed):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = _first_case_failure(inner)
-            if found is not None:
-                return found
-    return None
-
-
-# Hypothesis's advice when shrinking hits its time limit; here the limit is ours (_shrink_limit).
-_HYPOTHESIS_NAG = re.compile(r"five minutes working to shrink|PLEASE REPORT THIS|improve shrinking")
-
-
-def run_as_case(
-    machine: type[RuleBasedStateMachine],
-    budget: MachineBudget,
-    *,
-    seed: int,
-    transcript: Callable[[], Transcript | None],
-    first_failure: Callable[[], tuple[CaseFailed, Transcript] | None] = lambda: None,
-    settings_overrides: Mapping[str, Any] | None = None,
-) -> None:
-    """Run a stateful test with the run's budget and seed; turn a failure into :class:`CaseFailed`.
-
-    The message holds the failure, the minimal (shrunk) steps as Hypothesis prints them, and
-    ``transcript()`` — the transcript of the last example run, which is the minimal one:
-    Hypothesis replays it last to report it.
-    """
-    # The attribute hypothesis.seed() sets; run_state_machine_as_test reads it from the class.
-    machine._hypothesis_internal_use_seed = seed
-    values: dict[str, Any] = {
-        "max_examples": budget.max_examples,
-        "stateful_step_count": budget.step_count,
-        "deadline": None,
-        "database": None,
-        "print_blob": False,
-        "report_multiple_bugs": False,
-        "suppress_health_check": list(HealthCheck),
-        "phases": [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
-    }
-    values.update(settings_overrides or {})
-    report: list[str] = []
-    try:
-        with (
-            with_reporter(lambda text: report.append(str(text))),
-            _shrink_limit(budget.shrink_seconds),
-        ):
-            run_state_machine_as_test(machine, settings=settings(**values))
-    except BaseException as exc:
-        failure = _first_case_failure(exc)
-        first = first_failure()
-        if failure is None and isinstance(exc, Flaky) and first is not None:
-            # The server behaved differently when the same steps were replayed (timing): no
-            # minimal example exists. Report the first failure seen, with its own transcript.
-            found, where = first
-            raise CaseFailed(
-                f"{found.message}\n\n(seed {seed}; the failure did not reproduce when Hypothesis "
-                f"replayed the same steps, so it was not shrunk: {type(exc).__name__})\n\n"
-                f"transcript of the example that failed:\n{where.render()}",
-                requirement=found.requirement,
-            ) from exc
-        if failure is None:
-            raise
-        flaky = isinstance(exc, Flaky)
-        # Hypothesis attaches the minimal steps to the exception as notes (older versions
-        # print them through the reporter). Repeated lines are repeated steps: keep them all.
-        notes = getattr(exc, "__notes__", None) or getattr(failure, "__notes__", None) or []
-        steps = "\n".join(
-            str(line)
-            for line in [*notes, *report]
-            if str(line).strip() and not _HYPOTHESIS_NAG.search(str(line))
-        )
-        if steps.strip() and any(_HYPOTHESIS_NAG.search(str(line)) for line in [*notes, *report]):
-            steps += f"\n(shrinking stopped at its {budget.shrink_seconds:g}s budget)"
-        shown = transcript()
-        if flaky and first is not None:
-            shown = first[1]
-        message = describe_failure(
-            failure.message,
-            seed=seed,
-            steps=steps,
-            flaky=flaky,
-            transcript=shown.render() if shown is not None else "",
-        )
-        raise CaseFailed(message, requirement=failure.requirement) from exc
-
-
-def describe_failure(message: str, *, seed: int, steps: str, flaky: bool, transcript: str) -> str:
-    """The finding of a failed machine run: the failure, the minimal steps when there are
-    some, and the transcript of the example shown.
-
-    A failure that did not reproduce when Hypothesis replayed its steps (timing) has no
-    minimal example: the message says so and shows the example that failed, never a heading
-    followed by nothing.
-    """
-    shown = transcript or "(no transcript was recorded)"
-    if flaky or not steps.strip():
-        why = (
-            "the failure did not reproduce when Hypothesis replayed the same steps, so it was "
-            "not shrunk"
-            if flaky
-            else "Hypothesis reported no steps"
-        )
-        return (
-            f"{message}\n\n(seed {seed}; {why})\n\ntranscript of the example that failed:\n{shown}"
-        )
-    return (
-        f"{message}\n\nminimal example (seed {seed}):\n{steps}\n\n"
-        f"transcript of that example:\n{shown}"
-    )
 
 
 def run_machine(

@@ -11,16 +11,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from canaux_conformance.machine import (
-    DeliveryModel,
-    EventLoopThread,
-    MachineBudget,
-    MachineStopped,
-    describe_failure,
-    json_equal,
-    make_machine,
-    run_machine,
-)
+from canaux_conformance.delivery_model import DeliveryModel
+from canaux_conformance.json_values import json_equal
+from canaux_conformance.loop_thread import EventLoopThread, MachineStopped
+from canaux_conformance.machine import make_machine, run_machine
+from canaux_conformance.machine_run import MachineBudget, describe_failure
 from canaux_conformance.outcomes import CaseFailed
 from canaux_conformance.target import ReferenceServer, Target
 

@@ -27,7 +27,8 @@ from hypothesis_jsonschema import from_schema
 import canaux_schemas
 from canaux_conformance.cases import CaseContext, case
 from canaux_conformance.ijson import is_i_json
-from canaux_conformance.machine import EventLoopThread, MachineBudget, MachineStopped, run_as_case
+from canaux_conformance.loop_thread import EventLoopThread, MachineStopped
+from canaux_conformance.machine_run import MachineBudget, run_as_case
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
 from canaux_conformance.queue_model import QueueState, Refusal, apply
 from canaux_conformance.target import Target

@@ -11,7 +11,9 @@ import threading
 from typing import Any
 
 from canaux_conformance.cases import CaseContext, case
-from canaux_conformance.machine import MachineBudget, json_equal, run_machine
+from canaux_conformance.json_values import json_equal
+from canaux_conformance.machine import run_machine
+from canaux_conformance.machine_run import MachineBudget
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
 from canaux_conformance.suites._delivery import barrier, check_contiguous, new_mark, wait_marks
 from canaux_conformance.wire import encode

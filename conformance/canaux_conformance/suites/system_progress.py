@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from canaux_conformance.cases import CaseContext, case
-from canaux_conformance.machine import json_equal
+from canaux_conformance.json_values import json_equal
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
 from canaux_conformance.suites._delivery import barrier, events, new_mark
 from canaux_conformance.wire import RawClient, encode
