@@ -240,6 +240,24 @@ def _requires_frame_fits(
         )
 
 
+def _requires_reply_memory(ctx: CaseContext, vector: Mapping[str, Any]) -> None:
+    """Skip a vector that re-sends an id (OPS-9) when the server need not remember it.
+
+    OPS-9 obliges a server to remember the replies of the frames received in the last
+    ``resume_window_ms``, up to ``resume_buffer`` of them: with a window under a second the
+    setup frame may already be forgotten, and applying the repeat again is then legal.
+    """
+    if "OPS-9" not in vector.get("requirements", ()) or ctx.server is None:
+        return
+    window = ctx.server.limit("resume_window_ms", STANDARD_LIMITS["resume_window_ms"])
+    if window < 1000:
+        raise CaseSkipped(
+            f"resume_window_ms is {window}: OPS-9 does not oblige the server to remember the "
+            "setup frame's reply by the time it is repeated",
+            applicable=False,
+        )
+
+
 def encode_value(value: Any) -> str:
     """Compact JSON of any value (vector frames may be arrays, strings, numbers, null)."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
@@ -411,6 +429,7 @@ async def run_vector(ctx: CaseContext, vector: Mapping[str, Any]) -> None:
     """Send one vector's input as it says and check the server's answer against ``expect``."""
     vector = _on_offered_channels(ctx, vector)
     _requires_catalogue(ctx, vector)
+    _requires_reply_memory(ctx, vector)
     sent, setup = _input(ctx, vector)
     # An input that breaks the size limit on purpose is sent as it is; any other must fit.
     oversize = "oversize_bytes" in vector and "close" in vector.get("expect", {})
