@@ -6,11 +6,12 @@ with :func:`is_i_json` before they are sent; the robustness cases send the rest 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any, Final
 
-__all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "NONCHARACTERS", "is_i_json"]
+__all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "NONCHARACTERS", "is_i_json", "readable_json"]
 
 MAX_SAFE_INTEGER: Final = 2**53 - 1
 MAX_DEPTH: Final = 64
@@ -39,3 +40,17 @@ def is_i_json(value: Any, depth: int = 2) -> bool:
             for k, v in value.items()
         )
     return False
+
+
+def readable_json(value: Any, **options: Any) -> str:
+    """JSON text for a report, non-ASCII left readable unless the value holds a lone surrogate.
+
+    The robustness cases send lone surrogates on purpose; their replay must still print and be
+    written as UTF-8, so such a value falls back to ``\\u`` escapes (still the same JSON).
+    """
+    text = json.dumps(value, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(value, ensure_ascii=True, **options)
+    return text

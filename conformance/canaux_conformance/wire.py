@@ -40,6 +40,7 @@ from websockets.typing import Subprotocol
 
 import canaux_schemas
 from canaux_conformance.audit import AuditFailure, Finding, StreamAudit, book_for
+from canaux_conformance.ijson import is_i_json, readable_json
 from canaux_conformance.outcomes import CaseFailed, SuiteError
 
 __all__ = [
@@ -218,7 +219,7 @@ class Transcript:
             lines.append("")
             lines.append("replay (frames sent, per client):")
             for client, frames in replay.items():
-                shown = [json.dumps(f, ensure_ascii=False) for f in frames[:50]]
+                shown = [readable_json(f) for f in frames[:50]]
                 more = f", … {len(frames) - 50} more" if len(frames) > 50 else ""
                 lines.append(f"  {client}: [{', '.join(shown)}{more}]")
         return "\n".join(lines)
@@ -564,6 +565,10 @@ class RawClient:
         # The stream audit records its findings (audit.py); the frame still reaches the case,
         # whose own model may name the same fault more precisely.
         self._audited(self.audit.received(message, frame))
+        if not is_i_json(frame, depth=1):
+            # [TRANSPORT-20] e.g. a lone surrogate or a huge integer relayed from a publisher.
+            self._violation("server sent a frame that is not I-JSON", "TRANSPORT-20")
+            return
         # A frame failing its schema is a finding, not input: cases never see it.
         if self.validate and not self._check_schema(frame):
             return

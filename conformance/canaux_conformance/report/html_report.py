@@ -8,12 +8,12 @@ requirement: party, cases, verdict, or why it cannot be tested over the wire).
 from __future__ import annotations
 
 import html
-import json
 from importlib import resources
 from pathlib import Path
 from string import Template
 
 from canaux_conformance import __version__
+from canaux_conformance.ijson import readable_json
 from canaux_conformance.matrix import compliance_matrix
 from canaux_conformance.outcomes import Verdict
 from canaux_conformance.results import VERDICT_ORDER, CaseResult, RunResult, requirement_index
@@ -74,7 +74,7 @@ def _case(result: CaseResult) -> str:
     if result.transcript_text and problem:
         parts.append(f"<pre>{_e(result.transcript_text)}</pre>")
     elif result.replay:
-        replay = json.dumps(result.replay, ensure_ascii=False)
+        replay = readable_json(result.replay)
         parts.append(f"<details><summary>frames sent</summary><pre>{_e(replay)}</pre></details>")
     reqs = ", ".join(result.requirements)
     return (

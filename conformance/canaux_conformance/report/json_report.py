@@ -8,9 +8,9 @@ transcript and replayable frames.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from canaux_conformance.ijson import readable_json
 from canaux_conformance.matrix import compliance_matrix
 from canaux_conformance.results import RunResult
 
@@ -20,7 +20,7 @@ __all__ = ["render_json", "write_json"]
 def render_json(run: RunResult) -> str:
     data = run.as_dict()
     data["matrix"] = [row.as_dict() for row in compliance_matrix(run)]
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+    return readable_json(data, indent=2, default=str) + "\n"
 
 
 def write_json(run: RunResult, path: Path) -> Path:
