@@ -11,6 +11,9 @@ import asyncio
 import contextlib
 import json
 from dataclasses import dataclass
+from typing import Any
+
+from canaux_conformance.ijson import is_i_json
 
 from .frame_proxy import Conn, Fault, Frame
 
@@ -935,6 +938,124 @@ class ProgressOverTotal(Fault):
         return [frame]
 
 
+def _sanitised(data: Any) -> bool:
+    # The lenient reading of the standard library: what the reference's door refuses.
+    return not is_i_json(data)
+
+
+class RelaysNonIJson(Fault):
+    name = "relays-non-i-json"
+    description = (
+        "publish data that is not I-JSON (a lone surrogate, a noncharacter, a huge number, deep"
+        " nesting) is acked and delivered to every subscriber as it was read"
+    )
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "publish" and _sanitised(frame.get("data")):
+            mark = f"relayed-{conn.index}-{frame.get('id')}"
+            conn.proxy.state_for("relayed")[mark] = frame["data"]
+            frame["data"] = {"mark": mark}
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = frame.get("data")
+        if frame.get("type") == "event" and isinstance(data, dict):
+            original = conn.proxy.state_for("relayed").get(str(data.get("mark")))
+            if original is not None:
+                frame["data"] = original
+        return [frame]
+
+
+def _has_duplicates(text: str) -> bool:
+    found = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal found
+        found = found or len({k for k, _ in items}) != len(items)
+        return dict(items)
+
+    try:
+        json.loads(text, object_pairs_hook=pairs)
+    except ValueError:
+        return False
+    return found
+
+
+class LastDuplicateWins(Fault):
+    name = "last-duplicate-wins"
+    description = "an object with a duplicate member name is read with the last one winning"
+
+    def client_text(self, conn: Conn, text: str) -> str:
+        if _has_duplicates(text):
+            return json.dumps(json.loads(text), separators=(",", ":"))
+        return text
+
+
+class CountsCharactersNotBytes(Fault):
+    name = "counts-characters-not-bytes"
+    description = (
+        "frame length is measured in characters: a frame of multi-byte characters over"
+        " max_frame_bytes bytes is accepted"
+    )
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "welcome":
+            conn.state["limit"] = frame.get("limits", {}).get("max_frame_bytes")
+        return [frame]
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        limit = conn.state.get("limit")
+        text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+        if isinstance(limit, int) and len(text) <= limit < len(text.encode()):
+            # What the reference would close with 1009 reaches it as ASCII of the same length.
+            frame = json.loads("".join(c if c.isascii() else "x" for c in text))
+        return [frame]
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) > 2**31:
+        return float(f"{value:.7g}")
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
+class RoundsLargeIntegers(Fault):
+    name = "rounds-large-integers"
+    description = "integers above 2**31 in event data are delivered rounded to 7 significant digits"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if _conformance(frame):
+            frame["data"] = _rounded(frame["data"])
+        return [frame]
+
+
+class HttpPublishIsLenient(Fault):
+    name = "http-publish-is-lenient"
+    description = (
+        "POST /publish reads its body leniently: data that is not I-JSON is published"
+        " (as a stand-in)"
+    )
+
+    def http_body(self, path: str, body: bytes) -> bytes:
+        if not path.endswith("/publish"):
+            return body
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return body
+        if not isinstance(value, dict):
+            return body
+        if _sanitised(value.get("data")) or _has_duplicates(body.decode("utf-8", "surrogatepass")):
+            value["data"] = {"mark": "lenient"}
+            return json.dumps(value).encode()
+        return body
+
+
 @dataclass(frozen=True)
 class BrokenServer:
     """A fault, the cases that must catch it, and the requirement IDs they may cite.
@@ -1025,6 +1146,16 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(ErrorClosesOthers, ("PUB-03",), "SECURITY-7"),
     _b(SecondCatalogue, ("FORM-01",), "CHANNEL-10"),
     _b(ProgressOverTotal, ("PROG-01",), "PROGRESS-2"),
+    _b(
+        RelaysNonIJson,
+        ("ROBUST-01", "ROBUST-02", "ROBUST-04", "ROBUST-05"),
+        "TRANSPORT-18",
+        "TRANSPORT-20",
+    ),
+    _b(LastDuplicateWins, ("ROBUST-03", "ROBUST-09", "ROBUST-10"), "TRANSPORT-12", "LEGACY-5"),
+    _b(CountsCharactersNotBytes, ("ROBUST-07",), "TRANSPORT-6", "LIMIT-2"),
+    _b(RoundsLargeIntegers, ("ROBUST-06",), "TRANSPORT-19"),
+    _b(HttpPublishIsLenient, ("ROBUST-08",), "HTTP-3"),
 )
 
 REFERENCE_ONLY: tuple[str, ...] = ()

@@ -68,6 +68,14 @@ class Fault:
     def http_request(self, path: str, headers: dict[str, str], query: dict[str, str]) -> None:
         """Change an HTTP request (headers, query) before it is relayed."""
 
+    def client_text(self, conn: Conn, text: str) -> str:
+        """Change a client text message before it is read as a frame (a lenient parser)."""
+        return text
+
+    def http_body(self, path: str, body: bytes) -> bytes:
+        """Change an HTTP request body before it is relayed."""
+        return body
+
 
 @dataclass(eq=False)
 class Conn:
@@ -229,7 +237,7 @@ class FrameProxy:
                 with contextlib.suppress(ConnectionClosed):
                     await conn.upstream.send(message["bytes"])
                 continue
-            text = message.get("text") or ""
+            text = self.fault.client_text(conn, message.get("text") or "")
             frame = _decode(text)
             if frame is None:
                 with contextlib.suppress(ConnectionClosed):
@@ -237,7 +245,15 @@ class FrameProxy:
                 continue
             async with self.lock:
                 self._before_client_frame(conn, frame)
-                for out in await self.fault.from_client(conn, frame):
+                outs = await self.fault.from_client(conn, frame)
+                if outs == [_decode(text)]:
+                    # Untouched (by the fault and the seq translation): relay the text as the
+                    # client wrote it, so that what a JSON round trip would change (a duplicate
+                    # name, 1e-400, an escape) reaches the server as it was sent.
+                    with contextlib.suppress(ConnectionClosed):
+                        await conn.upstream.send(text)
+                    continue
+                for out in outs:
                     await conn.to_server(out)
 
     async def _server_to_client(self, conn: Conn) -> None:
@@ -300,7 +316,7 @@ class FrameProxy:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
         query = dict(request.query_params)
         self.fault.http_request(request.url.path, headers, query)
-        body = await request.body()
+        body = self.fault.http_body(request.url.path, await request.body())
         upstream = self._http.build_request(
             request.method,
             f"http://{self.upstream}{request.url.path}",
