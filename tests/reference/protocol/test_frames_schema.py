@@ -6,6 +6,7 @@ ones; for every value the pydantic models and ``jsonschema`` must give the same 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from hypothesis_jsonschema import from_schema
 from pydantic import BaseModel, ValidationError
 
 import canaux_schemas
-from canaux.protocol import frames
+from canaux.protocol import frames, ijson
 
 FRAME = canaux_schemas.load("frame.json")
 
@@ -193,11 +194,21 @@ class TestModelsAgreeWithFrameSchema:
         check()
 
 
+def _is_i_json(value: Any) -> bool:
+    # The schema lets data hold any JSON; a frame is also I-JSON [TRANSPORT-17], so values the
+    # door refuses (an integer beyond 2**53 - 1, a noncharacter) are not frames to round-trip.
+    try:
+        ijson.loads(json.dumps(value))
+    except ValueError:
+        return False
+    return True
+
+
 class TestEncodingRoundTrips:
     """encode() writes frames the schema accepts, and parsing them gives the same frame."""
 
     @SETTINGS
-    @given(from_schema(schema_for("frame")))
+    @given(from_schema(schema_for("frame")).filter(_is_i_json))
     def test_encoded_frame_is_valid_and_parses_back_to_the_same_frame(self, value: Any) -> None:
         frame = frames.parse_frame(value)
         text = frames.encode(frame)
