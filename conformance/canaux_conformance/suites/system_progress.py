@@ -125,10 +125,15 @@ async def _posted(ctx: CaseContext, channel: str, data: Any) -> None:
         raise CaseSkipped(
             f"POST {ctx.target.publish_url} answered {response.status_code}: give --publish-token"
         )
+    if response.status_code == 404:
+        raise CaseSkipped(f"POST {ctx.target.publish_url} answered 404: no publish endpoint there")
     if response.status_code != 202:
-        raise CaseSkipped(
-            f"POST {ctx.target.publish_url} answered {response.status_code} "
-            f"{response.text[:200]!r}: the server cannot be driven to publish"
+        # The suite only posts valid events (their schema, monotonic progress): refusing one
+        # breaks HTTP-4 ("a valid publish MUST be answered with status 202").
+        raise CaseFailed(
+            f"POST {ctx.target.publish_url} {channel} {data!r} answered {response.status_code} "
+            f"{response.text[:200]!r}; a valid publish is answered 202",
+            requirement="HTTP-4",
         )
 
 
@@ -200,7 +205,7 @@ async def sys_03(ctx: CaseContext) -> None:
 
 @case(
     id="PROG-01",
-    requirements=("PROGRESS-1", "DELIVERY-4", "PROGRESS-2"),
+    requirements=("PROGRESS-1", "DELIVERY-4", "PROGRESS-2", "HTTP-4"),
     profile="progress",
     title="progress updates arrive in order and stay monotonic per task",
 )
