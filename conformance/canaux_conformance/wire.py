@@ -16,6 +16,10 @@ suite's doing [LIMIT-7, LIMIT-8]: once a ``welcome`` arrives, every frame it sen
 ``limits.max_frame_bytes`` is refused with :class:`SuiteError` before it leaves. A case that
 probes a limit on purpose says so (``send_text(..., beyond_limits=True)``); a ``4429`` or
 ``1009`` close it did not expect is then the suite's error, and otherwise the server's fault.
+
+The parts it is built from have their own modules: :mod:`~canaux_conformance.pacing` (the
+token bucket), :mod:`~canaux_conformance.transcript` (what was sent and received) and
+:mod:`~canaux_conformance.validation` (the schema checks of server frames).
 """
 
 # Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.
@@ -27,22 +31,29 @@ import asyncio
 import contextlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cache
-from typing import Any, Literal, Self
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Self
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
 import canaux_schemas
 from canaux_conformance.audit import AuditFailure, Finding, StreamAudit, book_for
-from canaux_conformance.ijson import is_i_json, readable_json
+from canaux_conformance.ijson import is_i_json
 from canaux_conformance.outcomes import CaseFailed, SuiteError
+from canaux_conformance.pacing import Pacer
+from canaux_conformance.transcript import Transcript, TranscriptEntry
+from canaux_conformance.validation import (
+    SERVER_FRAME_TYPES,
+    FrameValidator,
+    catalogue_entry,
+    shared_validator,
+)
 
+# The client's own names, and (for code that imported them from here) those of the modules
+# its parts moved to: pacing (Pacer), transcript (Transcript, TranscriptEntry), validation
+# (FrameValidator, catalogue_entry, SERVER_FRAME_TYPES).
 __all__ = [
     "LIMIT_CLOSE_CODES",
     "SERVER_FRAME_TYPES",
@@ -61,15 +72,10 @@ __all__ = [
 SUBPROTOCOL = "canaux.v1"
 """The WebSocket subprotocol of Canaux v1 [TRANSPORT-1]."""
 
-SERVER_FRAME_TYPES = ("welcome", "ack", "error", "event", "ping", "pong")
-"""The frames a server sends (spec §3)."""
 
 Frame = dict[str, Any]
 """A decoded frame: one JSON object."""
 
-Direction = Literal["open", "send", "recv", "close", "note"]
-
-_ARROWS: dict[str, str] = {"open": "==", "send": "->", "recv": "<-", "close": "xx", "note": "##"}
 
 # Which requirement an invalid `data` breaks, per standard channel; anything else (conformance.*,
 # custom channels) breaks DELIVERY-5 "data is delivered as published".
@@ -88,238 +94,6 @@ LIMIT_CLOSE_CODES = {4429: "max_rate", 1009: "max_frame_bytes"}
 def encode(frame: Mapping[str, Any]) -> str:
     """Compact JSON, the way a careful client writes a frame."""
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
-
-
-# --------------------------------------------------------------------------- pacing
-
-
-class Pacer:
-    """A client-side token bucket that keeps one connection within the server's [LIMIT-3, LIMIT-8].
-
-    The server's bucket holds ``max_rate`` tokens and gains ``max_rate`` per second; frames that
-    leave the suite at exactly that pace can still reach the server's bucket closer together
-    (a scheduler stall on either side, a batch read), so the suite keeps a margin: a burst of
-    half the bucket and 80 % of the rate. A server that closes a client paced like this with
-    ``4429`` broke LIMIT-8 whatever the jitter, up to ``burst / rate`` seconds of it (0.6 s).
-
-    ``reserve()`` takes one token and returns how long to wait before sending; reservations
-    queue up in call order, so concurrent senders (a case and the reader's pongs) share it.
-    """
-
-    BURST_SHARE = 0.5
-    RATE_SHARE = 0.8
-
-    def __init__(self, max_rate: int, now: float) -> None:
-        if max_rate < 1:
-            raise ValueError(f"max_rate must be positive, got {max_rate}")
-        self.max_rate = max_rate
-        self.capacity = max(1.0, float(max_rate // 2 if max_rate > 1 else 1))
-        self.rate = max_rate * self.RATE_SHARE
-        self._tokens = self.capacity
-        self._at = now
-        self.waited = 0.0
-        """Seconds of waiting imposed so far (for the transcript)."""
-
-    def reserve(self, now: float) -> float:
-        """Take one token; the seconds to wait before the frame may leave (0 when one is free)."""
-        if now > self._at:
-            self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
-            self._at = now
-        self._tokens -= 1.0
-        wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
-        self.waited += wait
-        return wait
-
-    def describe(self) -> str:
-        return (
-            f"paced at {self.rate:g} frames/s with bursts of {self.capacity:g} "
-            f"(announced max_rate {self.max_rate})"
-        )
-
-
-# --------------------------------------------------------------------------- transcript
-
-
-@dataclass(frozen=True)
-class TranscriptEntry:
-    """One thing that happened on one client's connection."""
-
-    client: str
-    direction: Direction
-    at: float
-    """Seconds since the transcript started."""
-    text: str
-    """The frame as sent/received (raw text), or a description for open/close/note."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "client": self.client,
-            "direction": self.direction,
-            "at": self.at,
-            "text": self.text,
-        }
-
-
-@dataclass
-class Transcript:
-    """Everything the clients of one case sent and received, in order."""
-
-    entries: list[TranscriptEntry] = field(default_factory=list)
-    limit: int = 5000
-    """Entries kept; a flood case must not turn the report into megabytes."""
-    dropped: int = 0
-    _start: float | None = None
-
-    def _now(self) -> float:
-        now = asyncio.get_running_loop().time()
-        if self._start is None:
-            self._start = now
-        return now - self._start
-
-    def add(self, client: str, direction: Direction, text: str) -> None:
-        if len(self.entries) >= self.limit:
-            self.dropped += 1
-            return
-        self.entries.append(TranscriptEntry(client, direction, round(self._now(), 4), text))
-
-    def note(self, text: str, client: str = "suite") -> None:
-        """A line of explanation from the case itself."""
-        self.add(client, "note", text)
-
-    def clients(self) -> list[str]:
-        return list(dict.fromkeys(e.client for e in self.entries if e.direction != "note"))
-
-    def replay(self) -> dict[str, list[Any]]:
-        """Per client, the frames it sent (decoded where JSON): send them again to reproduce."""
-        sent: dict[str, list[Any]] = {}
-        for entry in self.entries:
-            if entry.direction != "send":
-                continue
-            try:
-                value: Any = json.loads(entry.text)
-            except ValueError:
-                value = entry.text
-            sent.setdefault(entry.client, []).append(value)
-        return sent
-
-    def render(self, max_text: int = 400) -> str:
-        """Human-readable transcript: one line per entry, then the replayable frames per client."""
-        lines = []
-        for e in self.entries:
-            text = (
-                e.text
-                if len(e.text) <= max_text
-                else e.text[:max_text] + f"… ({len(e.text)} chars)"
-            )
-            lines.append(f"{e.at:8.3f}s {e.client:>8} {_ARROWS[e.direction]} {text}")
-        if self.dropped:
-            lines.append(f"… {self.dropped} more entries not kept")
-        replay = self.replay()
-        if replay:
-            lines.append("")
-            lines.append("replay (frames sent, per client):")
-            for client, frames in replay.items():
-                shown = [readable_json(f) for f in frames[:50]]
-                more = f", … {len(frames) - 50} more" if len(frames) > 50 else ""
-                lines.append(f"  {client}: [{', '.join(shown)}{more}]")
-        return "\n".join(lines)
-
-    def as_list(self) -> list[dict[str, Any]]:
-        return [e.as_dict() for e in self.entries]
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def catalogue_entry(
-    catalogue: Iterable[Mapping[str, Any]], channel: str
-) -> Mapping[str, Any] | None:
-    """The catalogue entry covering ``channel``: exact name, else a family ``p.*`` [CHANNEL-2]."""
-    family = None
-    for entry in catalogue:
-        name = entry.get("name")
-        if not isinstance(name, str):
-            continue
-        if name == channel:
-            return entry
-        # [CHANNEL-2] "p.*" covers names starting with "p." that have at least one more segment.
-        if name.endswith(".*") and channel.startswith(name[:-1]) and len(channel) > len(name) - 1:
-            family = family or entry
-    return family
-
-
-class FrameValidator:
-    """JSON Schema checks of server frames and channel event data, from ``canaux_schemas``."""
-
-    def __init__(self) -> None:
-        self._registry = canaux_schemas.registry()
-        self._frame = Draft202012Validator(
-            {"$ref": canaux_schemas.FRAME_SCHEMA_ID + "#/$defs/server_frame"},
-            registry=self._registry,
-        )
-        self._by_type = {
-            kind: Draft202012Validator(
-                {"$ref": f"{canaux_schemas.FRAME_SCHEMA_ID}#/$defs/{kind}"}, registry=self._registry
-            )
-            for kind in SERVER_FRAME_TYPES
-        }
-        self._data: dict[str, Draft202012Validator | None] = {}
-        self._legacy = Draft202012Validator(
-            {"$ref": canaux_schemas.SCHEMA_BASE_URI + "legacy.json#/$defs/server_frame"},
-            registry=self._registry,
-        )
-
-    def frame_error(self, frame: Any) -> str | None:
-        """Why ``frame`` is not a valid server frame, or ``None`` if it is."""
-        error = best_match(self._frame.iter_errors(frame))
-        if error is None:
-            return None
-        kind = frame.get("type") if isinstance(frame, dict) else None
-        if kind not in SERVER_FRAME_TYPES:
-            return f"'type' is {kind!r}, not one of the server frame types {SERVER_FRAME_TYPES}"
-        # The union's best match is often a sibling branch; explain against the frame's own type.
-        error = best_match(self._by_type[kind].iter_errors(frame)) or error
-        where = "/" + "/".join(str(p) for p in error.absolute_path)
-        return f"at {where}: {error.message}"
-
-    def legacy_error(self, frame: Any) -> str | None:
-        """Why ``frame`` is not a valid legacy server frame (§12), or ``None`` if it is."""
-        error = best_match(self._legacy.iter_errors(frame))
-        if error is None:
-            return None
-        where = "/" + "/".join(str(p) for p in error.absolute_path)
-        return f"at {where}: {error.message}"
-
-    def _data_validator(self, schema_id: str) -> Draft202012Validator | None:
-        if schema_id not in self._data:
-            validator = None
-            try:
-                schema = self._registry.contents(schema_id)
-            except LookupError:
-                schema = None
-            # Custom channels may name schemas the suite does not ship: nothing to check then.
-            if isinstance(schema, Mapping) and "event" in schema.get("$defs", {}):
-                validator = Draft202012Validator(
-                    {"$ref": schema_id + "#/$defs/event"}, registry=self._registry
-                )
-            self._data[schema_id] = validator
-        return self._data[schema_id]
-
-    def data_error(self, schema_id: str, data: Any) -> str | None:
-        """Why ``data`` is not a valid event of the channel schema ``schema_id``, or ``None``."""
-        validator = self._data_validator(schema_id)
-        if validator is None:
-            return None
-        error = best_match(validator.iter_errors(data))
-        if error is None:
-            return None
-        where = "/data/" + "/".join(str(p) for p in error.absolute_path)
-        return f"at {where.rstrip('/')}: {error.message}"
-
-
-@cache
-def _shared_validator() -> FrameValidator:
-    return FrameValidator()
 
 
 # --------------------------------------------------------------------------- client
@@ -644,7 +418,7 @@ class RawClient:
 
     def _check_schema(self, frame: Frame) -> bool:
         if self._validator is None:
-            self._validator = _shared_validator()
+            self._validator = shared_validator()
         if self.legacy:
             return self._check_legacy(frame, self._validator)
         problem = self._validator.frame_error(frame)

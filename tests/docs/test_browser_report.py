@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, ConsoleMessage
 from canaux_conformance.outcomes import Verdict
 from canaux_conformance.report import write_reports
 from canaux_conformance.results import CaseResult, RunResult
-from canaux_conformance.wire import Direction, Transcript, TranscriptEntry
+from canaux_conformance.transcript import Direction, Transcript, TranscriptEntry
 from docs.sitegen import compliance
 
 SESSION = "q1ZpX8vB3kT0aLm2Nc7RdA"
