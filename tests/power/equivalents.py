@@ -115,13 +115,20 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         reason="runs only after an internal_error [OPS-17], which a correct server never "
         "gives: no suite can provoke one over the wire",
     ),
-    Equivalent(
-        path="canaux/server/channels/channel.py",
-        scope="Publication.spawn",
-        operator="delete",
-        kind=OUT_OF_REACH,
-        reason="guards an application's misuse of the channel API (background work without "
-        "a requester); the reference's own channels never do that",
+    *(
+        Equivalent(
+            path="canaux/server/channels/channel.py",
+            scope="Publication.spawn",
+            before=before,
+            kind=OUT_OF_REACH,
+            reason="guards an application's misuse of the channel API (background work "
+            "without a requester); the reference's own channels never do that",
+        )
+        for before in (
+            "work.close()",
+            'raise Refused(ErrorCode.FORBIDDEN, f"{self.channel}: background work needs a '
+            'requester")',
+        )
     ),
     *(
         Equivalent(
@@ -140,6 +147,74 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
             "_list_files",
             "_sizes",
         )
+    ),
+    Equivalent(
+        path="canaux/protocol/channels.py",
+        scope="is_reserved",
+        reason="only Catalogue._check_entry asks it, when the server is built (see there); "
+        "a name the catalogue does not list is refused as unknown_channel either way",
+    ),
+    Equivalent(
+        path="canaux/server/config.py",
+        scope="ServerConfig.__post_init__",
+        reason="validates the configuration once, when the server is built: a mutant here "
+        "either refuses the power run's configuration (stillborn) or accepts it and serves "
+        "exactly as before",
+    ),
+    Equivalent(
+        path="canaux/protocol/server.py",
+        scope="ServerConnection._clock",
+        operator="compare",
+        before="if now is not None and now > self._now:",
+        reason="with now equal to the last time, the mutant assigns the value already held",
+    ),
+    Equivalent(
+        path="canaux/protocol/session.py",
+        scope="SessionState.discard",
+        before="self.discarded = True",
+        reason="a second line of defence: a discarded session also leaves the registry (no "
+        "resume finds it: resumed false) and the hub (no event reaches it), and its buffer "
+        "and replies are cleared on the next lines",
+    ),
+    Equivalent(
+        path="canaux/server/hub.py",
+        scope="Hub.channels",
+        reason="only Hub.drop() asks it, for a discarded session (which drops every event: "
+        "ServerSession.deliver checks discarded) or a closed legacy link (whose closed queue "
+        "drops it): the subscribers left behind cost memory, no client sees them",
+    ),
+    Equivalent(
+        path="canaux/server/sessions.py",
+        scope="SessionRegistry.discard",
+        kind=OUT_OF_REACH,
+        reason="the application's way to end a session; nothing in canaux serve calls it "
+        "(expiry goes through the sans-I/O registry's own discard)",
+    ),
+    Equivalent(
+        path="canaux/server/runtime.py",
+        scope="ServerRuntime.publish",
+        before="self._remember_loop()",
+        kind=OUT_OF_REACH,
+        reason="remembers the loop for publish_threadsafe(), the in-process API for other "
+        "threads; canaux serve never publishes from another thread",
+    ),
+    Equivalent(
+        path="canaux/server/http_api.py",
+        scope="scan_endpoint",
+        kind=OUT_OF_REACH,
+        reason="POST /tasks/scan is the reference's own scan runner (off without "
+        "--scan-root), not part of the spec",
+    ),
+    *(
+        Equivalent(
+            path="canaux/server/channels/channel.py",
+            scope=scope,
+            kind=OUT_OF_REACH,
+            reason="part of the channel API that only an application's own channel uses "
+            "(state kept by the broker, a first event on subscribe); the reference's "
+            "catalogue never runs it, so the suite, which tests that catalogue, cannot",
+        )
+        for scope in ("Publication.broadcast", "Channel.first_event")
     ),
     Equivalent(
         path="canaux/server/run.py",
