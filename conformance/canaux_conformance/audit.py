@@ -395,8 +395,8 @@ class StreamAudit:
             )
             return findings
         operation = session.operations.get(frame_id)
-        if operation is None:
-            return findings
+        if operation is None or session.replies[frame_id] > 1:
+            return findings  # a repeated reply (OPS-9) changes nothing
         kind, channel = operation
         if frame.get("type") == "ack":
             session.acked.add(frame_id)

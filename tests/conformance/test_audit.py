@@ -109,6 +109,15 @@ class TestRouting:
         assert feed(second, event(2, "conformance.x")) == []
         assert cited(feed(second, event(3, "conformance.y"))) == ["DELIVERY-2"]
 
+    def test_a_repeated_reply_changes_nothing(self) -> None:
+        audit = connected()
+        for frame_id, kind in (("s1", "subscribe"), ("u1", "unsubscribe"), ("s2", "subscribe")):
+            send(audit, {"type": kind, "id": frame_id, "channel": "conformance.x"})
+            feed(audit, {"type": "ack", "id": frame_id})
+        send(audit, {"type": "unsubscribe", "id": "u1", "channel": "conformance.x"})
+        assert feed(audit, {"type": "ack", "id": "u1"}) == []
+        assert feed(audit, event(1, "conformance.x")) == []
+
     def test_a_session_resumed_unseen_is_not_checked_for_routing(self) -> None:
         audit = StreamAudit(SessionBook())
         send(audit, {"type": "hello", "version": 1, "resume": {"session": SESSION_A, "seq": 0}})

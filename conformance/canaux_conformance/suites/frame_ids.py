@@ -88,3 +88,45 @@ async def ids_02(ctx: CaseContext) -> None:
             f"the new content of a repeated id was applied: {encode(applied[0])}",
             requirement="OPS-16",
         )
+
+
+@case(
+    id="IDS-03",
+    requirements=("OPS-9",),
+    title="an old subscribe or unsubscribe sent again is answered again, not applied again",
+)
+async def ids_03(ctx: CaseContext) -> None:
+    """A subscribes to C (s1) and unsubscribes (u1), then sends s1 again: acked, and A stays
+    unsubscribed. A subscribes to D (s2), unsubscribes (u2), subscribes again (s3), then sends
+    u2 again: acked, and A stays subscribed to D [OPS-9]."""
+    c, d = ctx.channel("c"), ctx.channel("d")
+    a, p = await ctx.client("A"), await ctx.client("P")
+    own = ctx.channel("own")
+    await a.subscribe(own)
+    for frame_id, kind, channel in (("s1", "subscribe", c), ("u1", "unsubscribe", c)):
+        await a.request({"type": kind, "id": frame_id, "channel": channel}, ok=True)
+    again = await a.request({"type": "subscribe", "id": "s1", "channel": c})
+    if again.get("type") != "ack":
+        raise CaseFailed(
+            f"s1 sent again answered {encode(again)}; it was acked", requirement="OPS-9"
+        )
+    for frame_id, kind in (("s2", "subscribe"), ("u2", "unsubscribe"), ("s3", "subscribe")):
+        await a.request({"type": kind, "id": frame_id, "channel": d}, ok=True)
+    again = await a.request({"type": "unsubscribe", "id": "u2", "channel": d})
+    if again.get("type") != "ack":
+        raise CaseFailed(
+            f"u2 sent again answered {encode(again)}; it was acked", requirement="OPS-9"
+        )
+    on_c, on_d = new_mark(ctx, "c"), new_mark(ctx, "d")
+    await p.publish(c, {"mark": on_c})
+    await p.publish(d, {"mark": on_d})
+    try:
+        await wait_marks(a, d, [on_d], timeout=ctx.timeout, requirement="OPS-9")
+    except CaseFailed as failure:
+        raise CaseFailed(
+            "u2 sent again was applied again: A no longer receives D. " + failure.message,
+            requirement="OPS-9",
+        ) from failure
+    before = await barrier(ctx, a, own, publisher=p)
+    if [f for f in before if f.get("channel") == c]:
+        raise CaseFailed("s1 sent again was applied again: A receives C", requirement="OPS-9")

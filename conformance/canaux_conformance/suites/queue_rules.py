@@ -133,3 +133,44 @@ async def qrule_02(ctx: CaseContext) -> None:
                 f"{encode(data)} answered {encode(reply)}; the first failing check gives {code}",
                 requirement="QUEUE-6",
             )
+
+
+@case(
+    id="QRULE-03",
+    requirements=("QUEUE-3", "QUEUE-5"),
+    profile="playqueue",
+    title="previous at the first item and next at the last are refused with invalid_command",
+)
+async def qrule_03(ctx: CaseContext) -> None:
+    """A adds two tracks and plays the first: previous is refused (invalid_command, /data/op);
+    A plays the last: next is refused the same way; neither changes the queue [QUEUE-3]."""
+    ctx.require_channel("playqueue")
+    a = await ctx.client("A")
+    await _snapshot(a, ctx.timeout)
+    for n in range(2):
+        track = {"id": f"{ctx.run_id}-edge{n}", "title": f"edge {n}"}
+        await a.publish("playqueue", {"op": "add", "track": track})
+    state = await a.expect(
+        "event",
+        channel="playqueue",
+        where=lambda f: any(
+            isinstance(t, dict) and t.get("id") == f"{ctx.run_id}-edge1"
+            for t in f.get("data", {}).get("items", [])
+        ),
+        what="the state with both tracks",
+        requirement="QUEUE-2",
+    )
+    items = state["data"]["items"]
+    ends = {"previous": 0, "next": len(items) - 1}
+    for op, index in ends.items():
+        await a.publish("playqueue", {"op": "play", "index": index})
+        reply = await a.publish("playqueue", {"op": op}, ok=False)
+        if reply.get("type") != "error" or reply.get("code") != "invalid_command":
+            raise CaseFailed(
+                f"{op} with current {index} of {len(items)} answered {encode(reply)}",
+                requirement="QUEUE-3",
+            )
+        if reply.get("pointer") != "/data/op":
+            raise CaseFailed(
+                f"{op} refused with pointer {reply.get('pointer')!r}", requirement="QUEUE-3"
+            )

@@ -1056,6 +1056,43 @@ class HttpPublishIsLenient(Fault):
         return body
 
 
+class ReappliesRepeatedIds(Fault):
+    name = "reapplies-repeated-ids"
+    description = "a subscribe or unsubscribe sent again with its old id is applied again"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") in ("subscribe", "unsubscribe"):
+            seen: set[str] = conn.state.setdefault("seen", set())
+            if frame.get("id") in seen:
+                frame["id"] = f"{frame['id']}-again"
+            else:
+                seen.add(str(frame.get("id")))
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") in ("ack", "error") and str(frame.get("id", "")).endswith("-again"):
+            frame["id"] = str(frame["id"])[: -len("-again")]
+        return [frame]
+
+
+class AcceptsStepPastTheEnds(Fault):
+    name = "accepts-step-past-the-ends"
+    description = "previous at the first item and next at the last are acked, not refused"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = frame.get("data")
+        step = isinstance(data, dict) and data.get("op") in ("previous", "next")
+        if frame.get("channel") == "playqueue" and step:
+            conn.state.setdefault("steps", set()).add(frame.get("id"))
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        refused = frame.get("type") == "error" and frame.get("code") == "invalid_command"
+        if refused and frame.get("id") in conn.state.get("steps", ()):
+            return [{"type": "ack", "id": frame["id"]}]
+        return [frame]
+
+
 @dataclass(frozen=True)
 class BrokenServer:
     """A fault, the cases that must catch it, and the requirement IDs they may cite.
@@ -1156,6 +1193,9 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(CountsCharactersNotBytes, ("ROBUST-07",), "TRANSPORT-6", "LIMIT-2"),
     _b(RoundsLargeIntegers, ("ROBUST-06",), "TRANSPORT-19"),
     _b(HttpPublishIsLenient, ("ROBUST-08",), "HTTP-3"),
+    # Re-applying s1 also delivers C after the ack of u1: the audit names OPS-6 first.
+    _b(ReappliesRepeatedIds, ("IDS-03",), "OPS-9", "OPS-6"),
+    _b(AcceptsStepPastTheEnds, ("QRULE-03",), "QUEUE-3"),
 )
 
 REFERENCE_ONLY: tuple[str, ...] = ()
