@@ -57,7 +57,6 @@ PENDING = {
         "CHAT-6",
         "SSE-13",
         "SSE-14",
-        "HTTP-6",
         "HTTP-7",
         "HTTP-8",
     )
@@ -75,6 +74,7 @@ NEW_MODULES = {
     "queue_rules",
     "publish_checks",
     "session_lifecycle",
+    "progress_checks",
 }
 """Suite modules written for #9: each of their cases has a broken server that it catches."""
 

@@ -1093,6 +1093,24 @@ class AcceptsStepPastTheEnds(Fault):
         return [frame]
 
 
+class ForwardsBackwardProgress(Fault):
+    name = "forwards-backward-progress"
+    description = (
+        "after a running progress update at 5, subscribers also get the task back at 3 (a "
+        "server that skips the PROGRESS-1 check of HTTP publishes)"
+    )
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = frame.get("data")
+        if frame.get("channel") != "progress" or not isinstance(data, dict):
+            return [frame]
+        if data.get("status") == "running" and data.get("current") == 5:
+            await conn.to_client(frame)
+            await conn.inject_event("progress", {**data, "current": 3})
+            return []
+        return [frame]
+
+
 @dataclass(frozen=True)
 class BrokenServer:
     """A fault, the cases that must catch it, and the requirement IDs they may cite.
@@ -1196,6 +1214,7 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     # Re-applying s1 also delivers C after the ack of u1: the audit names OPS-6 first.
     _b(ReappliesRepeatedIds, ("IDS-03",), "OPS-9", "OPS-6"),
     _b(AcceptsStepPastTheEnds, ("QRULE-03",), "QUEUE-3"),
+    _b(ForwardsBackwardProgress, ("PROG-HTTP-01",), "HTTP-6", "PROGRESS-1"),
 )
 
 REFERENCE_ONLY: tuple[str, ...] = ()
