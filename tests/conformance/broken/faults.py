@@ -1111,6 +1111,59 @@ class ForwardsBackwardProgress(Fault):
         return [frame]
 
 
+class MissingMemberPointsAtWhole(Fault):
+    name = "missing-member-points-at-whole"
+    description = "a bad_frame for a missing id or type points at the whole frame"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "error" and frame.get("pointer") in ("/id", "/type"):
+            frame["pointer"] = ""
+        return [frame]
+
+
+class DedupsBeforeValidating(Fault):
+    name = "dedups-before-validating"
+    description = "a frame whose id was answered gets the remembered reply even when invalid"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        answered: dict[str, Frame] = conn.state.setdefault("answered", {})
+        frame_id = frame.get("id")
+        if isinstance(frame_id, str) and frame_id in answered:
+            await conn.to_client(dict(answered[frame_id]))
+            return []
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        frame_id = frame.get("id")
+        if frame.get("type") in ("ack", "error") and isinstance(frame_id, str):
+            conn.state.setdefault("answered", {}).setdefault(frame_id, dict(frame))
+        return [frame]
+
+
+class LimitBeforeAlreadySubscribed(Fault):
+    name = "limit-before-already-subscribed"
+    description = "at max_subscriptions, a subscribe of a subscribed channel is too_many"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        allowed = conn.state.get("max_subscriptions")
+        subscribed = conn.subscriptions
+        if (
+            frame.get("type") == "subscribe"
+            and isinstance(allowed, int)
+            and frame.get("channel") in subscribed
+            and len(subscribed) >= allowed
+        ):
+            error = {"type": "error", "id": frame.get("id"), "code": "too_many_subscriptions"}
+            await conn.to_client({**error, "message": "too many subscriptions"})
+            return []
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "welcome" and isinstance(frame.get("limits"), dict):
+            conn.state["max_subscriptions"] = frame["limits"].get("max_subscriptions")
+        return [frame]
+
+
 @dataclass(frozen=True)
 class BrokenServer:
     """A fault, the cases that must catch it, and the requirement IDs they may cite.
@@ -1215,6 +1268,9 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(ReappliesRepeatedIds, ("IDS-03",), "OPS-9", "OPS-6"),
     _b(AcceptsStepPastTheEnds, ("QRULE-03",), "QUEUE-3"),
     _b(ForwardsBackwardProgress, ("PROG-HTTP-01",), "HTTP-6", "PROGRESS-1"),
+    _b(MissingMemberPointsAtWhole, ("ORDER-CHK-01",), "OPS-20"),
+    _b(DedupsBeforeValidating, ("ORDER-CHK-02",), "OPS-21"),
+    _b(LimitBeforeAlreadySubscribed, ("ORDER-CHK-03",), "OPS-22"),
 )
 
 REFERENCE_ONLY: tuple[str, ...] = ()
