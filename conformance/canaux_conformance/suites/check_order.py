@@ -3,15 +3,25 @@
 
 A missing member is located where it would be [OPS-20]; the frame check comes before the
 repeated-id check and a bad_frame is never remembered, while for a valid frame the repeated-id
-check comes first [OPS-21]; subscribe and unsubscribe are checked in a fixed order [OPS-22].
+check comes first [OPS-21]; subscribe and unsubscribe are checked in a fixed order [OPS-22],
+and so is an HTTP publish (http-publish.md) [HTTP-8].
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from canaux_conformance.cases import CaseContext, case
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
+from canaux_conformance.suites.http_publish import (
+    _bearer,
+    _body,
+    _expect_error,
+    _post,
+    _publish_url,
+    _skip_if_token_rejected,
+)
 from canaux_conformance.wire import encode
 
 __all__: list[str] = []
@@ -132,3 +142,40 @@ async def order_chk_03(ctx: CaseContext) -> None:
         _expect(reply, "error", code, what, "OPS-22")
     reply = await a.request({"type": "unsubscribe", "id": a.next_id(), "channel": "Not a name"})
     _expect(reply, "error", "bad_frame", "an unsubscribe of a bad name", "OPS-22")
+
+
+@case(
+    id="ORDER-CHK-04",
+    requirements=("HTTP-8",),
+    title="an HTTP publish failing several checks gets the status of the first one that fails",
+)
+async def order_chk_04(ctx: CaseContext) -> None:
+    """Needs --publish-url. An oversize body on an unknown channel without credentials is 401;
+    with them, 413; a body without data on an unknown channel is 400 bad_frame; invalid data
+    on an unknown channel is 400 unknown_channel; invalid data on chat or playqueue (when
+    offered) is 403 forbidden [HTTP-8]."""
+    _publish_url(ctx)
+    nowhere = f"nosuch-{ctx.run_id}.order"
+    invalid = {"mark": 42}
+    steps: list[tuple[bytes, str | None, int, str, str]] = []
+    limit = ctx.server.limits.get("max_frame_bytes") if ctx.server is not None else None
+    if isinstance(limit, int):
+        oversize = _body(nowhere, {"mark": "x" * (limit + 1)})
+        steps.append((oversize, None, 401, "unauthorized", "an oversize body, no credentials"))
+        steps.append((oversize, _bearer(ctx), 413, "bad_frame", "an oversize unknown channel"))
+    else:
+        ctx.note("no welcome with limits.max_frame_bytes: the 413 step is not run")
+        steps.append((_body(nowhere, invalid), None, 401, "unauthorized", "no credentials"))
+    no_data = json.dumps({"channel": nowhere}).encode()
+    steps.append((no_data, _bearer(ctx), 400, "bad_frame", "no data on an unknown channel"))
+    steps.append(
+        (_body(nowhere, invalid), _bearer(ctx), 400, "unknown_channel", "invalid data, unknown")
+    )
+    for name in ("chat", "playqueue"):
+        if ctx.server is not None and ctx.server.offers(name):
+            steps.append((_body(name, invalid), _bearer(ctx), 403, "forbidden", f"bad {name}"))
+    for content, authorization, status, code, what in steps:
+        response = await _post(ctx, content, authorization=authorization, what=what)
+        if authorization is not None:
+            _skip_if_token_rejected(ctx, response)
+        _expect_error(response, status, code, requirement="HTTP-8", what=what)

@@ -1164,6 +1164,29 @@ class LimitBeforeAlreadySubscribed(Fault):
         return [frame]
 
 
+class HttpSchemaBeforeCatalogue(Fault):
+    name = "http-schema-before-catalogue"
+    description = (
+        "POST /publish checks a conformance mark before the catalogue: invalid data on an"
+        " unknown channel is 422 (the relay moves it onto a conformance channel)"
+    )
+
+    def http_body(self, path: str, body: bytes) -> bytes:
+        if not path.endswith("/publish"):
+            return body
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return body
+        if not isinstance(value, dict) or not str(value.get("channel", "")).startswith("nosuch-"):
+            return body
+        data = value.get("data")
+        if isinstance(data, dict) and "mark" in data and not isinstance(data["mark"], str):
+            value["channel"] = "conformance.relay"
+            return json.dumps(value).encode()
+        return body
+
+
 @dataclass(frozen=True)
 class BrokenServer:
     """A fault, the cases that must catch it, and the requirement IDs they may cite.
@@ -1271,6 +1294,7 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(MissingMemberPointsAtWhole, ("ORDER-CHK-01",), "OPS-20"),
     _b(DedupsBeforeValidating, ("ORDER-CHK-02",), "OPS-21"),
     _b(LimitBeforeAlreadySubscribed, ("ORDER-CHK-03",), "OPS-22"),
+    _b(HttpSchemaBeforeCatalogue, ("ORDER-CHK-04",), "HTTP-8"),
 )
 
 REFERENCE_ONLY: tuple[str, ...] = ()
