@@ -23,6 +23,7 @@ from canaux_conformance.outcomes import CaseFailed, CaseSkipped
 from canaux_conformance.wire import Frame, RawClient, catalogue_entry, encode
 
 __all__ = [
+    "health_url",
     "http_pub_01_system_delivered",
     "http_pub_02_conformance_delivered_in_order",
     "http_pub_03_missing_credentials",
@@ -541,7 +542,7 @@ async def http_pub_09_oversize_body(ctx: CaseContext) -> None:
 # ----------------------------------------------------------------- health
 
 
-def _health_url(publish_url: str) -> str | None:
+def health_url(publish_url: str) -> str | None:
     """``GET /health`` next to ``POST /publish`` (the layout of §13), or None."""
     parts = urlsplit(publish_url)
     if not parts.path.endswith("/publish"):
@@ -559,7 +560,7 @@ async def http_pub_10_health(ctx: CaseContext) -> None:
     """With a client connected, ``GET /health`` next to the publish endpoint, sent without
     credentials, is answered 200 with ``status`` ``"ok"`` and counts of at least one live
     session and one open connection [HTTP-5]. Skipped when the server does not offer it."""
-    url = _health_url(_publish_url(ctx))
+    url = health_url(_publish_url(ctx))
     if url is None:
         raise CaseSkipped("the publish URL does not end in /publish: /health cannot be located")
     await ctx.client("A")

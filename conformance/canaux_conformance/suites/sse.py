@@ -8,6 +8,9 @@ client on a fresh conformance channel.
 from __future__ import annotations
 
 import asyncio
+import operator
+from collections.abc import Callable
+from functools import partial
 
 import httpx
 
@@ -15,6 +18,7 @@ from canaux_conformance.cases import CaseContext, case
 from canaux_conformance.eventstream import SseMessage, SseStream
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
 from canaux_conformance.resume_rules import Resume, ResumeExpectation, resume_expectation
+from canaux_conformance.suites.http_publish import health_url
 from canaux_conformance.wire import Frame, FrameValidator
 
 __all__ = [
@@ -27,6 +31,7 @@ __all__ = [
     "stream_07_no_cross_binding",
     "stream_08_precedence",
     "stream_09_duplicate_channels",
+    "stream_10_health_counts_streams",
 ]
 
 
@@ -436,3 +441,79 @@ async def stream_09_duplicate_channels(ctx: CaseContext) -> None:
     got = await _events(stream, channel, 2, welcome["session"])
     if _marks(got) != ["d1", "d2"]:
         raise CaseFailed(f"the stream delivered {_marks(got)}, expected d1, d2 once each")
+
+
+_HEALTH_ATTEMPTS = 3
+"""Open/close cycles tried before HTTP-5 fails: the count is server-wide, and connections other
+cases hold may open or close at the same moment; a server that counts right passes one cycle."""
+
+
+async def _connections(ctx: CaseContext, http: httpx.AsyncClient, url: str) -> int:
+    try:
+        response = await http.get(url)
+    except httpx.HTTPError as exc:
+        raise CaseFailed(f"GET {url} got no HTTP answer: {exc!r}", requirement="HTTP-5") from exc
+    if response.status_code in (404, 405):
+        raise CaseSkipped(f"GET {url} answered {response.status_code}: no health endpoint",
+                          applicable=False)  # fmt: skip
+    try:
+        count = response.json().get("connections")
+    except (ValueError, AttributeError):
+        count = None
+    if response.status_code != 200 or not isinstance(count, int) or isinstance(count, bool):
+        raise CaseFailed(
+            f"GET {url} answered {response.status_code} {response.text[:200]}: no integer"
+            " connections",
+            requirement="HTTP-5",
+        )
+    return count
+
+
+async def _count_reaches(
+    ctx: CaseContext, http: httpx.AsyncClient, url: str, done: Callable[[int], bool]
+) -> tuple[bool, int]:
+    """Poll ``connections`` until ``done(count)``, for at most ``ctx.timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ctx.timeout
+    while True:
+        count = await _connections(ctx, http, url)
+        if done(count) or loop.time() >= deadline:
+            return done(count), count
+        await asyncio.sleep(0.05)  # a poll interval, not a synchronisation
+
+
+@case(
+    id="SSE-STREAM-10",
+    requirements=("HTTP-5", "SSE-1"),
+    profile="sse",
+    title="GET /health connections counts an open SSE stream, and stops counting it once closed",
+)
+async def stream_10_health_counts_streams(ctx: CaseContext) -> None:
+    """``connections`` counts open SSE responses [HTTP-5]: it goes up by (at least) one while
+    the case's own stream is open and comes back down once the stream is closed. The count is
+    server-wide, so the case compares it around its own stream, polls it (bounded), and only
+    fails when no cycle of ``_HEALTH_ATTEMPTS`` shows the stream counted and then released."""
+    _sse_url(ctx)
+    url = health_url(ctx.target.publish_url) if ctx.target.publish_url else None
+    if url is None:
+        raise CaseSkipped("no --publish-url ending in /publish: /health cannot be located",
+                          applicable=False)  # fmt: skip
+    channel = ctx.channel("health")
+    problem = ""
+    async with httpx.AsyncClient(timeout=ctx.timeout, trust_env=False) as http:
+        for attempt in range(1, _HEALTH_ATTEMPTS + 1):
+            before = await _connections(ctx, http, url)
+            stream = await _open(ctx, [channel], f"sse-{attempt}")
+            await _welcome(stream)
+            counted, during = await _count_reaches(ctx, http, url, partial(operator.lt, before))
+            if not counted:
+                await stream.close()
+                problem = f"connections stayed {during} (was {before}) while an SSE stream was open"
+                continue
+            await stream.close()
+            released, after = await _count_reaches(ctx, http, url, partial(operator.gt, during))
+            ctx.note(f"health connections: {before} before, {during} open, {after} closed")
+            if released:
+                return
+            problem = f"connections stayed {after} after the SSE stream counted in {during} closed"
+    raise CaseFailed(f"{problem} ({_HEALTH_ATTEMPTS} tries)", requirement="HTTP-5")

@@ -1187,6 +1187,31 @@ class HttpSchemaBeforeCatalogue(Fault):
         return body
 
 
+class CountsClosedStreams(Fault):
+    name = "counts-closed-streams"
+    description = (
+        "GET /health keeps counting every SSE stream that has closed in connections (a server"
+        " that never forgets a finished stream, as if its discard were lost)"
+    )
+
+    def __init__(self) -> None:
+        self.closed_streams = 0
+
+    def http_finished(self, path: str) -> None:
+        if path.endswith("/events"):
+            self.closed_streams += 1
+
+    def health_body(self, body: bytes) -> bytes:
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return body
+        if isinstance(value, dict) and isinstance(value.get("connections"), int):
+            value["connections"] += self.closed_streams
+            return json.dumps(value).encode()
+        return body
+
+
 @dataclass(frozen=True)
 class BrokenServer:
     """A fault, the cases that must catch it, and the requirement IDs they may cite.
@@ -1295,6 +1320,8 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(DedupsBeforeValidating, ("ORDER-CHK-02",), "OPS-21"),
     _b(LimitBeforeAlreadySubscribed, ("ORDER-CHK-03",), "OPS-22"),
     _b(HttpSchemaBeforeCatalogue, ("ORDER-CHK-04",), "HTTP-8"),
+    # The reference mutant (sse.py without connections.discard) is caught by the same case.
+    _b(CountsClosedStreams, ("SSE-STREAM-10",), "HTTP-5"),
 )
 
 REFERENCE_ONLY: tuple[str, ...] = ()

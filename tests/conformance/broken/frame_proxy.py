@@ -76,6 +76,13 @@ class Fault:
         """Change an HTTP request body before it is relayed."""
         return body
 
+    def health_body(self, body: bytes) -> bytes:
+        """Change the body of a ``GET /health`` answer before it reaches the client."""
+        return body
+
+    def http_finished(self, path: str) -> None:
+        """An HTTP response (an SSE stream, say) is over: the client read or dropped it."""
+
 
 @dataclass(eq=False)
 class Conn:
@@ -326,6 +333,14 @@ class FrameProxy:
         )
         response = await self._http.send(upstream, stream=True)
         kept = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_HEADERS}
+        path = request.url.path
+        if path.endswith("/health"):
+            try:
+                body = self.fault.health_body(await response.aread())
+            finally:
+                await response.aclose()
+            kept.pop("content-encoding", None)
+            return Response(body, status_code=response.status_code, headers=kept)
 
         async def body_chunks() -> AsyncIterator[bytes]:
             try:
@@ -333,6 +348,7 @@ class FrameProxy:
                     yield chunk
             finally:
                 await response.aclose()
+                self.fault.http_finished(path)
 
         return StreamingResponse(body_chunks(), status_code=response.status_code, headers=kept)
 
