@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
 
-from tests.docs.conftest import CHROMIUM, CHROMIUM_ARGS
+# The browser fixture is the docs checks' one (Debian chromium, module scope), not a copy.
+from tests.docs.conftest import browser as browser
 from tests.examples.soniquebay.seed_app import TRACKS, SeedApp, spawn, start_backend
 
 
@@ -37,21 +37,3 @@ def seed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedApp]:
             yield app
         finally:
             app.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Headless Debian chromium (never a downloaded browser); missing, it fails loudly."""
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            f"{CHROMIUM} not found: the seed app's browser test needs Debian's chromium "
-            "(`make docs-deps` installs it: apt-get install -y chromium)"
-        )
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True, timeout=60_000
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
