@@ -71,12 +71,17 @@ async def serve_app(
     config: ServerConfig,
     *,
     prefix: str = "",
+    port: int = 0,
     timeout_s: float = 20.0,
 ) -> AsyncIterator[RunningServer]:
-    """Serve ``asgi_app`` (which is ``canaux_app`` or mounts it at ``prefix``) on a free port."""
+    """Serve ``asgi_app`` (which is ``canaux_app`` or mounts it at ``prefix``) on ``port``.
+
+    ``port`` is 0 (a free port) unless given: ``config.port`` is ignored, since its default is
+    8001, the very port a Canaux user's own backend listens on.
+    """
     settings = uvicorn_config(
         asgi_app,
-        config,
+        dataclasses.replace(config, port=port),
         log_level="warning",
     )
     server = CanauxUvicornServer(settings, canaux_app)
@@ -109,5 +114,5 @@ async def running_server(
     """Run a reference server on ``config.host`` and ``port`` (default: a free port)."""
     config = dataclasses.replace(config if config is not None else ServerConfig(), port=port)
     app = create_app(config)
-    async with serve_app(app, app, config, timeout_s=timeout_s) as server:
+    async with serve_app(app, app, config, port=port, timeout_s=timeout_s) as server:
         yield server

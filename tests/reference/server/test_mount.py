@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from canaux.server import create_app
+from canaux.server import ServerConfig, create_app
 from canaux.server.testing import serve_app
+from tests.conftest import DEFAULT_PORT
 
 from .wire import (
     PUBLISH_TOKEN,
@@ -85,3 +87,23 @@ async def test_same_traffic_through_a_fastapi_mount() -> None:
                 assert json.loads((await anext(lines))[len("data: ") :])["type"] == "welcome"
             server.uvicorn.should_exit = True
             assert await close_code(ws) == 1001
+
+
+async def test_a_mounted_test_server_listens_on_a_free_port_not_the_configured_one() -> None:
+    """[#10] finding 7: ``serve_app`` ignores ``config.port`` (8001 by default) and binds port 0.
+
+    The whole test run holds 127.0.0.1:8001 (tests/conftest.py), so binding it would fail here.
+    """
+    config = ServerConfig()
+    assert config.port == DEFAULT_PORT
+    canaux_app = create_app(config)
+    api = FastAPI()
+    api.mount("/canaux", canaux_app)
+    with socket.create_connection(("127.0.0.1", DEFAULT_PORT), timeout=TIMEOUT):
+        pass  # something listens on 8001 during the whole run
+    async with (
+        serve_app(api, canaux_app, config, prefix="/canaux") as server,
+        httpx.AsyncClient(timeout=TIMEOUT) as http,
+    ):
+        assert server.port not in (0, DEFAULT_PORT)
+        assert (await http.get(server.base_url + "/health")).json()["status"] == "ok"
