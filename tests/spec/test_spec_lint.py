@@ -56,6 +56,7 @@ PAGES = (
     "security.md",
     "error-codes.md",
     "close-codes.md",
+    "client-adapter.md",
 )
 
 # Sequence diagrams the spec promises its readers, by page.
