@@ -60,6 +60,14 @@ $(CHROMIUM):
 # The browser checks that pytest runs (tests/docs, tests/examples: the seed app) need it too.
 pytest: $(CHROMIUM)
 
+# Debian's redis-server: the Redis broker's tests start their own on a free loopback port
+# (tests/reference/server/redis_server.py); installing it needs root, like chromium.
+REDIS_SERVER := /usr/bin/redis-server
+$(REDIS_SERVER):
+	apt-get update && apt-get install -y redis-server
+
+pytest: $(REDIS_SERVER)
+
 ## docs-deps: what the site and its checks need beyond the venv (npm packages, chromium)
 docs-deps: $(STAMP) $(DOCS_NODE) $(CHROMIUM)
 

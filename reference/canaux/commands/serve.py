@@ -151,6 +151,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "myapp.channels:CHANNELS; may be repeated",
     )
     parser.add_argument(
+        "--broker",
+        default="memory:",
+        metavar="URL",
+        help="what several server processes share: memory: (default, this process alone) or "
+        "a Redis URL such as redis://127.0.0.1:6379/0; every process started with the same "
+        "URL serves one cluster (one order per channel; sessions are not shared yet: a "
+        "client resumes on the process it was on)",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -192,6 +201,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         scan_root=scan_root,
         channels=[channel for spec in args.channels for channel in load_channels(spec)],
         log_level=args.log_level,
+        broker=None if args.broker == "memory:" else args.broker,
     )
 
 

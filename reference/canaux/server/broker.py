@@ -10,9 +10,10 @@ the same for every process serving one deployment:
 * the published events themselves, which every process must see to fan them out locally.
 
 :class:`Broker` is that interface; :class:`MemoryBroker` is the embedded default, good for one
-process. A networked broker (Redis streams, NATS…) implements the same five methods. The session
-registry is NOT shared: a session is resumed by the process that holds it, so deployments with
-several processes need sticky routing by connection (documented limitation of v1).
+process; :class:`canaux.server.redis_broker.RedisBroker` is shared by every process on one
+Redis (:func:`open_broker` makes either from a URL). The session registry is NOT shared: a
+session is resumed by the process that holds it, so deployments with several processes need
+sticky routing by connection (spec "Clusters": not implemented yet).
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ from typing import Any, Protocol
 
 from canaux.protocol.frames import dumps
 
-__all__ = ["Broker", "BrokerMessage", "Deliver", "MemoryBroker", "StateChange"]
+__all__ = [
+    "BROKER_SCHEMES",
+    "Broker",
+    "BrokerMessage",
+    "Deliver",
+    "MemoryBroker",
+    "StateChange",
+    "check_broker_url",
+    "open_broker",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +69,12 @@ class Broker(Protocol):
         """Register the local hub; every event of a subscribed channel is passed to ``deliver``."""
 
     async def subscribe(self, channel: str) -> None:
-        """Start delivering ``channel``'s events to this process (when it returns, it is done)."""
+        """Start delivering ``channel``'s events to this process.
+
+        Called for each new local subscriber (again while the channel is delivered): when it
+        returns, every event published afterwards will be delivered, and every event published
+        before has already been delivered (so none of those reaches the new subscriber).
+        """
 
     async def unsubscribe(self, channel: str) -> None:
         """Stop delivering ``channel``'s events to this process."""
@@ -132,3 +147,28 @@ class MemoryBroker:
     async def aclose(self) -> None:
         self._deliver.clear()
         self._channels.clear()
+
+
+BROKER_SCHEMES = ("memory", "redis", "rediss", "unix")
+"""URL schemes :func:`open_broker` knows: ``memory:`` and redis-py's own."""
+
+
+def open_broker(url: str) -> Broker:
+    """The broker ``url`` names: ``memory:`` (in-process) or a Redis URL such as
+    ``redis://127.0.0.1:6379/0`` (every process given that URL shares one deployment);
+    ``ValueError`` for any other."""
+    if check_broker_url(url) == "memory":
+        return MemoryBroker()
+    try:
+        from canaux.server.redis_broker import RedisBroker
+    except ImportError as exc:  # pragma: no cover - redis is in the server extra
+        raise ValueError(f"broker {url!r} needs redis-py: pip install 'canaux[server]'") from exc
+    return RedisBroker(url)
+
+
+def check_broker_url(url: str) -> str:
+    """The scheme of the broker URL ``url``; ``ValueError`` unless :func:`open_broker` knows it."""
+    scheme, colon, _ = url.partition(":")
+    if not colon or scheme.lower() not in BROKER_SCHEMES:
+        raise ValueError(f"broker {url!r}: expected memory: or redis://HOST:PORT/DB")
+    return scheme.lower()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from canaux.protocol.errors import ServerError
 from canaux.protocol.limits import Limits
-from canaux.server.broker import Broker
+from canaux.server.broker import Broker, check_broker_url
 from canaux.server.channels.channel import Channel
 from canaux.server.channels.chat import Agent
 from canaux.server.principal import Principal
@@ -60,8 +60,10 @@ class ServerConfig:
     """Bearer token of ``POST /publish`` and ``POST /tasks/scan``; ``None`` disables both (401)."""
     scan_root: Path | None = None
     """Directory ``POST /tasks/scan`` may walk (and nothing outside it); ``None`` disables scans."""
-    broker: Broker | None = None
-    """Shared state between processes; ``None`` means a fresh in-memory broker per app."""
+    broker: Broker | str | None = None
+    """Shared state between processes: a broker, or the URL of one (``redis://HOST:PORT/DB``,
+    ``memory:``; see :func:`~canaux.server.broker.open_broker`), which the app then opens and
+    closes itself; ``None`` means a fresh in-memory broker per app."""
     agent: Agent | None = None
     """The chat agent; ``None`` means the deterministic demo :class:`EchoAgent`."""
     authenticate: Authenticator | None = None
@@ -82,6 +84,8 @@ class ServerConfig:
         for channel in self.channels:
             if not isinstance(channel, Channel):
                 raise TypeError(f"channels: {channel!r} is not a canaux.server.Channel")
+        if isinstance(self.broker, str):
+            check_broker_url(self.broker)
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0..65535, not {self.port}")
         if self.chat_timeout_s <= 0 or self.close_timeout_s <= 0 or self.shutdown_timeout_s <= 0:

@@ -55,10 +55,11 @@ class Hub:
         published afterwards reaches the subscriber.
         """
         async with self._lock:
-            subscribers = self._subscribers.get(channel)
-            if subscribers is None:
-                await self._broker.subscribe(channel)
-                subscribers = self._subscribers[channel] = {}
+            # Every time, not only for the channel's first local subscriber: a networked
+            # broker returns once the events published before are behind it (none of them
+            # reaches the new subscriber) [OPS-6].
+            await self._broker.subscribe(channel)
+            subscribers = self._subscribers.setdefault(channel, {})
             subscribers[subscriber] = None
 
     async def unsubscribe(self, channel: str, subscriber: Subscriber) -> None:

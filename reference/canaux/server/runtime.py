@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from canaux.protocol.channels import Catalogue
 from canaux.protocol.codes import CloseCode
-from canaux.server.broker import Broker, MemoryBroker
+from canaux.server.broker import Broker, MemoryBroker, open_broker
 from canaux.server.channels.channel import Channel
 from canaux.server.channels.chat import Agent, EchoAgent
 from canaux.server.channels.playqueue import PlayQueue
@@ -57,10 +57,16 @@ class ServerRuntime:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.limits = config.limits
-        self.broker: Broker = config.broker if config.broker is not None else MemoryBroker()
+        broker = config.broker
+        if broker is None:
+            self.broker: Broker = MemoryBroker()
+        elif isinstance(broker, str):
+            self.broker = open_broker(broker)
+        else:
+            self.broker = broker
         # A broker passed in the config belongs to the application (it may serve several
         # apps); only the one made here is closed with the app.
-        self._owns_broker = config.broker is None
+        self._owns_broker = broker is None or isinstance(broker, str)
         self.hub = Hub(self.broker)
         self.registry = SessionRegistry(self.limits, self.hub)
         self.agent: Agent = config.agent if config.agent is not None else EchoAgent()

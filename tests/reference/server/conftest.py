@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import redis
 
 from canaux.server.testing import RunningServer, running_server
 
+from .redis_server import RedisServer
 from .wire import make_config
 
 
@@ -21,3 +23,21 @@ def anyio_backend() -> str:
 async def server() -> AsyncIterator[RunningServer]:
     async with running_server(make_config()) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One ``redis-server`` for the session's Redis tests (see :mod:`.redis_server`)."""
+    with RedisServer() as running:
+        yield running
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The URL of an empty Redis database: each test starts from nothing."""
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        client.flushall()
+        yield redis_server.url
+    finally:
+        client.close()

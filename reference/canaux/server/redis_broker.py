@@ -1,0 +1,284 @@
+"""The Redis broker: several server processes, one order per channel (spec "Clusters").
+
+Every event of every channel is appended, by one Lua script, to ONE Redis stream of the
+deployment (``<prefix>events``), with its channel's position taken from a per-channel counter
+in the same atomic step. Redis runs scripts one at a time, so the stream's order is a total
+order of the deployment's events, and each channel's order is the stream order restricted to
+that channel [DELIVERY-3, DELIVERY-4]. Every process reads the stream from where it joined
+(one blocking ``XREAD`` loop) and hands the events of the channels it serves to its hub in
+stream order: two subscribers on two processes see one channel in the same order.
+
+Why one stream rather than one per channel (Centrifugo keeps one per channel) or Redis
+pub/sub (Socket.IO's first adapter): a blocking ``XREAD`` cannot add a key while it waits, so a
+stream per channel would need a reader per channel or a restart on each new channel; pub/sub
+drops what a process misses while its connection to Redis is down, where a stream keeps it, so
+the reader resumes from the last id it handled. The cost: every process reads every event,
+including those of channels it does not serve (it skips them without decoding).
+
+State changes (the play queue, progress tasks, retained events) are optimistic: the process
+reads the state, applies the pure ``change``, and a script stores the new state and appends
+its event only if the stored state is still the one read; otherwise it reads again
+[QUEUE-2]. So a state's versions and its channel's events are in one order.
+
+What this module does NOT share yet: sessions. A session lives in the process that made it,
+so a client resumes only on that process (see the spec's "Clusters" page).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from canaux.protocol.frames import dumps
+from canaux.server.broker import BrokerMessage, Deliver, StateChange
+
+__all__ = ["DEFAULT_PREFIX", "RedisBroker"]
+
+logger = logging.getLogger("canaux.server.redis")
+
+DEFAULT_PREFIX = "canaux:"
+"""Prefix of every key the broker uses: ``events`` (the stream), ``pos:<channel>``,
+``state:<key>``. Deployments sharing one Redis database use different prefixes."""
+
+_STREAM_MAX_LEN = 100_000
+"""Approximate length the stream is trimmed to (``XADD MAXLEN ~``): a process whose reader is
+this far behind has lost events; at the measured few thousand events a second that is tens of
+seconds of Redis being unreachable for one process while the others keep publishing."""
+
+_READ_COUNT = 512
+"""Entries one ``XREAD`` returns at most: bounds the work between two awaits of the reader."""
+
+_READ_BLOCK_MS = 1000
+"""How long one ``XREAD`` waits for new entries before the reader loops (and sees a close)."""
+
+_DELIVERED_TIMEOUT_S = 10.0
+"""Longest :meth:`RedisBroker.publish` waits for the local reader to hand its event to the hub."""
+
+_CAS_ATTEMPTS = 64
+"""State updates retried on conflict at most this many times before giving up (an error)."""
+
+# KEYS: stream, position key of the channel. ARGV: channel, data JSON, stream max length.
+_PUBLISH = """
+local position = redis.call('INCR', KEYS[2])
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*',
+                      'c', ARGV[1], 'd', ARGV[2], 'p', position)
+return {id, position}
+"""
+
+# KEYS: state key, stream, position key. ARGV: expected state JSON ('' for none), new state
+# JSON, '1' to publish, channel, event JSON, stream max length.
+# Returns false on conflict, else {id or '', position or 0}.
+_UPDATE_STATE = """
+local current = redis.call('GET', KEYS[1])
+if current == false then current = '' end
+if current ~= ARGV[1] then return false end
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[3] ~= '1' then return {'', 0} end
+local position = redis.call('INCR', KEYS[3])
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*',
+                      'c', ARGV[4], 'd', ARGV[5], 'p', position)
+return {id, position}
+"""
+
+StreamId = tuple[int, int]
+_XReadAnswer = list[tuple[str, list[tuple[str, dict[str, str]]]]] | None
+
+
+def _stream_id(text: str) -> StreamId:
+    milliseconds, _, sequence = text.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+class RedisBroker:
+    """A :class:`~canaux.server.broker.Broker` shared by every process on one Redis.
+
+    ``url`` is a redis-py URL (``redis://127.0.0.1:6379/0``); connections open on first use,
+    in the event loop that uses the broker.
+    """
+
+    def __init__(
+        self, url: str, *, prefix: str = DEFAULT_PREFIX, stream_max_len: int = _STREAM_MAX_LEN
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self._stream = f"{prefix}events"
+        self._max_len = stream_max_len
+        # Two clients: the reader's XREAD BLOCK holds its connection while it waits.
+        self._redis: Redis = Redis.from_url(url, decode_responses=True)
+        self._reader_redis: Redis = Redis.from_url(url, decode_responses=True)
+        self._publish_script = self._redis.register_script(_PUBLISH)
+        self._update_script = self._redis.register_script(_UPDATE_STATE)
+        self._deliver: list[Deliver] = []
+        self._channels: dict[str, StreamId] = {}
+        """Channel → the stream id after which its entries are delivered (where it joined)."""
+        self._reader: asyncio.Task[None] | None = None
+        self._read_up_to: StreamId | None = None
+        """The id of the last stream entry the reader handled (``None``: not started)."""
+        self._waiters: list[tuple[StreamId, asyncio.Future[None]]] = []
+        self._closed = False
+
+    def _key(self, kind: str, name: str) -> str:
+        return f"{self.prefix}{kind}:{name}"
+
+    def attach(self, deliver: Deliver) -> None:
+        self._deliver.append(deliver)
+
+    async def subscribe(self, channel: str) -> None:
+        # [OPS-6] when this returns, every event appended afterwards reaches the hub: the
+        # reader reads everything; waiting until it has read the stream's current end means
+        # the events appended BEFORE are behind it (a hub adds its subscriber after this).
+        await self._start_reader()
+        end = await self._stream_end()
+        self._channels.setdefault(channel, end)
+        await self._delivered(end)
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._channels.pop(channel, None)
+
+    async def publish(self, channel: str, data: Any) -> int:
+        encoded = dumps(data)
+        entry_id, position = await self._publish_script(
+            keys=[self._stream, self._key("pos", channel)],
+            args=[channel, encoded, self._max_len],
+        )
+        await self._delivered(_stream_id(str(entry_id)))
+        return int(position)
+
+    async def update_state(
+        self, key: str, channel: str, change: Callable[[Any], StateChange]
+    ) -> StateChange:
+        state_key = self._key("state", key)
+        for _ in range(_CAS_ATTEMPTS):
+            stored = await self._redis.get(state_key)
+            result = change(None if stored is None else json.loads(stored))
+            outcome = await self._update_script(
+                keys=[state_key, self._stream, self._key("pos", channel)],
+                args=[
+                    "" if stored is None else stored,
+                    dumps(result.state),
+                    "1" if result.publish else "0",
+                    channel,
+                    dumps(result.event),
+                    self._max_len,
+                ],
+            )
+            if outcome is None:  # another process changed the state: read it again
+                continue
+            entry_id = str(outcome[0])
+            if entry_id:
+                await self._delivered(_stream_id(entry_id))
+            return result
+        raise RedisError(f"state {key!r} kept changing: gave up after {_CAS_ATTEMPTS} attempts")
+
+    async def get_state(self, key: str) -> Any:
+        stored = await self._redis.get(self._key("state", key))
+        return None if stored is None else json.loads(stored)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            # redis-py lets a blocking XREAD finish before the cancellation lands; dropping
+            # its connection ends it at once.
+            await self._reader_redis.connection_pool.disconnect(inuse_connections=True)
+            with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
+                await reader
+        for _, waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+        self._deliver.clear()
+        self._channels.clear()
+        await self._redis.aclose()
+        await self._reader_redis.aclose()
+
+    # ---- the reader ------------------------------------------------------------------------
+
+    async def _stream_end(self) -> StreamId:
+        """The id of the stream's last entry, ``(0, 0)`` when it has none."""
+        last = cast(
+            "list[tuple[str, dict[str, str]]]",
+            await self._redis.xrevrange(self._stream, "+", "-", count=1),
+        )
+        return _stream_id(last[0][0]) if last else (0, 0)
+
+    async def _start_reader(self) -> None:
+        if self._reader is not None or self._closed:
+            return
+        end = await self._stream_end()
+        if self._reader is not None:  # started while we asked
+            return
+        self._read_up_to = end
+        self._reader = asyncio.create_task(self._read(), name="canaux redis reader")
+
+    async def _delivered(self, entry: StreamId) -> None:
+        """Return once the reader has handled ``entry`` (at once if it serves no channel)."""
+        if self._reader is None or self._read_up_to is None or entry <= self._read_up_to:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((entry, waiter))
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), _DELIVERED_TIMEOUT_S)
+        except TimeoutError:
+            # The event is stored and the reader hands it over when it gets there; the
+            # publisher is not held up longer than this.
+            logger.warning("the reader is %.0f s behind the stream", _DELIVERED_TIMEOUT_S)
+
+    def _release_waiters(self) -> None:
+        assert self._read_up_to is not None
+        read_up_to = self._read_up_to
+        still: list[tuple[StreamId, asyncio.Future[None]]] = []
+        for entry, waiter in self._waiters:
+            if entry <= read_up_to:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                still.append((entry, waiter))
+        self._waiters = still
+
+    async def _read(self) -> None:
+        failures = 0
+        while not self._closed:
+            assert self._read_up_to is not None
+            last = "{}-{}".format(*self._read_up_to)
+            try:
+                answer = cast(
+                    "_XReadAnswer",
+                    await self._reader_redis.xread(
+                        {self._stream: last}, count=_READ_COUNT, block=_READ_BLOCK_MS
+                    ),
+                )
+            except (RedisError, OSError) as exc:
+                if self._closed:
+                    return
+                failures += 1
+                logger.warning("reading the Redis stream failed (%s); retrying", exc)
+                # A retry delay, not synchronisation: bounded exponential backoff.
+                await asyncio.sleep(min(2.0, 0.05 * 2 ** min(failures, 6)))
+                continue
+            failures = 0
+            for _stream, entries in answer or ():
+                for entry_id, fields in entries:
+                    entry = self._read_up_to = _stream_id(entry_id)
+                    channel = fields.get("c", "")
+                    joined = self._channels.get(channel)
+                    if joined is not None and entry > joined:
+                        self._hand_over(channel, fields)
+            self._release_waiters()
+
+    def _hand_over(self, channel: str, fields: dict[str, str]) -> None:
+        encoded = fields["d"]
+        message = BrokerMessage(channel, json.loads(encoded), encoded, int(fields["p"]))
+        for deliver in list(self._deliver):
+            try:
+                deliver(message)
+            except Exception:
+                logger.exception("delivery of a %s event failed", channel)

@@ -1,0 +1,210 @@
+"""Two reference servers on one Redis serve one cluster (spec "Clusters", DELIVERY-4, QUEUE-2).
+
+Both nodes run in this process on their own free ports, each with its own
+:class:`~canaux.server.redis_broker.RedisBroker` (made from the URL, as ``canaux serve
+--broker`` does), so what they share goes through Redis only. Subscribers sit on both nodes;
+publishes and play-queue commands come from both, interleaved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis
+from websockets.asyncio.client import ClientConnection
+
+from canaux.server.redis_broker import RedisBroker
+from canaux.server.testing import RunningServer, running_server
+from canaux_conformance.outcomes import Verdict
+from canaux_conformance.runner import RunConfig, run
+
+from .wire import make_config, recv_until, request, session
+
+pytestmark = pytest.mark.anyio
+
+SEED = 20261202
+PUBLISHES = 15
+"""Per publishing client: enough to interleave, few enough to stay far below max_rate."""
+
+
+@contextlib.asynccontextmanager
+async def cluster(url: str, nodes: int = 2) -> AsyncIterator[list[RunningServer]]:
+    config = dataclasses.replace(make_config(), broker=url)
+    async with contextlib.AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(running_server(config)) for _ in range(nodes)]
+
+
+async def events(ws: ClientConnection, channel: str, count: int) -> list[dict[str, Any]]:
+    """The next ``count`` events of ``channel`` (other frames skipped)."""
+    got: list[dict[str, Any]] = []
+
+    def enough(frame: dict[str, Any]) -> bool:
+        if frame.get("type") == "event" and frame.get("channel") == channel:
+            got.append(frame)
+        return len(got) >= count
+
+    await recv_until(ws, enough)
+    return got
+
+
+class TestFanOut:
+    async def test_the_nodes_use_the_redis_broker_made_from_the_url(self, redis_url: str) -> None:
+        async with cluster(redis_url) as nodes:
+            for node in nodes:
+                assert isinstance(node.runtime.broker, RedisBroker)
+            assert nodes[0].runtime.broker is not nodes[1].runtime.broker
+
+    async def test_publishes_on_both_nodes_reach_subscribers_on_both_in_one_order(
+        self, redis_url: str
+    ) -> None:
+        """[DELIVERY-4] one order per channel for every subscriber of the cluster; each
+        session's seq runs 1, 2, 3… without a gap [DELIVERY-1]."""
+        channel = "conformance.cluster"
+        async with (
+            cluster(redis_url) as (node_a, node_b),
+            session(node_a) as (a1, _),
+            session(node_a) as (a2, _),
+            session(node_b) as (b1, _),
+            session(node_b) as (b2, _),
+            session(node_a) as (pa1, _),
+            session(node_a) as (pa2, _),
+            session(node_b) as (pb1, _),
+            session(node_b) as (pb2, _),
+        ):
+            clients = [a1, a2, b1, b2]
+            for n, ws in enumerate(clients):
+                reply = await request(ws, {"type": "subscribe", "id": f"s{n}", "channel": channel})
+                assert reply["type"] == "ack", reply
+
+            async def publish(ws: ClientConnection, name: str) -> None:
+                for n in range(PUBLISHES):
+                    frame = {
+                        "type": "publish",
+                        "id": f"{name}-{n}",
+                        "channel": channel,
+                        "data": {"from": name, "n": n},
+                    }
+                    reply = await request(ws, frame)
+                    assert reply["type"] == "ack", reply
+
+            # Two publishers per node, not subscribed (their replies are all they receive);
+            # the subscribers' events queue up meanwhile and are read afterwards.
+            await asyncio.gather(
+                publish(pa1, "a1"), publish(pb1, "b1"), publish(pa2, "a2"), publish(pb2, "b2")
+            )
+            total = 4 * PUBLISHES
+            seen = [await events(ws, channel, total) for ws in clients]
+        orders = [[(e["data"]["from"], e["data"]["n"]) for e in got] for got in seen]
+        assert orders[0] == orders[1] == orders[2] == orders[3]
+        assert sorted(orders[0]) == sorted(
+            (name, n) for name in ("a1", "a2", "b1", "b2") for n in range(PUBLISHES)
+        )
+        # Each publisher's own events keep the order it published them in.
+        for name in ("a1", "a2", "b1", "b2"):
+            assert [n for who, n in orders[0] if who == name] == list(range(PUBLISHES))
+        # The nodes' publishes are interleaved in that order, not one node's after the other's.
+        nodes_in_order = [who[0] for who, _ in orders[0]]
+        assert nodes_in_order.count("a") == nodes_in_order.count("b") == 2 * PUBLISHES
+        switches = sum(1 for x, y in itertools.pairwise(nodes_in_order) if x != y)
+        assert switches > 1
+        for got in seen:
+            assert [e["seq"] for e in got] == list(range(got[0]["seq"], got[0]["seq"] + total))
+
+    async def test_a_server_publish_on_one_node_reaches_subscribers_of_the_other(
+        self, redis_url: str
+    ) -> None:
+        async with cluster(redis_url) as (node_a, node_b), session(node_b) as (b1, _):
+            reply = await request(b1, {"type": "subscribe", "id": "s", "channel": "system"})
+            assert reply["type"] == "ack", reply
+            await node_a.runtime.publish("system", {"level": "info", "text": "from node A"})
+            [event] = await events(b1, "system", 1)
+            assert event["data"]["text"] == "from node A"
+
+
+class TestPlayQueue:
+    async def test_commands_from_both_nodes_give_one_sequence_of_versions(
+        self, redis_url: str
+    ) -> None:
+        """[QUEUE-2] one order of commands for the cluster: every subscriber, on either node,
+        sees the same states with versions strictly increasing by one."""
+        commands = 8
+        async with (
+            cluster(redis_url) as (node_a, node_b),
+            session(node_a) as (a1, _),
+            session(node_b) as (b1, _),
+            session(node_a) as (pa, _),
+            session(node_b) as (pb, _),
+        ):
+            snapshots = []
+            for ws in (a1, b1):
+                reply = await request(ws, {"type": "subscribe", "id": "q", "channel": "playqueue"})
+                assert reply["type"] == "ack", reply
+                snapshots.append((await events(ws, "playqueue", 1))[0]["data"])
+            assert snapshots[0] == snapshots[1]
+            start = snapshots[0]["version"]
+
+            async def add(ws: ClientConnection, name: str) -> None:
+                for n in range(commands):
+                    track = {"id": f"{name}{n}", "title": f"{name} {n}"}
+                    frame = {
+                        "type": "publish",
+                        "id": f"{name}-{n}",
+                        "channel": "playqueue",
+                        "data": {"op": "add", "track": track},
+                    }
+                    reply = await request(ws, frame)
+                    assert reply["type"] == "ack", reply
+
+            await asyncio.gather(add(pa, "a"), add(pb, "b"))
+            seen = [await events(ws, "playqueue", 2 * commands) for ws in (a1, b1)]
+        states = [[e["data"] for e in got] for got in seen]
+        assert states[0] == states[1]
+        assert [s["version"] for s in states[0]] == list(range(start + 1, start + 1 + 2 * commands))
+        final = [item["id"] for item in states[0][-1]["items"]]
+        assert sorted(final) == sorted(f"{x}{n}" for x in "ab" for n in range(commands))
+        # Each node's commands applied in the order it sent them.
+        for name in "ab":
+            mine = [i for i in final if i.startswith(name)]
+            assert mine == [f"{name}{n}" for n in range(commands)]
+
+
+class TestConformance:
+    @pytest.mark.slow
+    def test_the_suite_passes_one_node_on_redis(self, redis_url: str) -> None:
+        """The whole suite (``--quick``) against ``canaux serve --broker redis://…``: every
+        case passes or is skipped as not applicable, as on the memory broker."""
+        server_args = [
+            "--conformance",
+            "--broker", redis_url,
+            "--resume-window-ms", "5000",
+            "--heartbeat-ms", "1000",
+            "--hello-timeout-ms", "1500",
+            "--log-level", "warning",
+        ]  # fmt: skip
+        result = asyncio.run(
+            run(
+                RunConfig(
+                    server_args=server_args,
+                    budget="quick",
+                    seed=SEED,
+                    timeout=5.0,
+                )
+            )
+        )
+        counts = result.counts()
+        bad = [r for r in result.results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]
+        problems = "\n".join(
+            f"{r.id}: {r.verdict} [{r.requirement}] {r.message[:600]}" for r in bad
+        )
+        assert counts[Verdict.FAIL] == 0, problems
+        assert counts[Verdict.ERROR] == 0, problems
+        assert result.exit_status == 0, result.verdict_text()
+        # The events went through Redis (the stream holds them), not a memory broker.
+        with redis.Redis.from_url(redis_url) as client:
+            assert client.xlen("canaux:events") > 100
