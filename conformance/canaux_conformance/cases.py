@@ -77,7 +77,9 @@ class Case:
     level: Level
     profile: str
     title: str
-    fn: CaseFn
+    fn: Callable[[Any], Awaitable[None]]
+    """A server case takes a :class:`CaseContext`; a client case (:mod:`canaux_conformance.client`)
+    a ``ClientCaseContext``."""
     timeout: float | None = None
     """Seconds the case may take in total; ``None``: the runner's default for the budget."""
     waits: bool = False

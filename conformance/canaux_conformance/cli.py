@@ -25,7 +25,7 @@ from canaux_conformance.report import LiveProgress, print_summary, write_reports
 from canaux_conformance.runner import RunConfig, run
 from canaux_conformance.target import TargetError
 
-__all__ = ["build_parser", "config_from_args", "main"]
+__all__ = ["add_run_options", "build_parser", "config_from_args", "main"]
 
 EXIT_USAGE = 64
 
@@ -44,6 +44,10 @@ conformant); 2 if the target cannot be reached, a case errored, or a requirement
 tested profile could not be checked, e.g. conformance.* is off (incomplete).
 The suite stays inside the limits the welcome announces (rate, frame size, resume
 window and buffer) and puts --token into every hello.
+
+client mode: canaux-conformance client [-- COMMAND ARGS...] checks a client library
+through its adapter (spec appendix "Client adapter protocol"); see
+canaux-conformance client --help.
 
 examples:
   canaux-conformance                                   # the reference server, in a subprocess
@@ -107,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--exclude", action="append", default=[], metavar="GLOB", help="skip case IDs matching"
     )
     select.add_argument("--list", action="store_true", help="list the cases and exit")
+    add_run_options(parser)
+    parser.set_defaults(budget="default")
+    return parser
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The effort and results options, shared by the server and client modes."""
     effort = parser.add_argument_group("effort")
     budget = effort.add_mutually_exclusive_group()
     budget.add_argument(
@@ -153,8 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave transcripts out of the terminal summary",
     )
-    parser.set_defaults(budget="default")
-    return parser
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -201,8 +210,13 @@ def _list_cases(only: Sequence[str], exclude: Sequence[str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["client"]:
+        from canaux_conformance.client.cli import client_main
+
+        return client_main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     console = Console(stderr=False, highlight=False)
     if args.list:
         _list_cases(args.only, args.exclude)

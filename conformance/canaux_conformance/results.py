@@ -35,7 +35,7 @@ VERDICT_ORDER: tuple[Verdict, ...] = (
 PROFILE_AREAS: dict[str, tuple[str, ...]] = {
     "core": (
         "TRANSPORT", "HANDSHAKE", "CHANNEL", "OPS", "DELIVERY", "RESUME", "HEARTBEAT", "LIMIT",
-        "SECURITY", "CONF",
+        "SECURITY", "CONF", "CLIENT",
     ),
     "chat": ("CHAT",),
     "playqueue": ("QUEUE",),
@@ -45,7 +45,7 @@ PROFILE_AREAS: dict[str, tuple[str, ...]] = {
     "legacy": ("LEGACY",),
 }  # fmt: skip
 """The requirement areas each profile covers (spec/index.md "Conformance"); HTTP publish is
-outside the profiles, and CLIENT requirements bind clients, which this suite does not test."""
+outside the profiles; CLIENT requirements bind clients and are checked by client runs."""
 
 
 @dataclass
@@ -145,6 +145,10 @@ class RunResult:
     results: list[CaseResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """Things worth knowing about the run (probe findings, endpoints detected)."""
+    party: str = "server"
+    """Who was checked: ``server`` (a server run) or ``client`` (``canaux-conformance client``)."""
+    client: dict[str, Any] | None = None
+    """For client runs: what the adapter's ``ready`` declared (name, version, backoff)."""
 
     @property
     def exit_status(self) -> int:
@@ -167,7 +171,10 @@ class RunResult:
         for req, citing in cases.items():
             if _profile_of(req) not in self.profiles:
                 continue
-            if index.get(req, {}).get("party") == "client":
+            # A requirement binding only the other party says nothing about this one.
+            if index.get(req, {}).get("party") == (
+                "server" if self.party == "client" else "client"
+            ):
                 continue
             if any(r.verdict is not Verdict.SKIPPED for r in citing):
                 continue
@@ -250,11 +257,15 @@ class RunResult:
     def reproduce_command(self) -> str:
         """The command line that runs the same cases with the same seed and budget."""
         parts = ["canaux-conformance"]
-        if not self.reference_server:
+        if self.party == "client":
+            parts.append("client")
+        elif not self.reference_server:
             parts.append(self.target_url)
         parts += ["--seed", str(self.seed)]
         if self.budget != "default":
             parts.append(f"--{self.budget}")
+        if self.party == "client" and not self.reference_server:
+            parts += ["--", self.target_url.removeprefix("client: ")]
         return " ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
@@ -282,6 +293,8 @@ class RunResult:
                 for profile, counts in sorted(self.by_profile().items())
             },
             "welcome": self.welcome,
+            "party": self.party,
+            "client": self.client,
             "notes": self.notes,
             "requirements": self.requirements(),
             "cases": [r.as_dict() for r in self.results],

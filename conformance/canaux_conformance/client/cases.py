@@ -1,0 +1,79 @@
+"""The registry of client cases (issue 12): :func:`client_case`, like the server's ``case``.
+
+A client case is a :class:`~canaux_conformance.cases.Case` whose function takes a
+:class:`~canaux_conformance.client.context.ClientCaseContext`. Client cases live in their own
+registry, filled by the modules of :mod:`canaux_conformance.client.suites`, so that a server run
+never sees them and a client run sees nothing else. Every requirement a client case names must
+bind clients (party ``client`` or ``both`` in the requirement index): a test checks it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+
+from canaux_conformance.cases import LEVELS, PROFILES, Case, Level
+from canaux_conformance.client.context import ClientCaseContext
+
+__all__ = [
+    "CLIENT_REGISTRY",
+    "ClientCaseFn",
+    "all_client_cases",
+    "client_case",
+    "load_client_suites",
+]
+
+ClientCaseFn = Callable[[ClientCaseContext], Awaitable[None]]
+
+CLIENT_REGISTRY: dict[str, Case] = {}
+"""Every registered client case by ID, in registration order."""
+
+
+def client_case(
+    *,
+    id: str,
+    requirements: Sequence[str],
+    level: Level = "MUST",
+    profile: str = "core",
+    title: str,
+    timeout: float | None = None,
+) -> Callable[[ClientCaseFn], ClientCaseFn]:
+    """Register ``fn`` as the client case ``id`` (IDs start with ``CL-``)."""
+    if not id.startswith("CL-"):
+        raise ValueError(f"client case id {id!r} must start with 'CL-'")
+    if not requirements:
+        raise ValueError(f"client case {id}: name the requirements it checks")
+    if level not in LEVELS or profile not in PROFILES:
+        raise ValueError(f"client case {id}: bad level {level!r} or profile {profile!r}")
+
+    def register(fn: ClientCaseFn) -> ClientCaseFn:
+        existing = CLIENT_REGISTRY.get(id)
+        if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
+            raise ValueError(f"client case id {id!r} registered twice ({existing.fn.__module__})")
+        CLIENT_REGISTRY[id] = Case(id, tuple(requirements), level, profile, title, fn, timeout)
+        return fn
+
+    return register
+
+
+def load_client_suites() -> dict[str, str]:
+    """Import every module of :mod:`canaux_conformance.client.suites`; name → traceback of
+    those that fail to import (their cases are reported as errors, the others still run)."""
+    package = importlib.import_module("canaux_conformance.client.suites")
+    broken: dict[str, str] = {}
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name.startswith("_"):
+            continue
+        try:
+            importlib.import_module(f"{package.__name__}.{module.name}")
+        except Exception:
+            broken[module.name] = traceback.format_exc()
+    return broken
+
+
+def all_client_cases() -> list[Case]:
+    """Every client case, sorted by ID."""
+    load_client_suites()
+    return sorted(CLIENT_REGISTRY.values(), key=lambda c: c.id)

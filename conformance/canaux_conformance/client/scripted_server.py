@@ -1,0 +1,422 @@
+"""The scripted server: the suite plays a Canaux server that does exactly what a case says.
+
+A :class:`ScriptedServer` listens on 127.0.0.1, port 0, with the ``websockets`` library (never
+the reference). Each WebSocket a client opens becomes a :class:`ScriptedConnection` handed to the
+case in arrival order; nothing is sent unless the case sends it, so a case can inject what a real
+network and a real server do (issue 12 item 3): a TCP cut, a stall, any close code, a welcome
+with ``resumed`` true or false, a replay with a gap or a duplicate seq, an event before the
+welcome, a frame of any size, garbage text, a binary frame, no subprotocol, no welcome at all,
+pings, a catalogue that forbids publishing.
+
+The one thing done without being asked: the client's own pings are answered (HEARTBEAT-2 binds
+the server too) unless the case stalls the connection.
+"""
+
+# Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+import canaux_schemas
+from canaux_conformance.outcomes import CaseFailed
+from canaux_conformance.transcript import Transcript
+from canaux_conformance.wire import SUBPROTOCOL
+
+__all__ = [
+    "CONFORMANCE_SCHEMA",
+    "DEFAULT_LIMITS",
+    "ClientFrame",
+    "ScriptedConnection",
+    "ScriptedServer",
+    "new_session_id",
+]
+
+CONFORMANCE_SCHEMA = canaux_schemas.SCHEMA_BASE_URI + "channels/conformance.json"
+DEFAULT_LIMITS: dict[str, int] = {
+    "max_frame_bytes": 1_048_576,
+    "max_subscriptions": 64,
+    "max_rate": 1000,
+    "resume_window_ms": 60_000,
+    "resume_buffer": 1024,
+}
+"""Generous limits: a case that tests a limit announces its own."""
+
+_ABNORMAL = 1006
+
+
+def new_session_id() -> str:
+    """A session id as a server makes one: 128 bits from a CSPRNG, base64url [HANDSHAKE-8]."""
+    return secrets.token_urlsafe(16)
+
+
+class _ClientFrameValidator:
+    """frame.json's ``client_frame`` union, for what the client under test sends."""
+
+    def __init__(self) -> None:
+        self._validator = Draft202012Validator(
+            {"$ref": canaux_schemas.FRAME_SCHEMA_ID + "#/$defs/client_frame"},
+            registry=canaux_schemas.registry(),
+        )
+
+    def error(self, frame: Any) -> str | None:
+        found = best_match(self._validator.iter_errors(frame))
+        if found is None:
+            return None
+        where = "/" + "/".join(str(p) for p in found.absolute_path)
+        return f"at {where}: {found.message}"
+
+
+_VALIDATOR: _ClientFrameValidator | None = None
+
+
+def _validator() -> _ClientFrameValidator:
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        _VALIDATOR = _ClientFrameValidator()
+    return _VALIDATOR
+
+
+@dataclass(frozen=True)
+class ClientFrame:
+    """One message the client sent, as received, with its loop time."""
+
+    at: float
+    text: str | None
+    """The text, or ``None`` for a binary message."""
+    frame: Any = None
+    """The decoded JSON (``None`` when the text is not JSON)."""
+
+    @property
+    def type(self) -> str | None:
+        return self.frame.get("type") if isinstance(self.frame, dict) else None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.frame.get(key, default) if isinstance(self.frame, dict) else default
+
+
+@dataclass
+class ScriptedConnection:
+    """One client connection to the scripted server, driven by the case."""
+
+    number: int
+    ws: ServerConnection
+    transcript: Transcript
+    requested_at: float
+    """Loop time of the client's opening HTTP request (when the attempt reached the server)."""
+    offered: tuple[str, ...]
+    """The subprotocols the client offered [TRANSPORT-1]."""
+    selected: str | None
+    answer_pings: bool = True
+    received: list[ClientFrame] = field(default_factory=list)
+    ended_at: float | None = None
+    close_code: int | None = None
+    """The code of the client's Close frame; 1006 when the connection ended without one."""
+    close_reason: str = ""
+    closed_by_server: bool = False
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    _ended: asyncio.Event = field(default_factory=asyncio.Event)
+    _read: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"server#{self.number}"
+
+    # ----------------------------------------------------------------- sending
+
+    async def send(self, frame: Mapping[str, Any]) -> None:
+        """Send one frame as JSON text (a connection already gone is ignored: the case sees it
+        in :meth:`wait_closed`)."""
+        await self.send_text(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+
+    async def send_text(self, text: str) -> None:
+        self.transcript.add(self.name, "send", text)
+        with contextlib.suppress(ConnectionClosed):
+            await self.ws.send(text)
+
+    async def send_binary(self, payload: bytes) -> None:
+        self.transcript.add(self.name, "send", f"<binary message, {len(payload)} bytes>")
+        with contextlib.suppress(ConnectionClosed):
+            await self.ws.send(payload)
+
+    async def welcome(
+        self,
+        *,
+        session: str | None = None,
+        resumed: bool = False,
+        seq: int = 0,
+        heartbeat_ms: int = 30_000,
+        limits: Mapping[str, int] | None = None,
+        channels: Sequence[Mapping[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Send a valid ``welcome`` (a fresh session id unless given); return it."""
+        frame: dict[str, Any] = {
+            "type": "welcome",
+            "version": 1,
+            "session": session or new_session_id(),
+            "resumed": resumed,
+            "seq": seq,
+            "heartbeat_ms": heartbeat_ms,
+            "limits": {**DEFAULT_LIMITS, **(limits or {})},
+            "channels": list(
+                channels
+                if channels is not None
+                else [{"name": "conformance.*", "publish": "client", "schema": CONFORMANCE_SCHEMA}]
+            ),
+        }
+        await self.send(frame)
+        return frame
+
+    async def event(self, seq: int, channel: str, data: Any) -> None:
+        await self.send({"type": "event", "seq": seq, "channel": channel, "data": data})
+
+    async def ack(self, frame_id: str) -> None:
+        await self.send({"type": "ack", "id": frame_id})
+
+    async def error(self, frame_id: str | None, code: str, message: str, **extra: Any) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "message": message, **extra}
+        if frame_id is not None:
+            frame["id"] = frame_id
+        await self.send(frame)
+
+    async def close(self, code: int, reason: str = "") -> None:
+        """A proper closing handshake with ``code``."""
+        self.closed_by_server = True
+        self.transcript.add(self.name, "close", f"server closes with {code} {reason!r}")
+        with contextlib.suppress(ConnectionClosed):
+            await self.ws.close(code, reason)
+
+    def cut(self) -> None:
+        """Drop the TCP connection at once: no Close frame, no FIN handshake to wait for."""
+        self.closed_by_server = True
+        self.transcript.add(self.name, "close", "server cuts the TCP connection")
+        self.ws.transport.abort()
+
+    def stall(self) -> None:
+        """Stop answering the client's pings; send nothing more unless the case does."""
+        self.answer_pings = False
+        self.transcript.note("server stalls: no frames, no pongs", self.name)
+
+    # ----------------------------------------------------------------- receiving
+
+    async def next(self, *, timeout: float, types: Sequence[str] | None = None) -> ClientFrame:
+        """The next frame the client sent (of ``types``, skipping others); a CaseFailed
+        [TRANSPORT-3] when nothing comes in time or the connection ends first."""
+        found = await self.next_or_none(timeout=timeout, types=types)
+        if found is None:
+            wanted = "/".join(types) if types else "frame"
+            ended = " (the connection ended)" if self.ended_at is not None else ""
+            raise CaseFailed(
+                f"the client sent no {wanted} within {timeout:g}s{ended}",
+                requirement="TRANSPORT-3",
+            )
+        return found
+
+    async def next_or_none(
+        self, *, timeout: float, types: Sequence[str] | None = None
+    ) -> ClientFrame | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            while self._read < len(self.received):
+                item = self.received[self._read]
+                self._read += 1
+                if types is None or item.type in types:
+                    return item
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self._ended.is_set():
+                return None
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._arrived.wait()
+
+    async def hello(self, *, timeout: float) -> ClientFrame:
+        """The client's first frame, which must be a valid ``hello`` [HANDSHAKE-1]."""
+        first = await self.next(timeout=timeout)
+        if first.type != "hello":
+            raise CaseFailed(
+                f"the client's first frame is not hello: {first.text!r}", requirement="HANDSHAKE-1"
+            )
+        return first
+
+    async def wait_closed(self, *, timeout: float) -> int | None:
+        """The client's close code (1006 for none) once the connection ends; ``None`` if it is
+        still open after ``timeout``."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._ended.wait()
+        return self.close_code if self._ended.is_set() else None
+
+    @property
+    def open(self) -> bool:
+        return not self._ended.is_set()
+
+    # ----------------------------------------------------------------- the handler side
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            async for message in self.ws:
+                now = loop.time()
+                if isinstance(message, bytes):
+                    self.transcript.add(
+                        self.name, "recv", f"<binary message, {len(message)} bytes>"
+                    )
+                    self.received.append(ClientFrame(now, None))
+                else:
+                    self.transcript.add(self.name, "recv", message)
+                    self._record(now, message)
+                self._arrived.set()
+        except ConnectionClosed:
+            pass
+        finally:
+            self.ended_at = loop.time()
+            rcvd = self.ws.protocol.close_rcvd
+            if (rcvd is not None and not self.closed_by_server) or rcvd is not None:
+                self.close_code, self.close_reason = rcvd.code, rcvd.reason
+            else:
+                self.close_code = _ABNORMAL
+            self.transcript.add(
+                self.name, "close", f"connection ended, client close code {self.close_code}"
+            )
+            self._ended.set()
+            self._arrived.set()
+
+    def _record(self, now: float, text: str) -> None:
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            frame = None
+        self.received.append(ClientFrame(now, text, frame))
+        if isinstance(frame, dict) and frame.get("type") == "ping" and self.answer_pings:
+            pong: dict[str, Any] = {"type": "pong"}
+            if "nonce" in frame:
+                pong["nonce"] = frame["nonce"]
+            asyncio.get_running_loop().create_task(self.send(pong))
+
+    def frame_problem(self, item: ClientFrame) -> str | None:
+        """Why a client message is not a valid client frame [TRANSPORT-3, OPS-12]; None if it is."""
+        if item.text is None:
+            return "a binary message"
+        if not isinstance(item.frame, dict):
+            return f"not a JSON object: {item.text[:200]!r}"
+        return _validator().error(item.frame)
+
+
+@dataclass
+class ScriptedServer:
+    """A loopback Canaux server whose every move the case scripts."""
+
+    transcript: Transcript
+    path: str = "/ws"
+    select_subprotocol: bool = True
+    """False: answer the opening handshake without selecting ``canaux.v1`` [TRANSPORT-8]."""
+    connections: list[ScriptedConnection] = field(default_factory=list)
+    _server: Server | None = None
+    _incoming: asyncio.Queue[ScriptedConnection] = field(default_factory=asyncio.Queue)
+    _requests: dict[int, tuple[float, tuple[str, ...]]] = field(default_factory=dict)
+    _handlers: set[asyncio.Task[None]] = field(default_factory=set)
+    _taken: int = 0
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the server first"
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return f"ws://{host}:{port}{self.path}"
+
+    async def start(self) -> ScriptedServer:
+        self._server = await serve(
+            self._handler,
+            "127.0.0.1",
+            0,
+            process_request=self._process_request,
+            select_subprotocol=self._select,
+            ping_interval=None,
+            max_size=None,
+            compression=None,
+        )
+        return self
+
+    async def aclose(self) -> None:
+        for conn in self.connections:
+            if conn.open:
+                with contextlib.suppress(Exception):
+                    conn.ws.transport.abort()
+        if self._server is not None:
+            self._server.close(close_connections=False)
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5.0):
+                    await self._server.wait_closed()
+
+    async def accept(self, *, timeout: float) -> ScriptedConnection:
+        """The next connection the client opens; a CaseFailed [CLIENT-1] if none comes."""
+        found = await self.accept_or_none(timeout=timeout)
+        if found is None:
+            raise CaseFailed(
+                f"the client opened no connection within {timeout:g}s", requirement="CLIENT-1"
+            )
+        return found
+
+    async def accept_or_none(self, *, timeout: float) -> ScriptedConnection | None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                conn = await self._incoming.get()
+                self._taken += 1
+                return conn
+        return None
+
+    # ----------------------------------------------------------------- websockets hooks
+
+    def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        offered = _offered(request.headers)
+        self._requests[id(ws)] = (asyncio.get_running_loop().time(), offered)
+        if request.path.split("?", 1)[0] != self.path:
+            return ws.respond(404, "not a Canaux endpoint\n")
+        return None
+
+    def _select(
+        self, ws: ServerConnection, subprotocols: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
+        if self.select_subprotocol and SUBPROTOCOL in subprotocols:
+            return Subprotocol(SUBPROTOCOL)
+        return None
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        requested_at, offered = self._requests.pop(id(ws), (asyncio.get_running_loop().time(), ()))
+        conn = ScriptedConnection(
+            number=len(self.connections) + 1,
+            ws=ws,
+            transcript=self.transcript,
+            requested_at=requested_at,
+            offered=offered,
+            selected=ws.subprotocol,
+        )
+        self.connections.append(conn)
+        self.transcript.add(
+            conn.name,
+            "open",
+            f"client connected, offered {list(offered)}, selected {ws.subprotocol}",
+        )
+        await self._incoming.put(conn)
+        await conn._serve()
+
+
+def _offered(headers: Headers) -> tuple[str, ...]:
+    values = headers.get_all("Sec-WebSocket-Protocol")
+    return tuple(p.strip() for value in values for p in value.split(",") if p.strip())
