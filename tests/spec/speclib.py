@@ -81,6 +81,7 @@ PREFIXES = (
     "LEGACY",
     "HTTP",
     "CLIENT",
+    "CLUSTER",
 )
 """The only requirement ID prefixes the project uses (fixed by the wire contract)."""
 

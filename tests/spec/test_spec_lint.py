@@ -57,6 +57,7 @@ PAGES = (
     "error-codes.md",
     "close-codes.md",
     "client-adapter.md",
+    "clusters.md",
 )
 
 # Sequence diagrams the spec promises its readers, by page.

@@ -1,4 +1,4 @@
-"""Two reference servers on one Redis serve one cluster (spec "Clusters", DELIVERY-4, QUEUE-2).
+"""Two reference servers on one Redis serve one cluster (spec "Clusters": CLUSTER-2/3/4).
 
 Both nodes run in this process on their own free ports, each with its own
 :class:`~canaux.server.redis_broker.RedisBroker` (made from the URL, as ``canaux serve
@@ -24,6 +24,7 @@ from canaux.server.testing import RunningServer, running_server
 from canaux_conformance.outcomes import Verdict
 from canaux_conformance.runner import RunConfig, run
 
+from .redis_server import RedisServer
 from .wire import make_config, recv_until, request, session
 
 pytestmark = pytest.mark.anyio
@@ -63,7 +64,7 @@ class TestFanOut:
     async def test_publishes_on_both_nodes_reach_subscribers_on_both_in_one_order(
         self, redis_url: str
     ) -> None:
-        """[DELIVERY-4] one order per channel for every subscriber of the cluster; each
+        """[CLUSTER-3] one order per channel for every subscriber of the cluster; each
         session's seq runs 1, 2, 3… without a gap [DELIVERY-1]."""
         channel = "conformance.cluster"
         async with (
@@ -119,6 +120,7 @@ class TestFanOut:
     async def test_a_server_publish_on_one_node_reaches_subscribers_of_the_other(
         self, redis_url: str
     ) -> None:
+        """[CLUSTER-2] the application's publish through node A reaches a session on node B."""
         async with cluster(redis_url) as (node_a, node_b), session(node_b) as (b1, _):
             reply = await request(b1, {"type": "subscribe", "id": "s", "channel": "system"})
             assert reply["type"] == "ack", reply
@@ -131,7 +133,7 @@ class TestPlayQueue:
     async def test_commands_from_both_nodes_give_one_sequence_of_versions(
         self, redis_url: str
     ) -> None:
-        """[QUEUE-2] one order of commands for the cluster: every subscriber, on either node,
+        """[CLUSTER-4] one order of commands for the cluster: every subscriber, on either node,
         sees the same states with versions strictly increasing by one."""
         commands = 8
         async with (
@@ -172,6 +174,41 @@ class TestPlayQueue:
         for name in "ab":
             mine = [i for i in final if i.startswith(name)]
             assert mine == [f"{name}{n}" for n in range(commands)]
+
+
+class TestRedisUnreachable:
+    async def test_a_publish_redis_did_not_store_is_not_acked_and_the_node_recovers(self) -> None:
+        """Redis stopped: a publish is answered ``internal_error``, nothing is delivered, and its
+        id is not remembered [OPS-7, OPS-17]; Redis back on the same port: the node reconnects
+        by itself, the same id re-sent is acked and delivered once, after what came before."""
+        channel = "conformance.down"
+        with RedisServer() as redis_process:
+            config = dataclasses.replace(make_config(), broker=redis_process.url)
+            async with (
+                running_server(config) as node,
+                session(node) as (subscriber, _),
+                session(node) as (publisher, _),
+            ):
+                reply = await request(
+                    subscriber, {"type": "subscribe", "id": "s", "channel": channel}
+                )
+                assert reply["type"] == "ack", reply
+
+                def publish(frame_id: str, n: int) -> dict[str, Any]:
+                    data = {"n": n}
+                    return {"type": "publish", "id": frame_id, "channel": channel, "data": data}
+
+                assert (await request(publisher, publish("p1", 1)))["type"] == "ack"
+                redis_process.stop()
+                refused = await request(publisher, publish("p2", 2))
+                assert refused["type"] == "error", refused
+                assert refused["code"] == "internal_error", refused
+                redis_process.start()
+                assert (await request(publisher, publish("p2", 2)))["type"] == "ack"
+                assert (await request(publisher, publish("p3", 3)))["type"] == "ack"
+                got = await events(subscriber, channel, 3)
+        assert [e["data"]["n"] for e in got] == [1, 2, 3]
+        assert [e["seq"] for e in got] == [1, 2, 3]
 
 
 class TestConformance:
