@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from canaux_conformance.cases import BUDGETS, Budget
-from canaux_conformance.client.adapter import Adapter, AdapterInfo
+from canaux_conformance.client.adapter import Adapter, AdapterInfo, Message
 from canaux_conformance.client.scripted_server import ScriptedConnection, ScriptedServer
 from canaux_conformance.outcomes import CaseFailed
 from canaux_conformance.transcript import Transcript
@@ -170,6 +170,22 @@ class ClientCaseContext:
             raise CaseFailed(
                 f"the application never saw the event {data!r}", requirement=requirement
             )
+
+    async def outcome(
+        self, adapter: Adapter, n: int, *, requirement: str, timeout: float | None = None
+    ) -> Message:
+        """The ``ack`` / ``refused`` / ``failed`` of publish ``n``; fail ``requirement`` when the
+        application is never told how the request ended [CLIENT-7]."""
+        found = await adapter.observe(
+            lambda m: m.kind in ("ack", "refused", "failed") and m.get("n") == n,
+            timeout=self.timeout if timeout is None else timeout,
+        )
+        if found is None:
+            raise CaseFailed(
+                f"the application was never told how its request {n} ended",
+                requirement=requirement,
+            )
+        return found
 
     def check(self) -> None:
         for adapter in self.adapters:

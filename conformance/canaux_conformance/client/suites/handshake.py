@@ -48,11 +48,7 @@ async def cl_hs_01(ctx: ClientCaseContext) -> None:
     if problem:
         raise CaseFailed(f"invalid publish {sent.text!r}: {problem}", requirement="OPS-12")
     await conn.ack(str(sent.get("id")))
-    outcome = await adapter.wait_for(
-        lambda m: m.kind in ("ack", "refused", "failed") and m.get("n") == publish,
-        timeout=ctx.timeout,
-        what="the publish's outcome",
-    )
+    outcome = await ctx.outcome(adapter, publish, requirement="CLIENT-7")
     if outcome.kind != "ack":
         raise CaseFailed(
             f"the server acked the publish, the application saw {outcome.body!r}",

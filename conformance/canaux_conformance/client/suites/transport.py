@@ -1,0 +1,46 @@
+"""Client cases: malformed server messages (spec §1 Transport)."""
+
+from __future__ import annotations
+
+from canaux_conformance.client.cases import client_case
+from canaux_conformance.client.context import ClientCaseContext
+from canaux_conformance.outcomes import CaseFailed
+
+
+@client_case(
+    id="CL-TRANS-01",
+    requirements=("TRANSPORT-4",),
+    title="a binary message is closed with 1003",
+)
+async def cl_trans_01(ctx: ClientCaseContext) -> None:
+    server = await ctx.server()
+    adapter = await ctx.adapter()
+    conn, _ = await ctx.welcomed(adapter, server, subscribe=[ctx.channel()])
+    await conn.send_binary(b'{"type":"ping"}')
+    code = await conn.wait_closed(timeout=ctx.timeout)
+    # [TRANSPORT-4] "A peer that receives a binary message MUST close the connection with
+    # close code 1003."
+    if code != 1003:
+        shown = "kept the connection open" if code is None else f"closed with {code}"
+        raise CaseFailed(f"after a binary message the client {shown}", requirement="TRANSPORT-4")
+
+
+@client_case(
+    id="CL-TRANS-02",
+    requirements=("TRANSPORT-5",),
+    title="a text message that is not a JSON object is closed with 1007",
+)
+async def cl_trans_02(ctx: ClientCaseContext) -> None:
+    server = await ctx.server()
+    adapter = await ctx.adapter()
+    channel = ctx.channel()
+    conn, _ = await ctx.welcomed(adapter, server, subscribe=[channel])
+    await conn.send_text("{not json")
+    code = await conn.wait_closed(timeout=ctx.timeout)
+    # [TRANSPORT-5] "MUST close the connection with close code 1007"
+    if code != 1007:
+        shown = "kept the connection open" if code is None else f"closed with {code}"
+        raise CaseFailed(f"after garbage text the client {shown}", requirement="TRANSPORT-5")
+    if ctx.delivered(adapter):
+        raise CaseFailed("the application saw an event from garbage text",
+                         requirement="TRANSPORT-5")  # fmt: skip
