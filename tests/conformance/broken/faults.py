@@ -16,6 +16,7 @@ from typing import Any
 from canaux_conformance.ijson import is_i_json
 
 from .frame_proxy import Conn, Fault, Frame
+from .power_faults import RemembersByLastUse
 
 __all__ = ["BROKEN_SERVERS", "REFERENCE_ONLY", "BrokenServer", "all_cases"]
 
@@ -1322,6 +1323,8 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(HttpSchemaBeforeCatalogue, ("ORDER-CHK-04",), "HTTP-8"),
     # The reference mutant (sse.py without connections.discard) is caught by the same case.
     _b(CountsClosedStreams, ("SSE-STREAM-10",), "HTTP-5"),
+    # s-power: the OPS-9 reply-memory mutant (operations._replayed marked not replayed).
+    _b(RemembersByLastUse, ("DEDUP-01",), "OPS-9"),
 )
 
 REFERENCE_ONLY: tuple[str, ...] = ()

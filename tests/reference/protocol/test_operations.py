@@ -247,3 +247,34 @@ class TestStreamChannels:
             check_stream_channels(CATALOGUE, Limits(max_subscriptions=8), ["chat", "system"])
             is None
         )
+
+
+class TestReplyMemoryCountsFirstAnswers:
+    """[OPS-9] the remembered ids are those of the last ``resume_buffer`` frames answered for
+    the first time: a copy answered again from memory neither refreshes its id nor pushes
+    another out."""
+
+    @pytest.fixture
+    def tight(self) -> SessionState:
+        # The spec's least memory: exactly the resume buffer.
+        return SessionState(None, Limits(resume_buffer=3, dedup_ids=3))
+
+    def test_a_replay_does_not_make_its_id_newer(self, tight: SessionState) -> None:
+        subscribe(tight, "conformance.c", id="s0")
+        unsubscribe(tight, "conformance.f", id="x1")  # not_subscribed: answered, remembered
+        unsubscribe(tight, "conformance.c", id="t")
+        unsubscribe(tight, "conformance.f", id="x2")
+        assert unsubscribe(tight, "conformance.f", id="x1").replayed
+        subscribe(tight, "conformance.c", id="s2")
+        # The last three first answers are t, x2, s2: x1 is the one to go, not t.
+        assert tight.reply_for("x1") is None
+        again = unsubscribe(tight, "conformance.c", id="t")
+        assert (again.replayed, again.effect) == (True, Effect.NONE)
+        assert "conformance.c" in tight.subscriptions
+
+    def test_replays_push_no_id_out(self, tight: SessionState) -> None:
+        for frame_id in ("a", "b", "c"):
+            unsubscribe(tight, "conformance.f", id=frame_id)
+        for _ in range(5):
+            assert unsubscribe(tight, "conformance.f", id="a").replayed
+        assert all(tight.reply_for(i) is not None for i in ("a", "b", "c"))
