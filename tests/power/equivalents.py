@@ -34,8 +34,12 @@ class Equivalent:
     before: str | None = None
     after: str | None = None
     kind: str = EQUIVALENT
+    contains: str | None = None
+    """A text the line before the edit must hold (for a table whose lines differ)."""
 
     def matches(self, mutation: Mutation, before: str, after: str) -> bool:
+        if self.contains is not None and self.contains not in before:
+            return False
         if self.scope is not None and not (
             mutation.scope == self.scope or mutation.scope.startswith(self.scope + ".")
         ):
@@ -215,6 +219,79 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
             "catalogue never runs it, so the suite, which tests that catalogue, cannot",
         )
         for scope in ("Publication.broadcast", "Channel.first_event")
+    ),
+    # -- judged after the run of seed 20261203 (tree 4bcba36, 2026-12-02) ------------------
+    Equivalent(
+        path="canaux/protocol/server.py",
+        scope="ServerConnection.send_event_text",
+        before='self._require_open("send an event")',
+        reason="a guard of an invariant, an assert by another name: the door queues the "
+        "welcome before it attaches the connection to its session (websocket.py: "
+        "registry.welcome, then registry.attach), so an event only ever finds the connection "
+        "OPEN, or CLOSED (answered by the line above)",
+    ),
+    Equivalent(
+        path="canaux/server/legacy.py",
+        scope="LegacyLink._chat",
+        before="if len(self._requests) >= MAX_LEGACY_REQUESTS:",
+        reason="MAX_LEGACY_REQUESTS (16 chat requests at once on one legacy socket, then a "
+        "'chat.busy' notice) is the reference's own bound; spec/legacy.md sets none, so a "
+        "server allowing 17 is as conformant",
+    ),
+    Equivalent(
+        path="canaux/protocol/frames.py",
+        scope="<module>",
+        before="StrictStr, Field(min_length=1, max_length=2048, pattern=SCHEMA_URI_PATTERN)",
+        reason="bounds the schema URI of a welcome catalogue entry, a field only the server "
+        "fills, from its own catalogue, whose URIs are a few dozen characters; no client frame "
+        "carries one",
+    ),
+    *(
+        Equivalent(
+            path="canaux/protocol/codes.py",
+            scope="<module>",
+            operator="constant",
+            contains=column,
+            reason="the reconnect/resume columns of the close code table are the CLIENT's "
+            "policy (CLIENT-4, read by canaux.client); the server only sends the codes, which "
+            "are unchanged, and never reads those columns",
+        )
+        for column in ("reconnect=", "resume=")
+    ),
+    Equivalent(
+        path="canaux/protocol/channels.py",
+        scope="Catalogue._validator",
+        before='raise LookupError(f"schema {schema_id!r} is not in the registry") from exc',
+        reason="a catalogue naming a schema the registry lacks is an application's "
+        "configuration error; every schema of the reference's catalogue is in its registry, "
+        "so the lookup never fails",
+    ),
+    Equivalent(
+        path="canaux/server/runtime.py",
+        scope="ServerRuntime.__init__",
+        before="self.tasks = TaskRunner(self.broker, self.notices)",
+        kind=OUT_OF_REACH,
+        reason="the task runner serves only the reference-only POST /tasks/scan (off without "
+        "--scan-root) and is closed at shutdown, after the suite has gone",
+    ),
+    Equivalent(
+        path="canaux/server/runtime.py",
+        scope="ServerRuntime.close_connections",
+        kind=OUT_OF_REACH,
+        reason="runs only when the server shuts down (1001 to every connection), which no "
+        "client can make it do; its one condition ('if pending:') only guards a log line",
+    ),
+    Equivalent(
+        path="canaux/protocol/sessions.py",
+        scope="ServerSessions._reserve",
+        kind=OUT_OF_REACH,
+        reason="keeps a request in flight while its effect is under way [OPS-9], a window "
+        "that opens only while the effect awaits something that suspends (a remote broker, "
+        "an application hook): the door handles one connection's frames one after another, "
+        "and the in-process hub and the reference's channels finish an effect without "
+        "yielding, so no copy can arrive in between (tests/reference/protocol/test_sessions.py "
+        "checks it in-process); with the mutant, replies without effect are also kept, which "
+        "only remembers more",
     ),
     Equivalent(
         path="canaux/server/run.py",

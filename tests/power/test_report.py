@@ -117,6 +117,8 @@ class TestEquivalentRules:
         assert not Equivalent(PATH, "r", scope="g").matches(mutation, before, after)
         assert not Equivalent("other.py", "r").matches(mutation, before, after)
         assert not Equivalent(PATH, "r", before=before, after="x").matches(mutation, before, after)
+        assert Equivalent(PATH, "r", contains=before[1:]).matches(mutation, before, after)
+        assert not Equivalent(PATH, "r", contains=before + "!").matches(mutation, before, after)
 
     def test_a_survivor_that_never_ran_says_so(self) -> None:
         ran = TRIALS[3].mutation

@@ -105,3 +105,15 @@ class TestReach:
 
     def test_nothing_ran_nothing_reached(self) -> None:
         assert reached_files(self.SOURCES, {}) == {}
+
+    def test_a_one_line_function_whose_def_ran_did_not_run(self) -> None:
+        # The def line of ``def random(self) -> float: ...`` runs at import: not a body.
+        sources = {
+            "canaux/server/hub.py": "def deliver():\n    return 1\n",
+            "canaux/protocol/backoff.py": "class Source:\n    def random(self) -> float: ...\n",
+        }
+        executed = {
+            "canaux/server/hub.py": frozenset({1, 2}),
+            "canaux/protocol/backoff.py": frozenset({1, 2}),
+        }
+        assert reached_files(sources, executed) == {"canaux/server/hub.py": RAN}

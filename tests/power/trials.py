@@ -328,8 +328,11 @@ def reached_files(sources: dict[str, str], executed: dict[str, frozenset[int]]) 
         lines = executed.get(path, frozenset())
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                body = range(node.body[0].lineno, (node.end_lineno or node.lineno) + 1)
-                if any(line in lines for line in body):
+                body = set(range(node.body[0].lineno, (node.end_lineno or node.lineno) + 1))
+                # A one-line function (``def f(self) -> int: ...``, a Protocol's method) has
+                # its body on the def line, which runs when the module is imported.
+                body.discard(node.lineno)
+                if lines & body:
                     ran.add(path)
                     break
     reached, todo = set(ran), list(ran)

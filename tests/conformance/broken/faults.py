@@ -16,7 +16,7 @@ from typing import Any
 from canaux_conformance.ijson import is_i_json
 
 from .frame_proxy import Conn, Fault, Frame
-from .power_faults import RemembersByLastUse
+from .power_faults import LegacyPingAlsoRefused, RemembersByLastUse
 
 __all__ = ["BROKEN_SERVERS", "REFERENCE_ONLY", "BrokenServer", "all_cases"]
 
@@ -1325,6 +1325,7 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(CountsClosedStreams, ("SSE-STREAM-10",), "HTTP-5"),
     # s-power: the OPS-9 reply-memory mutant (operations._replayed marked not replayed).
     _b(RemembersByLastUse, ("DEDUP-01",), "OPS-9"),
+    _b(LegacyPingAlsoRefused, ("LEG-PING-01",), "LEGACY-7"),
 )
 
 REFERENCE_ONLY: tuple[str, ...] = ()

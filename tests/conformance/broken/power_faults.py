@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 from .frame_proxy import Conn, Fault, Frame
 
-__all__ = ["RemembersByLastUse"]
+__all__ = ["LegacyPingAlsoRefused", "RemembersByLastUse"]
 
 _REQUESTS = ("subscribe", "unsubscribe", "publish")
 
@@ -65,4 +65,18 @@ class RemembersByLastUse(Fault):
         memory[frame_id] = None
         while len(memory) > size:
             memory.popitem(last=False)
+        return [frame]
+
+
+class LegacyPingAlsoRefused(Fault):
+    """The mutant ``legacy.py LegacyLink._read: continue -> pass`` after the pong [LEGACY-7]:
+    the ping then also goes on as a chat frame and is refused with an error notice."""
+
+    name = "legacy-ping-also-refused"
+    description = "a legacy ping is answered with its pong, then with a bad_frame notice"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame == {"type": "pong"} and conn.session is None:  # no welcome: a legacy socket
+            notice = {"level": "error", "text": "not a chat frame", "code": "bad_frame"}
+            return [frame, {"channel": "system", "data": notice}]
         return [frame]
