@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ from canaux.server.run import serve
 __all__ = [
     "accept_tokens",
     "add_parser",
+    "allowed_origins",
     "config_from_args",
     "load_channels",
     "mount_path_of",
@@ -115,6 +117,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         limits.add_argument(
             flag, dest=name, type=int, default=default, help=f"{unit} (default {default})"
         )
+    _add_admission_arguments(parser)
     parser.add_argument(
         "--publish-token",
         default=os.environ.get(PUBLISH_TOKEN_ENV) or None,
@@ -167,6 +170,44 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
 
 
+_SERVER_DEFAULTS = ServerConfig(publish_token=None)
+
+
+def _add_admission_arguments(parser: argparse.ArgumentParser) -> None:
+    """Who may connect, and how many at once (spec SECURITY-8, SECURITY-12..14)."""
+    group = parser.add_argument_group("connections (per server, not announced)")
+    group.add_argument(
+        "--max-connections",
+        type=int,
+        default=_SERVER_DEFAULTS.max_connections,
+        help="open connections (WebSocket, SSE, legacy, HTTP) before a new one is answered 503 "
+        f"(default {_SERVER_DEFAULTS.max_connections})",
+    )
+    group.add_argument(
+        "--max-handshakes",
+        type=int,
+        default=_SERVER_DEFAULTS.max_handshakes,
+        help="connections still sending their request head before a new one is answered 503 "
+        f"(default {_SERVER_DEFAULTS.max_handshakes})",
+    )
+    timeout_ms = round(_SERVER_DEFAULTS.handshake_timeout_s * 1000)
+    group.add_argument(
+        "--handshake-timeout-ms",
+        type=int,
+        default=timeout_ms,
+        help=f"ms a connection has to send its request head, else 408 (default {timeout_ms})",
+    )
+    group.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a browser origin (https://app.example) allowed on /ws, /events and the legacy "
+        "sockets; repeat for more; others get 403; requests without Origin always pass "
+        "(default: any origin)",
+    )
+
+
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     """The :class:`ServerConfig` the parsed arguments describe; ``ValueError`` if invalid."""
     limits = Limits(
@@ -202,7 +243,29 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         channels=[channel for spec in args.channels for channel in load_channels(spec)],
         log_level=args.log_level,
         broker=None if args.broker == "memory:" else args.broker,
+        max_connections=args.max_connections,
+        max_handshakes=args.max_handshakes,
+        handshake_timeout_s=args.handshake_timeout_ms / 1000,
+        allowed_origins=allowed_origins(args.allowed_origin) if args.allowed_origin else None,
     )
+
+
+_ORIGIN_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#\s]+")
+
+
+def allowed_origins(values: Sequence[str]) -> frozenset[str]:
+    """``--allowed-origin`` values as browsers serialise an origin (lower case, no path)
+    [SECURITY-14]; ``ValueError`` for one that can never match (a path, no scheme)."""
+    origins = set()
+    for value in values:
+        origin = value.strip().lower()
+        if not _ORIGIN_RE.fullmatch(origin):
+            raise ValueError(
+                f"--allowed-origin {value!r}: expected scheme://host[:port] with no path, "
+                "such as https://app.example"
+            )
+        origins.add(origin)
+    return frozenset(origins)
 
 
 def load_channels(spec: str) -> list[Channel]:

@@ -70,7 +70,18 @@ class ServerConfig:
     """``None``: no authentication, any token is accepted and is the identity [HANDSHAKE-7]."""
     allowed_origins: frozenset[str] | None = None
     """Origins (``https://app.example``) browsers may connect from [SECURITY-8]; ``None``
-    accepts any. Requests without an ``Origin`` header (non-browser clients) always pass."""
+    accepts any. Others are refused with HTTP 403 before the upgrade [SECURITY-14]; requests
+    without an ``Origin`` header (non-browser clients) always pass."""
+    max_connections: int = 10000
+    """Open connections (WebSocket, SSE, legacy, HTTP alike) beyond which a new one is answered
+    ``503`` before its request is read [SECURITY-12]; only :func:`canaux.server.serve` and
+    ``canaux serve`` enforce it (a mounted app is the host server's to bound)."""
+    max_handshakes: int = 1024
+    """Connections in their opening handshake (request head not complete) beyond which a new
+    one is answered ``503`` [SECURITY-12]; enforced like :attr:`max_connections`."""
+    handshake_timeout_s: float = 10.0
+    """How long a connection may take to send its request head before it is answered ``408``
+    and closed [SECURITY-13] (a slowloris), at most 30 s; enforced like :attr:`max_connections`."""
     chat_timeout_s: float = 60.0
     """Longest the chat agent may stay silent before the answer ends with ``agent_timeout``."""
     close_timeout_s: float = 5.0
@@ -88,5 +99,19 @@ class ServerConfig:
             check_broker_url(self.broker)
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0..65535, not {self.port}")
-        if self.chat_timeout_s <= 0 or self.close_timeout_s <= 0 or self.shutdown_timeout_s <= 0:
+        if (
+            self.chat_timeout_s <= 0
+            or self.close_timeout_s <= 0
+            or self.shutdown_timeout_s <= 0
+            or self.handshake_timeout_s <= 0
+        ):
             raise ValueError("timeouts must be positive")
+        if self.handshake_timeout_s > 30:
+            # [SECURITY-13] "the timeout MUST NOT exceed 30 seconds"
+            raise ValueError(
+                f"handshake_timeout_s must be at most 30, not {self.handshake_timeout_s}"
+            )
+        for name in ("max_connections", "max_handshakes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")

@@ -242,7 +242,7 @@ async def _admitted(runtime: ServerRuntime, websocket: WebSocket) -> tuple[bool,
             return True, await authenticate(runtime.config, token)
     except Unauthorized:
         pass
-    await websocket.close()  # before accept: the handshake is refused with HTTP 403
+    await websocket.close()  # before accept: HTTP 403 [SECURITY-14]
     return False, None
 
 

@@ -18,6 +18,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from canaux.server.admission import Admission, admission_protocol
 from canaux.server.app import create_app, runtime_of
 from canaux.server.config import ServerConfig
 from canaux.server.ws_protocol import CoalescingWebSocketProtocol
@@ -47,11 +48,22 @@ def uvicorn_config(app: Starlette, config: ServerConfig, **overrides: object) ->
 
 
 class CanauxUvicornServer(uvicorn.Server):
-    """A uvicorn server that closes Canaux clients with 1001 before it stops."""
+    """A uvicorn server that bounds connections and handshakes (:mod:`canaux.server.admission`)
+    and closes Canaux clients with 1001 before it stops."""
 
     def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
         super().__init__(config)
         self._canaux_app = app
+        settings = runtime_of(app).config
+        self.admission = Admission(
+            max_connections=settings.max_connections,
+            max_handshakes=settings.max_handshakes,
+            handshake_timeout_s=settings.handshake_timeout_s,
+        )
+        # Every socket of this server goes through the admission bounds [SECURITY-12, SECURITY-13].
+        config.http = admission_protocol(self.admission)
+        if config.loaded:
+            config.http_protocol_class = config.http
         self.on_listening: Callable[[str, int], None] | None = None
 
     @property

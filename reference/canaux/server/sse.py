@@ -139,7 +139,7 @@ def events_endpoint(runtime: ServerRuntime) -> Callable[[Request], Awaitable[Res
     async def events(request: Request) -> Response:
         runtime.ensure_started()
         if not origin_allowed(runtime.config, request.headers):
-            return error_response(403, ErrorCode.FORBIDDEN, "origin not allowed")  # [SECURITY-8]
+            return error_response(403, ErrorCode.FORBIDDEN, "origin not allowed")  # [SECURITY-14]
         if runtime.closing:
             return error_response(503, ErrorCode.INTERNAL_ERROR, "server shutting down")
         names: list[str] = []

@@ -361,7 +361,7 @@ async def websocket_endpoint(runtime: ServerRuntime, websocket: WebSocket) -> No
     """Accept a ``/ws`` connection and serve it."""
     runtime.ensure_started()
     if not origin_allowed(runtime.config, websocket.headers):
-        await websocket.close()  # before accept: the handshake is refused with HTTP 403
+        await websocket.close()  # before accept: HTTP 403, never upgraded [SECURITY-14]
         return
     if SUBPROTOCOL not in websocket.scope.get("subprotocols", []):
         # [TRANSPORT-2] a client that did not offer canaux.v1: accept, then close with 4400 at

@@ -1,0 +1,221 @@
+"""Admission of new connections: how many, how fast, how long (spec [SECURITY-4, SECURITY-12/13]).
+
+Every connection to the server's port (the WebSocket door, SSE, the legacy sockets, HTTP
+publish, health) starts as an HTTP request. Before its request head is complete it is in its
+*opening handshake*; :class:`Admission` bounds what those cost, below the ASGI app, in the
+HTTP protocol uvicorn runs for each accepted socket (:func:`admission_protocol`):
+
+- open connections, in total: one more is answered ``503`` and closed before its request is
+  read [SECURITY-12];
+- connections in their opening handshake: one more is answered ``503`` the same way
+  [SECURITY-12];
+- the opening handshake's duration: a request head still incomplete after
+  ``handshake_timeout_s`` is answered ``408`` and closed (a slowloris) [SECURITY-13];
+- fairness: accepted connections wait, not reading, and at most :data:`ADMIT_PER_PASS` of them
+  start reading per pass of the event loop. A flood of handshakes then adds a bounded amount
+  of work to each pass instead of thousands of handshakes at once, and established sessions
+  keep their latency [SECURITY-4]: 3,000 connections at once stalled an unrelated subscriber
+  for 1.9 s (p50) to 5.8 s (p99) before, see ``benchmarks/results/flood.md`` for after.
+
+uvicorn offers none of this for WebSockets (its ``limit_concurrency`` answers 503 to plain HTTP
+requests only, and it has no header timeout); a server mounted in another app's uvicorn gets
+the ``Origin`` check and the Canaux limits, not these bounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any
+
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+__all__ = ["ADMIT_PER_PASS", "Admission", "admission_protocol"]
+
+logger = logging.getLogger("canaux.server.admission")
+
+ADMIT_PER_PASS = 8
+"""Waiting connections that start reading per pass of the event loop.
+
+Each costs about a millisecond of CPU through its WebSocket and Canaux handshakes on this
+machine; eight per pass keep a pass short during a flood while an idle server still admits
+thousands per second (the loop passes quickly when it has nothing else to do)."""
+
+REFUSE_LINGER_S = 1.0
+"""How long a refused connection is kept for its peer to read the answer before it is dropped."""
+
+_UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"content-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 20\r\n"
+    b"retry-after: 1\r\n"
+    b"connection: close\r\n"
+    b"\r\n"
+    b"server at capacity\r\n"
+)
+_TIMEOUT = (
+    b"HTTP/1.1 408 Request Timeout\r\n"
+    b"content-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 17\r\n"
+    b"connection: close\r\n"
+    b"\r\n"
+    b"request too slow\r\n"
+)
+
+
+class Admission:
+    """The connection bounds of one server, and the connections waiting to start reading.
+
+    ``open`` counts every connection from its acceptance until it closes (uvicorn's own set of
+    live protocols, HTTP and WebSocket alike); ``handshaking`` those whose first request head is
+    not complete yet.
+    """
+
+    def __init__(
+        self, *, max_connections: int, max_handshakes: int, handshake_timeout_s: float
+    ) -> None:
+        self.max_connections = max_connections
+        self.max_handshakes = max_handshakes
+        self.handshake_timeout_s = handshake_timeout_s
+        self.handshaking = 0
+        self.refused = 0
+        self.timed_out = 0
+        self._waiting: deque[_Gate] = deque()
+        self._pumping = False
+
+    def admits(self, open_connections: int) -> bool:
+        """Whether one more connection may be accepted [SECURITY-12]."""
+        return open_connections < self.max_connections and self.handshaking < self.max_handshakes
+
+    def enqueue(self, gate: _Gate, loop: asyncio.AbstractEventLoop) -> None:
+        self.handshaking += 1
+        self._waiting.append(gate)
+        if not self._pumping:
+            self._pumping = True
+            loop.call_soon(self._pump, loop)
+
+    def _pump(self, loop: asyncio.AbstractEventLoop) -> None:
+        admitted = 0
+        while self._waiting and admitted < ADMIT_PER_PASS:
+            gate = self._waiting.popleft()
+            if gate.start_reading():
+                admitted += 1
+        if self._waiting:
+            loop.call_soon(self._pump, loop)  # the next pass: what else is ready runs first
+        else:
+            self._pumping = False
+
+    def finished(self) -> None:
+        """One connection's opening handshake ended (complete, timed out or closed)."""
+        self.handshaking -= 1
+
+
+class _Gate:
+    """What :class:`Admission` needs of one waiting connection."""
+
+    def start_reading(self) -> bool:
+        """Start reading; ``False`` if the connection is already gone."""
+        raise NotImplementedError
+
+
+def admission_protocol(admission: Admission) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol class (httptools or h11), with ``admission``'s bounds."""
+    base: type[Any] = AutoHTTPProtocol
+
+    class AdmittedHTTPProtocol(base, _Gate):  # type: ignore[misc]
+        """One accepted socket: refused, waiting, in its handshake, then served by uvicorn."""
+
+        _admission = admission
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            self._refused = False
+            self._handshake = False
+            self._gone = False
+            self._timer: asyncio.TimerHandle | None = None
+            self._cycle_seen: object = None
+            state = self.server_state  # set by uvicorn's __init__
+            if not admission.admits(len(state.connections)):
+                self._refuse(transport)
+                return
+            super().connection_made(transport)
+            transport.pause_reading()
+            self._handshake = True
+            self._arm(transport)
+            admission.enqueue(self, self.loop)
+
+        def _refuse(self, transport: asyncio.Transport) -> None:
+            # [SECURITY-12] 503 before the request is read; the request bytes are
+            # read and dropped until the peer closes, so the answer is not lost to a reset.
+            self._refused = True
+            self.transport = transport
+            admission.refused += 1
+            transport.write(_UNAVAILABLE)
+            if transport.can_write_eof():
+                transport.write_eof()
+            asyncio.get_running_loop().call_later(REFUSE_LINGER_S, transport.abort)
+
+        def _arm(self, transport: asyncio.Transport) -> None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(admission.handshake_timeout_s, self._too_slow, transport)
+
+        def _too_slow(self, transport: asyncio.Transport) -> None:
+            # [SECURITY-13] the request head did not arrive in time: 408, then the socket goes.
+            self._timer = None
+            admission.timed_out += 1
+            if not transport.is_closing():
+                transport.write(_TIMEOUT)
+                transport.close()
+            self._end_handshake()
+
+        def _end_handshake(self) -> None:
+            if self._handshake:
+                self._handshake = False
+                admission.finished()
+
+        def start_reading(self) -> bool:
+            if self._gone or self.transport.is_closing():
+                return False
+            self.transport.resume_reading()
+            return True
+
+        def data_received(self, data: bytes) -> None:
+            if self._refused:
+                return
+            super().data_received(data)
+            upgraded = self.transport.get_protocol() is not self
+            if upgraded or self.cycle is not self._cycle_seen:
+                # The request head is complete: the app (or the WebSocket protocol) has it now.
+                self._cycle_seen = self.cycle
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+                self._end_handshake()
+
+        def on_response_complete(self) -> None:
+            previous = self.cycle
+            super().on_response_complete()
+            if self._timer is None and self.cycle is previous and not self.transport.is_closing():
+                # The connection is kept alive and no next request has begun: the next head
+                # (even one already partly received) has the same deadline [SECURITY-13].
+                self._cycle_seen = self.cycle
+                self._arm(self.transport)
+
+        def eof_received(self) -> bool | None:
+            if self._refused:
+                return None
+            result: bool | None = super().eof_received()
+            return result
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._gone = True
+            if self._refused:
+                return
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._end_handshake()
+            super().connection_lost(exc)
+
+    return AdmittedHTTPProtocol

@@ -1,0 +1,177 @@
+"""Floods at the door (#10 finding 3): bounded connections and handshakes, slowloris cut, and a
+watcher session that notices none of it [SECURITY-4, SECURITY-12, SECURITY-13].
+
+Every socket is real (127.0.0.1, port 0); every wait is bounded; no test measures time: the
+watcher asserts what it receives (every event, in order, consecutive seq, no close). The
+flood's latency figures are the benchmark's (``python -m benchmarks.run --flood``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from canaux.server import ServerConfig
+from canaux.server.testing import RunningServer, running_server
+from tests.reference.server.wire import TIMEOUT, make_config, open_ws, recv, send
+
+from .watcher import Watcher
+
+pytestmark = pytest.mark.anyio
+
+
+def bounded(**fields: object) -> ServerConfig:
+    return dataclasses.replace(make_config(), **fields)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def raw(
+    server: RunningServer,
+) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    async with asyncio.timeout(TIMEOUT):
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        yield reader, writer
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+async def answer(reader: asyncio.StreamReader) -> bytes:
+    """Everything the server sends until it closes (bounded)."""
+    async with asyncio.timeout(TIMEOUT):
+        return await reader.read()
+
+
+def head(server: RunningServer, path: str = "/ws") -> bytes:
+    """The start of a request head that never ends (a slowloris)."""
+    return f"GET {path} HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n".encode()
+
+
+async def welcomed_or_refused(server: RunningServer) -> int:
+    """One connection attempt: 101 and welcome (returns 101) or the HTTP status it got."""
+    try:
+        async with open_ws(server) as ws:
+            await send(ws, {"type": "hello", "version": 1})
+            assert (await recv(ws))["type"] == "welcome"
+            return 101
+    except InvalidStatus as refused:
+        return refused.response.status_code
+
+
+async def admitted_again(server: RunningServer) -> None:
+    """Once a connection has gone, a new one is admitted (bounded: the server notices the close
+    on its own loop, so a few attempts may still find it full)."""
+    for _ in range(200):
+        if await welcomed_or_refused(server) == 101:
+            return
+    raise AssertionError("no connection admitted after one closed")
+
+
+class TestOpenConnections:
+    async def test_a_connection_over_the_bound_gets_503_on_every_door(self) -> None:
+        """SECURITY-12: WebSocket, legacy, SSE and HTTP publish all count and are refused."""
+        async with running_server(bounded(max_connections=3)) as server:
+            async with Watcher.watching(server) as watcher, open_ws(server), open_ws(server):
+                for path in ("/ws", "/ws/chat", "/api/ws"):
+                    with pytest.raises(InvalidStatus) as refused:
+                        async with open_ws(server, path):
+                            pass
+                    assert refused.value.response.status_code == 503
+                    assert refused.value.response.headers["retry-after"] == "1"
+                async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+                    sse = await client.get(server.events_url + "?channels=system")
+                    publish = await client.post(server.base_url + "/publish", json={})
+                assert (sse.status_code, publish.status_code) == (503, 503)
+                await watcher.check()
+            await admitted_again(server)
+
+    async def test_a_refused_connection_creates_no_session(self) -> None:
+        """SECURITY-12: no welcome, no session for a connection over the bound."""
+        async with (
+            running_server(bounded(max_connections=1)) as server,
+            Watcher.watching(server) as watcher,
+        ):
+            before = len(server.runtime.registry)
+            assert await welcomed_or_refused(server) == 503
+            assert len(server.runtime.registry) == before
+            await watcher.check()
+
+
+class TestHandshakes:
+    async def test_a_connection_over_the_handshake_bound_gets_503(self) -> None:
+        """SECURITY-12: sockets still sending their request head hold the handshake slots."""
+        async with (
+            running_server(bounded(max_handshakes=3)) as server,
+            Watcher.watching(server) as watcher,
+        ):
+            async with contextlib.AsyncExitStack() as stack:
+                for _ in range(3):
+                    _, writer = await stack.enter_async_context(raw(server))
+                    writer.write(head(server))
+                    await writer.drain()
+                assert await welcomed_or_refused(server) == 503
+                await watcher.check()
+            await admitted_again(server)
+            await watcher.check()
+
+
+class TestSlowloris:
+    async def test_an_incomplete_request_head_is_answered_408_and_closed(self) -> None:
+        """SECURITY-13: 100 slowloris sockets (and an idle one) are all cut; the watcher is not."""
+        async with (
+            running_server(bounded(handshake_timeout_s=1.0)) as server,
+            Watcher.watching(server) as watcher,
+            contextlib.AsyncExitStack() as stack,
+        ):
+            sockets = [await stack.enter_async_context(raw(server)) for _ in range(100)]
+            for n, (_, writer) in enumerate(sockets[1:]):  # the first sends nothing at all
+                writer.write(head(server, "/ws" if n % 2 else "/events"))
+            answers = await asyncio.gather(*(answer(reader) for reader, _ in sockets))
+            assert all(text.startswith(b"HTTP/1.1 408 ") for text in answers), answers[:3]
+            await watcher.check()
+            assert server.uvicorn.admission.handshaking == 0
+
+    async def test_a_kept_alive_connection_has_the_same_deadline_for_its_next_request(
+        self,
+    ) -> None:
+        """SECURITY-13: a complete request, then a head that never ends."""
+        async with running_server(bounded(handshake_timeout_s=1.0)) as server:
+            async with raw(server) as (reader, writer):
+                writer.write(
+                    f"GET /health HTTP/1.1\r\nHost: {server.host}\r\n\r\n".encode()
+                    + head(server, "/health")
+                )
+                text = await answer(reader)
+            first, _, rest = text.partition(b"\r\n")
+            assert first == b"HTTP/1.1 200 OK"
+            assert b"HTTP/1.1 408 " in rest
+
+
+class TestFlood:
+    async def test_a_flood_of_connections_leaves_the_watcher_whole(self) -> None:
+        """SECURITY-4: 300 connections at once, an event to the watcher after each: every
+        attempt is welcomed or refused with 503 (never dropped), the watcher gets every
+        event in order and stays open."""
+        async with (
+            running_server(bounded(max_handshakes=32)) as server,
+            Watcher.watching(server) as watcher,
+        ):
+
+            async def attempt() -> int:
+                status = await welcomed_or_refused(server)
+                await watcher.publish()
+                return status
+
+            statuses = await asyncio.gather(*(attempt() for _ in range(300)))
+            assert set(statuses) <= {101, 503}, sorted(set(statuses))
+            assert 101 in statuses
+            await watcher.check()
+            assert len(watcher.events) == 301
