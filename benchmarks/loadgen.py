@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sys
 import time
@@ -89,6 +90,7 @@ class CanauxDialect(Dialect):
 
     name = "canaux"
     subprotocol: str | None = "canaux.v1"
+    channel: str = CHANNEL
     session: str | None = None
     seq: int = 0
     resumed: bool | None = None
@@ -124,7 +126,7 @@ class CanauxDialect(Dialect):
             if frame["resumed"]:
                 return [], None, True
             self.session, self.seq, self.subscribed = frame["session"], 0, False
-            sub = {"type": "subscribe", "id": "sub", "channel": CHANNEL}
+            sub = {"type": "subscribe", "id": "sub", "channel": self.channel}
             return [orjson.dumps(sub).decode()], None, False
         if kind == "ack" and frame.get("id") == "sub":
             self.subscribed = True
@@ -238,6 +240,8 @@ async def _until(deadline_ns: int) -> None:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.role in ("flood", "slowloris"):
+        return await _attack(args)
     dialect_type = DIALECTS[args.dialect]
     window = Window()
     stats = Stats()
@@ -341,6 +345,133 @@ async def _storm(clients: list[Client], args: argparse.Namespace, window: Window
     }
 
 
+FLOOD_CHANNEL = "conformance.flood"
+"""What flood clients subscribe to: not the watcher's channel, so the flood adds handshakes,
+not fan-out."""
+
+
+async def _attack(args: argparse.Namespace) -> dict[str, Any]:
+    """The flood roles: nothing is opened before ``go``; at the window's start, ``--clients``
+    connections at once (``flood``: Canaux clients doing hello and subscribe; ``slowloris``: raw
+    sockets sending an endless request head), held until the window ends."""
+    # The attackers share the machine with the server and the watcher; at the lowest CPU
+    # priority they take what the others leave, as if they ran on another machine.
+    os.nice(19)
+    print("ready", flush=True)
+    go = await asyncio.get_running_loop().run_in_executor(None, _read_go)
+    await _until(go.start)
+    if args.role == "flood":
+        result = await _flood(args, go)
+    else:
+        result = await _slowloris(args, go)
+    return {"role": args.role, "clients": args.clients, **result}
+
+
+async def _flood(args: argparse.Namespace, window: Window) -> dict[str, Any]:
+    started = time.monotonic_ns()
+    stats = Stats()
+    outcomes: dict[str, int] = {}
+    clients: list[Client] = []
+    finished: list[int] = []
+
+    async def one() -> None:
+        dialect = CanauxDialect(channel=FLOOD_CHANNEL)
+        try:
+            client = await _open(args.url, dialect, window, stats, False)
+        except Exception as exc:  # the server refused or dropped it: count why
+            status = getattr(getattr(exc, "response", None), "status", None)
+            key = f"http_{int(status)}" if status is not None else type(exc).__name__
+            outcomes[key] = outcomes.get(key, 0) + 1
+            return
+        clients.append(client)
+        finished.append(time.monotonic_ns())
+
+    await asyncio.gather(*(one() for _ in range(args.clients)))
+    await _until(window.end)
+    still_open = sum(
+        1 for c in clients if c.transport is not None and not c.transport.is_disconnected
+    )
+    for client in clients:
+        if client.transport is not None and not client.transport.is_disconnected:
+            client.transport.disconnect()
+    return {
+        "welcomed": len(clients),
+        "still_open": still_open,
+        "failed": outcomes,
+        "all_welcomed_ms": (max(finished) - started) / 1e6 if finished else None,
+    }
+
+
+class _Slow(asyncio.Protocol):
+    """One slowloris socket: it only ever sends more request-head lines."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.closed_at: int | None = None
+        self.answered = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.answered = (self.answered + data)[:64]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed_at = time.monotonic_ns()
+
+
+async def _slowloris(args: argparse.Namespace, window: Window) -> dict[str, Any]:
+    host, port = _host_port(args.url)
+    loop = asyncio.get_running_loop()
+    started = time.monotonic_ns()
+    sockets: list[_Slow] = []
+    refused = 0
+    for start in range(0, args.clients, 100):
+        results = await asyncio.gather(
+            *(
+                loop.create_connection(_Slow, host, port)
+                for _ in range(start, min(args.clients, start + 100))
+            ),
+            return_exceptions=True,
+        )
+        for item in results:
+            if isinstance(item, BaseException):
+                refused += 1
+            else:
+                sockets.append(item[1])
+    head = f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\n".encode()
+    for sock in sockets:
+        if sock.transport is not None and sock.closed_at is None:
+            sock.transport.write(head)
+    n = 0
+    while time.monotonic_ns() < window.end:
+        # One more header line per socket per second, the classic slowloris pace.
+        await asyncio.sleep(1)  # paces the attack; nothing waits on it
+        n += 1
+        for sock in sockets:
+            if sock.transport is not None and sock.closed_at is None:
+                sock.transport.write(f"X-Slow-{n}: a\r\n".encode())
+    closed = [s.closed_at - started for s in sockets if s.closed_at is not None]
+    for sock in sockets:
+        if sock.transport is not None and sock.closed_at is None:
+            sock.transport.abort()
+    return {
+        "opened": len(sockets),
+        "connect_refused": refused,
+        "still_open": len(sockets) - len(closed),
+        "closed_by_server": len(closed),
+        "answered_408": sum(1 for s in sockets if s.answered.startswith(b"HTTP/1.1 408")),
+        "last_closed_ms": max(closed) / 1e6 if closed else None,
+    }
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    rest = url.split("://", 1)[1].split("/", 1)[0]
+    host, _, port = rest.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", required=True)
@@ -355,6 +486,8 @@ def main() -> None:
             "idle",
             "storm-pub",
             "storm-sub",
+            "flood",
+            "slowloris",
         ],
         required=True,
     )

@@ -109,9 +109,12 @@ def _read_line(process: subprocess.Popen[str], pattern: re.Pattern[str], timeout
 
 
 @contextmanager
-def running(kind: str) -> Iterator[Server]:
+def running(kind: str, extra_flags: Sequence[str] = ()) -> Iterator[Server]:
     process = subprocess.Popen(
-        _server_command(kind), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        [*_server_command(kind), *extra_flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         url = _read_line(process, LISTEN_RE, 30)
@@ -265,6 +268,151 @@ def storm(mode: Mode) -> dict[str, Any]:
     }
 
 
+ATTACKS: dict[str, tuple[str, int, float]] = {
+    # name: (loadgen role, sockets, seconds watched from the attack's start)
+    "quiet": ("", 0, 5.0),
+    "flood": ("flood", 3000, 10.0),
+    "slowloris": ("slowloris", 1000, 20.0),
+}
+"""The flood scenarios [SECURITY-4]: an unrelated subscriber's latency while others attack."""
+
+
+def flood(attack: str, scale: float = 1.0, extra_flags: Sequence[str] = ()) -> dict[str, Any]:
+    """An unrelated subscriber (the watcher) gets a publish every 10 ms while ``attack`` runs:
+    its publish-to-deliver p50/p99/max over the attack, and what the attackers got."""
+    role, sockets, seconds = ATTACKS[attack]
+    sockets = max(1, round(sockets * scale)) if sockets else 0
+    seconds = max(2.0, seconds * scale)
+    with running("canaux", extra_flags) as server:
+        roles: list[tuple[str, int, list[str]]] = [
+            ("latency-sub", 1, []),
+            ("latency-pub", 1, ["--rate", "100"]),
+        ]
+        if role == "flood":
+            roles += [("flood", n, []) for n in _split(sockets, 2)]
+        elif role == "slowloris":
+            roles.append(("slowloris", sockets, []))
+        workers = Workers(server, roles)
+        load0 = os.getloadavg()[0]
+        start = time.monotonic_ns() + 1_000_000_000
+        end = start + int(seconds * 1e9)
+        workers.go(start, end)
+        results = workers.results(timeout=seconds + 120)
+        alive = server.process.poll() is None
+    samples = sorted(v for r in results if r["role"] == "latency-sub" for v in r["latencies_us"])
+    expected = round(seconds * 100)
+    out: dict[str, Any] = {
+        "attack": attack,
+        "sockets": sockets,
+        "seconds": seconds,
+        "watcher_samples": len(samples),
+        "watcher_expected": expected,
+        "watcher_gaps": sum(r["mark_gaps"] for r in results if r["role"] == "latency-sub"),
+        "p50_ms": _percentile(samples, 0.50),
+        "p99_ms": _percentile(samples, 0.99),
+        "max_ms": samples[-1] / 1000.0 if samples else float("nan"),
+        "load_average_1min": load0,
+        "server_alive": alive,
+    }
+    attackers = [r for r in results if r["role"] == role]
+    if role == "flood":
+        failed: dict[str, int] = {}
+        for r in attackers:
+            for key, n in r["failed"].items():
+                failed[key] = failed.get(key, 0) + n
+        times = [r["all_welcomed_ms"] for r in attackers if r["all_welcomed_ms"] is not None]
+        out.update(
+            welcomed=sum(r["welcomed"] for r in attackers),
+            still_open=sum(r["still_open"] for r in attackers),
+            failed=failed,
+            all_welcomed_ms=max(times) if times else None,
+        )
+    elif role == "slowloris":
+        (r,) = attackers
+        out.update(
+            {
+                k: r[k]
+                for k in (
+                    "opened",
+                    "connect_refused",
+                    "still_open",
+                    "closed_by_server",
+                    "answered_408",
+                    "last_closed_ms",
+                )
+            }
+        )
+    return out
+
+
+def flood_to_markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "# Flood benchmark (canaux serve)",
+        "",
+        f"- Date: {report['date']}",
+        f"- Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
+        f"Python {report['machine']['python']}, Linux {report['machine']['kernel']}",
+        f"- Command: `{report['command']}`",
+        "",
+        "An unrelated subscriber (the watcher) receives a publish every 10 ms; its "
+        "publish-to-deliver latency is measured over the attack. The load average is the "
+        "machine's 1-minute figure when the scenario started (the machine may be shared).",
+        "",
+        "| attack | sockets | seconds | watcher p50 ms | p99 ms | max ms | delivered | gaps "
+        "| load avg | attackers |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in report["results"]:
+        if row["attack"] == "flood":
+            who = (
+                f"{row['welcomed']} welcomed in {row['all_welcomed_ms']} ms, "
+                f"refused/failed {row['failed'] or 0}"
+            )
+        elif row["attack"] == "slowloris":
+            who = (
+                f"{row['closed_by_server']} closed by the server (408: "
+                f"{row['answered_408']}), {row['still_open']} still open at the end"
+            )
+        else:
+            who = "none"
+        lines.append(
+            f"| {row['attack']} | {row['sockets']} | {row['seconds']:.0f} | {row['p50_ms']:.2f} "
+            f"| {row['p99_ms']:.2f} | {row['max_ms']:.2f} "
+            f"| {row['watcher_samples']}/{row['watcher_expected']} | {row['watcher_gaps']} "
+            f"| {row['load_average_1min']:.1f} | {who} |"
+        )
+    lines += ["", "Target: watcher p99 < 250 ms during each attack.", ""]
+    for row in report["results"]:
+        if row["attack"] != "quiet":
+            met = "met" if row["p99_ms"] < 250 else "NOT met"
+            lines.append(f"- {row['attack']}: p99 {row['p99_ms']:.2f} ms, {met}")
+    return "\n".join(lines) + "\n"
+
+
+def flood_main(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    rows = []
+    for attack in args.attack or ATTACKS:
+        print(f"flood scenario: {attack} …", flush=True)
+        rows.append(flood(attack, extra_flags=args.server_flag))
+    report = {
+        "mode": "flood",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": _machine(),
+        "command": "python -m benchmarks.run --flood"
+        + "".join(f" --server-flag={flag}" for flag in args.server_flag),
+        "seconds": time.monotonic() - started,
+        "results": rows,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    name = args.flood_name
+    (args.out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    markdown = flood_to_markdown(report)
+    (args.out / f"{name}.md").write_text(markdown)
+    print(markdown)
+    return 0
+
+
 def conformance_quick() -> dict[str, Any]:
     exe = shutil.which("canaux-conformance") or str(
         Path(sys.executable).with_name("canaux-conformance")
@@ -401,7 +549,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=Path(__file__).resolve().parent / "NOTES.md",
         help="Markdown appended under 'Notes' (what limits a missed target, with its profile)",
     )
+    parser.add_argument(
+        "--flood",
+        action="store_true",
+        help="only the flood scenarios (a 3,000-connection flood, a 1,000-socket slowloris):\n"
+        "results/flood.{json,md}",
+    )
+    parser.add_argument(
+        "--server-flag",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="with --flood: one more `canaux serve` flag (--server-flag=--max-connections=100)",
+    )
+    parser.add_argument(
+        "--attack", action="append", choices=sorted(ATTACKS), help="with --flood: only these"
+    )
+    parser.add_argument(
+        "--flood-name", default="flood", help="with --flood: the results' file name (flood)"
+    )
     args = parser.parse_args(argv)
+    if args.flood:
+        return flood_main(args)
     mode = FULL if args.full else QUICK
     started = time.monotonic()
     results: dict[str, Any] = {"fanout": {}, "latency": {}, "idle": {}}
