@@ -83,11 +83,15 @@ docs: $(STAMP) $(DOCS_NODE)
 	$(MKDOCS) serve --dev-addr $(DOCS_ADDR)
 
 # ---- benchmarks -----------------------------------------------------------------------------
-.PHONY: bench bench-full
+.PHONY: bench bench-full bench-flood
 
 ## bench: the benchmark harness in quick mode (under five minutes); prints the table
 bench: $(STAMP)
 	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; $(PY) -m benchmarks.run
+
+## bench-flood: an unrelated subscriber's latency during a 3,000-connection flood and a 1,000-socket slowloris
+bench-flood: $(STAMP)
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; $(PY) -m benchmarks.run --flood
 
 ## bench-full: the full set (10,000 idle connections, longer windows); results in benchmarks/results/
 bench-full: $(STAMP)

@@ -82,3 +82,19 @@ def test_targets_report_a_miss_with_its_measured_ratio() -> None:
     assert targets["fan-out ≥ 3× python-socketio"]["met"] is False
     assert targets["latency p99 < 10 ms"]["met"] is True
     assert targets["storm: all resumed, none missing, ≤ 5 s"]["met"] is True
+
+
+def test_flood_counts_every_attacker_and_every_watcher_delivery() -> None:
+    result = run.flood("flood", scale=0.01)
+    assert result["sockets"] == 30
+    assert result["welcomed"] + sum(result["failed"].values()) == 30
+    assert result["watcher_gaps"] == 0
+    assert result["watcher_samples"] > 0
+    assert result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
+
+
+def test_slowloris_sockets_are_counted_as_the_server_closes_them() -> None:
+    result = run.flood("slowloris", scale=0.02, extra_flags=["--handshake-timeout-ms", "1000"])
+    assert result["opened"] == 20
+    assert result["closed_by_server"] == result["answered_408"] == 20
+    assert result["still_open"] == 0
