@@ -39,8 +39,15 @@ def client_case(
     profile: str = "core",
     title: str,
     timeout: float | None = None,
+    timing: bool = False,
 ) -> Callable[[ClientCaseFn], ClientCaseFn]:
-    """Register ``fn`` as the client case ``id`` (IDs start with ``CL-``)."""
+    """Register ``fn`` as the client case ``id`` (IDs start with ``CL-``).
+
+    Client cases run a few at a time (each has its own scripted server and adapter process,
+    and mostly waits on the adapter's start-up); ``timing=True`` marks a case that measures
+    delays, which runs alone so that a loaded machine does not skew what it measures. The flag
+    is kept in :attr:`Case.waits` (``True``: may run alongside others).
+    """
     if not id.startswith("CL-"):
         raise ValueError(f"client case id {id!r} must start with 'CL-'")
     if not requirements:
@@ -52,7 +59,9 @@ def client_case(
         existing = CLIENT_REGISTRY.get(id)
         if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
             raise ValueError(f"client case id {id!r} registered twice ({existing.fn.__module__})")
-        CLIENT_REGISTRY[id] = Case(id, tuple(requirements), level, profile, title, fn, timeout)
+        CLIENT_REGISTRY[id] = Case(
+            id, tuple(requirements), level, profile, title, fn, timeout, waits=not timing
+        )
         return fn
 
     return register

@@ -188,8 +188,16 @@ class ClientCaseContext:
         return found
 
     def check(self) -> None:
+        """Raise the first adapter error, then the first frame the client should not have sent."""
         for adapter in self.adapters:
             adapter.check()
+        violation = self.first_violation()
+        if violation is not None:
+            raise violation
+
+    def first_violation(self) -> CaseFailed | None:
+        """The frame audit's first finding (a frame no client may send), if any."""
+        return next((v for server in self.servers for v in server.violations()), None)
 
     async def aclose(self) -> None:
         for adapter in self.adapters:

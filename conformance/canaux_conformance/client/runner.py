@@ -45,6 +45,8 @@ REFERENCE_ADAPTER: tuple[str, ...] = (sys.executable, "-m", "canaux.conformance_
 never imports the reference)."""
 
 _STDERR_SHOWN = 4000
+_AT_ONCE = 3
+"""Client cases run at once (each is a scripted server and an adapter process)."""
 
 
 @dataclass
@@ -99,11 +101,14 @@ async def run_client_case(case: Case, ctx: ClientCaseContext, *, case_timeout: f
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(ctx.timeout * 3):
                     await ctx.aclose()
+        ctx.check()  # frames that arrived while the case closed its connections
     except AdapterError as exc:
         verdict = Verdict.ERROR
         message = f"the adapter broke its protocol, not the client: {exc.message}"
         trace = traceback.format_exc()
     except CaseFailed as failure:
+        # A frame the audit rejected is the root cause: the case often failed because of it.
+        failure = ctx.first_violation() or failure
         requirement = requirement_for(failure, case)
         message = failure.message
         verdict = Verdict.FAIL if is_must(case, requirement) else Verdict.NON_STRICT
@@ -188,7 +193,10 @@ async def run_client(config: ClientRunConfig, *, progress: Progress | None = Non
     )
     progress.run_started(result, cases)
     result.results = [_broken_suite(name, trace) for name, trace in sorted(broken.items())]
-    for case in cases:
+    outcomes: dict[str, CaseResult] = {}
+    gate = asyncio.Semaphore(_AT_ONCE)
+
+    async def one(case: Case) -> None:
         progress.case_started(case)
         ctx = ClientCaseContext(
             adapter_argv=argv,
@@ -199,7 +207,18 @@ async def run_client(config: ClientRunConfig, *, progress: Progress | None = Non
         )
         timeout = config.case_timeout or case.timeout or budget.case_timeout
         outcome = await run_client_case(case, ctx, case_timeout=timeout)
-        result.results.append(outcome)
+        outcomes[case.id] = outcome
         progress.case_finished(outcome)
+
+    async def gated(case: Case) -> None:
+        async with gate:
+            await one(case)
+
+    # Cases that measure delays run alone, after the others (client_case(timing=True)).
+    await asyncio.gather(*(gated(c) for c in cases if c.waits))
+    for case in cases:
+        if not case.waits:
+            await one(case)
+    result.results += [outcomes[c.id] for c in cases]
     result.duration = time.perf_counter() - started
     return result

@@ -34,6 +34,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 import canaux_schemas
+from canaux_conformance.ijson import is_i_json
 from canaux_conformance.outcomes import CaseFailed
 from canaux_conformance.transcript import Transcript
 from canaux_conformance.wire import SUBPROTOCOL
@@ -129,6 +130,8 @@ class ScriptedConnection:
     """The code of the client's Close frame; 1006 when the connection ended without one."""
     close_reason: str = ""
     closed_by_server: bool = False
+    violations: list[CaseFailed] = field(default_factory=list)
+    """What the client sent that no client may send, in order (the frame audit)."""
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _ended: asyncio.Event = field(default_factory=asyncio.Event)
     _read: int = 0
@@ -279,6 +282,7 @@ class ScriptedConnection:
                         self.name, "recv", f"<binary message, {len(message)} bytes>"
                     )
                     self.received.append(ClientFrame(now, None))
+                    self._violation("a binary message", "TRANSPORT-3")
                 else:
                     self.transcript.add(self.name, "recv", message)
                     self._record(now, message)
@@ -298,17 +302,39 @@ class ScriptedConnection:
             self._ended.set()
             self._arrived.set()
 
+    def _violation(self, problem: str, requirement: str) -> None:
+        self.transcript.note(f"client frame audit: {problem} [{requirement}]", self.name)
+        self.violations.append(CaseFailed(f"the client sent {problem}", requirement=requirement))
+
     def _record(self, now: float, text: str) -> None:
+        duplicates: list[str] = []
         try:
-            frame = json.loads(text)
+            frame = json.loads(text, object_pairs_hook=lambda pairs: _object(pairs, duplicates))
         except ValueError:
             frame = None
         self.received.append(ClientFrame(now, text, frame))
+        self._audit(text, frame, duplicates)
         if isinstance(frame, dict) and frame.get("type") == "ping" and self.answer_pings:
             pong: dict[str, Any] = {"type": "pong"}
             if "nonce" in frame:
                 pong["nonce"] = frame["nonce"]
             asyncio.get_running_loop().create_task(self.send(pong))
+
+    def _audit(self, text: str, frame: Any, duplicates: list[str]) -> None:
+        """Every client frame: one JSON object [TRANSPORT-3], no duplicate names [TRANSPORT-9],
+        I-JSON [TRANSPORT-17], valid for its type [OPS-12]."""
+        if not isinstance(frame, dict):
+            self._violation(f"a text message that is not a JSON object: {text[:200]!r}",
+                            "TRANSPORT-3")  # fmt: skip
+            return
+        if duplicates:
+            self._violation(f"an object with the member {duplicates[0]!r} twice: {text[:200]!r}",
+                            "TRANSPORT-9")  # fmt: skip
+        if not is_i_json(frame, depth=1):
+            self._violation(f"a frame that is not I-JSON: {text[:200]!r}", "TRANSPORT-17")
+        problem = _validator().error(frame)
+        if problem:
+            self._violation(f"an invalid frame {text[:200]!r}: {problem}", "OPS-12")
 
     def frame_problem(self, item: ClientFrame) -> str | None:
         """Why a client message is not a valid client frame [TRANSPORT-3, OPS-12]; None if it is."""
@@ -390,6 +416,10 @@ class ScriptedServer:
             return ws.respond(404, "not a Canaux endpoint\n")
         return None
 
+    def violations(self) -> list[CaseFailed]:
+        """The frame audit's findings over every connection, in connection order."""
+        return [v for conn in self.connections for v in conn.violations]
+
     def _select(
         self, ws: ServerConnection, subprotocols: Sequence[Subprotocol]
     ) -> Subprotocol | None:
@@ -415,6 +445,15 @@ class ScriptedServer:
         )
         await self._incoming.put(conn)
         await conn._serve()
+
+
+def _object(pairs: list[tuple[str, Any]], duplicates: list[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            duplicates.append(key)
+        found[key] = value
+    return found
 
 
 def _offered(headers: Headers) -> tuple[str, ...]:

@@ -75,6 +75,7 @@ async def _no_reconnect(ctx: ClientCaseContext, code: int) -> None:
     requirements=("CLIENT-1", "CLIENT-2", "RESUME-1"),
     title="after a drop or a reconnect code the client comes back within its backoff, resuming",
     timeout=120.0,
+    timing=True,
 )
 async def cl_close_02(ctx: ClientCaseContext) -> None:
     """A cut, then each reconnect code in turn, each on the connection that resumed the last:

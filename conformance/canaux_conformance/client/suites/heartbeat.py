@@ -41,6 +41,7 @@ async def cl_ping_01(ctx: ClientCaseContext) -> None:
     requirements=("HEARTBEAT-4",),
     level="SHOULD",
     title="a server silent for 2 x heartbeat_ms is dropped and the client resumes",
+    timing=True,
 )
 async def cl_hb_01(ctx: ClientCaseContext) -> None:
     """The server stalls after the welcome (no frames, no pongs) with heartbeat_ms = 1000."""

@@ -134,3 +134,39 @@ async def cl_limit_02(ctx: ClientCaseContext) -> None:
             f"the application got no too_large error for an oversize publish (got {kind!r})",
             requirement="LIMIT-7",
         )
+
+
+@client_case(
+    id="CL-FRAMES-01",
+    requirements=("TRANSPORT-3", "TRANSPORT-9", "TRANSPORT-17", "OPS-12"),
+    title="every frame the client sends is one valid JSON object, I-JSON, without duplicates",
+)
+async def cl_frames_01(ctx: ClientCaseContext) -> None:
+    """Subscribe, publish data of every JSON kind, unsubscribe; the scripted server audits every
+    client frame of every case the same way (scripted_server.py), this case names the
+    requirements."""
+    server = await ctx.server()
+    adapter = await ctx.adapter()
+    channel = ctx.channel()
+    conn, _ = await ctx.welcomed(adapter, server, subscribe=[channel])
+    payloads = [
+        {"mark": "kinds", "n": [0, -1, 2**53 - 1, 1.5, -0.25, 1e300], "t": True, "z": None},
+        {"mark": "text", "s": 'é ü 中 \U0001f600 \\ " \n \t', "empty": "", "nested": [[{"a": []}]]},
+        ["a", "list", 1],
+        "a string",
+        42,
+    ]
+    for data in payloads:
+        n = await adapter.send("publish", channel=channel, data=data)
+        frame = await conn.next(timeout=ctx.timeout, types=("publish",))
+        await conn.ack(str(frame.get("id")))
+        await ctx.outcome(adapter, n, requirement="CLIENT-7")
+        if frame.get("data") != data:
+            raise CaseFailed(
+                f"the application published {data!r}; the frame carried {frame.get('data')!r}",
+                requirement="TRANSPORT-17",
+            )
+    await adapter.command("unsubscribe", channel=channel)
+    unsub = await conn.next(timeout=ctx.timeout, types=("unsubscribe",))
+    await conn.ack(str(unsub.get("id")))
+    ctx.check()
