@@ -18,6 +18,7 @@ from canaux.client.errors import (
     ConnectionClosedByServer,
     HandshakeRefused,
     PublishRejected,
+    ServerBrokeProtocol,
 )
 from canaux.client.handlers import Handler
 from canaux.client.sse import SSEError, SSEReader
@@ -40,6 +41,7 @@ __all__ = [
     "ResetCallback",
     "SSEError",
     "SSEReader",
+    "ServerBrokeProtocol",
     "StateCallback",
     "TokenProvider",
     "TokenSource",

@@ -1,11 +1,14 @@
 """The asyncio Canaux client: one WebSocket for every channel (spec §7, §8, §16).
 
 :class:`Client` wraps the sans-I/O :class:`~canaux.protocol.client.ClientConnection` with a
-socket from ``websockets``. It reconnects forever with full-jitter backoff (CLIENT-1), except
-after a close code whose registry row says "no" (CLIENT-4); it resumes the session with the
-last contiguous seq, re-sends every unanswered operation with its id (RESUME-6), and after a
-lost session re-subscribes every channel and tells the application to resynchronise
-(RESUME-5, CLIENT-2).
+socket from ``websockets``. It reconnects forever with full-jitter backoff (CLIENT-1) whose
+attempt number goes back to 0 only after a healthy connection (CLIENT-11, owned by
+:class:`~canaux.protocol.backoff.Backoff`), except after a close code whose registry row says
+"no", received or sent by the client itself (CLIENT-4); it resumes the session with the last
+contiguous seq, re-sends every unanswered operation with its id (RESUME-6), and after a lost
+session re-subscribes every channel and tells the application to resynchronise (RESUME-5,
+CLIENT-2). Events wait for the handlers in a bounded queue that pushes back onto the socket
+(CLIENT-12), and :meth:`Client.close` is bounded by ``close_timeout`` (CLIENT-13).
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ from canaux.client.errors import (
     ConnectionClosedByServer,
     HandshakeRefused,
     PublishRejected,
+    ServerBrokeProtocol,
 )
 from canaux.client.handlers import Dispatcher, Handler, HandlerRegistry
 from canaux.client.tokens import TokenSource, resolve_token
-from canaux.protocol.backoff import DEFAULT_BASE, DEFAULT_CAP, RandomSource, backoff_delays
+from canaux.protocol.backoff import DEFAULT_BASE, DEFAULT_CAP, Backoff, RandomSource
 from canaux.protocol.client import (
     Acked,
     ClientConnection,
@@ -84,6 +88,10 @@ class Client:
     ``token`` is a fixed token or a token provider, a callable (plain or async) asked before
     every connection, so that each reconnection presents fresh credentials
     (:mod:`canaux.client.tokens`, CLIENT-10).
+
+    At most ``handler_queue_limit`` handler calls wait for the handlers; beyond that the client
+    stops reading the socket until they catch up (CLIENT-12). :meth:`close` returns within
+    ``close_timeout`` seconds whatever the server and the handlers do (CLIENT-13).
     """
 
     def __init__(
@@ -97,6 +105,7 @@ class Client:
         open_timeout: float = 10.0,
         close_timeout: float = 5.0,
         max_size: int | None = 2**24,
+        handler_queue_limit: int = 1024,
         rng: RandomSource | None = None,
     ) -> None:
         self.url = url
@@ -105,10 +114,12 @@ class Client:
         self._conn = ClientConnection(
             token=token if isinstance(token, str) else None, outbox_limit=outbox_limit
         )
-        self._backoff = (backoff_base, backoff_cap)
-        # Validate the backoff parameters now rather than at the first reconnection.
-        backoff_delays(backoff_base, backoff_cap)
-        self._rng: RandomSource = rng if rng is not None else random.SystemRandom()
+        self._backoff = Backoff(
+            backoff_base, backoff_cap, rng if rng is not None else random.SystemRandom()
+        )
+        if handler_queue_limit < 1:
+            raise ValueError("handler_queue_limit must be >= 1")
+        self._handler_queue_limit = handler_queue_limit
         self._open_timeout = open_timeout
         self._close_timeout = close_timeout
         self._max_size = max_size
@@ -135,6 +146,11 @@ class Client:
     def state(self) -> ClientState | None:
         """The current state; None before :meth:`connect`."""
         return self._state
+
+    @property
+    def backoff(self) -> Backoff:
+        """The reconnection schedule: ``backoff.attempt`` is the next delay's attempt number."""
+        return self._backoff
 
     @property
     def connected(self) -> bool:
@@ -214,7 +230,7 @@ class Client:
             self._stop = asyncio.Event()
             self._wake = asyncio.Event()
             self._progress = asyncio.Event()
-            self._dispatcher = Dispatcher()
+            self._dispatcher = Dispatcher(self._handler_queue_limit)
             self._dispatcher.start()
             self._task = loop.create_task(self._run(), name=f"canaux-client {self.url}")
         assert self._ready is not None
@@ -240,7 +256,12 @@ class Client:
             await self._progress.wait()
 
     async def close(self) -> None:
-        """Close the connection and stop reconnecting; pending sends raise :class:`ClientClosed`."""
+        """Close the connection and stop reconnecting; pending sends raise :class:`ClientClosed`.
+
+        [CLIENT-13] Returns within ``close_timeout`` seconds in every state: events still
+        waiting for the handlers are discarded, a closing handshake the server does not answer
+        in time ends with the socket dropped, and a handler still running then is cancelled.
+        """
         if self._closed_error is None:
             self._closed_error = ClientClosed()
         if self._task is None:
@@ -248,14 +269,32 @@ class Client:
             self._fail_all(self._closed_error)
             return
         assert self._stop is not None
+        deadline = asyncio.get_running_loop().time() + self._close_timeout
         self._stop.set()
-        if self._ws is not None:
-            # Closing the socket ends the session loop; the run loop then sees the stop flag.
-            with contextlib.suppress(Exception):
-                await self._ws.close()
-        await self._task
         if self._dispatcher is not None:
-            await self._dispatcher.stop()
+            # A reader waiting for room in the handler queue must see the stop at once.
+            self._dispatcher.discard_events()
+        ws = self._ws
+        if ws is not None:
+            # Closing the socket ends the session loop; the run loop then sees the stop flag.
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await ws.close()
+            except TimeoutError:
+                ws.transport.abort()
+            except Exception:
+                logger.debug("client %s: closing the socket failed", self.url, exc_info=True)
+        task = self._task
+        if asyncio.current_task() is not task:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await asyncio.shield(task)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._dispatcher is not None:
+            await self._dispatcher.stop(deadline)
 
     async def __aenter__(self) -> Client:
         await self.connect()
@@ -340,18 +379,20 @@ class Client:
 
     async def _run(self) -> None:
         assert self._stop is not None
-        delays = backoff_delays(*self._backoff, rng=self._rng)
+        loop = asyncio.get_running_loop()
         ever_connected = False
         try:
             while not self._stop.is_set():
                 self._set_state(
                     ClientState.RECONNECTING if ever_connected else ClientState.CONNECTING
                 )
-                welcomed, refusal = await self._connect_once()
-                if welcomed:
-                    ever_connected = True
-                    # [CLIENT-1] "attempt resets after a successful welcome".
-                    delays = backoff_delays(*self._backoff, rng=self._rng)
+                try:
+                    welcomed, refusal = await self._connect_once()
+                finally:
+                    # [CLIENT-11] only a connection that lasted heartbeat_ms after its
+                    # welcome sets the attempt number back to 0.
+                    self._backoff.ended(loop.time())
+                ever_connected = ever_connected or welcomed
                 if refusal is not None:
                     # [CLIENT-4] do not reconnect after a close code marked "no".
                     logger.warning("client %s stopped: %s", self.url, refusal)
@@ -360,7 +401,13 @@ class Client:
                 if self._stop.is_set():
                     break
                 self._set_state(ClientState.RECONNECTING)
-                delay = next(delays)
+                delay = self._backoff.next_delay()
+                logger.debug(
+                    "client %s: reconnecting in %.3f s (attempt %d)",
+                    self.url,
+                    delay,
+                    self._backoff.attempt - 1,
+                )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), delay)
         except Exception as exc:
@@ -484,10 +531,17 @@ class Client:
             except TimeoutError:
                 conn.tick(loop.time())
             except ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd is not None else None
-                reason = exc.rcvd.reason if exc.rcvd is not None else ""
                 if self._stop is not None and self._stop.is_set():
                     return welcomed, None
+                if exc.sent is not None and (exc.rcvd is None or exc.rcvd_then_sent is False):
+                    # [CLIENT-4] the client closed first (websockets refused a frame over
+                    # max_size with 1009): a "no" code stops it like a received one.
+                    if not should_reconnect(exc.sent.code):
+                        return welcomed, ServerBrokeProtocol(exc.sent.code, exc.sent.reason)
+                    logger.info("client %s: connection closed (%s)", self.url, exc.sent.code)
+                    return welcomed, None
+                code = exc.rcvd.code if exc.rcvd is not None else None
+                reason = exc.rcvd.reason if exc.rcvd is not None else ""
                 if code == CloseCode.CREDENTIALS_EXPIRED and isinstance(self._token, str):
                     # [CLIENT-10] the same expired token again would be refused: stop and
                     # tell the application (a token provider gives a fresh one instead).
@@ -497,11 +551,14 @@ class Client:
                     return welcomed, None
                 return welcomed, ConnectionClosedByServer(code, reason)
             else:
+                if self._stop is not None and self._stop.is_set():
+                    # close() is under way: nothing more for the handlers (CLIENT-13).
+                    return welcomed, None
                 if isinstance(message, str):
                     conn.receive_text(message, loop.time())
                 else:
                     conn.receive_bytes(message)
-            welcomed = self._handle_events() or welcomed
+            welcomed = await self._handle_events() or welcomed
             if self._progress is not None:
                 self._progress.set()
             self._flush()
@@ -515,15 +572,22 @@ class Client:
                 else:
                     # [HEARTBEAT-4] a silent peer is dead: no closing handshake to wait for.
                     ws.transport.abort()
+                if not should_reconnect(failure.code):
+                    # [CLIENT-4] "whoever sent the close": after its own 1003/1007 the client
+                    # stops; the same server would most likely send the same frame again.
+                    return welcomed, ServerBrokeProtocol(failure.code, failure.reason)
                 return welcomed, None
 
-    def _handle_events(self) -> bool:
-        """Act on the core's events; returns True when a welcome came in."""
+    async def _handle_events(self) -> bool:
+        """Act on the core's events; returns True when a welcome came in.
+
+        Waits while the handler queue is full [CLIENT-12]: the socket is not read meanwhile.
+        """
         welcomed = False
+        loop = asyncio.get_running_loop()
         for event in self._conn.events_received():
             if isinstance(event, EventReceived):
-                for fn in self._handlers.handlers(event.channel):
-                    self._submit(functools.partial(fn, event.data))
+                await self._deliver(event)
             elif isinstance(event, Acked):
                 self._resolve(event.id, None)
             elif isinstance(event, Rejected):
@@ -535,6 +599,7 @@ class Client:
                 self._resolve(event.id, event.error)
             elif isinstance(event, Welcomed):
                 welcomed = True
+                self._backoff.welcomed(loop.time(), event.welcome.heartbeat_ms)
                 self._set_state(ClientState.CONNECTED)
                 if self._ready is not None and not self._ready.done():
                     self._ready.set_result(None)
@@ -543,6 +608,22 @@ class Client:
                 for callback in list(self._reset_callbacks):
                     self._submit(callback)
         return welcomed
+
+    async def _deliver(self, event: EventReceived) -> None:
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            return
+        waited = False
+        for fn in self._handlers.handlers(event.channel):
+            call = functools.partial(fn, event.data)
+            if dispatcher.queued_events >= dispatcher.limit:
+                waited = True
+            if not await dispatcher.deliver(call):
+                return
+        if waited:
+            # [CLIENT-12] "while it is not reading, the client MUST NOT count the server as
+            # silent": the silence was the client's own.
+            self._conn.reading_resumed(asyncio.get_running_loop().time())
 
     def _resolve(self, op_id: str, error: Exception | None) -> None:
         future = self._futures.get(op_id)

@@ -5,7 +5,9 @@ Their root is :class:`~canaux.protocol.errors.CanauxError` (the whole tree is dr
     ClientError
     ├── PublishRejected          the server answered a publish with an ``error`` frame
     ├── ConnectionClosedByServer the server closed with a code that forbids reconnecting
-    │   └── HandshakeRefused     the WebSocket upgrade itself was refused (HTTP 4xx)
+    │   ├── HandshakeRefused     the WebSocket upgrade itself was refused (HTTP 4xx)
+    │   └── ServerBrokeProtocol  the client closed with such a code (the server sent binary,
+    │                            a frame that is not I-JSON, one too large)
     └── ClientClosed             the client was closed before the operation completed
 
 :class:`~canaux.protocol.client.OutboxFull` (too many unanswered operations) comes from the
@@ -22,6 +24,7 @@ __all__ = [
     "ConnectionClosedByServer",
     "HandshakeRefused",
     "PublishRejected",
+    "ServerBrokeProtocol",
 ]
 
 
@@ -55,6 +58,21 @@ class ConnectionClosedByServer(ClientError):
 
     def __init__(self, code: int | None, reason: str) -> None:
         super().__init__(f"connection closed by the server: {code} {reason}".rstrip())
+        self.code = code
+        self.reason = reason
+
+
+class ServerBrokeProtocol(ConnectionClosedByServer):
+    """The client itself closed with a code marked "no" because of what the server sent.
+
+    [CLIENT-4] "whoever sent the close": ``1003`` after a binary frame (TRANSPORT-4), ``1007``
+    after a frame that is not an I-JSON object (TRANSPORT-5), ``1009`` after one over the
+    client's ``max_size``. The client does not reconnect: the next connection would most likely
+    bring the same frame.
+    """
+
+    def __init__(self, code: int, reason: str) -> None:
+        ClientError.__init__(self, f"connection closed by the client: {code} {reason}".rstrip())
         self.code = code
         self.reason = reason
 

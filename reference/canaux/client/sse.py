@@ -21,7 +21,7 @@ import httpx
 
 from canaux.client.errors import ClientError
 from canaux.client.tokens import TokenSource, resolve_token
-from canaux.protocol.backoff import DEFAULT_BASE, DEFAULT_CAP, RandomSource, backoff_delays
+from canaux.protocol.backoff import DEFAULT_BASE, DEFAULT_CAP, Backoff, RandomSource
 from canaux.protocol.frames import Event, FrameError, Welcome, decode_json, parse_server_frame
 
 __all__ = ["SSEError", "SSEMessage", "SSEParser", "SSEReader"]
@@ -133,9 +133,10 @@ class SSEReader:
         self.welcome: Welcome | None = None
         self.resets = 0
         """How many times the session was lost and replaced (resumed: false)."""
-        self._backoff = (backoff_base, backoff_cap)
-        backoff_delays(backoff_base, backoff_cap)
-        self._rng: RandomSource = rng if rng is not None else random.SystemRandom()
+        self.backoff = Backoff(
+            backoff_base, backoff_cap, rng if rng is not None else random.SystemRandom()
+        )
+        """The reconnection schedule (CLIENT-1, CLIENT-11), shared rule with the client."""
         self._connect_timeout = connect_timeout
         self._http = http
         self._own_http = http is None
@@ -179,25 +180,28 @@ class SSEReader:
         return self._events()
 
     async def _events(self) -> AsyncIterator[Event]:
-        delays = backoff_delays(*self._backoff, rng=self._rng)
+        loop = asyncio.get_running_loop()
         while not self._closed:
             welcomed = False
             try:
                 async for item in self._stream():
                     if isinstance(item, Welcome):
                         welcomed = True
-                        # [CLIENT-1] the backoff restarts after a successful welcome.
-                        delays = backoff_delays(*self._backoff, rng=self._rng)
+                        self.backoff.welcomed(loop.time(), item.heartbeat_ms)
                         continue
                     yield item
             except (httpx.TransportError, _Reconnect, TimeoutError) as exc:
                 logger.info("sse %s: stream lost: %s", self.url, exc)
+            finally:
+                # [CLIENT-11] only a stream that lasted heartbeat_ms after its welcome sets
+                # the attempt number back to 0.
+                self.backoff.ended(loop.time())
             if not self.reconnect or self._closed:
                 return
             if welcomed:
                 logger.debug("sse %s: reconnecting after a welcomed stream", self.url)
-            # The backoff between attempts (restarted by a welcome), not a synchronisation.
-            await asyncio.sleep(next(delays))
+            # The backoff between attempts (CLIENT-1), not a synchronisation.
+            await asyncio.sleep(self.backoff.next_delay())
 
     async def _stream(self) -> AsyncIterator[Welcome | Event]:
         if self._http is None:

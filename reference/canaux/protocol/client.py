@@ -247,6 +247,15 @@ class ClientConnection:
         # re-sent from :attr:`_pending` after the next welcome.
         self._outgoing.clear()
 
+    def reading_resumed(self, now: float) -> None:
+        """The I/O layer read nothing for a while on its own account (its application was behind).
+
+        [CLIENT-12] "while it is not reading, the client MUST NOT count the server as silent":
+        the silence allowance restarts at ``now``.
+        """
+        if self.state in (HANDSHAKING, OPEN) and self._last_heard is not None:
+            self._last_heard = max(self._last_heard, now)
+
     def tick(self, now: float) -> None:
         """Check the peer-silence deadline (HEARTBEAT-4) and keep our side of the link alive."""
         if self.state not in (HANDSHAKING, OPEN) or self._last_heard is None:

@@ -15,7 +15,8 @@ The hierarchy (the module each class lives in, when not this one)::
      ├── ClientError                 what the client reports (canaux.client.errors)
      │    ├── PublishRejected        the server answered a publish with an error frame
      │    ├── ConnectionClosedByServer  closed with a code that forbids reconnecting
-     │    │    └── HandshakeRefused  the WebSocket upgrade itself was refused (HTTP 4xx)
+     │    │    ├── HandshakeRefused  the WebSocket upgrade itself was refused (HTTP 4xx)
+     │    │    └── ServerBrokeProtocol  the client closed with such a code (1003/1007/1009)
      │    ├── ClientClosed           the client was closed before the operation completed
      │    └── SSEError               an SSE stream failed for good (canaux.client.sse)
      └── ServerError                 a refusal the server turns into a reply (canaux.server)

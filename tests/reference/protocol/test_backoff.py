@@ -1,4 +1,4 @@
-"""Tests of canaux.protocol.backoff: full-jitter exponential backoff (CLIENT-1)."""
+"""Tests of canaux.protocol.backoff: full-jitter exponential backoff (CLIENT-1, CLIENT-11)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from canaux.protocol.backoff import (
     DEFAULT_BASE,
     DEFAULT_CAP,
+    Backoff,
     backoff_ceiling,
     backoff_delays,
 )
@@ -96,3 +97,42 @@ def test_non_positive_parameters_are_refused_at_once(base: float, cap: float) ->
 def test_negative_attempt_is_refused() -> None:
     with pytest.raises(ValueError, match="attempt"):
         backoff_ceiling(-1)
+
+
+class TestBackoffOwnsTheAttemptNumber:
+    """[CLIENT-1] [CLIENT-11] the attempt number goes back to 0 only after a healthy connection."""
+
+    def test_each_delay_counts_an_attempt(self) -> None:
+        backoff = Backoff(1.0, 8.0, _Extreme(0.999999))
+        delays = [backoff.next_delay() for _ in range(5)]
+        assert backoff.attempt == 5
+        assert [round(d) for d in delays] == [1, 2, 4, 8, 8]
+
+    def test_a_welcome_alone_does_not_reset(self) -> None:
+        backoff = Backoff(rng=_Extreme(0.0))
+        for now in (0.0, 10.0, 20.0):
+            backoff.welcomed(now, heartbeat_ms=15000)
+            backoff.ended(now + 14.999)  # ended before heartbeat_ms had passed
+            backoff.next_delay()
+        assert backoff.attempt == 3
+
+    def test_a_connection_open_heartbeat_ms_after_its_welcome_resets(self) -> None:
+        backoff = Backoff(rng=_Extreme(0.0))
+        backoff.next_delay()
+        backoff.next_delay()
+        backoff.welcomed(100.0, heartbeat_ms=2000)
+        assert not backoff.healthy(101.999)
+        assert backoff.healthy(102.0)
+        backoff.ended(102.5)
+        assert backoff.attempt == 0
+
+    def test_a_connection_never_welcomed_is_a_failed_attempt(self) -> None:
+        backoff = Backoff(rng=_Extreme(0.0))
+        backoff.next_delay()
+        backoff.ended(1e9)
+        assert backoff.attempt == 1
+
+    @pytest.mark.parametrize(("base", "cap"), [(0.0, 1.0), (1.0, 0.0), (-1.0, 1.0)])
+    def test_rejects_non_positive_parameters(self, base: float, cap: float) -> None:
+        with pytest.raises(ValueError, match="must be > 0"):
+            Backoff(base, cap)
