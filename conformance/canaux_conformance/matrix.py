@@ -50,9 +50,12 @@ class MatrixRow:
 
     @property
     def status(self) -> str:
-        """What the matrix shows: the verdict, the reason it cannot be tested, or "no case"."""
+        """What the matrix shows: the verdict, the reason it cannot be tested, or "no case"
+        (with the reason a client run does not check it, when there is one)."""
         if not self.testable:
             return f"not testable over the wire: {self.reason}"
+        if self.verdict is None and self.reason:
+            return f"{UNCHECKED}: {self.reason}"
         return str(self.verdict) if self.verdict is not None else UNCHECKED
 
     def as_dict(self) -> dict[str, Any]:
@@ -75,6 +78,12 @@ def _case_verdict(result_verdict: Verdict, cited: str | None, requirement: str) 
     return result_verdict
 
 
+def _client_reason(requirement: str) -> str:
+    from canaux_conformance.client.coverage import NOT_CHECKED, PENDING
+
+    return NOT_CHECKED.get(requirement) or PENDING.get(requirement, "")
+
+
 def compliance_matrix(
     run: RunResult, index: Mapping[str, Mapping[str, Any]] | None = None
 ) -> list[MatrixRow]:
@@ -90,17 +99,23 @@ def compliance_matrix(
                 _case_verdict(result.verdict, result.requirement, requirement)
             )
     rows: list[MatrixRow] = []
+    other = "server" if run.party == "client" else "client"
     for requirement in [*index, *(r for r in cases if r not in index)]:
         entry = index.get(requirement, {})
+        if run.party == "client" and entry.get("party") == other:
+            continue  # a client run judges what binds clients only
         testable = bool(entry.get("testable", True))
         named = tuple(cases.get(requirement, ()))
+        reason = str(entry.get("reason", ""))
+        if run.party == "client" and testable and not named:
+            reason = _client_reason(requirement)
         rows.append(
             MatrixRow(
                 id=requirement,
                 level=str(entry.get("level", "")),
                 party=str(entry.get("party", "")),
                 testable=testable,
-                reason=str(entry.get("reason", "")),
+                reason=reason,
                 text=str(entry.get("text", "")),
                 cases=named,
                 verdict=requirement_verdict(verdicts[requirement]) if named else None,

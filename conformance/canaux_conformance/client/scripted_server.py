@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ DEFAULT_LIMITS: dict[str, int] = {
 """Generous limits: a case that tests a limit announces its own."""
 
 _ABNORMAL = 1006
+_CHANNEL_RE = re.compile(r"[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*\Z")
+"""[CHANNEL-1] the channel name grammar."""
 
 
 def new_session_id() -> str:
@@ -330,6 +333,11 @@ class ScriptedConnection:
         if duplicates:
             self._violation(f"an object with the member {duplicates[0]!r} twice: {text[:200]!r}",
                             "TRANSPORT-9")  # fmt: skip
+        channel = frame.get("channel")
+        if isinstance(channel, str) and not (len(channel) <= 128 and _CHANNEL_RE.match(channel)):
+            # [CHANNEL-1] "MUST match the following grammar and MUST be at most 128 characters"
+            self._violation(f"a frame on the invalid channel name {channel!r}", "CHANNEL-1")
+            return
         if not is_i_json(frame, depth=1):
             self._violation(f"a frame that is not I-JSON: {text[:200]!r}", "TRANSPORT-17")
         problem = _validator().error(frame)

@@ -99,3 +99,31 @@ async def cl_big_01(ctx: ClientCaseContext) -> None:
             f"a 1 048 576-byte event never reached the application{why}",
             requirement="TRANSPORT-13",
         )
+
+
+@client_case(
+    id="CL-ORDER-01",
+    requirements=("OPS-7",),
+    title="a publish's own event may come before its ack",
+)
+async def cl_order_01(ctx: ClientCaseContext) -> None:
+    """The server delivers the publisher's own event first, then the ack: the application gets
+    both (clients MUST NOT depend on their order)."""
+    server = await ctx.server()
+    adapter = await ctx.adapter()
+    channel = ctx.channel()
+    conn, _ = await ctx.welcomed(adapter, server, subscribe=[channel])
+    data = ctx.data()
+    n = await adapter.send("publish", channel=channel, data=data)
+    frame = await conn.next(timeout=ctx.timeout, types=("publish",))
+    await conn.event(1, channel, frame.get("data"))
+    await conn.ack(str(frame.get("id")))
+    # [OPS-7] "The relative order of the ack and the publisher's own event is not specified,
+    # and clients MUST NOT depend on it."
+    await ctx.wait_delivered(adapter, data, requirement="OPS-7")
+    outcome = await ctx.outcome(adapter, n, requirement="OPS-7")
+    if outcome.kind != "ack":
+        raise CaseFailed(
+            f"the event came before the ack; the application saw {outcome.body!r}",
+            requirement="OPS-7",
+        )

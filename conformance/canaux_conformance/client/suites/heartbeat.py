@@ -69,3 +69,31 @@ async def cl_hb_01(ctx: ClientCaseContext) -> None:
             f"after dropping a silent server the client sent {hello.text!r}, not a resume",
             requirement="HEARTBEAT-4",
         )
+
+
+@client_case(
+    id="CL-HB-02",
+    requirements=("HEARTBEAT-8",),
+    title="any frame from the server is a sign of life, not only a pong",
+    timing=True,
+)
+async def cl_hb_02(ctx: ClientCaseContext) -> None:
+    """heartbeat_ms = 1000; the server never answers a ping but sends an event every 400 ms
+    for 3 s: the client must keep the connection."""
+    server = await ctx.server()
+    adapter = await ctx.adapter()
+    channel = ctx.channel()
+    conn, _ = await ctx.welcomed(adapter, server, subscribe=[channel], heartbeat_ms=_HEARTBEAT_MS)
+    conn.answer_pings = False
+    for seq in range(1, 9):
+        await conn.event(seq, channel, ctx.data())
+        # Pace the events: the wait is the point of the case, bounded and not a synchronisation.
+        if await conn.wait_closed(timeout=0.4) is not None:
+            raise CaseFailed(
+                f"the client dropped a server that sent an event every 0.4 s (heartbeat_ms "
+                f"{_HEARTBEAT_MS}) after {seq} events, with close code {conn.close_code}",
+                requirement="HEARTBEAT-8",
+            )
+    if server.connections[-1] is not conn:
+        raise CaseFailed("the client opened another connection while the server was alive",
+                         requirement="HEARTBEAT-8")  # fmt: skip

@@ -138,7 +138,14 @@ async def cl_limit_02(ctx: ClientCaseContext) -> None:
 
 @client_case(
     id="CL-FRAMES-01",
-    requirements=("TRANSPORT-3", "TRANSPORT-9", "TRANSPORT-17", "OPS-12"),
+    requirements=(
+        "TRANSPORT-3",
+        "TRANSPORT-9",
+        "TRANSPORT-10",
+        "TRANSPORT-17",
+        "OPS-12",
+        "CHANNEL-1",
+    ),
     title="every frame the client sends is one valid JSON object, I-JSON, without duplicates",
 )
 async def cl_frames_01(ctx: ClientCaseContext) -> None:
@@ -169,4 +176,9 @@ async def cl_frames_01(ctx: ClientCaseContext) -> None:
     await adapter.command("unsubscribe", channel=channel)
     unsub = await conn.next(timeout=ctx.timeout, types=("unsubscribe",))
     await conn.ack(str(unsub.get("id")))
+    # [CHANNEL-1] an application's invalid channel name never reaches the wire.
+    for bad in ("Not A Channel", "x" * 129, ".leading-dot"):
+        done = await adapter.command("publish", channel=bad, data=ctx.data())
+        if done.get("error") is None:
+            await ctx.outcome(adapter, int(done.get("n")), requirement="CLIENT-7")
     ctx.check()

@@ -9,7 +9,7 @@ from canaux_conformance.outcomes import CaseFailed
 
 @client_case(
     id="CL-TRANS-01",
-    requirements=("TRANSPORT-4",),
+    requirements=("TRANSPORT-4", "TRANSPORT-14"),
     title="a binary message is closed with 1003",
 )
 async def cl_trans_01(ctx: ClientCaseContext) -> None:
@@ -27,7 +27,7 @@ async def cl_trans_01(ctx: ClientCaseContext) -> None:
 
 @client_case(
     id="CL-TRANS-02",
-    requirements=("TRANSPORT-5",),
+    requirements=("TRANSPORT-5", "TRANSPORT-16"),
     title="a text message that is not a JSON object is closed with 1007",
 )
 async def cl_trans_02(ctx: ClientCaseContext) -> None:
@@ -36,11 +36,16 @@ async def cl_trans_02(ctx: ClientCaseContext) -> None:
     channel = ctx.channel()
     conn, _ = await ctx.welcomed(adapter, server, subscribe=[channel])
     await conn.send_text("{not json")
+    # [TRANSPORT-16] "MUST NOT act on frames it receives afterwards"
+    await conn.event(1, channel, ctx.data("after"))
     code = await conn.wait_closed(timeout=ctx.timeout)
     # [TRANSPORT-5] "MUST close the connection with close code 1007"
     if code != 1007:
         shown = "kept the connection open" if code is None else f"closed with {code}"
         raise CaseFailed(f"after garbage text the client {shown}", requirement="TRANSPORT-5")
     if ctx.delivered(adapter):
-        raise CaseFailed("the application saw an event from garbage text",
-                         requirement="TRANSPORT-5")  # fmt: skip
+        raise CaseFailed(
+            f"the client closed on garbage text, then handed the application "
+            f"{ctx.delivered(adapter)}",
+            requirement="TRANSPORT-16",
+        )

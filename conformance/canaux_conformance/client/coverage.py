@@ -1,0 +1,32 @@
+"""Why a client run checks no case for some requirements that bind clients (issue 12 item 4).
+
+Every testable requirement of party ``client`` or ``both`` is named by a client case, or is here
+with the reason a client run cannot or does not judge it; the compliance matrix of a client run
+shows that reason instead of "no case" (matrix.py), and a test keeps this table honest
+(tests/conformance/client/test_coverage.py). Requirements the spec marks untestable carry their
+own reason (``data-untestable``) and are not repeated here.
+"""
+
+from __future__ import annotations
+
+__all__ = ["NOT_CHECKED", "PENDING"]
+
+NOT_CHECKED: dict[str, str] = {
+    "TRANSPORT-15": "the WebSocket layer cannot carry a close reason over 123 bytes; the close "
+    "codes themselves are checked (CL-TRANS-01/02, CL-GAP-01, CL-HS-02: TRANSPORT-14)",
+    "TRANSPORT-21": "a permission (MAY): a client that closes with 1007 and one that does not "
+    "both conform",
+    "CHAT-6": "the frame limit binds every channel alike: CL-LIMIT-01 checks LIMIT-7 on a "
+    "conformance channel (the chat profile is a server profile in client runs)",
+    "HEARTBEAT-6": "how often a client pings on its own is not driven by anything the suite "
+    "can ask for through the adapter protocol v1",
+    "CLIENT-8": "the bound is the client's own choice and may be larger than any number of "
+    "requests a case can send in its budget",
+}
+"""Requirement → why no client case checks it."""
+
+PENDING: dict[str, str] = {
+    "CLIENT-5": "s-client-b: the backoff distribution cases (delay after 4429)",
+    "SSE-11": "s-client-b: SSE client cases",
+}
+"""Requirements whose client cases are being written (remove the entry when one lands)."""
