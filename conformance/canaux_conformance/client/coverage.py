@@ -22,11 +22,15 @@ NOT_CHECKED: dict[str, str] = {
     "can ask for through the adapter protocol v1",
     "CLIENT-8": "the bound is the client's own choice and may be larger than any number of "
     "requests a case can send in its budget",
+    "CLIENT-12": "whether a client hands events over asynchronously, and its bound, are inside "
+    "the client: adapter protocol v1 has no way to make the application slow",
 }
 """Requirement → why no client case checks it."""
 
 PENDING: dict[str, str] = {
     "CLIENT-5": "s-client-b: the backoff distribution cases (delay after 4429)",
     "SSE-11": "s-client-b: SSE client cases",
+    "CLIENT-11": "s-client-b: the backoff distribution cases (attempt number reset only after a "
+    "healthy connection)",
 }
 """Requirements whose client cases are being written (remove the entry when one lands)."""
