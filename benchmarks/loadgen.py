@@ -158,6 +158,7 @@ class Stats:
     latencies_us: list[int] = field(default_factory=list)
     marks_seen: int = 0
     mark_gaps: int = 0
+    by_publish_time: bool = False
 
 
 class Client(WSListener):
@@ -201,7 +202,9 @@ class Client(WSListener):
         window = self.window
         if window.cut is not None and self.caught_up_at is None and body["t"] >= window.cut:
             self.caught_up_at = now
-        if window.start <= now < window.end:
+        # The watcher counts what was PUBLISHED in the window, however late it arrives.
+        instant = body["t"] if self.stats.by_publish_time else now
+        if window.start <= instant < window.end:
             self.stats.received += 1
             if self.record_latency:
                 self.stats.latencies_us.append((now - body["t"]) // 1000)
@@ -245,7 +248,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     dialect_type = DIALECTS[args.dialect]
     window = Window()
     stats = Stats()
-    latency = args.role == "latency-sub"
+    latency = args.role in ("latency-sub", "watch")
+    stats.by_publish_time = args.role == "watch"
     clients: list[Client] = []
     for start in range(0, args.clients, 200):
         batch = [
@@ -264,6 +268,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result["published"] = await _publish(clients[0], args, window)
     elif args.role == "storm-sub":
         result.update(await _storm(clients, args, window))
+    elif args.role == "watch":
+        # Late deliveries of the window's publishes still count: wait for them (bounded).
+        await _until(window.end + int(WATCH_GRACE_S * 1e9))
     else:
         await _until(window.end)
     for client in clients:
@@ -344,6 +351,9 @@ async def _storm(clients: list[Client], args: argparse.Namespace, window: Window
         "seq_duplicates": sum(d.duplicates for d in dialects),
     }
 
+
+WATCH_GRACE_S = 5.0
+"""How long the watcher keeps reading after the window, for the late deliveries of its publishes."""
 
 FLOOD_CHANNEL = "conformance.flood"
 """What flood clients subscribe to: not the watcher's channel, so the flood adds handshakes,
@@ -483,6 +493,7 @@ def main() -> None:
             "fanout-sub",
             "latency-pub",
             "latency-sub",
+            "watch",
             "idle",
             "storm-pub",
             "storm-sub",

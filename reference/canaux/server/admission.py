@@ -26,12 +26,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections import deque
 from typing import Any
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-__all__ = ["ADMIT_PER_PASS", "Admission", "admission_protocol"]
+__all__ = [
+    "ACCEPT_PER_PASS",
+    "ADMIT_PER_PASS",
+    "LISTEN_BACKLOG",
+    "Admission",
+    "admission_protocol",
+    "widen_listen_backlog",
+]
 
 logger = logging.getLogger("canaux.server.admission")
 
@@ -41,6 +50,16 @@ ADMIT_PER_PASS = 8
 Each costs about a millisecond of CPU through its WebSocket and Canaux handshakes on this
 machine; eight per pass keep a pass short during a flood while an idle server still admits
 thousands per second (the loop passes quickly when it has nothing else to do)."""
+
+ACCEPT_PER_PASS = 64
+"""Sockets asyncio accepts per pass of the event loop (it uses the ``backlog`` of
+``create_server`` as that count: uvicorn's 2,048 let one pass accept, then set up, a whole flood
+at once)."""
+
+LISTEN_BACKLOG = 2048
+"""The kernel's queue of connections not yet accepted (uvicorn's default), set again after
+startup: the small accept batch must not shrink it, or a burst of clients would see dropped
+SYNs and wait seconds for their retransmission."""
 
 REFUSE_LINGER_S = 1.0
 """How long a refused connection is kept for its peer to read the answer before it is dropped."""
@@ -117,6 +136,16 @@ class _Gate:
     def start_reading(self) -> bool:
         """Start reading; ``False`` if the connection is already gone."""
         raise NotImplementedError
+
+
+def widen_listen_backlog(sockets: list[socket.socket]) -> None:
+    """Give listening ``sockets`` the :data:`LISTEN_BACKLOG` (see :data:`ACCEPT_PER_PASS`)."""
+    for sock in sockets:
+        if sock.type == socket.SOCK_STREAM:
+            # A duplicate of the descriptor shares the listening socket; closing it leaves the
+            # server's own descriptor open.
+            with socket.socket(fileno=os.dup(sock.fileno())) as listening:
+                listening.listen(LISTEN_BACKLOG)
 
 
 def admission_protocol(admission: Admission) -> type[asyncio.Protocol]:

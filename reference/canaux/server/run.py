@@ -18,7 +18,12 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from canaux.server.admission import Admission, admission_protocol
+from canaux.server.admission import (
+    ACCEPT_PER_PASS,
+    Admission,
+    admission_protocol,
+    widen_listen_backlog,
+)
 from canaux.server.app import create_app, runtime_of
 from canaux.server.config import ServerConfig
 from canaux.server.ws_protocol import CoalescingWebSocketProtocol
@@ -42,6 +47,9 @@ def uvicorn_config(app: Starlette, config: ServerConfig, **overrides: object) ->
         "ws_ping_interval": None,
         "timeout_graceful_shutdown": config.shutdown_timeout_s + config.close_timeout_s,
         "lifespan": "on",
+        # asyncio accepts this many sockets per loop pass; the kernel queue stays 2,048
+        # (CanauxUvicornServer.startup) [SECURITY-4].
+        "backlog": ACCEPT_PER_PASS,
     }
     options.update(overrides)
     return uvicorn.Config(app, **options)  # type: ignore[arg-type]
@@ -78,6 +86,8 @@ class CanauxUvicornServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        if self.started:
+            widen_listen_backlog([s for server in self.servers for s in server.sockets])
         if self.started and self.on_listening is not None:
             self.on_listening(self.config.host, self.bound_port)
 
