@@ -159,8 +159,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="URL",
         help="what several server processes share: memory: (default, this process alone) or "
         "a Redis URL such as redis://127.0.0.1:6379/0; every process started with the same "
-        "URL serves one cluster (one order per channel; sessions are not shared yet: a "
-        "client resumes on the process it was on)",
+        "URL serves one cluster (one order per channel; a dropped WebSocket session resumes "
+        "on any of them)",
     )
     parser.add_argument(
         "--log-level",

@@ -162,6 +162,33 @@ class SessionState:
                 return False
         return self.replay_after(seq) is not None
 
+    # Sharing (spec "Clusters") ------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything another process needs to carry this session on, as JSON values:
+        identity, seq, subscriptions, the resume buffer and the remembered replies [OPS-9]."""
+        return {
+            "id": self.id,
+            "identity": self.identity,
+            "seq": self.seq,
+            "subscriptions": list(self.subscriptions),
+            "buffer": [[seq, text] for seq, text in self._buffer.items()],
+            "replies": [[frame_id, text] for frame_id, text in self._replies.items()],
+        }
+
+    @classmethod
+    def restore(cls, snapshot: dict[str, Any], limits: Limits) -> SessionState:
+        """The session :meth:`snapshot` described, under this process's ``limits`` (the
+        buffer and the replies keep their newest entries that fit them)."""
+        state = cls(snapshot["identity"], limits, session_id=str(snapshot["id"]))
+        state.subscriptions = dict.fromkeys(str(name) for name in snapshot["subscriptions"])
+        buffer = [(int(seq), str(text)) for seq, text in snapshot["buffer"]]
+        state.seq = int(snapshot["seq"])
+        state._buffer = dict(buffer[-limits.resume_buffer :])
+        for frame_id, text in snapshot["replies"]:
+            state.remember_reply(str(frame_id), str(text))
+        return state
+
     # Idempotency --------------------------------------------------------------------------
 
     def remember_reply(self, frame_id: str, text: str) -> None:

@@ -350,6 +350,37 @@ class ServerSessions(Generic[Sink]):
         for session in list(self._sessions.values()):
             self.discard(session)
 
+    # Sharing with other processes (spec "Clusters") -----------------------------------------
+
+    def export(self, session: ServerSession) -> dict[str, Any] | None:
+        """Hand a DETACHED WebSocket session over to shared storage: its snapshot, and the
+        session leaves this process (it is discarded here, see :meth:`take_discarded`).
+
+        ``None`` (the session stays here) unless it is detached, carried over WebSocket, and
+        has no work under way: a chat reply still streaming, or a request whose effect has
+        not been committed, belongs to this process until it ends.
+        """
+        if session._carrier is not None or session.discarded or session.transport != "ws":
+            return None
+        if session._in_flight or any(not r.done() for r in session._requests):
+            return None
+        snapshot = session._state.snapshot()
+        self.discard(session)
+        return snapshot
+
+    def adopt(self, snapshot: dict[str, Any], now: float, detached_for: float) -> ServerSession:
+        """A session exported by another process (or this one), detached ``detached_for``
+        seconds ago; :meth:`resume` then decides on it as on any other [RESUME-2]. Events it
+        was given while away are passed to its :meth:`ServerSession.deliver`, in order."""
+        existing = self._sessions.get(str(snapshot["id"]))
+        if existing is not None:
+            return existing
+        state = SessionState.restore(snapshot, self.limits)
+        state.detach(now - max(0.0, detached_for))
+        session = ServerSession(state, "ws")
+        self._sessions[session.id] = session
+        return session
+
     # Requests: decide, the door performs the effect, then commit ---------------------------
 
     def decide_subscribe(

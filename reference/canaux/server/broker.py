@@ -11,9 +11,9 @@ the same for every process serving one deployment:
 
 :class:`Broker` is that interface; :class:`MemoryBroker` is the embedded default, good for one
 process; :class:`canaux.server.redis_broker.RedisBroker` is shared by every process on one
-Redis (:func:`open_broker` makes either from a URL). The session registry is NOT shared: a
-session is resumed by the process that holds it, so deployments with several processes need
-sticky routing by connection (spec "Clusters": not implemented yet).
+Redis (:func:`open_broker` makes either from a URL). Sessions are not the broker's: a broker
+that shares them offers a :class:`~canaux.server.session_store.SessionStore` (its
+``session_store()``), as the Redis broker does.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from canaux.server.broker import Broker, BrokerMessage
@@ -61,6 +62,26 @@ class Hub:
             await self._broker.subscribe(channel)
             subscribers = self._subscribers.setdefault(channel, {})
             subscribers[subscriber] = None
+
+    async def subscribe_from(
+        self,
+        subscriber: Subscriber,
+        channels: list[str],
+        replay: Callable[[Callable[[], None]], Awaitable[bool]],
+    ) -> bool:
+        """Deliver ``channels`` to ``subscriber`` from a past point: ``replay`` hands it what it
+        missed, then calls the join function it is given, which adds it here with no event in
+        between (a session adopted from another process, spec "Clusters"); what ``replay``
+        returns (``False``: the past is gone, the subscriber was not added)."""
+        async with self._lock:
+            for channel in channels:
+                await self._broker.subscribe(channel)
+
+            def join() -> None:
+                for channel in channels:
+                    self._subscribers.setdefault(channel, {})[subscriber] = None
+
+            return await replay(join)
 
     async def unsubscribe(self, channel: str, subscriber: Subscriber) -> None:
         """Deliver nothing more of ``channel`` to ``subscriber`` [OPS-6]."""

@@ -20,8 +20,8 @@ reads the state, applies the pure ``change``, and a script stores the new state 
 its event only if the stored state is still the one read; otherwise it reads again
 [QUEUE-2]. So a state's versions and its channel's events are in one order.
 
-What this module does NOT share yet: sessions. A session lives in the process that made it,
-so a client resumes only on that process (see the spec's "Clusters" page).
+Detached sessions are shared through :mod:`canaux.server.redis_sessions`, which replays from
+this stream the events a session was given while it waited (:meth:`RedisBroker.replay`).
 """
 
 from __future__ import annotations
@@ -30,14 +30,17 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
-from typing import Any, cast
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from canaux.protocol.frames import dumps
 from canaux.server.broker import BrokerMessage, Deliver, StateChange
+
+if TYPE_CHECKING:
+    from canaux.server.redis_sessions import RedisSessionStore
 
 __all__ = ["DEFAULT_PREFIX", "RedisBroker"]
 
@@ -123,6 +126,57 @@ class RedisBroker:
         """The id of the last stream entry the reader handled (``None``: not started)."""
         self._waiters: list[tuple[StreamId, asyncio.Future[None]]] = []
         self._closed = False
+        # Held while the reader hands a batch over and while a replay catches a session up:
+        # the reader's position does not move during a replay [RESUME-3].
+        self._handling = asyncio.Lock()
+
+    @property
+    def client(self) -> Redis:
+        """The Redis client of this broker (for the session store)."""
+        return self._redis
+
+    def session_store(self) -> RedisSessionStore:
+        """Detached sessions shared through this broker's Redis (spec "Clusters")."""
+        from canaux.server.redis_sessions import RedisSessionStore
+
+        return RedisSessionStore(self)
+
+    def position(self) -> str:
+        """The stream id up to which the hub has had every event ("0-0" before any)."""
+        return "{}-{}".format(*(self._read_up_to or (0, 0)))
+
+    async def replay(
+        self,
+        channels: Collection[str],
+        after: str,
+        deliver: Callable[[str, str], None],
+        joined: Callable[[], None],
+    ) -> bool:
+        """Pass the events of ``channels`` between ``after`` and :meth:`position` to
+        ``deliver`` in stream order, then call ``joined`` with the reader held, so that the
+        next event of those channels the hub gets is the one after the last replayed."""
+        wanted = set(channels)
+        await self._start_reader()
+        async with self._handling:
+            if after != "0-0":
+                kept = await self._redis.xrange(self._stream, after, after, count=1)
+                if not kept:  # trimmed away: events after it may be gone too
+                    return False
+            end = self.position()
+            start = "(" + after
+            while True:
+                batch = cast(
+                    "list[tuple[str, dict[str, str]]]",
+                    await self._redis.xrange(self._stream, start, end, count=_READ_COUNT),
+                )
+                for _entry, fields in batch:
+                    if fields.get("c") in wanted:
+                        deliver(fields["c"], fields["d"])
+                if len(batch) < _READ_COUNT:
+                    break
+                start = "(" + batch[-1][0]
+            joined()
+            return True
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}{kind}:{name}"
@@ -265,14 +319,18 @@ class RedisBroker:
                 await asyncio.sleep(min(2.0, 0.05 * 2 ** min(failures, 6)))
                 continue
             failures = 0
-            for _stream, entries in answer or ():
-                for entry_id, fields in entries:
-                    entry = self._read_up_to = _stream_id(entry_id)
-                    channel = fields.get("c", "")
-                    joined = self._channels.get(channel)
-                    if joined is not None and entry > joined:
-                        self._hand_over(channel, fields)
-            self._release_waiters()
+            async with self._handling:
+                for _stream, entries in answer or ():
+                    for entry_id, fields in entries:
+                        entry = _stream_id(entry_id)
+                        if entry <= self._read_up_to:  # read before a replay moved on
+                            continue
+                        self._read_up_to = entry
+                        channel = fields.get("c", "")
+                        joined = self._channels.get(channel)
+                        if joined is not None and entry > joined:
+                            self._hand_over(channel, fields)
+                self._release_waiters()
 
     def _hand_over(self, channel: str, fields: dict[str, str]) -> None:
         encoded = fields["d"]

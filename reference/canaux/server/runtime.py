@@ -30,6 +30,7 @@ from canaux.server.channels.system import SystemNotices
 from canaux.server.channels.table import ChannelTable
 from canaux.server.config import ServerConfig
 from canaux.server.hub import Hub
+from canaux.server.session_store import session_store_of
 from canaux.server.sessions import SessionRegistry
 
 __all__ = ["CloseListener", "Connection", "ServerRuntime"]
@@ -68,7 +69,7 @@ class ServerRuntime:
         # apps); only the one made here is closed with the app.
         self._owns_broker = broker is None or isinstance(broker, str)
         self.hub = Hub(self.broker)
-        self.registry = SessionRegistry(self.limits, self.hub)
+        self.registry = SessionRegistry(self.limits, self.hub, store=session_store_of(self.broker))
         self.agent: Agent = config.agent if config.agent is not None else EchoAgent()
         self.channels = ChannelTable(self._declared_channels(config), self.broker)
         self.catalogue: Catalogue = self.channels.catalogue

@@ -5,8 +5,10 @@ Every decision about a session's life is the sans-I/O
 the time, runs the sweep that expires detached sessions [RESUME-7], removes discarded
 sessions from the hub, and wakes whoever waits for a change (tests, tooling).
 
-The registry is per process (see :mod:`canaux.server.broker`): a client resumes on the
-process that holds its session.
+With a :class:`~canaux.server.session_store.SessionStore` (a Redis broker's), a WebSocket
+session that detaches is handed over to the store, and a resume on any process fetches it
+back first (:meth:`SessionRegistry.fetch`); the core decides on it as on any other. Without
+one, a client resumes on the process that holds its session.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from canaux.protocol import frames
 from canaux.protocol.channels import Catalogue
@@ -31,6 +34,7 @@ from canaux.protocol.sessions import (
     Transport,
 )
 from canaux.server.hub import Hub
+from canaux.server.session_store import SessionStore
 
 __all__ = ["EventSink", "Opened", "Session", "SessionRegistry", "Transport"]
 
@@ -47,10 +51,17 @@ class SessionRegistry:
     """
 
     def __init__(
-        self, limits: Limits, hub: Hub, *, clock: Callable[[], float] = time.monotonic
+        self,
+        limits: Limits,
+        hub: Hub,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        store: SessionStore | None = None,
     ) -> None:
         self.limits = limits
         self._hub = hub
+        self._store = store
+        self._saving: dict[str, asyncio.Task[None]] = {}
         self._core: ServerSessions[EventSink] = ServerSessions(limits)
         self.clock = clock
         """Where :meth:`now` reads the time; tests may replace it to let a window pass."""
@@ -139,8 +150,68 @@ class SessionRegistry:
         self._changed()
 
     def detach(self, session: Session, sink: EventSink) -> None:
-        """``sink`` stopped carrying the session; its resume window starts [RESUME-7]."""
+        """``sink`` stopped carrying the session; its resume window starts [RESUME-7].
+
+        With a store, the session then moves there (when the core lets it go: see
+        :meth:`ServerSessions.export`), so any process can resume it.
+        """
         self._core.detach(session, sink, self.now())
+        store = self._store
+        if store is not None and self.limits.resume_window_ms > 0:
+            # No await between the snapshot and the position: the session had every event
+            # up to that position, and the store's replay gives it every one after.
+            snapshot = self._core.export(session)
+            if snapshot is not None:
+                position = store.position()
+                task = asyncio.get_running_loop().create_task(
+                    self._save(store, session.id, snapshot, position)
+                )
+                self._saving[session.id] = task
+        self._changed()
+
+    async def _save(
+        self, store: SessionStore, session_id: str, snapshot: dict[str, Any], position: str
+    ) -> None:
+        try:
+            await store.save(session_id, snapshot, position, self.limits.resume_window_ms)
+        except Exception:
+            # Not resumable then: a resume gets resumed: false, never a gap [RESUME-2].
+            logger.exception("could not store detached session %s", snapshot["id"][:6])
+        finally:
+            self._saving.pop(session_id, None)
+
+    async def fetch(self, resume: frames.ResumeRequest | None, identity: str | None) -> None:
+        """Bring the session ``resume`` names here from the store, if it waits there and the
+        core would resume it (then :meth:`open` resumes it); otherwise change nothing, so a
+        refused resume leaves the stored session as it was [RESUME-12]."""
+        store = self._store
+        if store is None or resume is None or self._core.get(resume.session) is not None:
+            return
+        saving = self._saving.get(resume.session)
+        if saving is not None:
+            await asyncio.shield(saving)
+        try:
+            stored = await store.load(resume.session)
+            if stored is None or stored.snapshot.get("id") != resume.session:
+                return
+            session = self._core.adopt(stored.snapshot, self.now(), stored.detached_for)
+            channels = list(session.subscriptions)
+            replayed = await self._hub.subscribe_from(
+                session,
+                channels,
+                lambda join: store.replay(channels, stored.position, session.deliver, join),
+            )
+            keep = (
+                replayed
+                and self._core.resume(identity, resume.session, resume.seq, self.now()) is not None
+                and await store.claim(resume.session, stored.raw)
+            )
+        except Exception:
+            logger.exception("could not fetch a stored session")
+            keep = False
+            session = self._core.get(resume.session)  # type: ignore[assignment]
+        if not keep and session is not None and session.carrier is None:
+            self._core.discard(session)
         self._changed()
 
     def discard(self, session: Session) -> None:
@@ -226,7 +297,9 @@ class SessionRegistry:
             await self._hub.release_unused()
 
     async def aclose(self) -> None:
-        """Stop the sweeper and discard every session."""
+        """Stop the sweeper, finish storing the sessions that detached, discard the rest."""
+        if self._saving:
+            await asyncio.gather(*self._saving.values(), return_exceptions=True)
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

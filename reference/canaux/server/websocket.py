@@ -236,7 +236,10 @@ class WebSocketLink:
                 self.conn.close(CloseCode.UNAUTHORIZED, "unauthorized")
                 return
             self.principal = principal
-            self._hello(event, principal.identity if principal is not None else None)
+            identity = principal.identity if principal is not None else None
+            # A session another process handed to the shared store comes here first.
+            await self._runtime.registry.fetch(event.hello.resume, identity)
+            self._hello(event, identity)
             left = seconds_left(principal)
             if left is not None:
                 # [SECURITY-10] not a moment past the credentials' expiry: 4440, and the

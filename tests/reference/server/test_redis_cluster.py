@@ -25,7 +25,7 @@ from canaux_conformance.outcomes import Verdict
 from canaux_conformance.runner import RunConfig, run
 
 from .redis_server import RedisServer
-from .wire import make_config, recv_until, request, session
+from .wire import make_config, recv_until, request, send, session
 
 pytestmark = pytest.mark.anyio
 
@@ -245,3 +245,76 @@ class TestConformance:
         # The events went through Redis (the stream holds them), not a memory broker.
         with redis.Redis.from_url(redis_url) as client:
             assert client.xlen("canaux:events") > 100
+
+
+async def subscribed(ws: ClientConnection, channel: str) -> None:
+    reply = await request(ws, {"type": "subscribe", "id": f"sub-{channel}", "channel": channel})
+    assert reply["type"] == "ack", reply
+
+
+def publish_frame(frame_id: str, channel: str, n: int) -> dict[str, Any]:
+    return {"type": "publish", "id": frame_id, "channel": channel, "data": {"n": n}}
+
+
+class TestSharedSessions:
+    async def test_a_session_made_on_one_node_resumes_on_the_other_with_exactly_the_missed_events(
+        self, redis_url: str
+    ) -> None:
+        """Resume on ANY node [CLUSTER-1, RESUME-2, RESUME-3, RESUME-11]: the events published
+        while the session was detached (on either node) are replayed with their seq, then live
+        events follow; a publish re-sent with an id node A acked is not applied again [OPS-9]."""
+        channel = "conformance.shared"
+        async with cluster(redis_url) as (node_a, node_b), session(node_b) as (publisher, _):
+            async with session(node_a) as (ws_a, welcome_a):
+                await subscribed(ws_a, channel)
+                await send(ws_a, publish_frame("mine", channel, 0))
+                frames = await recv_until(ws_a, lambda f: f.get("type") == "ack")
+                ack = frames[-1]
+                assert ack["id"] == "mine", ack
+                seen = [f for f in frames if f.get("type") == "event"]
+                for n in (1, 2):
+                    assert (await request(publisher, publish_frame(f"p{n}", channel, n)))["type"]
+                seen += await events(ws_a, channel, 3 - len(seen))
+            assert [e["seq"] for e in seen] == [1, 2, 3]
+            await node_a.runtime.registry.wait_until(lambda: len(node_a.runtime.registry) == 0)
+            for n in (3, 4, 5):  # while detached: published on both nodes
+                ws_pub = publisher if n % 2 else None
+                if ws_pub is not None:
+                    assert (await request(ws_pub, publish_frame(f"p{n}", channel, n)))["type"]
+                else:
+                    await node_a.runtime.publish(channel, {"n": n})
+            resume = {"session": welcome_a["session"], "seq": 2}
+            async with session(node_b, resume=resume) as (ws_b, welcome_b):
+                assert welcome_b["resumed"] is True, welcome_b
+                assert welcome_b["session"] == welcome_a["session"]
+                assert welcome_b["seq"] == 6
+                replay = await events(ws_b, channel, 4)
+                assert [(e["seq"], e["data"]["n"]) for e in replay] == [
+                    (3, 2), (4, 3), (5, 4), (6, 5)
+                ]  # fmt: skip
+                again = await request(ws_b, publish_frame("mine", channel, 0))
+                assert again == ack  # the reply node A gave, not a second effect [OPS-9]
+                assert (await request(publisher, publish_frame("p6", channel, 6)))["type"]
+                [live] = await events(ws_b, channel, 1)
+                assert (live["seq"], live["data"]["n"]) == (7, 6)
+
+    async def test_a_refused_resume_on_another_node_leaves_the_session_resumable(
+        self, redis_url: str
+    ) -> None:
+        """[RESUME-12] another identity's resume on node B gets a new session; the owner then
+        resumes on node A."""
+        channel = "conformance.shared"
+        async with cluster(redis_url) as (node_a, node_b):
+            async with session(node_a, token="alice") as (ws_a, welcome_a):
+                await subscribed(ws_a, channel)
+                await node_a.runtime.publish(channel, {"n": 1})
+                await events(ws_a, channel, 1)
+            await node_a.runtime.registry.wait_until(lambda: len(node_a.runtime.registry) == 0)
+            resume = {"session": welcome_a["session"], "seq": 0}
+            async with session(node_b, token="mallory", resume=resume) as (_, refused):
+                assert refused["resumed"] is False
+                assert refused["session"] != welcome_a["session"]
+            async with session(node_a, token="alice", resume=resume) as (ws, welcome):
+                assert welcome["resumed"] is True, welcome
+                [event] = await events(ws, channel, 1)
+                assert (event["seq"], event["data"]) == (1, {"n": 1})

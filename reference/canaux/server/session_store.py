@@ -1,0 +1,76 @@
+"""Where detached sessions wait when several processes share them (spec "Clusters").
+
+The session lifecycle stays with :class:`~canaux.protocol.sessions.ServerSessions`; a
+:class:`SessionStore` is only its storage seam. When a WebSocket session detaches, its process
+exports it (:meth:`ServerSessions.export`) and saves the snapshot here, with the broker
+:meth:`~SessionStore.position` up to which the session had its events. A resume on any process
+loads it, adopts it (:meth:`ServerSessions.adopt`), gives it every event of its channels
+published since that position (:meth:`~SessionStore.replay`: what it would have buffered
+while detached), lets the core decide on the resume as usual [RESUME-2], and only then claims
+it, so a refused resume leaves the stored session as it was [RESUME-12]. The store expires a
+session when its resume window is over [RESUME-7].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["Join", "Replay", "SessionStore", "StoredSession", "session_store_of"]
+
+Join = Callable[[], None]
+"""Adds the adopted session to the hub; called when the replay has caught up, with no await
+between the last replayed event and the first live one [RESUME-3]."""
+
+Replay = Callable[[Join], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    """A session as a store holds it."""
+
+    snapshot: dict[str, Any]
+    raw: str
+    """The stored text, compared when the session is claimed."""
+    position: str
+    """The broker position up to which the session had its channels' events."""
+    detached_for: float
+    """Seconds since it was saved (it was saved when it detached)."""
+
+
+class SessionStore(Protocol):
+    """Detached sessions shared by every process of a deployment."""
+
+    def position(self) -> str:
+        """The broker position this process has delivered every event up to, now."""
+
+    async def save(
+        self, session_id: str, snapshot: dict[str, Any], position: str, ttl_ms: int
+    ) -> None:
+        """Keep ``snapshot`` for ``ttl_ms`` milliseconds (the resume window)."""
+
+    async def load(self, session_id: str) -> StoredSession | None:
+        """The stored session, or ``None`` (never stored, expired or claimed)."""
+
+    async def claim(self, session_id: str, raw: str) -> bool:
+        """Take the session out of the store if it is still ``raw``; whether it was."""
+
+    async def replay(
+        self,
+        channels: Collection[str],
+        after: str,
+        deliver: Callable[[str, str], None],
+        joined: Join,
+    ) -> bool:
+        """Pass every event of ``channels`` after ``after`` to ``deliver`` (channel, data as
+        JSON) in order, then call ``joined``; ``False`` if some of them are gone."""
+
+
+def session_store_of(broker: object) -> SessionStore | None:
+    """The session store a broker shares, if it shares one (``broker.session_store()``)."""
+    make = getattr(broker, "session_store", None)
+    if not callable(make):
+        return None
+    store: SessionStore = make()
+    return store

@@ -1,0 +1,112 @@
+"""Sessions handed from one process to another (spec "Clusters"): ServerSessions.export and
+ServerSessions.adopt, SessionState.snapshot and restore, driven with a fake clock."""
+
+from __future__ import annotations
+
+import json
+
+from canaux.protocol import frames
+from canaux.protocol.channels import Catalogue
+from canaux.protocol.limits import Limits
+from canaux.protocol.operations import Effect
+from canaux.protocol.sessions import ServerSessions
+
+CATALOGUE = Catalogue.standard(conformance=True)
+LIMITS = Limits(resume_window_ms=10_000, resume_buffer=4)
+
+
+class Carrier:
+    def __init__(self) -> None:
+        self.events: list[int] = []
+
+    def send_event(self, channel: str, seq: int, text: str) -> None:
+        self.events.append(seq)
+
+    def replace(self) -> None:
+        raise AssertionError("no takeover here")
+
+
+def subscribed_session(sessions: ServerSessions[Carrier], carrier: Carrier) -> str:
+    session = sessions.open("tok", None, 0.0).session
+    sessions.attach(session, carrier, 0.0)
+    frame = frames.Subscribe(type="subscribe", id="s1", channel="conformance.x")
+    outcome = sessions.decide_subscribe(session, CATALOGUE, frame)
+    assert outcome.effect is Effect.SUBSCRIBE
+    sessions.commit(session, outcome)
+    for n in range(6):
+        session.deliver("conformance.x", json.dumps({"n": n}))
+    return session.id
+
+
+class TestExport:
+    def test_only_a_detached_session_leaves_and_it_is_discarded_here(self) -> None:
+        sessions: ServerSessions[Carrier] = ServerSessions(LIMITS)
+        carrier = Carrier()
+        session_id = subscribed_session(sessions, carrier)
+        session = sessions.get(session_id)
+        assert session is not None
+        assert sessions.export(session) is None  # attached: stays
+        sessions.detach(session, carrier, 1.0)
+        snapshot = sessions.export(session)
+        assert snapshot is not None
+        assert sessions.get(session_id) is None
+        assert sessions.take_discarded() == [session]
+        assert json.loads(json.dumps(snapshot)) == snapshot  # JSON values only
+
+    def test_a_session_with_a_request_under_way_stays(self) -> None:
+        sessions: ServerSessions[Carrier] = ServerSessions(LIMITS)
+        carrier = Carrier()
+        session = sessions.get(subscribed_session(sessions, carrier))
+        assert session is not None
+        data = {"mark": "m1", "body": {}}
+        frame = frames.Publish(type="publish", id="p1", channel="conformance.x", data=data)
+        decided = sessions.decide_publish(session, CATALOGUE, frame)  # not committed yet
+        assert decided.effect is Effect.PUBLISH, decided
+        sessions.detach(session, carrier, 1.0)
+        assert sessions.export(session) is None
+        assert sessions.get(session.id) is session
+
+
+class TestAdopt:
+    def test_an_adopted_session_resumes_with_what_it_had_and_what_it_was_given(self) -> None:
+        """[RESUME-2, RESUME-3, RESUME-11] the buffer (last resume_buffer events), the seq, the
+        subscriptions and the remembered replies [OPS-9] travel; events given while away follow."""
+        here: ServerSessions[Carrier] = ServerSessions(LIMITS)
+        carrier = Carrier()
+        session = here.get(subscribed_session(here, carrier))
+        assert session is not None
+        here.detach(session, carrier, 1.0)
+        snapshot = here.export(session)
+        assert snapshot is not None
+
+        there: ServerSessions[Carrier] = ServerSessions(LIMITS)
+        adopted = there.adopt(snapshot, 100.0, detached_for=2.0)
+        assert (adopted.id, adopted.seq, adopted.subscriptions) == (
+            session.id,
+            6,
+            ("conformance.x",),
+        )
+        assert adopted.detached_at == 98.0
+        adopted.deliver("conformance.x", '{"n":6}')
+        assert there.resume("other", adopted.id, 5, 100.0) is None  # [SECURITY-2]
+        assert there.resume("tok", adopted.id, 2, 100.0) is None  # seq 3 left the buffer
+        opened = there.resume("tok", adopted.id, 4, 100.0)
+        assert opened is not None
+        assert [json.loads(text)["seq"] for text in opened.replay] == [5, 6, 7]
+        assert json.loads(opened.replay[-1])["data"] == {"n": 6}
+        again = frames.Subscribe(type="subscribe", id="s1", channel="conformance.x")
+        assert there.decide_subscribe(adopted, CATALOGUE, again).replayed  # [OPS-9]
+
+    def test_the_window_keeps_running_while_the_session_travels(self) -> None:
+        """[RESUME-7] detached 9 s of a 10 s window before adoption: 1 s left."""
+        here: ServerSessions[Carrier] = ServerSessions(LIMITS)
+        carrier = Carrier()
+        session = here.get(subscribed_session(here, carrier))
+        assert session is not None
+        here.detach(session, carrier, 1.0)
+        snapshot = here.export(session)
+        assert snapshot is not None
+        there: ServerSessions[Carrier] = ServerSessions(LIMITS)
+        adopted = there.adopt(snapshot, 50.0, detached_for=9.0)
+        assert there.resume("tok", adopted.id, 6, 50.5) is not None
+        assert there.resume("tok", adopted.id, 6, 51.0) is None
