@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 REPORTS ?= reports/demo
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo demo-client test lint typecheck pytest clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml setup.py
 ## demo: run the conformance suite against the embedded reference server; reports land in $(REPORTS)
 demo: $(STAMP)
 	$(VENV)/bin/canaux-conformance --report-dir $(REPORTS)
+	@echo "the other direction (the suite plays the server, checks the reference client): make demo-client"
+
+## demo-client: the suite plays a scripted server and checks the reference client; reports in $(REPORTS)/client
+demo-client: $(STAMP)
+	$(VENV)/bin/canaux-conformance client --report-dir $(REPORTS)/client
 
 # The site's compliance matrix is generated from a real run: the demo's report, made when missing.
 $(REPORTS)/report.json: | $(STAMP)

@@ -106,8 +106,9 @@ def render_page(report_path: Path, spec_dir: Path = SPEC) -> str:
         "# Compliance matrix",
         "",
         "Each normative requirement of the specification, the conformance cases that check it,",
-        "and their verdicts in a run of the suite against the **reference server**. The page is",
-        "generated from that run's `report.json` when the site is built.",
+        "and their verdicts in a run of the suite against the **reference server**, then (section",
+        "*Client conformance*) in a run against the **reference client**. The page is generated",
+        "from those runs' `report.json` files when the site is built.",
         "",
     ]
     if not report_path.is_file():
@@ -190,7 +191,8 @@ def render_page(report_path: Path, spec_dir: Path = SPEC) -> str:
             "## Requirements no case checks",
             "",
             "Requirements on clients are for client conformance, which this run (of a server)",
-            "does not judge; a server or `both` requirement listed here is a gap of the suite.",
+            "does not judge (see *Client conformance* below); a server or `both` requirement",
+            "listed here is a gap of the suite.",
             "",
         ]
         for party in sorted(uncovered):
@@ -207,4 +209,58 @@ def render_page(report_path: Path, spec_dir: Path = SPEC) -> str:
             f"{_BADGE[result.verdict]} | {requirements} | {title} |"
         )
     lines.append("")
+    lines += _client_section(report_path.parent / CLIENT_REPORT, pages)
     return "\n".join(lines)
+
+
+CLIENT_REPORT = Path("client") / "report.json"
+"""Where the client run's report sits next to the server run's (``make demo-client``)."""
+
+
+def _client_section(path: Path, pages: Mapping[str, Path]) -> list[str]:
+    """The client direction (issue 12): the suite played the server against the reference
+    client; its matrix rows (requirements binding clients), from that run's report.json."""
+    lines = ["## Client conformance", ""]
+    if not path.is_file():
+        return [
+            *lines,
+            "No client run was found next to the server run. `make demo-client` runs",
+            "`canaux-conformance client`, which plays a scripted server against the reference",
+            "client through its adapter (see the",
+            "[client adapter protocol](spec/client-adapter.md)), and writes the report this",
+            "section is built from.",
+            "",
+        ]
+    report = json.loads(path.read_text(encoding="utf-8"))
+    cases = load_cases(report)
+    counts = {verdict: sum(1 for c in cases if c.verdict == verdict) for verdict in VERDICTS}
+    client = report.get("client") if isinstance(report.get("client"), Mapping) else {}
+    name = f"{client.get('name', '?')} {client.get('version', '')}".strip()
+    lines += [
+        f"{len(cases)} client cases against `{name}` (`{report.get('target', '?')}`), "
+        f"budget `{report.get('budget', '?')}`, seed `{report.get('seed', '?')}`.",
+        "",
+        "| " + " | ".join(_BADGE[v] for v in VERDICTS) + " |",
+        "| " + " | ".join("---:" for _ in VERDICTS) + " |",
+        "| " + " | ".join(str(counts[v]) for v in VERDICTS) + " |",
+        "",
+        "| Requirement | Party | Verdict | Client cases |",
+        "| --- | --- | --- | --- |",
+    ]
+    rows = report.get("matrix") if isinstance(report.get("matrix"), list) else []
+    for row in rows:
+        if not isinstance(row, Mapping) or row.get("party") not in ("client", "both"):
+            continue
+        requirement = str(row.get("id"))
+        verdict = row.get("verdict")
+        shown = (
+            _BADGE[verdict]
+            if verdict in VERDICTS
+            else f"*{str(row.get('status', '')).replace('|', chr(92) + '|')}*"
+        )
+        listed = ", ".join(f"`{c}`" for c in row.get("cases", ()))
+        lines.append(
+            f"| {_spec_link(requirement, pages)} | {row.get('party')} | {shown} | {listed} |"
+        )
+    lines.append("")
+    return lines

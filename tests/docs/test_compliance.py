@@ -58,3 +58,29 @@ def test_the_site_orders_verdicts_as_the_suite_does(tmp_path: Path) -> None:
     ]
     page = compliance.render_page(_report(tmp_path, cases))
     assert 'v-skipped">skipped' in _row(page, "OPS-1")[2]
+
+
+def test_a_client_run_next_to_the_server_run_gets_its_section(tmp_path: Path) -> None:
+    server = _report(tmp_path, [])
+    assert "make demo-client" in compliance.render_page(server)
+    (tmp_path / "client").mkdir()
+    client_report = {
+        "target": "client: python -m canaux.conformance_adapter",
+        "party": "client",
+        "client": {"name": "canaux", "version": "0.1.0"},
+        "cases": [{"id": "CL-DUP-01", "requirements": ["CLIENT-3"], "verdict": "pass"}],
+        "matrix": [
+            {"id": "CLIENT-3", "party": "client", "verdict": "pass", "cases": ["CL-DUP-01"],
+             "status": "pass"},
+            {"id": "CLIENT-8", "party": "client", "verdict": None, "cases": [],
+             "status": "no case: the bound is the client's own"},
+            {"id": "OPS-1", "party": "server", "verdict": None, "cases": [], "status": "no case"},
+        ],
+    }  # fmt: skip
+    (tmp_path / "client" / "report.json").write_text(json.dumps(client_report), encoding="utf-8")
+    page = compliance.render_page(server)
+    section = page.split("## Client conformance", 1)[1]
+    assert "canaux 0.1.0" in section
+    assert "`CL-DUP-01`" in _row(section, "CLIENT-3")[3]
+    assert "no case: the bound is the client's own" in _row(section, "CLIENT-8")[2]
+    assert "[OPS-1]" not in section
