@@ -253,3 +253,48 @@ async def cl_gap_01(ctx: ClientCaseContext) -> None:
             f"seq 1, 2, 4 (gap), then after resume 3, 4, 5: the application saw {seen}",
             requirement="CLIENT-3",
         )
+
+
+@client_case(
+    id="CL-GAP-02",
+    requirements=("RESUME-14", "CLIENT-3"),
+    title="a replay that skips a seq is a gap too: close with 1002, resume from the same seq",
+)
+async def cl_gap_02(ctx: ClientCaseContext) -> None:
+    """Events 1, 2, a cut; the resumed welcome's replay starts at 4 instead of 3."""
+    server = await ctx.server()
+    adapter = await ctx.adapter()
+    channel = ctx.channel()
+    conn, welcome = await ctx.welcomed(adapter, server, subscribe=[channel])
+    first, second = ctx.data(), ctx.data()
+    await conn.event(1, channel, first)
+    await conn.event(2, channel, second)
+    await ctx.wait_delivered(adapter, second, requirement="CLIENT-9")
+    conn.cut()
+    conn2, hello = await _reconnect(ctx, adapter, server)
+    _expect_resume(hello, welcome["session"], 2, "RESUME-1")
+    await conn2.welcome(session=welcome["session"], resumed=True, seq=4)
+    beyond = ctx.data("gap")
+    await conn2.event(4, channel, beyond)
+    code = await conn2.wait_closed(timeout=ctx.timeout)
+    # [RESUME-14] "expect the replayed events to start at resume.seq + 1 and continue the seq
+    # checks of CLIENT-3 across the reconnection"
+    if code != 1002:
+        shown = "kept the connection open" if code is None else f"closed with {code}"
+        raise CaseFailed(
+            f"a replay starting at seq 4 after resume.seq 2: the client {shown}, not 1002",
+            requirement="RESUME-14",
+        )
+    conn3, hello3 = await _reconnect(ctx, adapter, server)
+    _expect_resume(hello3, welcome["session"], 2, "CLIENT-3")
+    await conn3.welcome(session=welcome["session"], resumed=True, seq=4)
+    missed = ctx.data()
+    await conn3.event(3, channel, missed)
+    await conn3.event(4, channel, beyond)
+    marker = await _marker(ctx, adapter, conn3, 5, channel)
+    seen = ctx.delivered(adapter, channel)
+    if seen != [first, second, missed, beyond, marker]:
+        raise CaseFailed(
+            f"seq 1, 2, then a replay from 4 (refused), then 3, 4, 5: the application saw {seen}",
+            requirement="RESUME-14",
+        )
