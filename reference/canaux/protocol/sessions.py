@@ -368,6 +368,25 @@ class ServerSessions(Generic[Sink]):
         self.discard(session)
         return snapshot
 
+    def hand_over(
+        self, session: ServerSession, now: float
+    ) -> tuple[EventSink, dict[str, Any]] | None:
+        """Another process resumes this ATTACHED session [RESUME-4]: the session leaves its
+        connection and this process (as :meth:`export`); returns the connection, which the
+        door closes with 4411, and the snapshot. ``None`` (nothing changes) when it is not
+        attached or has work under way."""
+        carrier = session._carrier
+        if carrier is None or session.transport != "ws" or session._in_flight:
+            return None
+        if any(not r.done() for r in session._requests):
+            return None
+        session._carrier = None
+        session._state.detach(now)
+        snapshot = self.export(session)
+        if snapshot is None:  # pragma: no cover - export takes every idle detached session
+            return None
+        return carrier, snapshot
+
     def adopt(self, snapshot: dict[str, Any], now: float, detached_for: float) -> ServerSession:
         """A session exported by another process (or this one), detached ``detached_for``
         seconds ago; :meth:`resume` then decides on it as on any other [RESUME-2]. Events it

@@ -42,7 +42,7 @@ from canaux.server.broker import BrokerMessage, Deliver, StateChange
 if TYPE_CHECKING:
     from canaux.server.redis_sessions import RedisSessionStore
 
-__all__ = ["DEFAULT_PREFIX", "RedisBroker"]
+__all__ = ["CONTROL", "DEFAULT_PREFIX", "RedisBroker"]
 
 logger = logging.getLogger("canaux.server.redis")
 
@@ -63,6 +63,10 @@ _READ_BLOCK_MS = 1000
 
 _DELIVERED_TIMEOUT_S = 10.0
 """Longest :meth:`RedisBroker.publish` waits for the local reader to hand its event to the hub."""
+
+CONTROL = "\x00control"
+"""The stream's "channel" of messages between processes (session hand-overs); no channel name
+can be it, the grammar has no control characters."""
 
 _CAS_ATTEMPTS = 64
 """State updates retried on conflict at most this many times before giving up (an error)."""
@@ -129,6 +133,7 @@ class RedisBroker:
         # Held while the reader hands a batch over and while a replay catches a session up:
         # the reader's position does not move during a replay [RESUME-3].
         self._handling = asyncio.Lock()
+        self._control: list[Callable[[Any], None]] = []
 
     @property
     def client(self) -> Redis:
@@ -140,6 +145,21 @@ class RedisBroker:
         from canaux.server.redis_sessions import RedisSessionStore
 
         return RedisSessionStore(self)
+
+    def on_control(self, receive: Callable[[Any], None]) -> None:
+        """Pass every message :meth:`publish_control` appends (by any process) to ``receive``."""
+        self._control.append(receive)
+
+    async def start(self) -> None:
+        """Start reading the stream now (control messages flow before any subscription)."""
+        await self._start_reader()
+
+    async def publish_control(self, data: Any) -> None:
+        """Append a message for the processes' :meth:`on_control` receivers."""
+        await self._publish_script(
+            keys=[self._stream, self._key("pos", CONTROL)],
+            args=[CONTROL, dumps(data), self._max_len],
+        )
 
     def position(self) -> str:
         """The stream id up to which the hub has had every event ("0-0" before any)."""
@@ -327,10 +347,21 @@ class RedisBroker:
                             continue
                         self._read_up_to = entry
                         channel = fields.get("c", "")
+                        if channel == CONTROL:
+                            self._hand_over_control(fields["d"])
+                            continue
                         joined = self._channels.get(channel)
                         if joined is not None and entry > joined:
                             self._hand_over(channel, fields)
                 self._release_waiters()
+
+    def _hand_over_control(self, encoded: str) -> None:
+        data = json.loads(encoded)
+        for receive in list(self._control):
+            try:
+                receive(data)
+            except Exception:
+                logger.exception("a control message could not be handled")
 
     def _hand_over(self, channel: str, fields: dict[str, str]) -> None:
         encoded = fields["d"]

@@ -9,7 +9,9 @@ if it still holds what was loaded (a script), so two processes never both resume
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,10 @@ if TYPE_CHECKING:
     from canaux.server.redis_broker import RedisBroker
 
 __all__ = ["RedisSessionStore"]
+
+_OWNER_TTL_S = 86_400
+"""How long "node N holds session S" is kept at most (a node that dies leaves it behind; a
+hand-over request to it then goes unanswered, which costs the resume its timeout)."""
 
 # KEYS: the session key. Returns {value or false, milliseconds left}.
 _LOAD = """
@@ -41,6 +47,58 @@ class RedisSessionStore:
         redis = broker.client
         self._load = redis.register_script(_LOAD)
         self._claim = redis.register_script(_CLAIM)
+        self.node = secrets.token_hex(8)
+        """This process's name in the deployment (who holds an attached session)."""
+        self._handover: Callable[[str], None] | None = None
+        self._stored: dict[str, list[asyncio.Future[None]]] = {}
+
+    # Attached sessions: who holds them, and handing them over [RESUME-4] ----------------------
+
+    async def start(self, handover: Callable[[str], None]) -> None:
+        self._handover = handover
+        self._broker.on_control(self._on_control)
+        await self._broker.start()
+
+    def _on_control(self, message: Any) -> None:
+        if not isinstance(message, dict):
+            return
+        session_id = str(message.get("session"))
+        if message.get("op") == "handover" and message.get("node") == self.node:
+            if self._handover is not None:
+                self._handover(session_id)
+        elif message.get("op") == "stored":
+            for waiter in self._stored.pop(session_id, []):
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def hold(self, session_id: str) -> None:
+        await self._broker.client.set(self._owner_key(session_id), self.node, ex=_OWNER_TTL_S)
+
+    async def holder(self, session_id: str) -> str | None:
+        node = await self._broker.client.get(self._owner_key(session_id))
+        return None if node is None else str(node)
+
+    async def request_handover(self, session_id: str, node: str, timeout_s: float) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._stored.setdefault(session_id, []).append(waiter)
+        try:
+            message = {"op": "handover", "session": session_id, "node": node}
+            await self._broker.publish_control(message)
+            await asyncio.wait_for(waiter, timeout_s)
+        except TimeoutError:
+            pass  # the holder is gone or silent: what the store has is the answer
+        finally:
+            waiters = self._stored.get(session_id, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                self._stored.pop(session_id, None)
+
+    async def handed_over(self, session_id: str) -> None:
+        await self._broker.publish_control({"op": "stored", "session": session_id})
+
+    def _owner_key(self, session_id: str) -> str:
+        return f"{self._broker.prefix}holder:{session_id}"
 
     def _key(self, session_id: str) -> str:
         return f"{self._broker.prefix}session:{session_id}"
@@ -52,7 +110,10 @@ class RedisSessionStore:
         self, session_id: str, snapshot: dict[str, Any], position: str, ttl_ms: int
     ) -> None:
         value = dumps({"snapshot": snapshot, "position": position, "ttl_ms": ttl_ms})
-        await self._broker.client.set(self._key(session_id), value, px=max(1, ttl_ms))
+        async with self._broker.client.pipeline(transaction=True) as pipe:
+            pipe.set(self._key(session_id), value, px=max(1, ttl_ms))
+            pipe.delete(self._owner_key(session_id))
+            await pipe.execute()
 
     async def load(self, session_id: str) -> StoredSession | None:
         raw, left_ms = await self._load(keys=[self._key(session_id)])

@@ -9,6 +9,11 @@ published since that position (:meth:`~SessionStore.replay`: what it would have 
 while detached), lets the core decide on the resume as usual [RESUME-2], and only then claims
 it, so a refused resume leaves the stored session as it was [RESUME-12]. The store expires a
 session when its resume window is over [RESUME-7].
+
+A session still attached is not in the store; the store knows which process holds it
+(:meth:`~SessionStore.hold`), and a resume elsewhere asks that process to hand it over
+(:meth:`~SessionStore.request_handover`): it closes its connection with 4411 and stores the
+session (:meth:`ServerSessions.hand_over`) [RESUME-4].
 """
 
 from __future__ import annotations
@@ -55,6 +60,26 @@ class SessionStore(Protocol):
 
     async def claim(self, session_id: str, raw: str) -> bool:
         """Take the session out of the store if it is still ``raw``; whether it was."""
+
+    node: str
+    """This process's name in the deployment."""
+
+    async def start(self, handover: Callable[[str], None]) -> None:
+        """Start listening: ``handover(session_id)`` is called when another process resumes
+        a session this one holds attached [RESUME-4]."""
+
+    async def hold(self, session_id: str) -> None:
+        """Record that this process holds ``session_id`` attached."""
+
+    async def holder(self, session_id: str) -> str | None:
+        """The process that holds ``session_id`` attached, if one does."""
+
+    async def request_handover(self, session_id: str, node: str, timeout_s: float) -> None:
+        """Ask process ``node`` to store ``session_id``; return once it says it did (or
+        after ``timeout_s``)."""
+
+    async def handed_over(self, session_id: str) -> None:
+        """Tell the process that asked that ``session_id`` is stored (or is not coming)."""
 
     async def replay(
         self,

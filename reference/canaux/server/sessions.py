@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 from canaux.protocol import frames
@@ -36,12 +36,15 @@ from canaux.protocol.sessions import (
 from canaux.server.hub import Hub
 from canaux.server.session_store import SessionStore
 
-__all__ = ["EventSink", "Opened", "Session", "SessionRegistry", "Transport"]
+__all__ = ["HANDOVER_TIMEOUT_S", "EventSink", "Opened", "Session", "SessionRegistry", "Transport"]
 
 Session = ServerSession
 """A session of this process (the core's :class:`~canaux.protocol.sessions.ServerSession`)."""
 
 logger = logging.getLogger("canaux.server.sessions")
+
+HANDOVER_TIMEOUT_S = 3.0
+"""Longest a resume waits for the process holding its session to hand it over [RESUME-4]."""
 
 
 class SessionRegistry:
@@ -62,6 +65,7 @@ class SessionRegistry:
         self._hub = hub
         self._store = store
         self._saving: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._core: ServerSessions[EventSink] = ServerSessions(limits)
         self.clock = clock
         """Where :meth:`now` reads the time; tests may replace it to let a window pass."""
@@ -147,6 +151,35 @@ class SessionRegistry:
         previous = self._core.attach(session, sink, self.now())
         if previous is not None:
             previous.replace()
+        store = self._store
+        if store is not None and session.transport == "ws":
+            # So that a resume on another process asks this one to hand it over [RESUME-4].
+            self._spawn(store.hold(session.id))
+        self._changed()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _on_handover(self, session_id: str) -> None:
+        """Another process resumes ``session_id``: if it is attached here, its connection is
+        closed with 4411 and the session is stored for that process [RESUME-4]."""
+        store = self._store
+        assert store is not None
+        session = self._core.get(session_id)
+        handed = None if session is None else self._core.hand_over(session, self.now())
+        if handed is None:
+            # Not here, or busy here: the store's answer (nothing) is the answer, at once.
+            if session_id not in self._saving:
+                self._spawn(store.handed_over(session_id))
+            return
+        carrier, snapshot = handed
+        carrier.replace()
+        position = store.position()
+        self._saving[session_id] = asyncio.get_running_loop().create_task(
+            self._save(store, session_id, snapshot, position, announce=True)
+        )
         self._changed()
 
     def detach(self, session: Session, sink: EventSink) -> None:
@@ -170,7 +203,13 @@ class SessionRegistry:
         self._changed()
 
     async def _save(
-        self, store: SessionStore, session_id: str, snapshot: dict[str, Any], position: str
+        self,
+        store: SessionStore,
+        session_id: str,
+        snapshot: dict[str, Any],
+        position: str,
+        *,
+        announce: bool = False,
     ) -> None:
         try:
             await store.save(session_id, snapshot, position, self.limits.resume_window_ms)
@@ -179,6 +218,9 @@ class SessionRegistry:
             logger.exception("could not store detached session %s", snapshot["id"][:6])
         finally:
             self._saving.pop(session_id, None)
+        if announce:
+            with contextlib.suppress(Exception):
+                await store.handed_over(session_id)
 
     async def fetch(self, resume: frames.ResumeRequest | None, identity: str | None) -> None:
         """Bring the session ``resume`` names here from the store, if it waits there and the
@@ -192,6 +234,12 @@ class SessionRegistry:
             await asyncio.shield(saving)
         try:
             stored = await store.load(resume.session)
+            if stored is None:
+                holder = await store.holder(resume.session)
+                if holder is not None and holder != store.node:
+                    # Attached elsewhere: that process closes it with 4411 and stores it.
+                    await store.request_handover(resume.session, holder, HANDOVER_TIMEOUT_S)
+                    stored = await store.load(resume.session)
             if stored is None or stored.snapshot.get("id") != resume.session:
                 return
             session = self._core.adopt(stored.snapshot, self.now(), stored.detached_for)
@@ -283,9 +331,12 @@ class SessionRegistry:
     # Background ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the background task that discards expired sessions."""
+        """Start the background task that discards expired sessions (and, with a store, the
+        listening for hand-over requests)."""
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.create_task(self._sweep(), name="canaux session sweeper")
+            if self._store is not None:
+                self._spawn(self._store.start(self._on_handover))
 
     async def _sweep(self) -> None:
         # Expiry is also checked on every resume, so the sweep only bounds memory; a quarter
@@ -300,6 +351,8 @@ class SessionRegistry:
         """Stop the sweeper, finish storing the sessions that detached, discard the rest."""
         if self._saving:
             await asyncio.gather(*self._saving.values(), return_exceptions=True)
+        for task in list(self._background):
+            task.cancel()
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -110,3 +110,33 @@ class TestAdopt:
         adopted = there.adopt(snapshot, 50.0, detached_for=9.0)
         assert there.resume("tok", adopted.id, 6, 50.5) is not None
         assert there.resume("tok", adopted.id, 6, 51.0) is None
+
+
+class TestHandOver:
+    def test_an_attached_session_leaves_its_connection_and_this_process(self) -> None:
+        """[RESUME-4] across processes: the connection to close with 4411, and the snapshot."""
+        sessions: ServerSessions[Carrier] = ServerSessions(LIMITS)
+        carrier = Carrier()
+        session = sessions.get(subscribed_session(sessions, carrier))
+        assert session is not None
+        handed = sessions.hand_over(session, 2.0)
+        assert handed is not None
+        assert handed[0] is carrier
+        assert handed[1]["seq"] == 6
+        assert sessions.get(session.id) is None
+        sessions.detach(session, carrier, 3.0)  # the closed connection's end changes nothing
+        assert sessions.export(session) is None
+        assert sessions.hand_over(session, 3.0) is None
+
+    def test_a_detached_or_busy_session_is_not_handed_over(self) -> None:
+        sessions: ServerSessions[Carrier] = ServerSessions(LIMITS)
+        carrier = Carrier()
+        session = sessions.get(subscribed_session(sessions, carrier))
+        assert session is not None
+        data = {"mark": "m1", "body": {}}
+        frame = frames.Publish(type="publish", id="p1", channel="conformance.x", data=data)
+        assert sessions.decide_publish(session, CATALOGUE, frame).effect is Effect.PUBLISH
+        assert sessions.hand_over(session, 2.0) is None
+        assert session.carrier is carrier
+        sessions.detach(session, carrier, 3.0)
+        assert sessions.hand_over(session, 3.0) is None

@@ -20,12 +20,13 @@ import redis
 from websockets.asyncio.client import ClientConnection
 
 from canaux.server.redis_broker import RedisBroker
+from canaux.server.redis_sessions import RedisSessionStore
 from canaux.server.testing import RunningServer, running_server
 from canaux_conformance.outcomes import Verdict
 from canaux_conformance.runner import RunConfig, run
 
 from .redis_server import RedisServer
-from .wire import make_config, recv_until, request, send, session
+from .wire import close_code, make_config, recv_until, request, send, session
 
 pytestmark = pytest.mark.anyio
 
@@ -318,3 +319,49 @@ class TestSharedSessions:
                 assert welcome["resumed"] is True, welcome
                 [event] = await events(ws, channel, 1)
                 assert (event["seq"], event["data"]) == (1, {"n": 1})
+
+    async def test_a_resume_on_node_b_of_a_session_attached_on_node_a_takes_it_over(
+        self, redis_url: str
+    ) -> None:
+        """[RESUME-4] across nodes: node A closes its connection with 4411, node B resumes the
+        session with the events A's connection had not shown the client."""
+        channel = "conformance.shared"
+        async with cluster(redis_url) as (node_a, node_b), session(node_a) as (ws_a, welcome_a):
+            await subscribed(ws_a, channel)
+            for n in (1, 2, 3):
+                await node_b.runtime.publish(channel, {"n": n})
+            [first] = await events(ws_a, channel, 1)  # the client saw seq 1 only
+            resume = {"session": welcome_a["session"], "seq": first["seq"]}
+            async with session(node_b, resume=resume) as (ws_b, welcome_b):
+                assert welcome_b["resumed"] is True, welcome_b
+                assert await close_code(ws_a) == 4411
+                replay = await events(ws_b, channel, 2)
+                assert [(e["seq"], e["data"]["n"]) for e in replay] == [(2, 2), (3, 3)]
+                await node_a.runtime.publish(channel, {"n": 4})
+                [live] = await events(ws_b, channel, 1)
+                assert (live["seq"], live["data"]["n"]) == (4, 4)
+            assert len(node_a.runtime.registry) == 0
+
+    async def test_a_resume_of_an_unknown_session_asks_no_node_for_it(
+        self, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """[RESUME-2] a guessed id: a new session, without a hand-over request to wait for."""
+
+        requests: list[tuple[object, ...]] = []
+
+        async def record(*args: object) -> None:
+            requests.append(args)
+
+        monkeypatch.setattr(RedisSessionStore, "request_handover", record)
+        async with cluster(redis_url) as (node_a, node_b):
+            resume = {"session": "A" * 24, "seq": 0}
+            async with session(node_b, resume=resume) as (_, welcome):
+                assert welcome["resumed"] is False
+            # The same path does ask when a node holds the session (so the check can fail).
+            # (Node A records that it holds it when it attaches, long before B is asked.)
+            async with (
+                session(node_a) as (_, held),
+                session(node_b, resume={"session": held["session"], "seq": 0}),
+            ):
+                pass
+        assert [args[1:3] for args in requests] == [(held["session"], requests[0][2])]
