@@ -34,7 +34,9 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from canaux.protocol.frames import dumps
 from canaux.server.broker import BrokerMessage, Deliver, StateChange
@@ -179,7 +181,11 @@ class RedisBroker:
         await self._start_reader()
         async with self._handling:
             if after != "0-0":
-                kept = await self._redis.xrange(self._stream, after, after, count=1)
+                try:
+                    kept = await self._redis.xrange(self._stream, after, after, count=1)
+                except (RedisConnectionError, RedisTimeoutError):
+                    # A pooled connection that died with a Redis restart: once more (a read).
+                    kept = await self._redis.xrange(self._stream, after, after, count=1)
                 if not kept:  # trimmed away: events after it may be gone too
                     return False
             end = self.position()

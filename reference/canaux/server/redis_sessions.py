@@ -12,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Collection
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from canaux.protocol.frames import dumps
 from canaux.server.session_store import Join, StoredSession
@@ -37,6 +40,18 @@ _CLAIM = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+T = TypeVar("T")
+
+
+async def _once_more(call: Callable[[], Awaitable[T]]) -> T:
+    """``call()``, again once if the connection failed: after Redis restarted, the first
+    command on each pooled connection fails. Only for commands that may run twice."""
+    try:
+        return await call()
+    except (RedisConnectionError, RedisTimeoutError):
+        return await call()
 
 
 class RedisSessionStore:
@@ -75,7 +90,7 @@ class RedisSessionStore:
         await self._broker.client.set(self._owner_key(session_id), self.node, ex=_OWNER_TTL_S)
 
     async def holder(self, session_id: str) -> str | None:
-        node = await self._broker.client.get(self._owner_key(session_id))
+        node = await _once_more(lambda: self._broker.client.get(self._owner_key(session_id)))
         return None if node is None else str(node)
 
     async def request_handover(self, session_id: str, node: str, timeout_s: float) -> None:
@@ -110,13 +125,17 @@ class RedisSessionStore:
         self, session_id: str, snapshot: dict[str, Any], position: str, ttl_ms: int
     ) -> None:
         value = dumps({"snapshot": snapshot, "position": position, "ttl_ms": ttl_ms})
-        async with self._broker.client.pipeline(transaction=True) as pipe:
-            pipe.set(self._key(session_id), value, px=max(1, ttl_ms))
-            pipe.delete(self._owner_key(session_id))
-            await pipe.execute()
+
+        async def store() -> None:
+            async with self._broker.client.pipeline(transaction=True) as pipe:
+                pipe.set(self._key(session_id), value, px=max(1, ttl_ms))
+                pipe.delete(self._owner_key(session_id))
+                await pipe.execute()
+
+        await _once_more(store)
 
     async def load(self, session_id: str) -> StoredSession | None:
-        raw, left_ms = await self._load(keys=[self._key(session_id)])
+        raw, left_ms = await _once_more(lambda: self._load(keys=[self._key(session_id)]))
         if raw is None:
             return None
         stored = json.loads(raw)

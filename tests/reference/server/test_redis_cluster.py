@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import redis
+from redis.exceptions import RedisError
 from websockets.asyncio.client import ClientConnection
 
 from canaux.server.redis_broker import RedisBroker
@@ -365,3 +366,42 @@ class TestSharedSessions:
             ):
                 pass
         assert [args[1:3] for args in requests] == [(held["session"], requests[0][2])]
+
+
+class TestRedisRestart:
+    @pytest.mark.parametrize("aof", [True, False], ids=["aof", "no-persistence"])
+    async def test_a_detached_session_after_a_redis_restart(self, aof: bool) -> None:
+        """Redis restarted while a session waits: with AOF the session and the stream come
+        back and it resumes on the other node with every missed event; without persistence
+        they are gone and the resume is answered ``resumed: false`` with a new session, never
+        a gap [RESUME-2]."""
+        channel = "conformance.restart"
+        with RedisServer(aof=aof) as redis_process:
+            async with cluster(redis_process.url) as (node_a, node_b):
+                async with session(node_a) as (ws_a, welcome_a):
+                    await subscribed(ws_a, channel)
+                    await node_a.runtime.publish(channel, {"n": 1})
+                    await events(ws_a, channel, 1)
+                registry = node_a.runtime.registry
+                await registry.wait_until(lambda: len(registry) == 0)
+                await node_a.runtime.publish(channel, {"n": 2})  # while detached
+                redis_process.restart()
+                # The first command on each pooled connection fails after a restart: an app's
+                # publish is refused then (nothing stored), and is retried.
+                for attempt in range(3):
+                    try:
+                        await node_b.runtime.publish(channel, {"n": 3})
+                        break
+                    except RedisError:
+                        assert attempt < 2
+                # (and the resume below fetches the session on connections that failed too)
+                resume = {"session": welcome_a["session"], "seq": 1}
+                async with session(node_b, resume=resume) as (ws_b, welcome_b):
+                    if not aof:
+                        assert welcome_b["resumed"] is False
+                        assert welcome_b["session"] != welcome_a["session"]
+                        assert welcome_b["seq"] == 0
+                        return
+                    assert welcome_b["resumed"] is True, welcome_b
+                    replay = await events(ws_b, channel, 2)
+                    assert [(e["seq"], e["data"]["n"]) for e in replay] == [(2, 2), (3, 3)]
