@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
 from redis.exceptions import RedisError
 from websockets.asyncio.client import ClientConnection
 
@@ -25,9 +27,10 @@ from canaux.server.redis_sessions import RedisSessionStore
 from canaux.server.testing import RunningServer, running_server
 from canaux_conformance.outcomes import Verdict
 from canaux_conformance.runner import RunConfig, run
+from canaux_conformance.target import LISTENING_RE
 
 from .redis_server import RedisServer
-from .wire import close_code, make_config, recv_until, request, send, session
+from .wire import TIMEOUT, close_code, make_config, recv_until, request, send, session
 
 pytestmark = pytest.mark.anyio
 
@@ -405,3 +408,74 @@ class TestRedisRestart:
                     assert welcome_b["resumed"] is True, welcome_b
                     replay = await events(ws_b, channel, 2)
                     assert [(e["seq"], e["data"]["n"]) for e in replay] == [(2, 2), (3, 3)]
+
+
+@contextlib.asynccontextmanager
+async def node_process(url: str) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """``canaux serve --broker URL`` as a subprocess (so it can be killed): its /ws URL."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "canaux", "serve", "--conformance", "--port", "0",
+        "--broker", url, "--log-level", "warning",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        async with asyncio.timeout(30):
+            while not (found := LISTENING_RE.search((await process.stdout.readline()).decode())):
+                assert process.returncode is None
+        yield found.group("url"), process
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+class TestNodeKilled:
+    async def test_sessions_of_a_killed_node(self, redis_url: str) -> None:
+        """SIGKILL a node: a session that had detached from it resumes on the other node with
+        every event published since [RESUME-2, RESUME-3]; one still attached to it when it died
+        was never stored and gets ``resumed: false`` (not yet shared: see spec "Clusters"),
+        never a silent gap."""
+        channel = "conformance.killed"
+        async with (
+            cluster(redis_url, nodes=1) as (node_b,),
+            node_process(redis_url) as (url_a, process_a),
+            redis.asyncio.Redis.from_url(redis_url) as watcher,
+        ):
+            node_a = dataclasses.replace(node_b, port=int(url_a.rsplit(":", 1)[1].split("/")[0]))
+            await watcher.config_set("notify-keyspace-events", "K$")
+            async with (
+                session(node_a) as (gone, welcome_gone),
+                watcher.pubsub() as keyspace,
+            ):
+                await keyspace.subscribe(f"__keyspace@0__:canaux:session:{welcome_gone['session']}")
+                async with session(node_a) as (stays, welcome_stays):
+                    for ws in (gone, stays):
+                        await subscribed(ws, channel)
+                    await node_b.runtime.publish(channel, {"n": 1})
+                    for ws in (gone, stays):
+                        await events(ws, channel, 1)
+                    await gone.close()  # detached: node A stores the session
+                    async with asyncio.timeout(TIMEOUT):  # until Redis says it is stored
+                        while True:
+                            message = await keyspace.get_message(
+                                ignore_subscribe_messages=True, timeout=TIMEOUT
+                            )
+                            if message is not None and message["data"] == b"set":
+                                break
+                    process_a.kill()
+                    await process_a.wait()
+                    assert await close_code(stays) == 1006
+            await node_b.runtime.publish(channel, {"n": 2})
+            await node_b.runtime.publish(channel, {"n": 3})
+            resume = {"session": welcome_gone["session"], "seq": 1}
+            async with session(node_b, resume=resume) as (ws, welcome):
+                assert welcome["resumed"] is True, welcome
+                replay = await events(ws, channel, 2)
+                assert [(e["seq"], e["data"]["n"]) for e in replay] == [(2, 2), (3, 3)]
+            resume = {"session": welcome_stays["session"], "seq": 1}
+            async with session(node_b, resume=resume) as (_, welcome):
+                assert welcome["resumed"] is False
+                assert welcome["session"] != welcome_stays["session"]
