@@ -27,6 +27,7 @@ from canaux_conformance.transcript import Transcript
 __all__ = [
     "ADAPTER_PROTOCOL",
     "MESSAGE_TYPES",
+    "READY_TIMEOUT",
     "Adapter",
     "AdapterError",
     "AdapterInfo",
@@ -42,6 +43,9 @@ MESSAGE_TYPES = frozenset(
 """Every ``msg`` an adapter may write (spec/client-adapter.md "Messages")."""
 
 _OUTCOMES = frozenset({"ack", "refused", "failed"})
+READY_TIMEOUT = 30.0
+"""Seconds an adapter has to write ``ready`` (the page says 30): starting a runtime and
+importing a client library can take seconds on a loaded machine."""
 _STOP_GRACE = 5.0
 """Seconds an adapter has to exit once its standard input is closed (the page says 5)."""
 _STDERR_KEPT = 64_000
@@ -118,7 +122,7 @@ class Adapter:
     argv: Sequence[str]
     transcript: Transcript
     timeout: float = 5.0
-    """Seconds for ``ready`` (twice this) and for each ``done``."""
+    """Seconds for each ``done`` (``ready`` gets :data:`READY_TIMEOUT`)."""
     name: str = "adapter"
     stop_grace: float = _STOP_GRACE
     """Seconds the adapter has to exit once its standard input is closed."""
@@ -157,7 +161,9 @@ class Adapter:
             asyncio.create_task(self._read_stderr()),
         ]
         ready = await self.wait_for(
-            lambda m: m.kind == "ready", timeout=self.timeout * 2, what="its ready message"
+            lambda m: m.kind == "ready",
+            timeout=max(READY_TIMEOUT, self.timeout),
+            what="ready message",
         )
         if ready.get("protocol") != ADAPTER_PROTOCOL:
             raise AdapterError(

@@ -1,19 +1,22 @@
-"""The reference client passes every client case over real loopback sockets (issue 12).
+"""The reference client and the compatibility services pass every client case (issue 12).
 
-One ``--quick`` client run against ``python -m canaux.conformance_adapter``, shared by the tests
-of this module; its reports are written as the CLI writes them.
+One ``--quick`` client run over real loopback sockets for each of ``python -m
+canaux.conformance_adapter`` (the ``Client``) and ``... --client compat``
+(``CentralWebSocketService``), shared by the tests of this module; the reports are written as
+the CLI writes them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from canaux_conformance.client.runner import ClientRunConfig, run_client
+from canaux_conformance.client.runner import REFERENCE_ADAPTER, ClientRunConfig, run_client
 from canaux_conformance.outcomes import Verdict
 from canaux_conformance.report import write_reports
 from canaux_conformance.results import RunResult
@@ -27,9 +30,18 @@ KNOWN_REFERENCE_FAILURES = {
 listed here may pass or fail; remove it once the reference is fixed."""
 
 
-@pytest.fixture(scope="module")
-def reference_run() -> RunResult:
-    return asyncio.run(run_client(ClientRunConfig(budget="quick", seed=12)))
+pytestmark = pytest.mark.slow
+
+ADAPTERS = {
+    "reference": None,
+    "compat": (sys.executable, "-m", "canaux.conformance_adapter", "--client", "compat"),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(ADAPTERS))
+def reference_run(request: pytest.FixtureRequest) -> RunResult:
+    argv = ADAPTERS[request.param]
+    return asyncio.run(run_client(ClientRunConfig(argv=argv, budget="quick", seed=12)))
 
 
 def test_the_reference_client_fails_and_errs_on_no_client_case(reference_run: RunResult) -> None:
@@ -49,8 +61,9 @@ def test_the_reference_client_fails_and_errs_on_no_client_case(reference_run: Ru
 def test_the_run_says_it_checked_a_client(reference_run: RunResult, tmp_path: Path) -> None:
     assert reference_run.party == "client"
     assert reference_run.client is not None
+    assert reference_run.target_url.startswith("client: " + " ".join(REFERENCE_ADAPTER))
     assert reference_run.client["backoff"]["configurable"] is True
-    assert "client" in reference_run.reproduce_command().split()
+    assert reference_run.reproduce_command().split()[:2] == ["canaux-conformance", "client"]
     written = write_reports(reference_run, tmp_path)
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["party"] == "client"
