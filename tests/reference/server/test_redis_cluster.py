@@ -479,3 +479,25 @@ class TestNodeKilled:
             async with session(node_b, resume=resume) as (_, welcome):
                 assert welcome["resumed"] is False
                 assert welcome["session"] != welcome_stays["session"]
+
+    async def test_a_node_stopped_gracefully_hands_its_sessions_to_the_others(
+        self, redis_url: str
+    ) -> None:
+        """SIGTERM (a rolling restart): the node closes its connections with 1001 and stores
+        their sessions before it exits, so each resumes on the other node [RESUME-2]."""
+        channel = "conformance.stopped"
+        async with cluster(redis_url, nodes=1) as (node_b,), node_process(redis_url) as (url, a):
+            node_a = dataclasses.replace(node_b, port=int(url.rsplit(":", 1)[1].split("/")[0]))
+            async with session(node_a) as (ws, welcome_a):
+                await subscribed(ws, channel)
+                await node_b.runtime.publish(channel, {"n": 1})
+                await events(ws, channel, 1)
+                a.terminate()
+                assert await close_code(ws) == 1001
+            assert await a.wait() == 0
+            await node_b.runtime.publish(channel, {"n": 2})
+            resume = {"session": welcome_a["session"], "seq": 1}
+            async with session(node_b, resume=resume) as (ws_b, welcome):
+                assert welcome["resumed"] is True, welcome
+                [replayed] = await events(ws_b, channel, 1)
+                assert (replayed["seq"], replayed["data"]["n"]) == (2, 2)
