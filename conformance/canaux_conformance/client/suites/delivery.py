@@ -127,3 +127,39 @@ async def cl_order_01(ctx: ClientCaseContext) -> None:
             f"the event came before the ack; the application saw {outcome.body!r}",
             requirement="OPS-7",
         )
+
+
+@client_case(
+    id="CL-BIG-02",
+    requirements=("CLIENT-4", "TRANSPORT-14"),
+    title="a frame over 1 048 576 bytes: delivered, or closed with 1009 and no reconnection",
+)
+async def cl_big_02(ctx: ClientCaseContext) -> None:
+    """A client may refuse a frame larger than the spec makes it accept; if it closes, it uses
+    the registry's code for it and, as for every "no" code, does not come back."""
+    server = await ctx.server()
+    adapter = await ctx.adapter()
+    channel = ctx.channel()
+    conn, _ = await ctx.welcomed(adapter, server, subscribe=[channel])
+    pad = "z" * (_BIG_FRAME + 4096)
+    await conn.event(1, channel, {"mark": "huge", "pad": pad})
+    found = await adapter.observe(
+        lambda m: m.kind == "event" and (m.get("data") or {}).get("mark") == "huge",
+        timeout=ctx.timeout,
+    )
+    if found is not None:
+        return  # delivered: nothing more is asked of it
+    code = await conn.wait_closed(timeout=ctx.timeout)
+    if code is None:
+        return  # kept the connection without delivering: no requirement says more
+    # [TRANSPORT-14] the registry's code for a frame too big is 1009.
+    if code != 1009:
+        raise CaseFailed(
+            f"the client refused a {len(pad)}-byte event by closing with {code}, not 1009",
+            requirement="TRANSPORT-14",
+        )
+    window = ctx.backoff(adapter).bound(0) + 1.0
+    if await server.accept_or_none(timeout=window) is not None:
+        raise CaseFailed(
+            "the client closed with 1009 (Reconnect: no) and reconnected", requirement="CLIENT-4"
+        )
