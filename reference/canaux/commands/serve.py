@@ -102,6 +102,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="serve every endpoint below this path (/PREFIX/ws, /PREFIX/events, ...), "
         "as when the app is mounted in FastAPI",
     )
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="event loop (default asyncio); uvloop, which uvicorn picks by itself when it is "
+        "installed (nicegui pulls it in), needs the uvloop package",
+    )
     limits = parser.add_argument_group("limits (announced in welcome and enforced)")
     for name, flag, unit in (
         ("resume_window_ms", "--resume-window-ms", "ms a detached session stays resumable"),
@@ -337,4 +344,4 @@ def run(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as exc:
         print(f"canaux serve: {exc}", flush=True)
         return 2
-    return serve(config, mount_path=mount_path)
+    return serve(config, mount_path=mount_path, loop=args.loop)

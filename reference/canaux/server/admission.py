@@ -29,7 +29,7 @@ import logging
 import os
 import socket
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
@@ -157,8 +157,10 @@ def admission_protocol(admission: Admission) -> type[asyncio.Protocol]:
 
         _admission = admission
 
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            assert isinstance(transport, asyncio.Transport)
+        def connection_made(self, base_transport: asyncio.BaseTransport) -> None:
+            # Not an isinstance check: uvloop's TCPTransport implements asyncio.Transport
+            # without subclassing it (an assert here refused every connection under uvloop).
+            transport = cast(asyncio.Transport, base_transport)
             self._refused = False
             self._handshake = False
             self._gone = False

@@ -138,11 +138,31 @@ async def serve_async(
     await server.serve()
 
 
-def serve(config: ServerConfig, *, app: Starlette | None = None, mount_path: str = "") -> int:
+def serve(
+    config: ServerConfig,
+    *,
+    app: Starlette | None = None,
+    mount_path: str = "",
+    loop: str = "asyncio",
+) -> int:
     """Run the server in this process (blocking); return an exit status (see
-    :func:`serve_async` for ``app`` and ``mount_path``)."""
+    :func:`serve_async` for ``app`` and ``mount_path``). ``loop`` is ``"asyncio"`` or
+    ``"uvloop"`` (the loop uvicorn picks by itself when uvloop is installed)."""
+    main = serve_async(config, app=app, mount_path=mount_path)
     try:
-        asyncio.run(serve_async(config, app=app, mount_path=mount_path))
+        if loop == "uvloop":
+            try:
+                import uvloop
+            except ImportError:
+                main.close()
+                print("canaux serve: --loop uvloop needs the uvloop package", flush=True)
+                return 2
+            uvloop.run(main)
+        elif loop == "asyncio":
+            asyncio.run(main)
+        else:
+            main.close()
+            raise ValueError(f"unknown event loop {loop!r}: asyncio or uvloop")
     except KeyboardInterrupt:
         return 130
     return 0

@@ -171,8 +171,21 @@ class WebSocketLink:
         # mostly moves later (each frame postpones the next ping), and an early wake-up only
         # costs a tick that does nothing. A timeout scope per wake-up cost more than a tenth
         # of the fan-out time (profiled).
+        #
+        # Whether the timer fired is what its callback says, never a comparison of clocks: the
+        # loop's clock is not the core's (uvloop's is libuv's, cached per iteration and in
+        # milliseconds), so a timer may fire a little before ``deadline`` by ``_now()``.
+        # Taking such a wake-up for "not fired yet" left no timer armed at all: no more pings
+        # (HEARTBEAT-1) and no 4410 (HEARTBEAT-3) under uvloop ([#10] finding 6). After an
+        # early wake-up, tick() does nothing and the next turn arms a timer for the rest.
         timer: asyncio.TimerHandle | None = None
         timer_at = 0.0
+
+        def fired() -> None:
+            nonlocal timer
+            timer = None
+            wake.set()
+
         try:
             while True:
                 if not conn.closed and not self._peer_gone:
@@ -181,14 +194,12 @@ class WebSocketLink:
                         if timer is not None:
                             timer.cancel()
                         timer_at = deadline
-                        timer = loop.call_later(max(0.0, deadline - _now()), wake.set)
+                        timer = loop.call_later(max(0.0, deadline - _now()), fired)
                     await wake.wait()
                 wake.clear()
                 if self._peer_gone:
                     return
                 now = _now()
-                if timer is not None and timer_at <= now:
-                    timer = None  # it fired (or is about to: one more wake-up at most)
                 was_open = not conn.closed
                 conn.tick(now)
                 if was_open and conn.closed:
