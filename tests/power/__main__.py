@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.power.mutations import ModuleMutations, Mutation
-from tests.power.report import format_report, to_json
+from tests.power.report import format_report, rejudge, to_json
 from tests.power.trials import (
     IMPORTED,
     Outcome,
@@ -82,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--report", type=Path, default=Path("reports/power/power.json"), help="JSON report path"
+    )
+    parser.add_argument(
+        "--rejudge",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="no run: score a saved report again with today's equivalents.py and exit",
     )
     return parser
 
@@ -162,6 +169,9 @@ def _line(index: int, total: int, trial: Trial) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.rejudge is not None:
+        print(rejudge(args.rejudge))
+        return 0
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     print(f"power: seed {seed} (replay: make power POWER_SEED={seed} POWER_N={args.n})", flush=True)
 

@@ -294,6 +294,31 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "only remembers more",
     ),
     Equivalent(
+        path="canaux/protocol/limits.py",
+        scope="Limits.__post_init__",
+        reason="checks the limits table once, when canaux serve builds it from its options: "
+        "a mutant here either refuses the power run's values (stillborn) or accepts them and "
+        "serves exactly the same limits; no Limits is built at run time",
+    ),
+    Equivalent(
+        path="canaux/protocol/backoff.py",
+        scope="backoff_ceiling",
+        kind=OUT_OF_REACH,
+        reason="the client's reconnection delays (CLIENT-1); no server code calls them. "
+        "Sampled once only because a Protocol's one-line method made the file look run "
+        "(fixed in trials.reached_files: the file is no longer mutated)",
+    ),
+    Equivalent(
+        path="canaux/protocol/server.py",
+        scope="ServerConnection.receive_text",
+        before="if self._state is AWAITING_HELLO:",
+        kind=OUT_OF_REACH,
+        reason="the hello's size allowance is max(8192, max_frame_bytes) [HANDSHAKE-10]; the "
+        "mutant applies it after the hello instead of before, which no client can see while "
+        "max_frame_bytes >= 8192, as on the power run's server (65536): only a server "
+        "announcing less (the config matrix's smallest limits, 4096) could show it",
+    ),
+    Equivalent(
         path="canaux/server/run.py",
         scope="_announce",
         before="flush=True,",

@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.power import equivalents
 from tests.power.equivalents import Equivalent, judged_equivalent
+from tests.power.mutations import Mutation
 from tests.power.trials import Outcome, Trial
 
-__all__ = ["Score", "format_report", "score", "to_json"]
+__all__ = ["Score", "format_report", "rejudge", "score", "to_json"]
 
 
 @dataclass(frozen=True)
@@ -183,3 +185,56 @@ def to_json(
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def rejudge(path: Path) -> str:
+    """The figures of a saved report (``power.json``) judged again with today's
+    :mod:`tests.power.equivalents`: for a survivor judged after its run, no rerun needed.
+
+    The mutants stay as they were run (same tree); only the judgement changes.
+    """
+    document = json.loads(path.read_text(encoding="utf-8"))
+    mutants = document["mutants"]
+    count = {outcome.value: 0 for outcome in Outcome}
+    equivalent = 0
+    open_survivors: list[str] = []
+    for entry in mutants:
+        count[entry["outcome"]] += 1
+        if entry["outcome"] != Outcome.SURVIVED.value:
+            continue
+        mutation = Mutation(
+            entry["file"], entry["line"], entry["operator"], 0, 0, "", entry["scope"]
+        )
+        judged = next(
+            (
+                e
+                for e in equivalents.EQUIVALENTS
+                if e.matches(mutation, entry["before"], entry["after"])
+            ),
+            None,
+        )
+        if judged is not None:
+            equivalent += 1
+        else:
+            open_survivors += [
+                f"{entry['file']}:{entry['line']}  [{entry['operator']}] in {entry['scope']}",
+                f"    - {entry['before']}",
+                f"    + {entry['after']}",
+            ]
+    result = Score(
+        killed=count[Outcome.KILLED.value],
+        survived=count[Outcome.SURVIVED.value],
+        stillborn=count[Outcome.STILLBORN.value],
+        equivalent=equivalent,
+    )
+    lines = [
+        f"{path} (seed {document['seed']}), judged again: {result.killed} killed, "
+        f"{result.survived} survived ({result.equivalent} judged equivalent or out of reach), "
+        f"{result.stillborn} stillborn",
+        f"kill rate: {_percent(result.kill_rate)} of {result.judged} judged mutants; "
+        f"{_percent(result.non_equivalent_kill_rate)} of the "
+        f"{result.judged - result.equivalent} not judged equivalent or out of reach",
+    ]
+    if open_survivors:
+        lines += ["survivors not judged equivalent:", *open_survivors]
+    return "\n".join(lines)

@@ -11,7 +11,7 @@ import pytest
 from tests.power import equivalents
 from tests.power.equivalents import Equivalent
 from tests.power.mutations import Mutation, find_mutations
-from tests.power.report import Score, format_report, score, to_json
+from tests.power.report import Score, format_report, rejudge, score, to_json
 from tests.power.trials import Outcome, Trial
 
 SOURCE = "def f(a, b):\n    if a < b and b > 2:\n        return a + b\n    return b\n"
@@ -137,3 +137,19 @@ class TestEquivalentRules:
         first, second = text.split("survivors", 1)[1].split(PATH)[1:3]
         assert "never ran" not in first
         assert "never ran" in second
+
+
+def test_a_saved_report_is_judged_again_with_todays_equivalents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "power.json"
+    to_json(TRIALS, SOURCES, seed=5, n=6, control=CONTROL, path=path)
+    assert "60.0% of the 5 not judged" in rejudge(path)
+    mutation = MUTATIONS[4]
+    before, after = mutation.diff(SOURCE)
+    later = Equivalent(PATH, "judged later", scope=mutation.scope, before=before, after=after)
+    monkeypatch.setattr(equivalents, "EQUIVALENTS", (later,))
+    text = rejudge(path)
+    assert "(1 judged equivalent or out of reach)" in text
+    assert "75.0% of the 4 not judged" in text
+    assert f"+ {after}" not in text
