@@ -16,7 +16,13 @@ from typing import Any
 from canaux_conformance.ijson import is_i_json
 
 from .frame_proxy import Conn, Fault, Frame
-from .power_faults import LegacyPingAlsoRefused, RemembersByLastUse
+from .power_faults import (
+    AcceptsUpdateAfterTerminal,
+    LegacyPingAlsoRefused,
+    PlayStartsAtTheSecond,
+    RemembersByLastUse,
+    UnsubscribeCutsEveryone,
+)
 
 __all__ = ["BROKEN_SERVERS", "REFERENCE_ONLY", "BrokenServer", "all_cases"]
 
@@ -1326,6 +1332,9 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     # s-power: the OPS-9 reply-memory mutant (operations._replayed marked not replayed).
     _b(RemembersByLastUse, ("DEDUP-01",), "OPS-9"),
     _b(LegacyPingAlsoRefused, ("LEG-PING-01",), "LEGACY-7"),
+    _b(UnsubscribeCutsEveryone, ("UNSUB-01",), "CONF-1", "DELIVERY-1"),
+    _b(AcceptsUpdateAfterTerminal, ("PROG-HTTP-02",), "PROGRESS-1"),
+    _b(PlayStartsAtTheSecond, ("QPLAY-01",), "QUEUE-5"),
 )
 
 REFERENCE_ONLY: tuple[str, ...] = ()

@@ -7,11 +7,18 @@ can fail. Registered in :data:`tests.conformance.broken.faults.BROKEN_SERVERS`.
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 
 from .frame_proxy import Conn, Fault, Frame
 
-__all__ = ["LegacyPingAlsoRefused", "RemembersByLastUse"]
+__all__ = [
+    "AcceptsUpdateAfterTerminal",
+    "LegacyPingAlsoRefused",
+    "PlayStartsAtTheSecond",
+    "RemembersByLastUse",
+    "UnsubscribeCutsEveryone",
+]
 
 _REQUESTS = ("subscribe", "unsubscribe", "publish")
 
@@ -79,4 +86,94 @@ class LegacyPingAlsoRefused(Fault):
         if frame == {"type": "pong"} and conn.session is None:  # no welcome: a legacy socket
             notice = {"level": "error", "text": "not a chat frame", "code": "bad_frame"}
             return [frame, {"channel": "system", "data": notice}]
+        return [frame]
+
+
+class UnsubscribeCutsEveryone(Fault):
+    """The mutant ``hub.py Hub._release: if subscribers == {} -> if not (...)`` [CONF-1]: the
+    first unsubscribe from a channel releases it for every session still subscribed."""
+
+    name = "unsubscribe-cuts-everyone"
+    description = (
+        "when one session unsubscribes from a channel, no other session receives it any more "
+        "(until it subscribes again)"
+    )
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") in ("subscribe", "unsubscribe") and isinstance(frame.get("id"), str):
+            asked: dict[str, tuple[str, str]] = conn.state.setdefault("asked", {})
+            asked[frame["id"]] = (str(frame["type"]), str(frame.get("channel")))
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        cut: set[str] = conn.state.setdefault("cut", set())
+        if frame.get("type") == "event" and frame.get("channel") in cut:
+            return []
+        if frame.get("type") == "ack":
+            kind, channel = conn.state.get("asked", {}).pop(frame.get("id"), ("", ""))
+            if kind == "subscribe":
+                cut.discard(channel)
+            elif kind == "unsubscribe":
+                for other in conn.proxy.connections:
+                    if other is not conn:
+                        other.state.setdefault("cut", set()).add(channel)
+        return [frame]
+
+
+class AcceptsUpdateAfterTerminal(Fault):
+    """The mutants of ``progress._RANK`` that move a terminal status off rank 2 [PROGRESS-1]:
+    a task that ended takes one more update. The relay sends such an update on under a fresh
+    task id, which the reference accepts."""
+
+    name = "accepts-update-after-terminal"
+    description = "an HTTP progress update of a task that is done, failed or cancelled is accepted"
+
+    def __init__(self) -> None:
+        self.ended: set[str] = set()
+        self.renamed = 0
+
+    def http_body(self, path: str, body: bytes) -> bytes:
+        if not path.endswith("/publish"):
+            return body
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return body
+        data = value.get("data") if isinstance(value, dict) else None
+        if value.get("channel") != "progress" or not isinstance(data, dict):
+            return body
+        task = str(data.get("task"))
+        if task in self.ended:
+            self.renamed += 1
+            data["task"] = f"{task[:50]}-again{self.renamed}"
+            return json.dumps(value).encode()
+        if data.get("status") in ("done", "failed", "cancelled"):
+            self.ended.add(task)
+        return body
+
+
+class PlayStartsAtTheSecond(Fault):
+    """The mutant ``playqueue.QueueState._play: current = 0 if None -> 1`` [QUEUE-5]: ``play``
+    without an index on a queue with no current item starts at the second item."""
+
+    name = "play-starts-at-the-second"
+    description = "play without index on a queue whose current is null makes current 1, not 0"
+
+    def __init__(self) -> None:
+        self.current: object = None
+        self.length = 0
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = frame.get("data")
+        if frame.get("channel") == "playqueue" and isinstance(data, dict) and "items" in data:
+            self.current = data.get("current")
+            self.length = len(data["items"]) if isinstance(data["items"], list) else 0
+        return [frame]
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = frame.get("data")
+        play = isinstance(data, dict) and data.get("op") == "play" and "index" not in data
+        unset = self.current is None and self.length >= 2
+        if frame.get("channel") == "playqueue" and play and unset:
+            frame["data"] = {**data, "index": 1}
         return [frame]

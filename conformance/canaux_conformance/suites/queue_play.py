@@ -1,0 +1,71 @@
+"""``play`` without an index: the first item of a queue that had none current, else where it
+was (standard-channels.md, the command table) [QUEUE-5]."""
+
+# Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+from typing import Any
+
+from canaux_conformance.cases import CaseContext, case
+from canaux_conformance.outcomes import CaseFailed
+from canaux_conformance.wire import Frame, RawClient, encode
+
+__all__: list[str] = []
+
+
+async def _state(client: RawClient, version: int, timeout: float) -> Frame:
+    """The playqueue state of ``version`` [QUEUE-8: one version per applied command]."""
+    return await client.expect(
+        "event",
+        channel="playqueue",
+        where=lambda f: isinstance(f.get("data"), dict) and f["data"].get("version") == version,
+        timeout=timeout,
+        requirement="QUEUE-8",
+        what=f"the playqueue state of version {version}",
+    )
+
+
+@case(
+    id="QPLAY-01",
+    requirements=("QUEUE-5",),
+    profile="playqueue",
+    title="play without an index starts at the first item, or stays where current was",
+)
+async def qplay_01(ctx: CaseContext) -> None:
+    """A clears the queue, adds two tracks and sends play without index: current becomes 0,
+    playing true. A plays index 1, pauses, and plays without index: current stays 1 [QUEUE-5]."""
+    ctx.require_channel("playqueue")
+    a = await ctx.client("A")
+    await a.subscribe("playqueue")
+    snapshot = await a.expect("event", channel="playqueue", requirement="QUEUE-1")
+    version = snapshot["data"].get("version")
+    if not isinstance(version, int):
+        raise CaseFailed(f"snapshot without a version: {encode(snapshot)}", requirement="QUEUE-1")
+    commands: list[dict[str, Any]] = [
+        {"op": "clear"},
+        {"op": "add", "track": {"id": f"{ctx.run_id}-play0", "title": "play 0"}},
+        {"op": "add", "track": {"id": f"{ctx.run_id}-play1", "title": "play 1"}},
+        {"op": "play"},
+    ]
+    for command in commands:
+        await a.publish("playqueue", command)
+    version += len(commands)
+    state = (await _state(a, version, ctx.timeout))["data"]
+    if (state.get("current"), state.get("playing")) != (0, True):
+        raise CaseFailed(
+            f"play without index on a queue with current null gave current "
+            f"{state.get('current')!r}, playing {state.get('playing')!r}; the table says 0, true",
+            requirement="QUEUE-5",
+        )
+    for command in ({"op": "play", "index": 1}, {"op": "pause"}, {"op": "play"}):
+        await a.publish("playqueue", command)
+    version += 3
+    state = (await _state(a, version, ctx.timeout))["data"]
+    if (state.get("current"), state.get("playing")) != (1, True):
+        raise CaseFailed(
+            f"play without index with current 1 gave current {state.get('current')!r}, "
+            f"playing {state.get('playing')!r}; the table says current stays 1, playing true",
+            requirement="QUEUE-5",
+        )
