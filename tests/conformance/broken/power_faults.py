@@ -154,26 +154,34 @@ class AcceptsUpdateAfterTerminal(Fault):
 
 class PlayStartsAtTheSecond(Fault):
     """The mutant ``playqueue.QueueState._play: current = 0 if None -> 1`` [QUEUE-5]: ``play``
-    without an index on a queue with no current item starts at the second item."""
+    without an index on a queue with no current item starts at the second item.
+
+    The relay follows the queue from the commands it forwards (after a ``clear`` it knows it
+    exactly), not from the states, which may arrive after the next command is sent.
+    """
 
     name = "play-starts-at-the-second"
     description = "play without index on a queue whose current is null makes current 1, not 0"
 
     def __init__(self) -> None:
-        self.current: object = None
+        self.known = False
+        self.current: int | None = None
         self.length = 0
-
-    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
-        data = frame.get("data")
-        if frame.get("channel") == "playqueue" and isinstance(data, dict) and "items" in data:
-            self.current = data.get("current")
-            self.length = len(data["items"]) if isinstance(data["items"], list) else 0
-        return [frame]
 
     async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
         data = frame.get("data")
-        play = isinstance(data, dict) and data.get("op") == "play" and "index" not in data
-        unset = self.current is None and self.length >= 2
-        if frame.get("channel") == "playqueue" and play and unset:
+        if frame.get("channel") != "playqueue" or not isinstance(data, dict):
+            return [frame]
+        op = data.get("op")
+        if op == "clear":
+            self.known, self.current, self.length = True, None, 0
+        elif op == "add" and self.known:
+            self.length += 1
+        elif op == "play" and self.known and isinstance(data.get("index"), int):
+            self.current = data["index"]
+        elif op == "play" and self.known and self.current is None and self.length >= 2:
             frame["data"] = {**data, "index": 1}
+            self.current = 1
+        elif op != "pause":
+            self.known = False
         return [frame]
