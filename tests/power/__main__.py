@@ -78,6 +78,14 @@ def _parser() -> argparse.ArgumentParser:
         "each TEXT (repeatable), e.g. --find ijson.py --find 'MAX_DEPTH: Final = 63'",
     )
     parser.add_argument(
+        "--find-any",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="like --find, but a mutation needs to contain only one of these (repeatable): "
+        "several survivors re-checked after one control run",
+    )
+    parser.add_argument(
         "--list", action="store_true", help="print the sampled mutants and exit (no run)"
     )
     parser.add_argument(
@@ -130,16 +138,24 @@ def sample(
 
 
 def _found(
-    sources: dict[str, str], texts: list[str], known: list[str] | None = None
+    sources: dict[str, str],
+    texts: list[str],
+    known: list[str] | None = None,
+    *,
+    any_of: list[str] | None = None,
 ) -> list[Mutation]:
-    """Every checked mutation whose ``FILE: BEFORE -> AFTER`` contains each of ``texts``."""
+    """Every checked mutation whose ``FILE: BEFORE -> AFTER`` contains each of ``texts`` and,
+    when ``any_of`` is given, at least one of ``any_of``."""
     chosen: list[Mutation] = []
     for path in sorted(sources):
         module = ModuleMutations(sources[path], path, known=known)
         for index, mutation in enumerate(module.mutations):
             before, after = mutation.diff(sources[path])
             line = f"{path}: {before} -> {after}"
-            if all(text in line for text in texts) and module.verified(index):
+            wanted = all(text in line for text in texts) and (
+                not any_of or any(text in line for text in any_of)
+            )
+            if wanted and module.verified(index):
                 chosen.append(mutation)
     return chosen
 
@@ -212,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             + ", ".join(sorted(tables_only)),
             flush=True,
         )
-    if args.find:
-        mutants = _found(sources, args.find, _known_requirements())
+    if args.find or args.find_any:
+        mutants = _found(sources, args.find, _known_requirements(), any_of=args.find_any)
     else:
         mutants = sample(sources, args.n, seed, _known_requirements(), tables_only=tables_only)
     if args.pick:

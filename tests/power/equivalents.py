@@ -318,6 +318,49 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "max_frame_bytes >= 8192, as on the power run's server (65536): only a server "
         "announcing less (the config matrix's smallest limits, 4096) could show it",
     ),
+    # -- judged after the run of seed 20261204 (tree 7e8fe10, 2026-12-02) ------------------
+    Equivalent(
+        path="canaux/protocol/codes.py",
+        scope="CloseCode",
+        before="ABNORMAL_CLOSURE = 1006",
+        reason="1006 is what a peer records when a connection ended without a close frame; "
+        "RFC 6455 forbids sending it, and the server never does: it only marks a lost "
+        "connection closed with it, and no close frame goes out on a lost connection",
+    ),
+    Equivalent(
+        path="canaux/server/sse.py",
+        scope="SSEStream.__init__",
+        before="self._closed = asyncio.Event()",
+        kind=OUT_OF_REACH,
+        reason="the event only tells a graceful shutdown (close_connections) that the stream "
+        "is over; without it the stream's end raises after it was detached and uncounted, "
+        "when nothing more is written: no client sees a difference, and no client can shut "
+        "the server down",
+    ),
+    Equivalent(
+        path="canaux/protocol/ijson.py",
+        scope="IJsonError.__init__",
+        before='super().__init__(f"{message}{where}")',
+        reason="only the exception's text is lost, which goes into free-text messages (HTTP "
+        "publish's 'body is not i-json: …'); the close reason and pointer come from "
+        ".message and .pointer, which are still set",
+    ),
+    Equivalent(
+        path="canaux/protocol/ijson.py",
+        scope="_fast_check",
+        before="while stack:",
+        reason="the fast path then counts no member, so every object with a member fails its "
+        "':' count and goes to the exact reader; only a top-level array or scalar passes "
+        "unchecked, and a frame or a publish body that is not an object is refused as such "
+        "either way",
+    ),
+    Equivalent(
+        path="canaux/server/channels/progress.py",
+        scope="<module>",
+        before='_RANK = {"pending": 0, "running": 1, "done": 2, "failed": 2, "cancelled": 2}',
+        after='_RANK = {"pending": (-1), "running": 1, "done": 2, "failed": 2, "cancelled": 2}',
+        reason="pending stays the lowest rank: every comparison gives the same answer",
+    ),
     Equivalent(
         path="canaux/server/run.py",
         scope="_announce",

@@ -60,3 +60,13 @@ def test_find_selects_by_the_one_line_diff() -> None:
     found = _found(SOURCES, [path, f"{before} -> {after}"])
     assert first in found
     assert all(m.path == path for m in found)
+
+
+def test_find_any_selects_the_union() -> None:
+    path = next(iter(SOURCES))
+    one, two = sample({path: SOURCES[path]}, 2, seed=3)
+    lines = [" -> ".join(m.diff(SOURCES[path])) for m in (one, two)]
+    found = _found(SOURCES, [path], any_of=lines)
+    assert one in found
+    assert two in found
+    assert _found(SOURCES, [], any_of=[lines[0]]) == _found(SOURCES, [lines[0]])
