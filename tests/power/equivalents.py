@@ -362,6 +362,35 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         reason="pending stays the lowest rank: every comparison gives the same answer",
     ),
     Equivalent(
+        path="canaux/server/legacy.py",
+        scope="LegacyLink.run",
+        before="expiry.cancel()",
+        kind=OUT_OF_REACH,
+        reason="a legacy socket's credential expiry timer exists only with a JWT "
+        "authenticator [SECURITY-10]; the power run's server has none, so expiry is None",
+    ),
+    Equivalent(
+        path="canaux/protocol/outbound.py",
+        scope="OutboundQueue.__init__",
+        reason="checks the queue's limit when a connection is set up; the power run's limit "
+        "(1024) passes either way, and the spec's floor is enforced by Limits",
+    ),
+    Equivalent(
+        path="canaux/server/broker.py",
+        scope="open_broker",
+        kind=OUT_OF_REACH,
+        reason="chooses the broker from canaux serve --broker; the power run's server uses "
+        "the in-process one, and a Redis broker is tested by tests/reference (cluster)",
+    ),
+    Equivalent(
+        path="canaux/server/channels/schema.py",
+        scope="channel_document",
+        kind=OUT_OF_REACH,
+        reason="builds the schema document of an application's own channel (a schema given "
+        "as a document); every channel of the reference's catalogue names a schema already "
+        "in the registry, so the function returns on its first line",
+    ),
+    Equivalent(
         path="canaux/server/run.py",
         scope="_announce",
         before="flush=True,",
