@@ -391,6 +391,21 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "in the registry, so the function returns on its first line",
     ),
     Equivalent(
+        path="canaux/server/websocket.py",
+        scope="WebSocketLink.go_away",
+        kind=OUT_OF_REACH,
+        reason="a /ws connection is sent away only by a graceful shutdown (1001, "
+        "close_connections) or when its JWT expires (4440, SECURITY-10); the power run's "
+        "server has no JWT and no client can shut it down",
+    ),
+    Equivalent(
+        path="canaux/server/run.py",
+        scope="CanauxUvicornServer.bound_port",
+        before="return 0",
+        reason="the port reported before uvicorn listens; the listening line is printed after "
+        "startup, from a bound socket, so this value is never printed",
+    ),
+    Equivalent(
         path="canaux/server/run.py",
         scope="_announce",
         before="flush=True,",
