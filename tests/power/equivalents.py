@@ -370,6 +370,15 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "authenticator [SECURITY-10]; the power run's server has none, so expiry is None",
     ),
     Equivalent(
+        path="canaux/server/legacy.py",
+        scope="LegacyLink.run",
+        before="reader.cancel()",
+        reason="the reader ends by itself when the peer answers the server's close or the "
+        "socket drops, so the mutant only delays the link's cleanup until then; a peer that "
+        "never answers a close keeps its socket longer, which no requirement bounds today "
+        "(noted for #10)",
+    ),
+    Equivalent(
         path="canaux/protocol/outbound.py",
         scope="OutboundQueue.__init__",
         reason="checks the queue's limit when a connection is set up; the power run's limit "
@@ -404,6 +413,24 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         before="return 0",
         reason="the port reported before uvicorn listens; the listening line is printed after "
         "startup, from a bound socket, so this value is never printed",
+    ),
+    Equivalent(
+        path="canaux/protocol/frames.py",
+        scope="_parse",
+        before="first = exc.errors(include_url=False, include_input=False, "
+        "include_context=True)[0]",
+        after="first = exc.errors(include_url=False, include_input=False, "
+        "include_context=True)[(-1)]",
+        reason="with one member at fault the first error is the last; with several, OPS-8 "
+        "and OPS-20 ask for a pointer to an offending member, and the last one is one",
+    ),
+    Equivalent(
+        path="canaux/protocol/server.py",
+        scope="ServerConnection.welcome",
+        before="return",
+        reason="runs only when the connection closed before its welcome was sent: the mutant "
+        "raises where the original returns, for a peer that is gone; the session is decided "
+        "and recorded by the registry either way",
     ),
     Equivalent(
         path="canaux/server/run.py",
