@@ -29,7 +29,7 @@ import logging
 import os
 import socket
 from collections import deque
-from typing import Any, cast
+from typing import cast
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
@@ -148,11 +148,13 @@ def widen_listen_backlog(sockets: list[socket.socket]) -> None:
                 listening.listen(LISTEN_BACKLOG)
 
 
-def admission_protocol(admission: Admission) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol class (httptools or h11), with ``admission``'s bounds."""
-    base: type[Any] = AutoHTTPProtocol
+def admission_protocol(
+    admission: Admission, base: type[asyncio.Protocol] = AutoHTTPProtocol
+) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol class ``base`` (httptools or h11: both keep ``cycle`` and
+    ``server_state`` and call ``on_response_complete``), with ``admission``'s bounds."""
 
-    class AdmittedHTTPProtocol(base, _Gate):  # type: ignore[misc]
+    class AdmittedHTTPProtocol(base, _Gate):  # type: ignore[valid-type,misc]
         """One accepted socket: refused, waiting, in its handshake, then served by uvicorn."""
 
         _admission = admission

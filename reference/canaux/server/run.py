@@ -17,6 +17,8 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
+from uvicorn.config import HTTP_PROTOCOLS
+from uvicorn.importer import import_from_string
 
 from canaux.server.admission import (
     ACCEPT_PER_PASS,
@@ -68,8 +70,12 @@ class CanauxUvicornServer(uvicorn.Server):
             max_handshakes=settings.max_handshakes,
             handshake_timeout_s=settings.handshake_timeout_s,
         )
-        # Every socket of this server goes through the admission bounds [SECURITY-12, SECURITY-13].
-        config.http = admission_protocol(self.admission)
+        # Every socket of this server goes through the admission bounds [SECURITY-12, SECURITY-13],
+        # around the HTTP implementation the config names ("auto", "h11", "httptools").
+        base = config.http
+        if isinstance(base, str):
+            base = import_from_string(HTTP_PROTOCOLS.get(base, base))
+        config.http = admission_protocol(self.admission, base)
         if config.loaded:
             config.http_protocol_class = config.http
         self.on_listening: Callable[[str, int], None] | None = None

@@ -11,19 +11,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from canaux.server import ServerConfig
+from canaux.server import ServerConfig, run, testing
 from canaux.server.testing import RunningServer, running_server
 from tests.reference.server.wire import TIMEOUT, make_config, open_ws, recv, send
 
 from .watcher import Watcher
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["httptools", "h11"])
+def http(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each HTTP implementation uvicorn may pick ("auto" is httptools when installed)."""
+    implementation = str(request.param)
+    serve_with = functools.partial(run.uvicorn_config, http=implementation)
+    monkeypatch.setattr(testing, "uvicorn_config", serve_with)
+    return implementation
 
 
 def bounded(**fields: object) -> ServerConfig:
@@ -76,7 +86,7 @@ async def admitted_again(server: RunningServer) -> None:
 
 
 class TestOpenConnections:
-    async def test_a_connection_over_the_bound_gets_503_on_every_door(self) -> None:
+    async def test_a_connection_over_the_bound_gets_503_on_every_door(self, http: str) -> None:
         """SECURITY-12: WebSocket, legacy, SSE and HTTP publish all count and are refused."""
         async with running_server(bounded(max_connections=3)) as server:
             async with Watcher.watching(server) as watcher, open_ws(server), open_ws(server):
@@ -106,7 +116,7 @@ class TestOpenConnections:
 
 
 class TestHandshakes:
-    async def test_a_connection_over_the_handshake_bound_gets_503(self) -> None:
+    async def test_a_connection_over_the_handshake_bound_gets_503(self, http: str) -> None:
         """SECURITY-12: sockets still sending their request head hold the handshake slots."""
         async with (
             running_server(bounded(max_handshakes=3)) as server,
@@ -124,7 +134,7 @@ class TestHandshakes:
 
 
 class TestSlowloris:
-    async def test_an_incomplete_request_head_is_answered_408_and_closed(self) -> None:
+    async def test_an_incomplete_request_head_is_answered_408_and_closed(self, http: str) -> None:
         """SECURITY-13: 100 slowloris sockets (and an idle one) are all cut; the watcher is not."""
         async with (
             running_server(bounded(handshake_timeout_s=1.0)) as server,
@@ -140,7 +150,7 @@ class TestSlowloris:
             assert server.uvicorn.admission.handshaking == 0
 
     async def test_a_kept_alive_connection_has_the_same_deadline_for_its_next_request(
-        self,
+        self, http: str
     ) -> None:
         """SECURITY-13: a complete request, then a head that never ends."""
         async with running_server(bounded(handshake_timeout_s=1.0)) as server:
