@@ -29,7 +29,14 @@ async def cl_tol_01(ctx: ClientCaseContext) -> None:
                       "future": True}],
     }  # fmt: skip
     await conn.send(welcome)
-    await ctx.ack_subscriptions(conn, 1)
+    subscribe = await conn.next_or_none(timeout=ctx.timeout, types=("subscribe",))
+    if subscribe is None:
+        ended = f" and closed with {conn.close_code}" if not conn.open else ""
+        raise CaseFailed(
+            f"after a welcome with members v1 does not define, the client never subscribed{ended}",
+            requirement="TRANSPORT-7",
+        )
+    await conn.ack(str(subscribe.get("id")))
     await conn.send({"type": "pong", "nonce": "never-asked"})
     await conn.send({"type": "pong"})
     data = ctx.data()
