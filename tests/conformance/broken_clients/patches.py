@@ -78,6 +78,17 @@ def _no_backoff_reset() -> None:
     original.append(_replace(client_module, "backoff_delays", one_sequence))
 
 
+def _resets_on_welcome() -> None:
+    # The rule before CLIENT-11: any welcome sets the attempt number back to 0.
+    welcomed = backoff_module.Backoff.welcomed
+
+    def patched(self: backoff_module.Backoff, now: float, heartbeat_ms: int) -> None:
+        welcomed(self, now, heartbeat_ms)
+        self.attempt = 0
+
+    _replace(backoff_module.Backoff, "welcomed", patched)
+
+
 _last_close: list[int | None] = [None]
 
 
@@ -241,6 +252,12 @@ BROKEN_CLIENTS: dict[str, BrokenClient] = {
             ("CLIENT-1", "CLIENT-11"),
             "never sets the attempt number back to 0",
             _no_backoff_reset,
+        ),
+        BrokenClient(
+            "resets-on-welcome",
+            ("CLIENT-11",),
+            "sets the attempt number back to 0 at every welcome, healthy or not",
+            _resets_on_welcome,
         ),
         BrokenClient("ignores-4429", ("CLIENT-5",), "reconnects at once after 4429", _ignores_4429),
         BrokenClient(

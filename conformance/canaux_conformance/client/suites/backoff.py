@@ -5,7 +5,7 @@ moment the client's next opening request arrives. Each delay must lie in
 ``[0, min(cap, base·2^n)]`` for its attempt number ``n``, and the delays divided by their
 ceilings must look uniform on ``[0, 1]`` (full jitter): a one-sample Kolmogorov-Smirnov test at
 significance 0.001 that allows each measured delay up to ``slack`` seconds of latency
-(:mod:`canaux_conformance.client.uniformity`). The slack is measured, not guessed: three times
+(:mod:`canaux_conformance.client.uniformity`). The slack is measured, not guessed: twice
 the slowest ping round trip seen in the case, and at least 20 ms. A delay longer than its
 ceiling by more than 250 ms (or the slack, if larger) fails on its own.
 
@@ -47,6 +47,7 @@ _TALL = {"base_ms": 400, "cap_ms": 1600}
 """Asked for the 4429 case: a first delay long enough to tell from no delay at all."""
 _CYCLES = {"quick": 2, "default": 4, "thorough": 8}
 _AFTER_4429 = {"quick": 5, "default": 8, "thorough": 12}
+_UNHEALTHY_CHAINS = {"quick": 2, "default": 3, "thorough": 6}
 _MAX_CHAIN = 6
 """Failed attempts in a row per cycle (enough for the short settings to reach their cap)."""
 
@@ -105,7 +106,7 @@ class _Timeline:
 
     @property
     def slack(self) -> float:
-        return max(MIN_SLACK, 3 * max(self.rtts, default=0.0))
+        return max(MIN_SLACK, 2 * max(self.rtts, default=0.0))
 
     @property
     def late(self) -> float:
@@ -144,6 +145,7 @@ def _settings(ctx: ClientCaseContext, adapter: Adapter, wanted: dict[str, int]) 
     id="CL-BACKOFF-01",
     requirements=("CLIENT-1",),
     title="reconnection delays: full jitter under min(cap, base·2^n), reset when healthy",
+    timing=True,
 )
 async def cl_backoff_01(ctx: ClientCaseContext) -> None:
     """Cycles of: a healthy connection the server cuts, then failed attempts in a row (each cut
@@ -184,9 +186,49 @@ async def cl_backoff_01(ctx: ClientCaseContext) -> None:
 
 
 @client_case(
+    id="CL-BACKOFF-02",
+    requirements=("CLIENT-11", "CLIENT-1"),
+    title="a connection closed before heartbeat_ms after its welcome is a failed attempt",
+    timing=True,
+)
+async def cl_backoff_02(ctx: ClientCaseContext) -> None:
+    """Chains of connections each welcomed and then cut at once: the attempt number must keep
+    growing (the delays follow the growing ceilings), not start again at 0 after every
+    welcome; a healthy connection between chains sets it back to 0."""
+    server = await ctx.server()
+    adapter = await ctx.adapter()
+    backoff = _settings(ctx, adapter, _SHORT)
+    line = _Timeline(ctx, server, backoff)
+    loop = asyncio.get_running_loop()
+    conn = await line.connect(adapter, _SHORT)
+    welcomed_at = loop.time()
+    chain = next((n + 1 for n in range(_MAX_CHAIN) if backoff.bound(n) >= backoff.cap), _MAX_CHAIN)
+    samples: list[tuple[int, DelaySample]] = []
+    for _ in range(_UNHEALTHY_CHAINS.get(ctx.budget.name, 3)):
+        await line.stay_healthy(conn, welcomed_at)  # the attempt number is 0 again
+        ended_at = loop.time()
+        conn.cut()
+        for attempt in range(chain):
+            conn, delay = await line.next_attempt(ended_at, attempt)
+            samples.append((attempt, DelaySample(delay, backoff.bound(attempt))))
+            await conn.hello(timeout=ctx.timeout)
+            await conn.welcome(session=line.session, resumed=True, seq=0, heartbeat_ms=HEARTBEAT_MS)
+            welcomed_at = loop.time()
+            if attempt < chain - 1:
+                # The pong shows the client has read the welcome; then the cut comes well before
+                # heartbeat_ms: [CLIENT-11] "A connection that ends before that [...] is a
+                # failed attempt".
+                await line.ping(conn, f"welcomed{len(samples)}")
+                ended_at = loop.time()
+                conn.cut()
+    line.judge(samples, "CLIENT-11", f"{len(samples)} delays after connections cut at once")
+
+
+@client_case(
     id="CL-BACKOFF-03",
     requirements=("CLIENT-5",),
     title="after close code 4429 the client waits a full backoff delay before reconnecting",
+    timing=True,
 )
 async def cl_backoff_03(ctx: ClientCaseContext) -> None:
     """Healthy connections closed with 4429: each first reconnection must wait a delay drawn
