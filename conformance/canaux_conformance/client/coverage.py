@@ -28,11 +28,7 @@ NOT_CHECKED: dict[str, str] = {
 """Requirement → why no client case checks it."""
 
 PENDING: dict[str, str] = {
-    "CLIENT-5": "not checked yet: the backoff distribution cases (delay after 4429) are being "
-    "written",
     "SSE-11": "not checked yet: the SSE client cases are being written",
-    "CLIENT-11": "not checked yet: the backoff distribution cases (attempt number reset only after "
-    "a healthy connection) are being written",
 }
 """Requirements whose client cases are being written (issue 12: the backoff distribution and
 SSE client cases); remove the entry when a case naming the requirement lands."""
