@@ -22,40 +22,21 @@ else:  # pytest puts tests/conformance (no __init__.py) on sys.path
 __all__: list[str] = []
 
 KNOWN_GAPS = {
-    "TRANSPORT-13": "its MUST binds the client (accept 1 MiB frames); the server's part is a "
-    "SHOULD, for client conformance and the audit's size checks to come",
     "TRANSPORT-15": "the WebSocket layer (RFC 6455 section 5.5) already refuses a close payload "
     "over 125 bytes: the suite's client library never hands a longer reason over",
     "CHANNEL-9": "needs a catalogue with an exact entry inside a family; the reference lists none "
     "and the suite cannot make a server list one",
     "CHANNEL-13": "only observable on a server whose access policy refuses a session; the "
     "reference in conformance mode has none to refuse",
-    "OPS-17": "a correct server answers internal_error only when it fails; the suite cannot "
-    "make it fail",
     "DELIVERY-8": "needs the outbound queue to overflow; its bound is not announced, so the suite "
     "cannot drive it there within the announced limits",
     "LIMIT-4": "the same: the outbound queue's bound is not announced in welcome",
-    "LIMIT-5": "needs more than resume_buffer events while detached: a resume-buffer-aware case "
-    "(#9 item 1) is to judge it at the announced buffer",
-    "SSE-8": "needs a server that authenticates; the proof-of-power servers do not (the config "
-    "matrix's authenticated run is where a case for it belongs)",
 }
 """Server/both MUST requirements the wire can show that no case names yet, and why."""
 
 PENDING = {
     rid: "added to spec/ during #9 (I-JSON, check orders, SSE/HTTP); its author names it in a case"
-    for rid in (
-        "TRANSPORT-12",
-        "TRANSPORT-17",
-        "TRANSPORT-18",
-        "TRANSPORT-19",
-        "TRANSPORT-20",
-        "TRANSPORT-22",
-        "CHAT-6",
-        "SSE-13",
-        "SSE-14",
-        "HTTP-7",
-    )
+    for rid in ("SSE-13",)
 }
 PENDING.update(
     {
@@ -88,6 +69,10 @@ NEW_MODULES = {
     "session_lifecycle",
     "progress_checks",
     "check_order",
+    "buffer_bound",
+    "sse_errors",
+    "chat_frame_limit",
+    "asyncapi_document",
 }
 """Suite modules written for #9: each of their cases has a broken server that it catches."""
 

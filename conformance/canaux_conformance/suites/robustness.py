@@ -206,7 +206,7 @@ async def _refused_on_ws(ctx: CaseContext, probes: dict[str, str], *, subscribe:
 
 @case(
     id="ROBUST-01",
-    requirements=("TRANSPORT-18", "TRANSPORT-17", "SECURITY-7", "SECURITY-4"),
+    requirements=("TRANSPORT-18", "TRANSPORT-17", "TRANSPORT-20", "SECURITY-7", "SECURITY-4"),
     title="an escaped lone surrogate in data closes the sender with 1007; no one else notices",
 )
 async def robust_01_lone_surrogates(ctx: CaseContext) -> None:
@@ -215,7 +215,7 @@ async def robust_01_lone_surrogates(ctx: CaseContext) -> None:
 
 @case(
     id="ROBUST-02",
-    requirements=("TRANSPORT-18", "SECURITY-7"),
+    requirements=("TRANSPORT-18", "TRANSPORT-20", "SECURITY-7"),
     title="a Unicode noncharacter, raw or escaped, closes the sender with 1007",
 )
 async def robust_02_noncharacters(ctx: CaseContext) -> None:
@@ -233,7 +233,7 @@ async def robust_03_duplicate_names(ctx: CaseContext) -> None:
 
 @case(
     id="ROBUST-04",
-    requirements=("TRANSPORT-18", "SECURITY-7"),
+    requirements=("TRANSPORT-18", "TRANSPORT-20", "SECURITY-7"),
     title="1e400, integers beyond 2**53-1 and 1e-400 close the sender with 1007",
 )
 async def robust_04_numbers(ctx: CaseContext) -> None:
@@ -242,7 +242,7 @@ async def robust_04_numbers(ctx: CaseContext) -> None:
 
 @case(
     id="ROBUST-05",
-    requirements=("TRANSPORT-18", "SECURITY-7"),
+    requirements=("TRANSPORT-18", "TRANSPORT-20", "SECURITY-7"),
     title="nesting deeper than 64 closes the sender with 1007; depth 64 is delivered",
 )
 async def robust_05_nesting(ctx: CaseContext) -> None:

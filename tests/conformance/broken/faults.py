@@ -16,6 +16,7 @@ from typing import Any
 from canaux_conformance.ijson import is_i_json
 
 from .frame_proxy import Conn, Fault, Frame
+from .gap_faults import GAP_SERVERS
 from .power_faults import (
     AcceptsUpdateAfterTerminal,
     LegacyPingAlsoRefused,
@@ -1224,13 +1225,15 @@ class BrokenServer:
     """A fault, the cases that must catch it, and the requirement IDs they may cite.
 
     With ``machine`` the stateful machine (STATE-01) runs too and must catch the fault on its
-    own, citing one of the same IDs.
+    own, citing one of the same IDs. With ``authenticated`` the server behind the relay
+    accepts only ``gap_faults.PROOF_TOKENS`` and the suite runs with them.
     """
 
     fault: type[Fault]
     cases: tuple[str, ...]
     breaks: frozenset[str]
     machine: bool = False
+    authenticated: bool = False
 
     @property
     def name(self) -> str:
@@ -1335,6 +1338,7 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(UnsubscribeCutsEveryone, ("UNSUB-01",), "CONF-1", "DELIVERY-1"),
     _b(AcceptsUpdateAfterTerminal, ("PROG-HTTP-02",), "PROGRESS-1"),
     _b(PlayStartsAtTheSecond, ("QPLAY-01",), "QUEUE-5"),
+    *(BrokenServer(f, c, frozenset(b), authenticated=a) for f, c, b, a in GAP_SERVERS),
 )
 
 REFERENCE_ONLY: tuple[str, ...] = ()
@@ -1342,6 +1346,8 @@ REFERENCE_ONLY: tuple[str, ...] = ()
 them too."""
 
 
-def all_cases() -> tuple[str, ...]:
-    """Every case some broken server relies on: the reference must pass each one."""
-    return tuple(sorted({c for b in BROKEN_SERVERS for c in b.all_cases} | set(REFERENCE_ONLY)))
+def all_cases(*, authenticated: bool = False) -> tuple[str, ...]:
+    """Every case some broken server relies on: the reference must pass each one (configured
+    as those broken servers are: ``authenticated`` or not)."""
+    used = {c for b in BROKEN_SERVERS if b.authenticated == authenticated for c in b.all_cases}
+    return tuple(sorted(used | (set() if authenticated else set(REFERENCE_ONLY))))

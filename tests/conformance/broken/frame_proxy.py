@@ -83,6 +83,16 @@ class Fault:
     def http_finished(self, path: str) -> None:
         """An HTTP response (an SSE stream, say) is over: the client read or dropped it."""
 
+    def response_body(self, path: str, status: int, body: bytes) -> bytes:
+        """Change the body of an answer that is not a stream (``/publish``, ``/asyncapi.json``,
+        ``/schemas/...``) before it reaches the client."""
+        return body
+
+    def stream_text(self, path: str, text: str) -> str:
+        """Change one complete SSE message (its lines and the blank line that ends it) of an
+        ``/events`` stream before it reaches the client."""
+        return text
+
 
 @dataclass(eq=False)
 class Conn:
@@ -334,18 +344,29 @@ class FrameProxy:
         response = await self._http.send(upstream, stream=True)
         kept = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_HEADERS}
         path = request.url.path
-        if path.endswith("/health"):
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
             try:
-                body = self.fault.health_body(await response.aread())
+                body = await response.aread()
             finally:
                 await response.aclose()
+                self.fault.http_finished(path)
+            if path.endswith("/health"):
+                body = self.fault.health_body(body)
+            body = self.fault.response_body(path, response.status_code, body)
             kept.pop("content-encoding", None)
             return Response(body, status_code=response.status_code, headers=kept)
 
         async def body_chunks() -> AsyncIterator[bytes]:
+            pending = ""
             try:
-                async for chunk in response.aiter_raw():
-                    yield chunk
+                async for chunk in response.aiter_text():
+                    # Whole messages only, so that a fault sees each one in one piece.
+                    pending += chunk
+                    *messages, pending = pending.split("\n\n")
+                    for message in messages:
+                        yield self.fault.stream_text(path, message + "\n\n").encode()
+                if pending:
+                    yield pending.encode()
             finally:
                 await response.aclose()
                 self.fault.http_finished(path)

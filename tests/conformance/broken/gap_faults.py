@@ -1,0 +1,116 @@
+"""Broken servers for the last server requirements without a case (#9 coverage gaps).
+
+Each fault is registered in :data:`GAP_SERVERS` as (fault, cases that must catch it, the
+requirement IDs a failure may cite, whether the server behind the relay authenticates);
+``faults.BROKEN_SERVERS`` takes them in.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .frame_proxy import Conn, Fault, Frame
+
+__all__ = ["GAP_SERVERS", "PROOF_TOKENS"]
+
+PROOF_TOKENS = ("tok-a-proof", "tok-b-proof")
+"""The two tokens an authenticating server of the proof of power accepts."""
+
+
+class AnnouncesSmallerBuffer(Fault):
+    name = "announces-smaller-buffer"
+    description = (
+        "welcome announces resume_buffer 8 but the session keeps its real buffer, so a resume "
+        "after more than 8 missed events answers resumed:true (LIMIT-5)"
+    )
+    announced = 8
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        limits = frame.get("limits")
+        buffer = limits.get("resume_buffer") if isinstance(limits, dict) else None
+        if frame.get("type") == "welcome" and isinstance(limits, dict) and isinstance(buffer, int):
+            limits["resume_buffer"] = min(buffer, self.announced)
+        return [frame]
+
+
+class SseChecksListBackwards(Fault):
+    name = "sse-checks-list-backwards"
+    description = "GET /events checks the channels list from its last entry to its first"
+
+    def http_request(self, path: str, headers: dict[str, str], query: dict[str, str]) -> None:
+        if path.endswith("/events") and "channels" in query:
+            query["channels"] = ",".join(reversed(query["channels"].split(",")))
+
+
+class SseAcceptsAnyone(Fault):
+    name = "sse-accepts-anyone"
+    description = "GET /events lets a request without (or with unknown) credentials in"
+
+    def http_request(self, path: str, headers: dict[str, str], query: dict[str, str]) -> None:
+        if not path.endswith("/events"):
+            return
+        given = [k for k in headers if k.lower() == "authorization"]
+        if not any(headers[k] in (f"Bearer {t}" for t in PROOF_TOKENS) for k in given):
+            for key in given:
+                del headers[key]
+            headers["Authorization"] = f"Bearer {PROOF_TOKENS[0]}"
+
+
+class ChatTextBeforeFrame(Fault):
+    name = "chat-text-before-frame"
+    description = (
+        "a chat publish over max_frame_bytes whose text is within 16000 characters is not "
+        "closed with 1009 (the relay shortens it, as if the server checked the text only)"
+    )
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        limits = frame.get("limits")
+        if frame.get("type") == "welcome" and isinstance(limits, dict):
+            conn.state["max_frame_bytes"] = limits.get("max_frame_bytes")
+        return [frame]
+
+    def client_text(self, conn: Conn, text: str) -> str:
+        limit = conn.state.get("max_frame_bytes")
+        if not isinstance(limit, int) or len(text.encode()) <= limit:
+            return text
+        try:
+            frame: Any = json.loads(text)
+        except ValueError:
+            return text
+        data = frame.get("data") if isinstance(frame, dict) else None
+        if (
+            frame.get("type") == "publish"
+            and frame.get("channel") == "chat"
+            and isinstance(data, dict)
+            and isinstance(data.get("text"), str)
+            and len(data["text"]) <= 16000
+        ):
+            data["text"] = data["text"][:16]
+            return json.dumps(frame, separators=(",", ":"))
+        return text
+
+
+class AsyncapiForgetsAChannel(Fault):
+    name = "asyncapi-forgets-a-channel"
+    description = "GET /asyncapi.json leaves the conformance.* family out of its channels"
+
+    def response_body(self, path: str, status: int, body: bytes) -> bytes:
+        if not path.endswith("/asyncapi.json") or status != 200:
+            return body
+        document = json.loads(body)
+        channels = document.get("channels", {})
+        channels.pop("conformance", None)
+        operations = document.get("operations", {})
+        for key in [k for k, v in operations.items() if "#/channels/conformance" in json.dumps(v)]:
+            del operations[key]
+        return json.dumps(document).encode()
+
+
+GAP_SERVERS: tuple[tuple[type[Fault], tuple[str, ...], tuple[str, ...], bool], ...] = (
+    (AnnouncesSmallerBuffer, ("BUF-01",), ("LIMIT-5",), False),
+    (SseChecksListBackwards, ("SSE-ERR-01",), ("SSE-14",), False),
+    (SseAcceptsAnyone, ("SSE-ERR-02",), ("SSE-8",), True),
+    (ChatTextBeforeFrame, ("CHAT-LIM-01",), ("CHAT-6",), False),
+    (AsyncapiForgetsAChannel, ("DOC-01",), ("HTTP-7",), False),
+)
