@@ -24,10 +24,6 @@ __all__: list[str] = []
 KNOWN_GAPS = {
     "TRANSPORT-15": "the WebSocket layer (RFC 6455 section 5.5) already refuses a close payload "
     "over 125 bytes: the suite's client library never hands a longer reason over",
-    "CHANNEL-9": "needs a catalogue with an exact entry inside a family; the reference lists none "
-    "and the suite cannot make a server list one",
-    "CHANNEL-13": "only observable on a server whose access policy refuses a session; the "
-    "reference in conformance mode has none to refuse",
     "DELIVERY-8": "needs the outbound queue to overflow; its bound is not announced, so the suite "
     "cannot drive it there within the announced limits",
     "LIMIT-4": "the same: the outbound queue's bound is not announced in welcome",
@@ -73,6 +69,8 @@ NEW_MODULES = {
     "sse_errors",
     "chat_frame_limit",
     "asyncapi_document",
+    "exact_entries",
+    "access_policy",
 }
 """Suite modules written for #9: each of their cases has a broken server that it catches."""
 

@@ -70,7 +70,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         path="canaux/server/channels/standard.py",
         scope="standard_channels",
         operator="delete",
-        before="channels.append(conformance_channel())",
+        before="channels += conformance_channels()",
         reason="the catalogue loses conformance.*: a server MAY leave the family out (CONF-2), "
         "so this is another conformant server; the suite says so by skipping the cases that "
         "need the family",

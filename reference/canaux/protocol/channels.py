@@ -25,6 +25,7 @@ from canaux.protocol import frames
 __all__ = [
     "CHANNEL_NAME_MAX_LENGTH",
     "CHANNEL_NAME_RE",
+    "CONFORMANCE_ENTRIES",
     "CONFORMANCE_FAMILY",
     "RESERVED_SEGMENT",
     "STANDARD_CHANNELS",
@@ -87,6 +88,21 @@ STANDARD_CHANNELS: Mapping[str, ChannelSpec] = {
     )
 }
 """The standard channels and the conformance family, with the meanings of spec §10."""
+
+CONFORMANCE_ENTRIES: Mapping[str, ChannelSpec] = {
+    spec.name: spec
+    for spec in (
+        ChannelSpec(
+            "conformance.readonly", "server", canaux_schemas.CHANNEL_SCHEMAS["conformance"]
+        ),
+        ChannelSpec(
+            "conformance.forbidden", "client", canaux_schemas.CHANNEL_SCHEMAS["conformance"]
+        ),
+    )
+}
+"""The exact entries inside the conformance family [CONF-4]: only the server publishes on
+``conformance.readonly`` (CHANNEL-9); an access policy refuses every session on
+``conformance.forbidden`` (CHANNEL-13)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +243,14 @@ class Catalogue:
         if standard is not None and standard != entry:
             raise ValueError(f"{entry.name!r} is a standard channel and must be {standard}")
         if standard is None and base.split(".", 1)[0] == "conformance":
-            raise ValueError(f"{entry.name!r}: the conformance family is only 'conformance.*'")
+            listed = CONFORMANCE_ENTRIES.get(entry.name)
+            if listed is None:
+                raise ValueError(
+                    f"{entry.name!r}: the conformance family is 'conformance.*' and its exact "
+                    f"entries {sorted(CONFORMANCE_ENTRIES)} [CONF-2, CONF-4]"
+                )
+            if listed != entry:
+                raise ValueError(f"{entry.name!r} is a conformance entry and must be {listed}")
 
     @classmethod
     def standard(cls, *, conformance: bool = False) -> Catalogue:

@@ -107,10 +107,87 @@ class AsyncapiForgetsAChannel(Fault):
         return json.dumps(document).encode()
 
 
+READONLY = "conformance.readonly"
+FORBIDDEN = "conformance.forbidden"
+
+
+class FamilyWinsOverExactEntry(Fault):
+    name = "family-wins-over-exact-entry"
+    description = (
+        "conformance.readonly is treated by the conformance.* family: a client publish on it "
+        "is acked and delivered (CHANNEL-9)"
+    )
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "publish" and frame.get("channel") == READONLY:
+            await conn.to_client({"type": "ack", "id": frame.get("id")})
+            for other in list(conn.proxy.connections):
+                if READONLY in other.subscriptions:
+                    await other.inject_event(READONLY, frame.get("data"))
+            return []
+        return [frame]
+
+
+class IgnoresAccessPolicy(Fault):
+    name = "ignores-access-policy"
+    description = (
+        "subscribe and publish on conformance.forbidden are acked as if no policy refused them"
+    )
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") in ("subscribe", "publish") and frame.get("channel") == FORBIDDEN:
+            await conn.to_client({"type": "ack", "id": frame.get("id")})
+            return []
+        return [frame]
+
+
+class CountBeforePolicy(Fault):
+    name = "count-before-policy"
+    description = (
+        "with every subscription slot taken, a subscribe refused by the access policy is "
+        "answered too_many_subscriptions (CHANNEL-16 puts forbidden first)"
+    )
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        limits = frame.get("limits")
+        if frame.get("type") == "welcome" and isinstance(limits, dict):
+            conn.state["max_subscriptions"] = limits.get("max_subscriptions")
+        return [frame]
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        full = len(conn.subscriptions) >= (conn.state.get("max_subscriptions") or 1 << 30)
+        if frame.get("type") == "subscribe" and frame.get("channel") == FORBIDDEN and full:
+            await conn.to_client(
+                {
+                    "type": "error",
+                    "id": frame.get("id"),
+                    "code": "too_many_subscriptions",
+                    "message": "too many subscriptions",
+                    "channel": FORBIDDEN,
+                }
+            )
+            return []
+        return [frame]
+
+
+class SseIgnoresAccessPolicy(Fault):
+    name = "sse-ignores-access-policy"
+    description = "GET /events streams conformance.forbidden (the relay asks for one below it)"
+
+    def http_request(self, path: str, headers: dict[str, str], query: dict[str, str]) -> None:
+        if path.endswith("/events") and "channels" in query:
+            names = query["channels"].split(",")
+            query["channels"] = ",".join(f"{FORBIDDEN}.x" if n == FORBIDDEN else n for n in names)
+
+
 GAP_SERVERS: tuple[tuple[type[Fault], tuple[str, ...], tuple[str, ...], bool], ...] = (
     (AnnouncesSmallerBuffer, ("BUF-01",), ("LIMIT-5",), False),
     (SseChecksListBackwards, ("SSE-ERR-01",), ("SSE-14",), False),
     (SseAcceptsAnyone, ("SSE-ERR-02",), ("SSE-8",), True),
     (ChatTextBeforeFrame, ("CHAT-LIM-01",), ("CHAT-6",), False),
     (AsyncapiForgetsAChannel, ("DOC-01",), ("HTTP-7",), False),
+    (FamilyWinsOverExactEntry, ("ENTRY-01",), ("CHANNEL-9",), False),
+    (IgnoresAccessPolicy, ("POLICY-01",), ("CHANNEL-13",), False),
+    (CountBeforePolicy, ("POLICY-01",), ("CHANNEL-16",), False),
+    (SseIgnoresAccessPolicy, ("POLICY-02",), ("SSE-12",), False),
 )

@@ -62,7 +62,11 @@ class TestCatalogue:
         notes = Channel("notes", schema=NOTE, publish="both")
         async with running_server(_config(notes)) as server, session(server) as (_, welcome):
             names = [entry["name"] for entry in welcome["channels"]]
-            assert names == ["chat", "playqueue", "system", "progress", "conformance.*", "notes"]
+            assert names == [
+                *("chat", "playqueue", "system", "progress"),
+                *("conformance.*", "conformance.readonly", "conformance.forbidden"),  # CONF-4
+                "notes",
+            ]
             entry = welcome["channels"][-1]
             assert entry == {
                 "name": "notes",
@@ -73,7 +77,11 @@ class TestCatalogue:
     async def test_core_only_catalogue_is_the_conformance_family_alone(self) -> None:
         config = _config(standard_channels=False)
         async with running_server(config) as server, session(server) as (ws, welcome):
-            assert [entry["name"] for entry in welcome["channels"]] == ["conformance.*"]
+            assert [entry["name"] for entry in welcome["channels"]] == [
+                "conformance.*",
+                "conformance.readonly",  # CONF-4
+                "conformance.forbidden",
+            ]
             reply = await request(ws, {"type": "subscribe", "id": "s", "channel": "chat"})
             assert reply["code"] == "unknown_channel"
 
@@ -373,7 +381,15 @@ class TestStandardChannelsUseThePublicApi:
     def test_every_standard_channel_is_a_public_channel_declaration(self) -> None:
         runtime = ServerRuntime(ServerConfig(conformance=True))
         channels = {channel.name: channel for channel in runtime.channels}
-        assert list(channels) == ["chat", "playqueue", "system", "progress", "conformance.*"]
+        assert list(channels) == [
+            "chat",
+            "playqueue",
+            "system",
+            "progress",
+            "conformance.*",
+            "conformance.readonly",  # CONF-4
+            "conformance.forbidden",
+        ]
         assert all(type(channel) is Channel for channel in channels.values())
         assert (channels["chat"].publish, channels["playqueue"].publish) == ("client", "client")
         assert channels["playqueue"].snapshot is not None

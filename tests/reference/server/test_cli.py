@@ -121,7 +121,7 @@ async def test_python_m_canaux_serve_prints_its_port_and_serves() -> None:
         async with asyncio.timeout(TIMEOUT), connect(url, subprotocols=["canaux.v1"]) as ws:  # type: ignore[list-item]
             await ws.send(json.dumps({"type": "hello", "version": 1}))
             welcome = json.loads(await ws.recv())
-            assert [c["name"] for c in welcome["channels"]][-1] == "conformance.*"
+            assert "conformance.*" in [c["name"] for c in welcome["channels"]]
             process.send_signal(signal.SIGINT)
             with pytest.raises(ConnectionClosed) as closed:
                 await _read_forever(ws)

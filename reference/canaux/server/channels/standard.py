@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from canaux.server.channels.channel import Channel
 from canaux.server.channels.chat import Agent, chat_channel
-from canaux.server.channels.conformance import conformance_channel
+from canaux.server.channels.conformance import conformance_channels
 from canaux.server.channels.playqueue import playqueue_channel
 from canaux.server.channels.progress import progress_channel
 from canaux.server.channels.system import system_channel
@@ -32,5 +32,5 @@ def standard_channels(
             progress_channel(),
         ]
     if conformance:
-        channels.append(conformance_channel())
+        channels += conformance_channels()
     return channels
