@@ -34,7 +34,7 @@ if TYPE_CHECKING:
         all_cases,
     )
     from tests.conformance.broken.frame_proxy import Fault, FrameProxy
-    from tests.conformance.broken.gap_faults import PROOF_TOKENS
+    from tests.conformance.broken.gap_faults import PROOF_TOKENS, SETUPS
 else:  # pytest puts tests/conformance (no __init__.py) on sys.path
     from broken.faults import (
         BROKEN_SERVERS,
@@ -45,7 +45,7 @@ else:  # pytest puts tests/conformance (no __init__.py) on sys.path
         all_cases,
     )
     from broken.frame_proxy import Fault, FrameProxy
-    from broken.gap_faults import PROOF_TOKENS
+    from broken.gap_faults import PROOF_TOKENS, SETUPS
 
 PUBLISH_TOKEN = "proof-of-power"
 SEED = 20261126
@@ -56,17 +56,21 @@ pytestmark = pytest.mark.slow
 
 
 async def _run_suite(
-    fault: Fault, cases: Sequence[str], seed: int | None = SEED, *, authenticated: bool = False
+    fault: Fault, cases: Sequence[str], seed: int | None = SEED, *, setup: str = "open"
 ) -> RunResult:
     # A 1 s heartbeat and a 3 s resume window let the heartbeat and window-expiry cases run
     # within the quick budget; everything else is the default.
     config = ServerConfig(
         conformance=True,
         publish_token=PUBLISH_TOKEN,
-        limits=Limits(heartbeat_ms=1000, resume_window_ms=3000),
-        authenticate=accept_tokens(PROOF_TOKENS) if authenticated else None,
+        limits=Limits(
+            heartbeat_ms=1000,
+            resume_window_ms=3000,
+            resume_buffer=64 if setup == "small-buffer" else Limits().resume_buffer,
+        ),
+        authenticate=accept_tokens(PROOF_TOKENS) if setup == "authenticated" else None,
     )
-    tokens = PROOF_TOKENS if authenticated else (None, None)
+    tokens = PROOF_TOKENS if setup == "authenticated" else (None, None)
     async with (
         running_server(config) as server,
         FrameProxy("127.0.0.1", server.port, fault) as relay,
@@ -94,9 +98,7 @@ def _summary(result: RunResult) -> str:
 
 @pytest.mark.parametrize("broken", BROKEN_SERVERS, ids=lambda b: b.name)
 def test_broken_server_is_caught_citing_the_requirement_it_breaks(broken: BrokenServer) -> None:
-    result = asyncio.run(
-        _run_suite(broken.fault(), broken.all_cases, authenticated=broken.authenticated)
-    )
+    result = asyncio.run(_run_suite(broken.fault(), broken.all_cases, setup=broken.setup))
     summary = _summary(result)
     assert sorted(r.id for r in result.results) == sorted(broken.all_cases), summary
     assert not [r for r in result.results if r.verdict is Verdict.ERROR], summary
@@ -136,10 +138,10 @@ def test_a_leak_is_caught_by_every_case_it_happens_in_with_any_seed(
     assert all(r.requirement in broken.breaks for r in result.results), summary
 
 
-@pytest.mark.parametrize("authenticated", [False, True], ids=["open", "authenticated"])
-def test_reference_behind_a_transparent_relay_passes_every_case_used(authenticated: bool) -> None:
-    used = all_cases(authenticated=authenticated)
-    result = asyncio.run(_run_suite(Fault(), used, authenticated=authenticated))
+@pytest.mark.parametrize("setup", sorted(SETUPS))
+def test_reference_behind_a_transparent_relay_passes_every_case_used(setup: str) -> None:
+    used = all_cases(setup)
+    result = asyncio.run(_run_suite(Fault(), used, setup=setup))
     summary = _summary(result)
     assert sorted(r.id for r in result.results) == sorted(used), summary
     assert all(r.verdict is Verdict.PASS for r in result.results), summary

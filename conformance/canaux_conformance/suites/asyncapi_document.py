@@ -16,7 +16,7 @@ import httpx
 from canaux_conformance.cases import CaseContext, case
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
 
-__all__ = ["doc_01_asyncapi_describes_the_catalogue"]
+__all__ = ["addresses", "doc_01_asyncapi_describes_the_catalogue", "pointer", "refs"]
 
 MOST_DOCUMENTS = 64
 """Most distinct schema documents the case fetches."""
@@ -56,6 +56,16 @@ def pointer(document: Any, fragment: str) -> Any:
         else:
             raise KeyError(fragment)
     return node
+
+
+def addresses(address: str, entry: str) -> bool:
+    """Whether an AsyncAPI channel ``address`` is the one of catalogue entry ``entry`` [HTTP-7]:
+    the name itself, or for a family ``p.*`` the address ``p.{parameter}``."""
+    if not entry.endswith(".*"):
+        return address == entry
+    prefix = entry[:-1]
+    rest = address[len(prefix) :]
+    return address.startswith(prefix) and rest.startswith("{") and rest.endswith("}")
 
 
 def _internal(document: Any, node: Any, depth: int = 0) -> Any:
@@ -149,14 +159,24 @@ async def doc_01_asyncapi_describes_the_catalogue(ctx: CaseContext) -> None:
     channels = document.get("channels")
     if not isinstance(channels, Mapping):
         raise CaseFailed("the document has no channels object", requirement="HTTP-7")
-    offered = [described(channel) for channel in channels.values()]
     for entry in ctx.server.catalogue:
+        name = str(entry.get("name"))
         wanted = {(str(entry.get("schema")), "/$defs/event")}
-        if entry.get("publish") == "clients":
+        if entry.get("publish") == "client":
             wanted.add((str(entry.get("schema")), "/$defs/publish"))
-        if not any(wanted <= found for found in offered):
+        found = [
+            described(channel)
+            for channel in channels.values()
+            if isinstance(channel, Mapping) and addresses(str(channel.get("address")), name)
+        ]
+        if not found:
             raise CaseFailed(
-                f"no channel of the document carries catalogue entry {entry.get('name')!r}: "
-                f"no messages referring to {sorted(f'{s}#{f}' for s, f in wanted)}",
+                f"no channel of the document has the address of catalogue entry {name!r}",
+                requirement="HTTP-7",
+            )
+        if not any(wanted <= refs_found for refs_found in found):
+            raise CaseFailed(
+                f"the channel of catalogue entry {name!r} has no messages referring to "
+                f"{sorted(f'{s}#{f}' for s, f in wanted)}",
                 requirement="HTTP-7",
             )

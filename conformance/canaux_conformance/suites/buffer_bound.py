@@ -16,7 +16,7 @@ from canaux_conformance.wire import Frame, RawClient, encode
 
 __all__ = ["buf_01_overflowed_buffer_is_not_resumed"]
 
-MOST_RATE = 1000
+MOST_RATE = 300
 """Most events per second the case publishes in all: more would load the server enough to
 delay what the cases running alongside it measure (heartbeats)."""
 

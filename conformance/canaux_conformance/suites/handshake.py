@@ -272,10 +272,13 @@ async def hs_10_catalogue(ctx: CaseContext) -> None:
         raise CaseFailed(f"reserved names in the catalogue: {reserved}", requirement="CHANNEL-6")
     if len(set(names)) != len(names):
         raise CaseFailed(f"the catalogue lists a name twice: {names}", requirement="CHANNEL-2")
-    stray = [n for n in names if n.startswith("conformance") and n != "conformance.*"]
+    # The family, and the two exact entries CONF-4 recommends inside it (checked by their cases).
+    allowed = {"conformance.*", "conformance.readonly", "conformance.forbidden"}
+    stray = [n for n in names if n.startswith("conformance") and n not in allowed]
     if stray:
         raise CaseFailed(
-            f"the conformance family must be listed as 'conformance.*', found {stray}",
+            f"the conformance family must be listed as 'conformance.*' (with, CONF-4, "
+            f"conformance.readonly and conformance.forbidden), found {stray}",
             requirement="CONF-2",
         )
 

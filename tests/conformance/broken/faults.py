@@ -1225,7 +1225,8 @@ class BrokenServer:
     """A fault, the cases that must catch it, and the requirement IDs they may cite.
 
     With ``machine`` the stateful machine (STATE-01) runs too and must catch the fault on its
-    own, citing one of the same IDs. With ``authenticated`` the server behind the relay
+    own, citing one of the same IDs. ``setup`` names how the server behind the relay is
+    configured (``gap_faults.SETUPS``): ``authenticated``, for instance,
     accepts only ``gap_faults.PROOF_TOKENS`` and the suite runs with them.
     """
 
@@ -1233,7 +1234,7 @@ class BrokenServer:
     cases: tuple[str, ...]
     breaks: frozenset[str]
     machine: bool = False
-    authenticated: bool = False
+    setup: str = "open"
 
     @property
     def name(self) -> str:
@@ -1338,7 +1339,7 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(UnsubscribeCutsEveryone, ("UNSUB-01",), "CONF-1", "DELIVERY-1"),
     _b(AcceptsUpdateAfterTerminal, ("PROG-HTTP-02",), "PROGRESS-1"),
     _b(PlayStartsAtTheSecond, ("QPLAY-01",), "QUEUE-5"),
-    *(BrokenServer(f, c, frozenset(b), authenticated=a) for f, c, b, a in GAP_SERVERS),
+    *(BrokenServer(f, c, frozenset(b), setup=setup) for f, c, b, setup in GAP_SERVERS),
 )
 
 REFERENCE_ONLY: tuple[str, ...] = ()
@@ -1346,8 +1347,8 @@ REFERENCE_ONLY: tuple[str, ...] = ()
 them too."""
 
 
-def all_cases(*, authenticated: bool = False) -> tuple[str, ...]:
+def all_cases(setup: str = "open") -> tuple[str, ...]:
     """Every case some broken server relies on: the reference must pass each one (configured
-    as those broken servers are: ``authenticated`` or not)."""
-    used = {c for b in BROKEN_SERVERS if b.authenticated == authenticated for c in b.all_cases}
-    return tuple(sorted(used | (set() if authenticated else set(REFERENCE_ONLY))))
+    as those broken servers are, ``setup``)."""
+    used = {c for b in BROKEN_SERVERS if b.setup == setup for c in b.all_cases}
+    return tuple(sorted(used | (set(REFERENCE_ONLY) if setup == "open" else set())))

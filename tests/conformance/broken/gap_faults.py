@@ -1,8 +1,8 @@
 """Broken servers for the last server requirements without a case (#9 coverage gaps).
 
 Each fault is registered in :data:`GAP_SERVERS` as (fault, cases that must catch it, the
-requirement IDs a failure may cite, whether the server behind the relay authenticates);
-``faults.BROKEN_SERVERS`` takes them in.
+requirement IDs a failure may cite, the setup of the server behind the relay, one of
+:data:`SETUPS`); ``faults.BROKEN_SERVERS`` takes them in.
 """
 
 from __future__ import annotations
@@ -12,10 +12,17 @@ from typing import Any
 
 from .frame_proxy import Conn, Fault, Frame
 
-__all__ = ["GAP_SERVERS", "PROOF_TOKENS"]
+__all__ = ["GAP_SERVERS", "PROOF_TOKENS", "SETUPS"]
 
 PROOF_TOKENS = ("tok-a-proof", "tok-b-proof")
 """The two tokens an authenticating server of the proof of power accepts."""
+
+SETUPS = {
+    "open": "no authentication, the default resume buffer",
+    "authenticated": "accepts PROOF_TOKENS only; the suite runs with them",
+    "small-buffer": "resume_buffer 64, so that overflowing it is a light load",
+}
+"""How the server behind a broken relay is configured (test_proof_of_power builds each)."""
 
 
 class AnnouncesSmallerBuffer(Fault):
@@ -180,14 +187,14 @@ class SseIgnoresAccessPolicy(Fault):
             query["channels"] = ",".join(f"{FORBIDDEN}.x" if n == FORBIDDEN else n for n in names)
 
 
-GAP_SERVERS: tuple[tuple[type[Fault], tuple[str, ...], tuple[str, ...], bool], ...] = (
-    (AnnouncesSmallerBuffer, ("BUF-01",), ("LIMIT-5",), False),
-    (SseChecksListBackwards, ("SSE-ERR-01",), ("SSE-14",), False),
-    (SseAcceptsAnyone, ("SSE-ERR-02",), ("SSE-8",), True),
-    (ChatTextBeforeFrame, ("CHAT-LIM-01",), ("CHAT-6",), False),
-    (AsyncapiForgetsAChannel, ("DOC-01",), ("HTTP-7",), False),
-    (FamilyWinsOverExactEntry, ("ENTRY-01",), ("CHANNEL-9",), False),
-    (IgnoresAccessPolicy, ("POLICY-01",), ("CHANNEL-13",), False),
-    (CountBeforePolicy, ("POLICY-01",), ("CHANNEL-16",), False),
-    (SseIgnoresAccessPolicy, ("POLICY-02",), ("SSE-12",), False),
+GAP_SERVERS: tuple[tuple[type[Fault], tuple[str, ...], tuple[str, ...], str], ...] = (
+    (AnnouncesSmallerBuffer, ("BUF-01",), ("LIMIT-5",), "small-buffer"),
+    (SseChecksListBackwards, ("SSE-ERR-01",), ("SSE-14",), "open"),
+    (SseAcceptsAnyone, ("SSE-ERR-02",), ("SSE-8",), "authenticated"),
+    (ChatTextBeforeFrame, ("CHAT-LIM-01",), ("CHAT-6",), "open"),
+    (AsyncapiForgetsAChannel, ("DOC-01",), ("HTTP-7",), "open"),
+    (FamilyWinsOverExactEntry, ("ENTRY-01",), ("CHANNEL-9",), "open"),
+    (IgnoresAccessPolicy, ("POLICY-01",), ("CHANNEL-13",), "open"),
+    (CountBeforePolicy, ("POLICY-01",), ("CHANNEL-16",), "open"),
+    (SseIgnoresAccessPolicy, ("POLICY-02",), ("SSE-12",), "open"),
 )
