@@ -21,6 +21,9 @@ _AT_ONCE = 3
 
 _MARGIN = 1.0
 """Seconds allowed on top of a backoff bound for the client's own scheduling and the loopback."""
+_LATE = 2.0
+"""Seconds a reconnection may come after its bound before CL-CLOSE-02 calls it late: an upper
+bound on a shared, loaded machine (the distribution itself is the backoff cases' job)."""
 
 
 @client_case(
@@ -99,16 +102,16 @@ async def cl_close_02(ctx: ClientCaseContext) -> None:
         await conn.wait_closed(timeout=ctx.timeout)
         ended = conn.ended_at
         what = "a TCP cut" if code is None else f"close code {code}"
-        nxt = await server.accept_or_none(timeout=bound + _MARGIN + ctx.timeout)
+        nxt = await server.accept_or_none(timeout=bound + _LATE + ctx.timeout)
         if nxt is None:
             raise CaseFailed(f"the client did not reconnect after {what}", requirement="CLIENT-1")
         assert ended is not None
         delay = nxt.requested_at - ended
         # [CLIENT-1] attempt n waits at most min(cap, base x 2^n).
-        if delay > bound + _MARGIN:
+        if delay > bound + _LATE:
             raise CaseFailed(
                 f"after {what} the client waited {delay:.3f}s; attempt {seq - 1} allows at most "
-                f"{bound:.3f}s (+{_MARGIN:g}s for scheduling)",
+                f"{bound:.3f}s (+{_LATE:g}s for scheduling)",
                 requirement="CLIENT-1",
             )
         hello = await nxt.hello(timeout=ctx.timeout)
