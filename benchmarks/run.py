@@ -386,6 +386,8 @@ def flood_to_markdown(report: dict[str, Any]) -> str:
         if row["attack"] != "quiet":
             met = "met" if row["p99_ms"] < 250 else "NOT met"
             lines.append(f"- {row['attack']}: p99 {row['p99_ms']:.2f} ms, {met}")
+    if report.get("notes"):
+        lines += ["", "## Notes", "", report["notes"]]
     return "\n".join(lines) + "\n"
 
 
@@ -404,6 +406,9 @@ def flood_main(args: argparse.Namespace) -> int:
         "seconds": time.monotonic() - started,
         "results": rows,
     }
+    notes = Path(__file__).resolve().parent / "FLOOD_NOTES.md"
+    if notes.is_file():
+        report["notes"] = notes.read_text(encoding="utf-8").strip()
     args.out.mkdir(parents=True, exist_ok=True)
     name = args.flood_name
     (args.out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")

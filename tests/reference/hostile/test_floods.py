@@ -18,6 +18,8 @@ import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from canaux.cli import build_parser
+from canaux.commands.serve import config_from_args
 from canaux.server import ServerConfig, run, testing
 from canaux.server.testing import RunningServer, running_server
 from tests.reference.server.wire import TIMEOUT, make_config, open_ws, recv, send
@@ -185,3 +187,32 @@ class TestFlood:
             assert 101 in statuses
             await watcher.check()
             assert len(watcher.events) == 301
+
+
+class TestFlags:
+    def test_canaux_serve_flags_set_the_bounds(self) -> None:
+        flags = [
+            "--max-connections",
+            "7",
+            "--max-handshakes",
+            "3",
+            "--handshake-timeout-ms",
+            "2500",
+        ]
+        args = build_parser().parse_args(["serve", *flags])
+        config = config_from_args(args)
+        assert (config.max_connections, config.max_handshakes) == (7, 3)
+        assert config.handshake_timeout_s == 2.5
+
+    @pytest.mark.parametrize(
+        "flags",
+        [
+            ["--max-connections", "0"],
+            ["--max-handshakes", "-1"],
+            ["--handshake-timeout-ms", "0"],
+            ["--handshake-timeout-ms", "30001"],  # SECURITY-13: at most 30 s
+        ],
+    )
+    def test_a_bound_out_of_range_is_refused(self, flags: list[str]) -> None:
+        with pytest.raises(ValueError, match=r"max_connections|max_handshakes|timeout"):
+            config_from_args(build_parser().parse_args(["serve", *flags]))
