@@ -8,13 +8,15 @@ publish, close) and writes one JSON message per line on stdout for what the appl
     python -m canaux.conformance_adapter                # canaux.Client
     python -m canaux.conformance_adapter --client compat  # CentralWebSocketService
 
-It only uses the client's public API, so it is also the example to copy for another client.
+An ``sse`` command reads channels with :class:`~canaux.client.SSEReader` instead. It only uses
+the client's public API, so it is also the example to copy for another client.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -30,6 +32,7 @@ from canaux.client import (
     FrameTooLarge,
     OutboxFull,
     PublishRejected,
+    SSEReader,
 )
 from canaux.protocol.backoff import DEFAULT_BASE, DEFAULT_CAP
 
@@ -67,6 +70,7 @@ class Adapter:
         self.handlers: dict[str, Callable[[Any], None]] = {}
         """One handler per channel the application listens to, in subscription order."""
         self.tasks: set[asyncio.Task[None]] = set()
+        self.readers: list[tuple[SSEReader, asyncio.Task[None]]] = []
 
     def listen(self, channel: str) -> None:
         def handler(data: Any) -> None:
@@ -162,7 +166,33 @@ class Adapter:
         else:
             write({"msg": "ack", "n": n, "id": op_id})
 
+    def sse(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        """An SSE stream of ``channels`` (read-only): its events are reported like the others."""
+        backoff = cmd.get("backoff") or {}
+        reader = SSEReader(
+            cmd["url"],
+            cmd["channels"],
+            token=cmd.get("token"),
+            backoff_base=backoff.get("base_ms", DEFAULT_BASE * 1000) / 1000,
+            backoff_cap=backoff.get("cap_ms", DEFAULT_CAP * 1000) / 1000,
+        )
+        reader.on_reset(self.on_reset)
+        self.readers.append((reader, asyncio.ensure_future(self.read_sse(reader))))
+        return {}
+
+    async def read_sse(self, reader: SSEReader) -> None:
+        try:
+            async for event in reader:
+                write({"msg": "event", "channel": event.channel, "data": event.data})
+        except Exception as exc:
+            print(f"sse stream ended: {exc!r}", file=sys.stderr)
+
     async def close(self, cmd: dict[str, Any] | None = None) -> dict[str, Any]:
+        for reader, task in self.readers:
+            task.cancel()  # a stream waiting for its next message ends now
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await reader.aclose()
         if self.app is not None:
             await self.app.close()
         for task in list(self.tasks):
@@ -190,6 +220,7 @@ class Adapter:
             "unsubscribe": self.unsubscribe,
             "publish": self.publish,
             "close": self.close,
+            "sse": self.sse,
         }
         while line := await stdin.readline():
             cmd = json.loads(line)

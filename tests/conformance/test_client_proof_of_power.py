@@ -52,6 +52,8 @@ CATCHERS: dict[str, tuple[str, str]] = {
     "never-pongs": ("CL-PING-01", "quick"),
     "sends-oversize-frames": ("CL-LIMIT-01", "quick"),
     "accepts-binary-frames": ("CL-TRANS-01", "quick"),
+    "sse-forgets-position": ("CL-SSE-01", "quick"),
+    "sse-delivers-duplicates": ("CL-SSE-01", "quick"),
 }
 """The case meant to catch each broken client, and its budget."""
 TIMING: dict[str, tuple[str, str]] = {

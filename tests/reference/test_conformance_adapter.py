@@ -160,3 +160,26 @@ async def test_a_token_list_is_a_provider() -> None:
         await adapter.command("connect", url=server.ws_url, tokens=["good"], token="bad")
         await adapter.until(msg="state", state="connected")
         assert await stop(adapter) == 0
+
+
+async def test_an_sse_stream_reports_its_events(server: RunningServer) -> None:
+    adapter = await start()
+    await adapter.next()
+    await adapter.command("sse", url=server.events_url, channels=["conformance.s"], token=None)
+    await adapter.command("connect", url=server.ws_url, token=None)
+    await adapter.until(msg="state", state="connected")
+    # The stream is open once its welcome came; publish until its event shows (bounded).
+    for attempt in range(20):
+        n = await adapter.send("publish", channel="conformance.s", data={"mark": f"s{attempt}"})
+        await adapter.until(msg="ack", n=n)
+        try:
+            async with asyncio.timeout(0.5):
+                event = await adapter.until(msg="event", channel="conformance.s")
+        except TimeoutError:
+            continue
+        assert event["data"]["mark"].startswith("s")
+        break
+    else:
+        raise AssertionError(f"no SSE event reached the adapter: {adapter.seen}")
+    assert await adapter.command("close") == {"msg": "done", "n": adapter.n}
+    assert await stop(adapter) == 0

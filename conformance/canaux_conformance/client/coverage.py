@@ -28,7 +28,6 @@ NOT_CHECKED: dict[str, str] = {
 """Requirement → why no client case checks it."""
 
 PENDING: dict[str, str] = {
-    "SSE-11": "not checked yet: the SSE client cases are being written",
 }
 """Requirements whose client cases are being written (issue 12: the backoff distribution and
 SSE client cases); remove the entry when a case naming the requirement lands."""

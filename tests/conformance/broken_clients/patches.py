@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import canaux.client.client as client_module
+import canaux.client.sse as sse_module
 from canaux.protocol import backoff as backoff_module
 from canaux.protocol.client import ClientConnection, EventReceived, Reset
 from canaux.protocol.codes import should_reconnect as original_should
-from canaux.protocol.frames import Event, Pong, Publish
+from canaux.protocol.frames import Event, FrameError, Pong, Publish, decode_json, parse_server_frame
 
 __all__ = ["BROKEN_CLIENTS", "BrokenClient", "apply"]
 
@@ -243,6 +244,28 @@ def _accepts_binary_frames() -> None:
     _replace(ClientConnection, "receive_bytes", lambda self, data: None)
 
 
+def _sse_forgets_position() -> None:
+    getattr(sse_module.SSEReader, "last_event_id")  # noqa: B009 -- it must exist
+    sse_module.SSEReader.last_event_id = property(lambda self: None)  # type: ignore[method-assign,assignment]
+
+
+def _sse_delivers_duplicates() -> None:
+    message = sse_module.SSEReader._message
+
+    async def patched(self: sse_module.SSEReader, item: Any) -> Any:
+        frame = await message(self, item)
+        if frame is None:
+            try:
+                parsed = parse_server_frame(decode_json(item.data))
+            except (ValueError, FrameError):
+                return None
+            if isinstance(parsed, Event) and parsed.seq <= self.last_seq:
+                return parsed  # the duplicate goes to the application
+        return frame
+
+    _replace(sse_module.SSEReader, "_message", patched)
+
+
 BROKEN_CLIENTS: dict[str, BrokenClient] = {
     b.name: b
     for b in [
@@ -327,6 +350,18 @@ BROKEN_CLIENTS: dict[str, BrokenClient] = {
             ("TRANSPORT-4",),
             "ignores binary frames instead of closing with 1003",
             _accepts_binary_frames,
+        ),
+        BrokenClient(
+            "sse-forgets-position",
+            ("CLIENT-2",),
+            "an SSE stream reconnects without Last-Event-ID",
+            _sse_forgets_position,
+        ),
+        BrokenClient(
+            "sse-delivers-duplicates",
+            ("CLIENT-3",),
+            "an SSE stream passes a repeated seq to the application",
+            _sse_delivers_duplicates,
         ),
     ]
 }
