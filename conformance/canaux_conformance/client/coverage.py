@@ -27,7 +27,6 @@ NOT_CHECKED: dict[str, str] = {
 }
 """Requirement → why no client case checks it."""
 
-PENDING: dict[str, str] = {
-}
+PENDING: dict[str, str] = {}
 """Requirements whose client cases are being written (issue 12: the backoff distribution and
 SSE client cases); remove the entry when a case naming the requirement lands."""
