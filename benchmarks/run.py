@@ -71,6 +71,13 @@ class Server:
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS line")
 
+    def preemptions(self) -> int:
+        """Times the kernel took the CPU from the server (involuntary context switches)."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("nonvoluntary_ctxt_switches:"):
+                return int(line.split()[1])
+        return 0
+
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
@@ -297,6 +304,10 @@ def flood(attack: str, scale: float = 1.0, extra_flags: Sequence[str] = ()) -> d
         start = time.monotonic_ns() + 1_000_000_000
         end = start + int(seconds * 1e9)
         workers.go(start, end)
+        _wait_until(start)
+        cpu0, preempted0 = server.cpu_seconds(), server.preemptions()
+        _wait_until(end)
+        cpu1, preempted1 = server.cpu_seconds(), server.preemptions()
         results = workers.results(timeout=seconds + 120)  # the watcher waits 5 s more
         alive = server.process.poll() is None
     samples = sorted(v for r in results if r["role"] == "watch" for v in r["latencies_us"])
@@ -312,6 +323,9 @@ def flood(attack: str, scale: float = 1.0, extra_flags: Sequence[str] = ()) -> d
         "p99_ms": _percentile(samples, 0.99),
         "max_ms": samples[-1] / 1000.0 if samples else float("nan"),
         "load_average_1min": load0,
+        # Below 100 % with many preemptions: the server was waiting for a CPU, not busy.
+        "server_cpu": (cpu1 - cpu0) / seconds,
+        "server_preemptions": preempted1 - preempted0,
         "server_alive": alive,
     }
     attackers = [r for r in results if r["role"] == role]
@@ -356,11 +370,13 @@ def flood_to_markdown(report: dict[str, Any]) -> str:
         "",
         "An unrelated subscriber (the watcher) receives a publish every 10 ms; its "
         "publish-to-deliver latency is measured over the attack. The load average is the "
-        "machine's 1-minute figure when the scenario started (the machine may be shared).",
+        "machine's 1-minute figure when the scenario started (the machine may be shared); "
+        "server CPU is the share of one core the server used over the attack, preempted the "
+        "times the kernel took the CPU from it.",
         "",
         "| attack | sockets | seconds | watcher p50 ms | p99 ms | max ms | delivered | gaps "
-        "| load avg | attackers |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| load avg | server CPU | preempted | attackers |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in report["results"]:
         if row["attack"] == "flood":
@@ -379,7 +395,8 @@ def flood_to_markdown(report: dict[str, Any]) -> str:
             f"| {row['attack']} | {row['sockets']} | {row['seconds']:.0f} | {row['p50_ms']:.2f} "
             f"| {row['p99_ms']:.2f} | {row['max_ms']:.2f} "
             f"| {row['watcher_samples']}/{row['watcher_expected']} | {row['watcher_gaps']} "
-            f"| {row['load_average_1min']:.1f} | {who} |"
+            f"| {row['load_average_1min']:.1f} | {row['server_cpu']:.0%} "
+            f"| {row['server_preemptions']} | {who} |"
         )
     lines += ["", "Target: watcher p99 < 250 ms during each attack.", ""]
     for row in report["results"]:
