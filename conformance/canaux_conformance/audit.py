@@ -47,12 +47,15 @@ from canaux_conformance.outcomes import CaseFailed
 __all__ = [
     "CLOSE_CODES",
     "FRAME_ERROR_CODES",
+    "HTTP_ERROR_CODES",
     "AuditFailure",
+    "EventStreamAudit",
     "Finding",
     "SessionBook",
     "SessionRecord",
     "StreamAudit",
     "book_for",
+    "http_error_findings",
 ]
 
 CLOSE_CODES = frozenset(
@@ -531,3 +534,115 @@ class StreamAudit:
 def findings_text(findings: Iterable[Finding]) -> list[str]:
     """Findings as ``[REQ] message`` lines (for notes and tests)."""
     return [f"[{f.requirement}] {f.message}" for f in findings]
+
+
+# ----------------------------------------------------------------- SSE streams and HTTP answers
+
+HTTP_ERROR_CODES = frozenset(
+    {
+        "bad_frame",
+        "unknown_channel",
+        "forbidden",
+        "invalid_payload",
+        "too_many_subscriptions",
+        "invalid_command",
+        "internal_error",
+        "unauthorized",
+    }
+)
+"""Error codes whose "Where" column includes "HTTP" (spec/error-codes.md) [HTTP-9, SSE-15]."""
+
+
+def _position(value: str | None) -> tuple[str, int] | None:
+    session, _, seq = (value or "").rpartition(":")
+    return (session, int(seq)) if session and seq.isdigit() else None
+
+
+class EventStreamAudit:
+    """The model of one SSE stream (``GET /events``, sse.md): feed it every message.
+
+    Checked (each finding names the requirement it breaks): the first message is the
+    ``welcome``, without ``id:`` [SSE-1]; every later one is an ``event`` whose ``event:`` is
+    its channel and whose ``id:`` is ``<session>:<seq>`` [SSE-1], on a channel the request
+    asked for [DELIVERY-2], with ``seq`` contiguous from 1 for a new session, or from the
+    resume position for a resumed one [DELIVERY-1], never repeated [DELIVERY-6]. Schema
+    validity is the stream's own check (it holds the validator).
+    """
+
+    def __init__(self, channels: Iterable[str], positions: Iterable[str | None] = ()) -> None:
+        self.channels = frozenset(channels)
+        self.positions = [p for p in (_position(v) for v in positions) if p is not None]
+        self.session: str | None = None
+        self.next_seq: int | None = None
+        self.messages = 0
+
+    def message(self, event: str | None, message_id: str | None, frame: Any) -> list[Finding]:
+        """One dispatched message, its ``data`` decoded (a non-object is a finding)."""
+        self.messages += 1
+        if not isinstance(frame, dict):
+            return [Finding(f"SSE data is not a JSON object: {frame!r:.80}", "SSE-1")]
+        if self.messages == 1:
+            return self._welcome(event, message_id, frame)
+        if frame.get("type") != "event":
+            return [Finding(f"a {frame.get('type')!r} message after the welcome", "SSE-1")]
+        channel, seq = frame.get("channel"), frame.get("seq")
+        findings: list[Finding] = []
+        if event != channel:
+            findings.append(Finding(f"event: {event!r} for a frame of {channel!r}", "SSE-1"))
+        if _is_int(seq) and message_id != f"{self.session}:{seq}":
+            findings.append(Finding(f"id: {message_id!r} for seq {seq}", "SSE-1"))
+        if channel not in self.channels:
+            findings.append(
+                Finding(f"an event of {channel!r}, which the stream did not ask for", "DELIVERY-2")
+            )
+        if _is_int(seq) and self.next_seq is not None and seq != self.next_seq:
+            findings.append(
+                Finding(f"seq {seq} repeated (expected {self.next_seq})", "DELIVERY-6")
+                if seq < self.next_seq
+                else Finding(f"seq {seq}, expected {self.next_seq}: a gap", "DELIVERY-1")
+            )
+        if _is_int(seq):
+            self.next_seq = max(seq + 1, self.next_seq or 0)
+        return findings
+
+    def _welcome(self, event: str | None, message_id: str | None, frame: Any) -> list[Finding]:
+        if event != "welcome" or frame.get("type") != "welcome":
+            return [Finding(f"the first message is {event!r}, not the welcome", "SSE-1")]
+        findings = []
+        if message_id:
+            findings.append(Finding(f"the welcome carries id: {message_id!r}", "SSE-1"))
+        self.session = str(frame.get("session"))
+        if frame.get("resumed") is not True:
+            self.next_seq = 1
+            return findings
+        # Resumed from the position the request gave; with two different ones (header and
+        # query, SSE-5) the first event is not judged.
+        mine = {seq for session, seq in self.positions if session == self.session}
+        self.next_seq = mine.pop() + 1 if len(mine) == 1 else None
+        return findings
+
+
+def http_error_findings(
+    status: int, content_type: str, body: str, *, requirement: str, pointer: bool = False
+) -> list[Finding]:
+    """What an HTTP error answer (4xx/5xx) of a Canaux endpoint breaks [HTTP-9, SSE-15];
+    ``pointer``: an ``invalid_payload`` answer must carry one (POST /publish, HTTP-9)."""
+    if status < 400:
+        return []
+    shown = body[:120]
+    if not content_type.startswith("application/json"):
+        return [Finding(f"a {status} answer of type {content_type!r}: {shown!r}", requirement)]
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return [Finding(f"a {status} answer whose body is not JSON: {shown!r}", requirement)]
+    if not isinstance(value, dict):
+        return [Finding(f"a {status} answer whose body is not an object: {shown!r}", requirement)]
+    code, message = value.get("code"), value.get("message")
+    if code not in HTTP_ERROR_CODES:
+        return [Finding(f"a {status} answer with code {code!r}, not an HTTP code", requirement)]
+    if not isinstance(message, str):
+        return [Finding(f"a {status} {code} answer without a message: {shown!r}", requirement)]
+    if pointer and code == "invalid_payload" and not isinstance(value.get("pointer"), str):
+        return [Finding(f"a {status} invalid_payload answer without a pointer", requirement)]
+    return []

@@ -31,6 +31,8 @@ from typing import Any, Literal
 import httpx
 from hypothesis import HealthCheck, settings
 
+from canaux_conformance.audit import AuditFailure, http_error_findings
+from canaux_conformance.eventstream import SseStream
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped, Verdict
 from canaux_conformance.proxy import FaultProxy
 from canaux_conformance.target import ServerInfo, Target
@@ -202,6 +204,8 @@ class CaseContext:
     proxies: list[FaultProxy] = field(default_factory=list)
     cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Extra closers (SSE streams, HTTP clients) run when the case ends, last first."""
+    streams: list[SseStream] = field(default_factory=list)
+    """The SSE streams the case opened: their audit findings fail it like a client's."""
     _names: int = 0
 
     # ----------------------------------------------------------------- names
@@ -322,7 +326,29 @@ class CaseContext:
             f"POST {self.target.publish_url} {channel} {data!r}"
             f" -> {response.status_code} {response.text}"
         )
+        self._audit_publish_answer(channel, response)
         return response
+
+    def _audit_publish_answer(self, channel: str, response: httpx.Response) -> None:
+        """The answer's body, whatever the case expects of its status [HTTP-4, HTTP-9]."""
+        kind = response.headers.get("content-type", "")
+        findings = http_error_findings(
+            response.status_code, kind, response.text, requirement="HTTP-9", pointer=True
+        )
+        if response.status_code == 202:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if body != {"channel": channel, "delivered": True}:
+                raise AuditFailure(
+                    f"stream audit: POST /publish answered 202 with {response.text[:200]!r}, "
+                    f'not {{"channel": {channel!r}, "delivered": true}}',
+                    requirement="HTTP-4",
+                )
+        for finding in findings:
+            self.transcript.note(f"VIOLATION [{finding.requirement}] {finding.message}")
+            raise AuditFailure(f"stream audit: {finding.message}", requirement=finding.requirement)
 
     # ----------------------------------------------------------------- Hypothesis
 
@@ -345,6 +371,8 @@ class CaseContext:
         """Raise the first frame violation any client saw and no wait has raised yet."""
         for client in self.clients:
             client.check()
+        for stream in self.streams:
+            stream.check()
 
     def defer(self, closer: Callable[[], Awaitable[None]]) -> None:
         """Run ``closer`` when the case ends, whatever its outcome."""

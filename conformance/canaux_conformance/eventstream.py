@@ -4,6 +4,12 @@ The suite parses text/event-stream itself (the HTML standard's format: ``event:`
 ``data:`` fields, comment lines starting with ``:``, a blank line dispatching a message) so
 that nothing between the server and the checks can smooth over a malformed stream. Every
 message and comment lands in the case's :class:`~canaux_conformance.wire.Transcript`.
+
+Every message of every stream is audited as it arrives, read by the case or not
+(:class:`~canaux_conformance.audit.EventStreamAudit`: welcome first, ids, seq contiguity, no
+event of a channel the stream did not ask for), and checked against the schemas (frame.json,
+then the channel's event data as the welcome's catalogue names it); an error answer is checked
+for its JSON body [SSE-15]. Findings fail the case at its next wait or when it ends.
 """
 
 # Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.
@@ -19,8 +25,15 @@ from typing import Any, Self
 
 import httpx
 
+from canaux_conformance.audit import (
+    AuditFailure,
+    EventStreamAudit,
+    Finding,
+    http_error_findings,
+)
 from canaux_conformance.outcomes import CaseFailed
-from canaux_conformance.wire import Transcript
+from canaux_conformance.transcript import Transcript
+from canaux_conformance.validation import catalogue_entry, shared_validator
 
 __all__ = ["SseMessage", "SseStream"]
 
@@ -56,6 +69,12 @@ class SseStream:
     _queue: asyncio.Queue[SseMessage | None] = field(default_factory=asyncio.Queue)
     _reader: asyncio.Task[None] | None = None
     _comment_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    audited: bool = False
+    """Audit every message (what a case's streams do: ``suites/sse.py`` opens them so)."""
+    audit: EventStreamAudit | None = None
+    violations: list[CaseFailed] = field(default_factory=list)
+    _reported: int = 0
+    _catalogue: list[Any] = field(default_factory=list)
 
     async def open(self, params: dict[str, str]) -> Self:
         """Send the GET; on an event stream start reading, otherwise keep status and body."""
@@ -74,7 +93,19 @@ class SseStream:
         if not self.content_type.startswith("text/event-stream"):
             self.body = (await self._response.aread()).decode(errors="replace")
             self.transcript.add(self.name, "recv", f"HTTP {self.status} {self.body[:500]}")
+            if self.audited:
+                self._found(
+                    http_error_findings(
+                        self.status, self.content_type, self.body, requirement="SSE-15"
+                    )
+                )
             return self
+        if self.audited:
+            positions = [v for k, v in self.headers.items() if k.lower() == "last-event-id"]
+            self.audit = EventStreamAudit(
+                (c for c in params.get("channels", "").split(",") if c),
+                [*positions, params.get("last_event_id")],
+            )
         self.transcript.add(self.name, "recv", f"HTTP {self.status} {self.content_type}")
         self._reader = asyncio.create_task(self._read())
         return self
@@ -93,6 +124,7 @@ class SseStream:
                         self.transcript.add(
                             self.name, "recv", f"event:{event} id:{last_id} data:{message.data}"
                         )
+                        self._audit(message)
                         await self._queue.put(message)
                     event, last_id, data = None, None, []
                     continue
@@ -113,8 +145,50 @@ class SseStream:
         finally:
             await self._queue.put(None)
 
+    def _audit(self, message: SseMessage) -> None:
+        if self.audit is None:
+            return
+        try:
+            frame = message.json()
+        except ValueError:
+            self._found([Finding(f"SSE data is not JSON: {message.data[:120]!r}", "SSE-1")])
+            return
+        findings = self.audit.message(message.event, message.id, frame)
+        problem = shared_validator().frame_error(frame)
+        if problem is not None:
+            findings.append(Finding(f"SSE data is not a valid server frame: {problem}", "OPS-12"))
+        elif frame.get("type") == "welcome":
+            self._catalogue = list(frame.get("channels", []))
+        elif frame.get("type") == "event":
+            entry = catalogue_entry(self._catalogue, str(frame.get("channel")))
+            error = (
+                None
+                if entry is None
+                else shared_validator().data_error(str(entry.get("schema")), frame.get("data"))
+            )
+            if error is not None:
+                findings.append(Finding(f"event data {error}", "CHANNEL-12"))
+        self._found(findings)
+
+    def _found(self, findings: list[Finding]) -> None:
+        for finding in findings:
+            message = f"stream audit: {finding.message}"
+            self.violations.append(
+                AuditFailure(f"{self.name}: {message}", requirement=finding.requirement)
+            )
+            self.transcript.note(f"VIOLATION [{finding.requirement}] {message}", self.name)
+
+    def check(self) -> None:
+        """Raise the first audit finding not yet reported."""
+        if self._reported < len(self.violations):
+            failure = self.violations[self._reported]
+            self._reported = len(self.violations)
+            raise failure
+
     async def next(self, timeout: float | None = None, *, requirement: str = "SSE-1") -> SseMessage:
-        """The next message; the stream ending or staying silent fails the case."""
+        """The next message; the stream ending or staying silent fails the case, and so does
+        an audit finding on any message so far."""
+        self.check()
         try:
             async with asyncio.timeout(self.timeout if timeout is None else timeout):
                 message = await self._queue.get()
@@ -125,6 +199,7 @@ class SseStream:
         if message is None:
             self._queue.put_nowait(None)
             raise CaseFailed(f"{self.name}: the stream ended", requirement=requirement)
+        self.check()
         return message
 
     async def wait_comment(self, timeout: float) -> None:

@@ -7,6 +7,7 @@ import json
 
 import httpx
 
+from canaux_conformance.audit import http_error_findings
 from canaux_conformance.cases import CaseContext, case
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
 from canaux_conformance.suites.exact_entries import conformance_entry
@@ -77,7 +78,7 @@ async def policy_01_refused_operations(ctx: CaseContext) -> None:
 
 @case(
     id="POLICY-02",
-    requirements=("SSE-12", "SSE-14", "CONF-4"),
+    requirements=("SSE-12", "SSE-14", "SSE-15", "CONF-4"),
     profile="sse",
     title="GET /events naming conformance.forbidden: 403 forbidden, after the list's own checks",
 )
@@ -101,6 +102,12 @@ async def policy_02_refused_stream(ctx: CaseContext) -> None:
             ) as response:
                 body = b"" if response.status_code == 200 else await response.aread()
             ctx.note(f"GET /events channels={channels} -> {response.status_code} {body[:200]!r}")
+            kind = response.headers.get("content-type", "")
+            text = body.decode(errors="replace")
+            for finding in http_error_findings(
+                response.status_code, kind, text, requirement="SSE-15"
+            ):
+                raise CaseFailed(f"GET /events: {finding.message}", requirement=finding.requirement)
             try:
                 value = json.loads(body) if body else None
             except ValueError:

@@ -12,7 +12,7 @@ __all__: list[str] = []
 
 @case(
     id="PROG-HTTP-01",
-    requirements=("HTTP-6", "PROGRESS-1"),
+    requirements=("HTTP-6", "PROGRESS-1", "HTTP-9"),
     profile="progress",
     title="an HTTP publish that makes a task go backwards: 422 invalid_payload, nothing sent",
 )

@@ -79,10 +79,16 @@ async def _open(
     last_event_id: str | None = None,
 ) -> SseStream:  # fmt: skip
     stream = SseStream(
-        _sse_url(ctx), ctx.transcript, name, ctx.timeout, _headers(ctx, last_event_id)
+        _sse_url(ctx),
+        ctx.transcript,
+        name,
+        ctx.timeout,
+        _headers(ctx, last_event_id),
+        audited=True,
     )
     # Closed when the case ends, like any client: a failing case must not leak a stream.
     ctx.defer(stream.close)
+    ctx.streams.append(stream)  # audited like a client (eventstream.py)
     await stream.open({"channels": ",".join(channels), **(params or {})})
     if stream.status != 200 or not stream.content_type.startswith("text/event-stream"):
         raise CaseFailed(

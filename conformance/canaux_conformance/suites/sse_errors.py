@@ -8,6 +8,7 @@ import secrets
 
 import httpx
 
+from canaux_conformance.audit import http_error_findings
 from canaux_conformance.cases import CaseContext, case
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
 
@@ -43,6 +44,9 @@ async def _refusal(
             return 200, None
         body = (await response.aread()).decode(errors="replace")
         ctx.note(f"GET /events channels={shown} -> {response.status_code} {body[:200]}")
+        kind = response.headers.get("content-type", "")
+        for finding in http_error_findings(response.status_code, kind, body, requirement="SSE-15"):
+            raise CaseFailed(f"GET /events: {finding.message}", requirement=finding.requirement)
         try:
             value = json.loads(body)
         except ValueError:
@@ -52,7 +56,7 @@ async def _refusal(
 
 @case(
     id="SSE-ERR-01",
-    requirements=("SSE-14", "SSE-3", "SSE-6"),
+    requirements=("SSE-14", "SSE-3", "SSE-6", "SSE-15"),
     profile="sse",
     title="GET /events checks the channels list entry by entry, then the count, then credentials",
 )

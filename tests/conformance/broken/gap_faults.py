@@ -187,6 +187,74 @@ class SseIgnoresAccessPolicy(Fault):
             query["channels"] = ",".join(f"{FORBIDDEN}.x" if n == FORBIDDEN else n for n in names)
 
 
+def _sse_fields(text: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in text.strip("\n").split("\n"):
+        name, _, value = line.partition(":")
+        fields[name] = value[1:] if value.startswith(" ") else value
+    return fields
+
+
+class SseLeaksAnotherChannel(Fault):
+    name = "sse-leaks-another-channel"
+    description = (
+        "every SSE event is followed by a copy on a conformance channel the stream did not ask "
+        "for (same id and seq), a leak only the stream audit looks for"
+    )
+
+    def stream_text(self, path: str, text: str) -> str:
+        fields = _sse_fields(text)
+        if fields.get("event", "welcome") == "welcome" or "data" not in fields:
+            return text
+        frame = json.loads(fields["data"])
+        frame["channel"] = leak = "conformance.leaked-by-the-relay"
+        copy = f"event: {leak}\nid: {fields.get('id', '')}\ndata: {json.dumps(frame)}\n\n"
+        return text + copy
+
+
+class SseInvalidEventData(Fault):
+    name = "sse-invalid-event-data"
+    description = "SSE conformance events carry a numeric mark (the channel schema wants a string)"
+
+    def stream_text(self, path: str, text: str) -> str:
+        fields = _sse_fields(text)
+        if not fields.get("event", "").startswith("conformance.") or "data" not in fields:
+            return text
+        frame = json.loads(fields["data"])
+        if isinstance(frame.get("data"), dict) and "mark" in frame["data"]:
+            frame["data"]["mark"] = 7
+        head = f"event: {fields['event']}\nid: {fields.get('id', '')}\n"
+        return f"{head}data: {json.dumps(frame)}\n\n"
+
+
+def _without_message(status: int, body: bytes) -> bytes:
+    if status < 400:
+        return body
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(value, dict):
+        value.pop("message", None)
+    return json.dumps(value).encode()
+
+
+class PublishErrorWithoutMessage(Fault):
+    name = "publish-error-without-message"
+    description = "POST /publish error answers lose their message member (only code is left)"
+
+    def response_body(self, path: str, status: int, body: bytes) -> bytes:
+        return _without_message(status, body) if path.endswith("/publish") else body
+
+
+class SseErrorWithoutMessage(Fault):
+    name = "sse-error-without-message"
+    description = "GET /events error answers lose their message member (only code is left)"
+
+    def response_body(self, path: str, status: int, body: bytes) -> bytes:
+        return _without_message(status, body) if path.endswith("/events") else body
+
+
 GAP_SERVERS: tuple[tuple[type[Fault], tuple[str, ...], tuple[str, ...], str], ...] = (
     (AnnouncesSmallerBuffer, ("BUF-01",), ("LIMIT-5",), "small-buffer"),
     (SseChecksListBackwards, ("SSE-ERR-01",), ("SSE-14",), "open"),
@@ -197,4 +265,9 @@ GAP_SERVERS: tuple[tuple[type[Fault], tuple[str, ...], tuple[str, ...], str], ..
     (IgnoresAccessPolicy, ("POLICY-01",), ("CHANNEL-13",), "open"),
     (CountBeforePolicy, ("POLICY-01",), ("CHANNEL-16",), "open"),
     (SseIgnoresAccessPolicy, ("POLICY-02",), ("SSE-12",), "open"),
+    # The stream audit of SSE streams and HTTP answers (audit.py, eventstream.py, cases.py).
+    (SseLeaksAnotherChannel, ("SSE-STREAM-02", "SSE-STREAM-03"), ("DELIVERY-2",), "open"),
+    (SseInvalidEventData, ("SSE-STREAM-02", "ROBUST-01"), ("CHANNEL-12",), "open"),
+    (PublishErrorWithoutMessage, ("PROG-HTTP-01",), ("HTTP-9",), "open"),
+    (SseErrorWithoutMessage, ("SSE-ERR-01", "POLICY-02"), ("SSE-15",), "open"),
 )
