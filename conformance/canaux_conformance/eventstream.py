@@ -202,6 +202,16 @@ class SseStream:
         self.check()
         return message
 
+    async def wait_end(self, timeout: float) -> list[SseMessage]:
+        """The messages that arrive until the server ends the response; ``TimeoutError``
+        when it is still open after ``timeout`` seconds."""
+        found: list[SseMessage] = []
+        async with asyncio.timeout(timeout):
+            while (message := await self._queue.get()) is not None:
+                found.append(message)
+        self._queue.put_nowait(None)
+        return found
+
     async def wait_comment(self, timeout: float) -> None:
         """Wait for the next comment line (``: ping``); raises ``TimeoutError``."""
         self._comment_seen.clear()

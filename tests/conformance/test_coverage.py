@@ -22,18 +22,13 @@ else:  # pytest puts tests/conformance (no __init__.py) on sys.path
 __all__: list[str] = []
 
 KNOWN_GAPS = {
-    "TRANSPORT-15": "the WebSocket layer (RFC 6455 section 5.5) already refuses a close payload "
-    "over 125 bytes: the suite's client library never hands a longer reason over",
     "DELIVERY-8": "needs the outbound queue to overflow; its bound is not announced, so the suite "
     "cannot drive it there within the announced limits",
     "LIMIT-4": "the same: the outbound queue's bound is not announced in welcome",
 }
 """Server/both MUST requirements the wire can show that no case names yet, and why."""
 
-PENDING = {
-    rid: "added to spec/ during #9 (I-JSON, check orders, SSE/HTTP); its author names it in a case"
-    for rid in ("SSE-13",)
-}
+PENDING: dict[str, str] = {}
 PENDING.update(
     {
         rid: "clusters (#13): needs two nodes, which the suite cannot reach yet (a --peer mode); "
@@ -71,6 +66,7 @@ NEW_MODULES = {
     "asyncapi_document",
     "exact_entries",
     "access_policy",
+    "sse_takeover",
 }
 """Suite modules written for #9: each of their cases has a broken server that it catches."""
 

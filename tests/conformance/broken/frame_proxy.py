@@ -88,6 +88,11 @@ class Fault:
         ``/schemas/...``) before it reaches the client."""
         return body
 
+    def keeps_stream_open(self, path: str) -> bool:
+        """When the server ends an ``/events`` response, keep the client's side open (until
+        the client leaves) instead of ending it too."""
+        return False
+
     def stream_text(self, path: str, text: str) -> str:
         """Change one complete SSE message (its lines and the blank line that ends it) of an
         ``/events`` stream before it reaches the client."""
@@ -367,6 +372,8 @@ class FrameProxy:
                         yield self.fault.stream_text(path, message + "\n\n").encode()
                 if pending:
                     yield pending.encode()
+                if self.fault.keeps_stream_open(path):
+                    await asyncio.Event().wait()  # cancelled when the client disconnects
             finally:
                 await response.aclose()
                 self.fault.http_finished(path)

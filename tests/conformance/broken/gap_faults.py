@@ -255,6 +255,14 @@ class SseErrorWithoutMessage(Fault):
         return _without_message(status, body) if path.endswith("/events") else body
 
 
+class KeepsReplacedSseStream(Fault):
+    name = "keeps-replaced-sse-stream"
+    description = "an SSE stream whose session another stream took over is never ended"
+
+    def keeps_stream_open(self, path: str) -> bool:
+        return path.endswith("/events")
+
+
 GAP_SERVERS: tuple[tuple[type[Fault], tuple[str, ...], tuple[str, ...], str], ...] = (
     (AnnouncesSmallerBuffer, ("BUF-01",), ("LIMIT-5",), "small-buffer"),
     (SseChecksListBackwards, ("SSE-ERR-01",), ("SSE-14",), "open"),
@@ -270,4 +278,5 @@ GAP_SERVERS: tuple[tuple[type[Fault], tuple[str, ...], tuple[str, ...], str], ..
     (SseInvalidEventData, ("SSE-STREAM-02", "ROBUST-01"), ("CHANNEL-12",), "open"),
     (PublishErrorWithoutMessage, ("PROG-HTTP-01",), ("HTTP-9",), "open"),
     (SseErrorWithoutMessage, ("SSE-ERR-01", "POLICY-02"), ("SSE-15",), "open"),
+    (KeepsReplacedSseStream, ("SSE-TAKE-01",), ("SSE-13",), "open"),
 )
