@@ -22,9 +22,11 @@ else:  # pytest puts tests/conformance (no __init__.py) on sys.path
 __all__: list[str] = []
 
 KNOWN_GAPS = {
-    "DELIVERY-8": "needs the outbound queue to overflow; its bound is not announced, so the suite "
-    "cannot drive it there within the announced limits",
-    "LIMIT-4": "the same: the outbound queue's bound is not announced in welcome",
+    "DELIVERY-8": "needs a reader that stops reading until the outbound queue overflows, past the "
+    "bound welcome.limits.outbound_queue_bytes announces (#10, r-bounds) plus the OS buffers; a "
+    "case is drafted (SLOW-01), but its broken server cannot sit behind the proof-of-power relay: "
+    "the relay sends under one lock for all connections, so a stalled reader stalls them all",
+    "LIMIT-4": "the same case (4503 after the announced outbound bound) and the same relay limit",
 }
 """Server/both MUST requirements the wire can show that no case names yet, and why."""
 
