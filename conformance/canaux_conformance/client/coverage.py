@@ -12,8 +12,6 @@ from __future__ import annotations
 __all__ = ["NOT_CHECKED", "PENDING"]
 
 NOT_CHECKED: dict[str, str] = {
-    "TRANSPORT-15": "the WebSocket layer cannot carry a close reason over 123 bytes; the close "
-    "codes themselves are checked (CL-TRANS-01/02, CL-GAP-01, CL-HS-02: TRANSPORT-14)",
     "TRANSPORT-21": "a permission (MAY): a client that closes with 1007 and one that does not "
     "both conform",
     "CHAT-6": "the frame limit binds every channel alike: CL-LIMIT-01 checks LIMIT-7 on a "
