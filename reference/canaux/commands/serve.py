@@ -202,7 +202,7 @@ def _add_admission_arguments(parser: argparse.ArgumentParser) -> None:
         "--handshake-timeout-ms",
         type=int,
         default=timeout_ms,
-        help=f"ms a connection has to send its request head, else 408 (default {timeout_ms})",
+        help=f"ms a request has to arrive (head and body), else 408 (default {timeout_ms})",
     )
     group.add_argument(
         "--allowed-origin",

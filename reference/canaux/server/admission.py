@@ -9,7 +9,7 @@ HTTP protocol uvicorn runs for each accepted socket (:func:`admission_protocol`)
   read [SECURITY-12];
 - connections in their opening handshake: one more is answered ``503`` the same way
   [SECURITY-12];
-- the opening handshake's duration: a request head still incomplete after
+- the opening handshake's duration: a request head (or body) still incomplete after
   ``handshake_timeout_s`` is answered ``408`` and closed (a slowloris) [SECURITY-13];
 - fairness: accepted connections wait, not reading, and at most :data:`ADMIT_PER_PASS` of them
   start reading per pass of the event loop. A flood of handshakes then adds a bounded amount
@@ -29,7 +29,7 @@ import logging
 import os
 import socket
 from collections import deque
-from typing import cast
+from typing import Any, cast
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
@@ -198,7 +198,9 @@ def admission_protocol(
             self._timer = None
             admission.timed_out += 1
             if not transport.is_closing():
-                transport.write(_TIMEOUT)
+                cycle = self.cycle
+                if cycle is None or cycle.response_complete or not cycle.response_started:
+                    transport.write(_TIMEOUT)  # no other response is under way
                 transport.close()
             self._end_handshake()
 
@@ -221,10 +223,16 @@ def admission_protocol(
             if upgraded or self.cycle is not self._cycle_seen:
                 # The request head is complete: the app (or the WebSocket protocol) has it now.
                 self._cycle_seen = self.cycle
-                if self._timer is not None:
-                    self._timer.cancel()
-                    self._timer = None
                 self._end_handshake()
+            if self._timer is not None and (upgraded or self._request_complete()):
+                # A body, if any, has the head's deadline too [SECURITY-13]: a request sent
+                # slowly holds an app task as long as it lasts.
+                self._timer.cancel()
+                self._timer = None
+
+        def _request_complete(self) -> bool:
+            cycle: Any = self.cycle  # uvicorn's RequestResponseCycle (h11 or httptools)
+            return cycle is not None and not cycle.more_body and cycle is self._cycle_seen
 
         def on_response_complete(self) -> None:
             previous = self.cycle

@@ -80,7 +80,7 @@ class ServerConfig:
     """Connections in their opening handshake (request head not complete) beyond which a new
     one is answered ``503`` [SECURITY-12]; enforced like :attr:`max_connections`."""
     handshake_timeout_s: float = 10.0
-    """How long a connection may take to send its request head before it is answered ``408``
+    """How long a request may take to arrive (head, then body) before it is answered ``408``
     and closed [SECURITY-13] (a slowloris), at most 30 s; enforced like :attr:`max_connections`."""
     chat_timeout_s: float = 60.0
     """Longest the chat agent may stay silent before the answer ends with ``agent_timeout``."""

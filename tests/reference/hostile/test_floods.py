@@ -22,7 +22,14 @@ from canaux.cli import build_parser
 from canaux.commands.serve import config_from_args
 from canaux.server import ServerConfig, run, testing
 from canaux.server.testing import RunningServer, running_server
-from tests.reference.server.wire import TIMEOUT, make_config, open_ws, recv, send
+from tests.reference.server.wire import (
+    PUBLISH_TOKEN,
+    TIMEOUT,
+    make_config,
+    open_ws,
+    recv,
+    send,
+)
 
 from .watcher import Watcher
 
@@ -216,3 +223,21 @@ class TestFlags:
     def test_a_bound_out_of_range_is_refused(self, flags: list[str]) -> None:
         with pytest.raises(ValueError, match=r"max_connections|max_handshakes|timeout"):
             config_from_args(build_parser().parse_args(["serve", *flags]))
+
+
+class TestSlowBody:
+    async def test_a_request_body_sent_slowly_is_answered_408_and_closed(self, http: str) -> None:
+        """SECURITY-13: the body of POST /publish has the head's deadline; the watcher is fine."""
+        async with (
+            running_server(bounded(handshake_timeout_s=1.0)) as server,
+            Watcher.watching(server) as watcher,
+            raw(server) as (reader, writer),
+        ):
+            writer.write(
+                f"POST /publish HTTP/1.1\r\nHost: {server.host}\r\n".encode()
+                + f"Authorization: Bearer {PUBLISH_TOKEN}\r\n".encode()
+                + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+            )
+            text = await answer(reader)
+            assert text.startswith(b"HTTP/1.1 408 "), text
+            await watcher.check()
