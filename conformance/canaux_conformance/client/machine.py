@@ -56,7 +56,7 @@ BACKOFF = {"base_ms": 20, "cap_ms": 200}
 """Asked of the client: reconnections stay quick (their timing is the backoff cases' job)."""
 HEARTBEAT_MS = 30_000
 """Long enough that no heartbeat timer fires during an example."""
-_RECONNECT_CODES = (1001, 1011, 1012, 4503)
+_RECONNECT_CODES = (1001, 1011, 4503)
 """Close codes after which a client reconnects and resumes (close code registry)."""
 
 
