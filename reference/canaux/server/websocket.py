@@ -63,6 +63,8 @@ class WebSocketLink:
         self._closed: asyncio.Event | None = None
         self._finished = False
         self._peer_gone = False
+        self._wrote = False
+        """Whether a frame went out (the first is the welcome, HANDSHAKE-2)."""
         self._writer: asyncio.Task[None] | None = None
         self.principal: Principal | None = None
         self._expiry: asyncio.TimerHandle | None = None
@@ -79,7 +81,13 @@ class WebSocketLink:
     def replace(self) -> None:
         # [RESUME-4] another connection resumed this session.
         self.conn.close(CloseCode.SESSION_REPLACED, "session resumed by another connection")
-        self._interrupt()
+        if self._wrote:
+            self._interrupt()
+            return
+        # [RESUME-15] overtaken before its welcome went out (two resumes at the same moment):
+        # the welcome still goes first [HANDSHAKE-2], within the close timeout.
+        self._wake.set()
+        asyncio.get_running_loop().call_later(self._runtime.config.close_timeout_s, self._interrupt)
 
     # Connection --------------------------------------------------------------------------
 
@@ -215,6 +223,7 @@ class WebSocketLink:
                         await self._ws.send(
                             {"type": "websocket.send", "text": text, MORE: index < last}
                         )
+                        self._wrote = True
                     except (WebSocketDisconnect, OSError, RuntimeError):
                         self._peer_gone = True
                         return

@@ -54,6 +54,7 @@ HOSTILE = {
     "5001-digits": '{"n":' + "7" * 5001 + "}",
     "1e-400": '{"n":1e-400}',
     "depth-65": "[" * 64 + "]" * 64,
+    "depth-1000": "[" * 1000 + "]" * 1000,  # [#10] finding 7: was internal_error (RecursionError)
 }
 
 
