@@ -1251,7 +1251,17 @@ def _b(
     return BrokenServer(fault, cases, frozenset(breaks), machine)
 
 
+class UpgradesThenRefusesOrigin(Fault):
+    """Refuses a browser Origin by upgrading, then closing with 4401 (instead of HTTP 403)."""
+
+    name = "upgrades-then-refuses-origin"
+
+    def upgrade_close(self, headers: dict[str, str]) -> int | None:
+        return 4401 if "origin" in {k.lower() for k in headers} else None
+
+
 BROKEN_SERVERS: tuple[BrokenServer, ...] = (
+    _b(UpgradesThenRefusesOrigin, ("ORIGIN-01",), "SECURITY-14"),
     _b(MisroutesChannel, ("ROUTE-01", "ROUTE-02", "ISO-02"), "DELIVERY-2", "CONF-1", machine=True),
     _b(LeaksToNonSubscribers, ("ISO-01",), "DELIVERY-2", "OPS-6", machine=True),
     _b(SkipsASeq, ("ORDER-01",), "DELIVERY-1", machine=True),

@@ -65,6 +65,10 @@ class Fault:
         """The server closed ``conn``: pass the close on to the client (True) or hide it."""
         return True
 
+    def upgrade_close(self, headers: dict[str, str]) -> int | None:
+        """A close code to send right after accepting this upgrade (None: relay it)."""
+        return None
+
     def http_request(self, path: str, headers: dict[str, str], query: dict[str, str]) -> None:
         """Change an HTTP request (headers, query) before it is relayed."""
 
@@ -214,6 +218,11 @@ class FrameProxy:
 
     async def _websocket(self, websocket: WebSocket) -> None:
         offered = list(websocket.scope.get("subprotocols") or [])
+        refused = self.fault.upgrade_close(dict(websocket.headers))
+        if refused is not None:
+            await websocket.accept(subprotocol=offered[0] if offered else None)
+            await websocket.close(code=refused)
+            return
         path = websocket.scope["path"]
         query = websocket.scope.get("query_string", b"").decode()
         url = f"ws://{self.upstream}{path}" + (f"?{query}" if query else "")
