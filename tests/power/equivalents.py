@@ -432,6 +432,20 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "raises where the original returns, for a peer that is gone; the session is decided "
         "and recorded by the registry either way",
     ),
+    # -- judged after the run of seed 20261205 (tree 9dead2e, 2026-12-02) ------------------
+    Equivalent(
+        path="canaux/server/legacy.py",
+        scope="LegacyLink.run",
+        before="await self._runtime.channels.subscribed(channel, self.identity, self._emit)",
+        reason="/api/ws subscribes to system and progress, neither of which has a snapshot or "
+        "retains its last event in the reference's catalogue: the call returns at once",
+    ),
+    Equivalent(
+        path="canaux/server/config.py",
+        scope="ServerConfig",
+        before="conformance: bool = False",
+        reason="a default the power run's command line sets (canaux serve --conformance)",
+    ),
     Equivalent(
         path="canaux/server/run.py",
         scope="_announce",
