@@ -1,5 +1,6 @@
-"""``play`` without an index: the first item of a queue that had none current, else where it
-was (standard-channels.md, the command table) [QUEUE-5]."""
+"""Commands that move ``current`` as the table says (standard-channels.md) [QUEUE-5]: ``play``
+without an index (the first item of a queue that had none current, else where it was), and
+``remove`` before, at and after the current item."""
 
 # Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.
 # ruff: noqa: ASYNC109
@@ -69,3 +70,46 @@ async def qplay_01(ctx: CaseContext) -> None:
             f"playing {state.get('playing')!r}; the table says current stays 1, playing true",
             requirement="QUEUE-5",
         )
+
+
+@case(
+    id="QREMOVE-01",
+    requirements=("QUEUE-5",),
+    profile="playqueue",
+    title="remove keeps current on the same track, or its neighbour when it is the one removed",
+)
+async def qremove_01(ctx: CaseContext) -> None:
+    """A clears the queue, adds three tracks and plays the last (current 2). Removing index 0
+    makes current 1 (the same track); removing index 1 (current, the last) makes current 0;
+    removing the last item leaves current null and playing false [QUEUE-5]."""
+    ctx.require_channel("playqueue")
+    a = await ctx.client("A")
+    await a.subscribe("playqueue")
+    snapshot = await a.expect("event", channel="playqueue", requirement="QUEUE-1")
+    version = snapshot["data"].get("version")
+    if not isinstance(version, int):
+        raise CaseFailed(f"snapshot without a version: {encode(snapshot)}", requirement="QUEUE-1")
+    setup: list[dict[str, Any]] = [{"op": "clear"}]
+    setup += [
+        {"op": "add", "track": {"id": f"{ctx.run_id}-rm{n}", "title": f"remove {n}"}}
+        for n in range(3)
+    ]
+    setup.append({"op": "play", "index": 2})
+    for command in setup:
+        await a.publish("playqueue", command)
+    version += len(setup)
+    steps = (
+        (0, 1, True, "removing index 0 before current 2"),
+        (1, 0, True, "removing index 1, the current and last item"),
+        (0, None, False, "removing the only item"),
+    )
+    for index, current, playing, what in steps:
+        await a.publish("playqueue", {"op": "remove", "index": index})
+        version += 1
+        state = (await _state(a, version, ctx.timeout))["data"]
+        if (state.get("current"), state.get("playing")) != (current, playing):
+            raise CaseFailed(
+                f"{what} gave current {state.get('current')!r}, playing "
+                f"{state.get('playing')!r}; the table says {current!r}, {playing!r}",
+                requirement="QUEUE-5",
+            )

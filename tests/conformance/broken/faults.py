@@ -22,6 +22,7 @@ from .power_faults import (
     LegacyPingAlsoRefused,
     PlayStartsAtTheSecond,
     RemembersByLastUse,
+    RemoveLeavesCurrent,
     UnsubscribeCutsEveryone,
 )
 
@@ -1350,6 +1351,7 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(AcceptsUpdateAfterTerminal, ("PROG-HTTP-02",), "PROGRESS-1"),
     _b(PlayStartsAtTheSecond, ("QPLAY-01",), "QUEUE-5"),
     *(BrokenServer(f, c, frozenset(b), setup=setup) for f, c, b, setup in GAP_SERVERS),
+    _b(RemoveLeavesCurrent, ("QREMOVE-01",), "QUEUE-5", "QUEUE-4"),
 )
 
 REFERENCE_ONLY: tuple[str, ...] = ()

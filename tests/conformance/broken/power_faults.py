@@ -17,6 +17,7 @@ __all__ = [
     "LegacyPingAlsoRefused",
     "PlayStartsAtTheSecond",
     "RemembersByLastUse",
+    "RemoveLeavesCurrent",
     "UnsubscribeCutsEveryone",
 ]
 
@@ -184,4 +185,45 @@ class PlayStartsAtTheSecond(Fault):
             self.current = 1
         elif op != "pause":
             self.known = False
+        return [frame]
+
+
+class RemoveLeavesCurrent(Fault):
+    """The mutant ``playqueue.QueueState._remove: if current is not None`` negated [QUEUE-5]:
+    removing an item before the current one leaves ``current`` where it was, so it now
+    points at the next track (the relay shows the state such a server would send: the next
+    state after that remove has ``current`` one higher). ``current`` is followed from the
+    commands relayed (``play`` with an index sets it), not from states that may come late.
+    """
+
+    name = "remove-leaves-current"
+    description = "removing an item before the current one does not move current back"
+
+    def __init__(self) -> None:
+        self.current: int | None = None
+        self.shift = False
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = frame.get("data")
+        if frame.get("channel") != "playqueue" or not isinstance(data, dict):
+            return [frame]
+        op, index = data.get("op"), data.get("index")
+        if op == "clear":
+            self.current = None
+        elif op == "play" and isinstance(index, int):
+            self.current = index
+        elif op == "remove" and isinstance(index, int) and self.current is not None:
+            if index < self.current:
+                self.shift = True
+            self.current = None  # not followed further
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = frame.get("data")
+        state = isinstance(data, dict) and data.get("type") == "state"
+        if frame.get("channel") == "playqueue" and state and self.shift:
+            assert isinstance(data, dict)
+            if isinstance(data.get("current"), int):
+                self.shift = False
+                frame["data"] = {**data, "current": data["current"] + 1}
         return [frame]
