@@ -456,6 +456,14 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "connection and handshake bounds still hold; no requirement sets the rate",
     ),
     Equivalent(
+        path="canaux/protocol/sessions.py",
+        scope="ServerSessions.hand_over",
+        kind=OUT_OF_REACH,
+        reason="hands an attached session over to ANOTHER process that resumed it (a cluster "
+        "on a Redis broker, #13); the power run's server is one process on the in-process "
+        "broker; tests/reference (cluster) covers it",
+    ),
+    Equivalent(
         path="canaux/server/run.py",
         scope="_announce",
         before="flush=True,",
