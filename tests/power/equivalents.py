@@ -465,6 +465,13 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
     ),
     Equivalent(
         path="canaux/server/run.py",
+        scope="uvicorn_config",
+        before='"timeout_graceful_shutdown": config.shutdown_timeout_s + config.close_timeout_s,',
+        kind=OUT_OF_REACH,
+        reason="bounds uvicorn's graceful shutdown, which no client can start",
+    ),
+    Equivalent(
+        path="canaux/server/run.py",
         scope="_announce",
         before="flush=True,",
         after="flush=False,",

@@ -23,6 +23,7 @@ from .power_faults import (
     PlayStartsAtTheSecond,
     RemembersByLastUse,
     RemoveLeavesCurrent,
+    SlowPathSafeIntegerOffByOne,
     UnsubscribeCutsEveryone,
 )
 
@@ -1352,6 +1353,7 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(PlayStartsAtTheSecond, ("QPLAY-01",), "QUEUE-5"),
     *(BrokenServer(f, c, frozenset(b), setup=setup) for f, c, b, setup in GAP_SERVERS),
     _b(RemoveLeavesCurrent, ("QREMOVE-01",), "QUEUE-5", "QUEUE-4"),
+    _b(SlowPathSafeIntegerOffByOne, ("ROBUST-06",), "TRANSPORT-19", "DELIVERY-5"),
 )
 
 REFERENCE_ONLY: tuple[str, ...] = ()

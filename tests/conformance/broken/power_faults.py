@@ -18,6 +18,7 @@ __all__ = [
     "PlayStartsAtTheSecond",
     "RemembersByLastUse",
     "RemoveLeavesCurrent",
+    "SlowPathSafeIntegerOffByOne",
     "UnsubscribeCutsEveryone",
 ]
 
@@ -227,3 +228,17 @@ class RemoveLeavesCurrent(Fault):
                 self.shift = False
                 frame["data"] = {**data, "current": data["current"] + 1}
         return [frame]
+
+
+class SlowPathSafeIntegerOffByOne(Fault):
+    """The mutant ``ijson._integer: > MAX_SAFE_INTEGER -> >=`` [TRANSPORT-19]: on the exact
+    reader's path (a frame holding a zero), 2**53-1 is no longer read as itself. The relay
+    shows it as a neighbouring integer reaching the subscribers."""
+
+    name = "slow-path-safe-integer-off-by-one"
+    description = "2**53-1 in a frame that also holds a zero is delivered as 2**53-2"
+
+    def client_text(self, conn: Conn, text: str) -> str:
+        if '"z":0.0' in text:
+            return text.replace("9007199254740991", "9007199254740990")
+        return text
