@@ -125,7 +125,11 @@ def _announce(host: str, port: int, prefix: str = "") -> None:
 
 
 async def serve_async(
-    config: ServerConfig, *, app: Starlette | None = None, mount_path: str = ""
+    config: ServerConfig,
+    *,
+    app: Starlette | None = None,
+    mount_path: str = "",
+    sockets: list[socket.socket] | None = None,
 ) -> None:
     """Serve ``config`` until interrupted (SIGINT/SIGTERM), then shut down gracefully.
 
@@ -133,6 +137,7 @@ async def serve_async(
     its runtime (``runtime_of(app).publish(...)`` from a task of the same loop); ``config``
     still says where to listen. ``mount_path`` (``/canaux``): every endpoint below that prefix,
     the app mounted the way a FastAPI application mounts it (``app.mount("/canaux", app)``).
+    ``sockets``: listen on these already bound sockets instead (``canaux serve --workers``).
     """
     if app is None:
         app = create_app(config)
@@ -141,7 +146,7 @@ async def serve_async(
     outer = Starlette(routes=[Mount(mount_path, app=app)]) if mount_path else app
     server = CanauxUvicornServer(uvicorn_config(outer, config), app)
     server.on_listening = functools.partial(_announce, prefix=mount_path)
-    await server.serve()
+    await server.serve(sockets=sockets)
 
 
 def serve(
@@ -150,11 +155,12 @@ def serve(
     app: Starlette | None = None,
     mount_path: str = "",
     loop: str = "asyncio",
+    sockets: list[socket.socket] | None = None,
 ) -> int:
     """Run the server in this process (blocking); return an exit status (see
     :func:`serve_async` for ``app`` and ``mount_path``). ``loop`` is ``"asyncio"`` or
     ``"uvloop"`` (the loop uvicorn picks by itself when uvloop is installed)."""
-    main = serve_async(config, app=app, mount_path=mount_path)
+    main = serve_async(config, app=app, mount_path=mount_path, sockets=sockets)
     try:
         if loop == "uvloop":
             try:
