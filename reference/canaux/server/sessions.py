@@ -66,6 +66,8 @@ class SessionRegistry:
         self._store = store
         self._saving: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._announce: set[str] = set()
+        """Sessions being stored that another process asked for: it is told when they are."""
         self._core: ServerSessions[EventSink] = ServerSessions(limits)
         self.clock = clock
         """Where :meth:`now` reads the time; tests may replace it to let a window pass."""
@@ -170,8 +172,10 @@ class SessionRegistry:
         session = self._core.get(session_id)
         handed = None if session is None else self._core.hand_over(session, self.now())
         if handed is None:
-            # Not here, or busy here: the store's answer (nothing) is the answer, at once.
-            if session_id not in self._saving:
+            if session_id in self._saving:
+                self._announce.add(session_id)  # said once it is stored
+            else:
+                # Not here, or busy here: the store's answer (nothing) is the answer, at once.
                 self._spawn(store.handed_over(session_id))
             return
         carrier, snapshot = handed
@@ -218,6 +222,9 @@ class SessionRegistry:
             logger.exception("could not store detached session %s", snapshot["id"][:6])
         finally:
             self._saving.pop(session_id, None)
+        if session_id in self._announce:
+            self._announce.discard(session_id)
+            announce = True
         if announce:
             with contextlib.suppress(Exception):
                 await store.handed_over(session_id)
@@ -239,7 +246,9 @@ class SessionRegistry:
                 if holder is not None and holder != store.node:
                     # Attached elsewhere: that process closes it with 4411 and stores it.
                     await store.request_handover(resume.session, holder, HANDOVER_TIMEOUT_S)
-                    stored = await store.load(resume.session)
+                # Loaded again in any case: a process stores a session and forgets that it
+                # held it in one step, which may have fallen between the two reads above.
+                stored = await store.load(resume.session)
             if stored is None or stored.snapshot.get("id") != resume.session:
                 return
             session = self._core.adopt(stored.snapshot, self.now(), stored.detached_for)

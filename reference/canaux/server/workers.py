@@ -38,8 +38,10 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _worker(config: ServerConfig, sock: socket.socket, mount_path: str, loop: str) -> None:
-    # The parent forwards the signal; a worker stops like a single server does.
+    # Not the parent's handlers (fork copies them): the parent forwards the signal, and a
+    # worker stops like a single server does.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     raise SystemExit(serve(config, mount_path=mount_path, loop=loop, sockets=[sock]))
 
 

@@ -31,6 +31,7 @@ async def serving(*flags: str) -> AsyncIterator[tuple[str, asyncio.subprocess.Pr
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
     )  # fmt: skip
     assert process.stdout is not None
     try:
@@ -39,9 +40,12 @@ async def serving(*flags: str) -> AsyncIterator[tuple[str, asyncio.subprocess.Pr
                 assert process.returncode is None
         yield found.group("url"), process
     finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
+        # The whole group: workers left behind would hold the output pipe open.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        async with asyncio.timeout(30):
+            await process.wait()
+            print((await process.stdout.read()).decode(errors="replace")[-4000:])
 
 
 def children(pid: int) -> list[int]:
