@@ -482,6 +482,20 @@ class TestHeartbeat:
         assert conn.failure.send_close is False
         assert conn.next_deadline() is None
 
+    def test_a_pause_in_reading_is_not_the_servers_silence_client_12(self) -> None:
+        """[CLIENT-12] while its handlers were behind, the client read nothing: not silence."""
+        conn = ClientConnection()
+        conn.connection_made(100.0)
+        conn.receive_text(welcome(heartbeat_ms=2000), 100.0)
+        conn.reading_resumed(110.0)  # the I/O layer did not read from 100 to 110
+        conn.tick(110.0)
+        assert conn.failure is None
+        conn.tick(113.9)
+        assert conn.failure is None
+        conn.tick(114.0)
+        assert conn.failure is not None
+        assert conn.failure.code == CloseCode.HEARTBEAT_TIMEOUT
+
     def test_deadline_is_the_nearer_of_keep_alive_and_silence(self) -> None:
         conn = ClientConnection()
         conn.connection_made(100.0)
