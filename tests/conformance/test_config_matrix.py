@@ -219,6 +219,11 @@ def test_the_matrix_covers_what_each_configuration_claims() -> None:
             "max_rate": 10,
             "resume_window_ms": 0,
             "resume_buffer": 1,
+            # [LIMIT-4, LIMIT-11, LIMIT-12] the optional byte and session bounds (defaults).
+            "resume_buffer_bytes": 1048576,
+            "outbound_queue": 1024,
+            "outbound_queue_bytes": 1048576,
+            "max_detached_sessions": 32,
         }
         core = await welcome(ReferenceServer(args=by_name["core-only"].server_args()), None)
         assert isinstance(core, dict)

@@ -120,6 +120,26 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         ("max_subscriptions", "--max-subscriptions", "subscriptions per session"),
         ("max_rate", "--max-rate", "client frames per second (token bucket)"),
         ("outbound_queue", "--outbound-queue", "frames queued per connection before 4503"),
+        (
+            "outbound_queue_bytes",
+            "--outbound-queue-bytes",
+            "UTF-8 bytes queued per connection before 4503",
+        ),
+        (
+            "resume_buffer_bytes",
+            "--resume-buffer-bytes",
+            "UTF-8 bytes of events kept per session for resume",
+        ),
+        (
+            "max_detached_sessions",
+            "--max-detached-sessions",
+            "detached sessions kept per identity; one more discards the oldest",
+        ),
+        (
+            "max_detached_total",
+            "--max-detached-total",
+            "detached sessions kept in all (not announced); one more discards the oldest",
+        ),
     ):
         default = getattr(_DEFAULTS, name)
         limits.add_argument(
@@ -235,6 +255,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         heartbeat_ms=args.heartbeat_ms,
         hello_timeout_ms=args.hello_timeout_ms,
         outbound_queue=args.outbound_queue,
+        outbound_queue_bytes=args.outbound_queue_bytes,
+        resume_buffer_bytes=args.resume_buffer_bytes,
+        max_detached_sessions=args.max_detached_sessions,
+        max_detached_total=args.max_detached_total,
         # [OPS-9] ids are remembered at least as far back as the resume buffer reaches.
         dedup_ids=max(_DEFAULTS.dedup_ids, args.resume_buffer),
     )

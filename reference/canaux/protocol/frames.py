@@ -72,6 +72,7 @@ __all__ = [
     "parse_client_frame",
     "parse_frame",
     "parse_server_frame",
+    "text_bytes",
     "to_json_object",
 ]
 
@@ -182,6 +183,11 @@ class Limits(_Model):
     max_rate: Annotated[JsonInt, Field(ge=10)]
     resume_window_ms: Annotated[JsonInt, Field(ge=0)]
     resume_buffer: Annotated[JsonInt, Field(ge=1)]
+    # Optional in v1 [LIMIT-11, LIMIT-4, LIMIT-12]: a server of before them stays valid.
+    resume_buffer_bytes: Annotated[JsonInt, Field(ge=65536)] | None = None
+    outbound_queue: Annotated[JsonInt, Field(ge=1)] | None = None
+    outbound_queue_bytes: Annotated[JsonInt, Field(ge=65536)] | None = None
+    max_detached_sessions: Annotated[JsonInt, Field(ge=1)] | None = None
 
 
 class CatalogueEntry(_Model):
@@ -430,6 +436,16 @@ def dumps(value: Any) -> str:
     every receiver text it cannot read back [TRANSPORT-20].
     """
     return ijson.dumps(value)
+
+
+def text_bytes(text: str) -> int:
+    """Length of frame ``text`` in bytes of UTF-8, as every byte bound counts it [LIMIT-11].
+
+    ``isascii()`` is constant time on CPython, so the common case costs no encoding.
+    """
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def event_text(seq: int, channel: str, data_json: str) -> str:

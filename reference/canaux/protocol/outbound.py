@@ -10,15 +10,22 @@ of entries:
   yet filled holds back the replies behind it; a frame queued while a decided reply waits
   behind an undecided one waits too, so a chat chunk never overtakes its ack [CHAT-1].
 
-The queue is bounded: an entry beyond ``limit`` overflows it, it is emptied and refuses
-everything from then on; the connection is a slow consumer, to be closed with 4503 while every
-other connection carries on [LIMIT-4]. Fan-out only ever appends: it never waits.
+The queue is bounded in frames AND in bytes [LIMIT-4]: an entry beyond ``limit``, or a frame
+that would take the queued bytes over ``max_bytes`` (UTF-8, as announced in
+``welcome.limits.outbound_queue_bytes``), overflows it; it is emptied and refuses everything
+from then on; the connection is a slow consumer, to be closed with 4503 while every other
+connection carries on. A frame that finds no bytes queued always fits, so one event larger than
+the bound never cuts a client that reads. What a stream sends before its live events (the
+welcome, the resume replay: ``bounded=False``) is bounded by the resume buffer already and does
+not count against the live events that follow it. Fan-out only ever appends: it never waits.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+
+from canaux.protocol.frames import text_bytes
 
 __all__ = ["OutboundQueue"]
 
@@ -29,19 +36,43 @@ class _Slot:
 
     frame_id: str | None
     text: str | None = field(default=None)
+    size: int = field(default=0)
+    """UTF-8 bytes of ``text`` (0 until decided)."""
 
 
 class OutboundQueue:
-    """Frames waiting to be written to one connection, at most ``limit`` entries."""
+    """Frames waiting to be written to one connection: at most ``limit`` entries and
+    ``max_bytes`` bytes of UTF-8 (``None``: no byte bound)."""
 
-    __slots__ = ("_held", "_ready", "closed", "hold_replies", "limit", "overflowed")
+    __slots__ = (
+        "_exempt_bytes",
+        "_exempt_count",
+        "_held",
+        "_held_bytes",
+        "_ready",
+        "_ready_bytes",
+        "closed",
+        "hold_replies",
+        "limit",
+        "max_bytes",
+        "overflowed",
+    )
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_bytes: int | None = None) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
+        if max_bytes is not None and max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
         self.limit = limit
+        self.max_bytes = max_bytes
         self._ready: list[str] = []
+        self._ready_bytes = 0
         self._held: deque[_Slot] = deque()
+        self._held_bytes = 0
+        # What was queued with bounded=False and not yet taken (the welcome, the replay):
+        # bounded by the resume buffer already, it does not count against live events.
+        self._exempt_count = 0
+        self._exempt_bytes = 0
         self.overflowed = False
         """Set once an entry did not fit: the connection must be cut [LIMIT-4]."""
         self.closed = False
@@ -55,6 +86,11 @@ class OutboundQueue:
     def __bool__(self) -> bool:
         return bool(self._ready) or bool(self._held)
 
+    @property
+    def queued_bytes(self) -> int:
+        """UTF-8 bytes of the frames queued (decided replies included), not yet taken."""
+        return self._ready_bytes + self._held_bytes
+
     # Inputs -------------------------------------------------------------------------------
 
     def put(self, text: str, *, bounded: bool = True, after_replies: bool = False) -> bool:
@@ -67,15 +103,21 @@ class OutboundQueue:
         """
         if self.closed or self.overflowed:
             return False
-        if bounded and not self._fits():
+        size = text_bytes(text)
+        if bounded and not self._fits(size):
             return False
         held = self._held
         if after_replies and held and any(slot.text is not None for slot in held):
             # A reply is already decided but waits for an earlier one: a frame sent after it
             # (a chat chunk after its ack [CHAT-1]) must not overtake it.
-            held.append(_Slot(None, text))
+            held.append(_Slot(None, text, size))
+            self._held_bytes += size
         else:
             self._ready.append(text)
+            self._ready_bytes += size
+            if not bounded:
+                self._exempt_count += 1
+                self._exempt_bytes += size
         return True
 
     def expect(self, frame_id: str | None, text: str | None = None) -> bool:
@@ -83,9 +125,11 @@ class OutboundQueue:
 
         ``False`` when the queue overflowed (or is closed).
         """
-        if self.closed or self.overflowed or not self._fits():
+        size = 0 if text is None else text_bytes(text)
+        if self.closed or self.overflowed or not self._fits(size):
             return False
-        self._held.append(_Slot(frame_id, text))
+        self._held.append(_Slot(frame_id, text, size))
+        self._held_bytes += size
         self._release()
         return True
 
@@ -93,7 +137,10 @@ class OutboundQueue:
         """Decide the reply of request ``frame_id``; ``False`` if no such reply is awaited."""
         for slot in self._held:
             if slot.text is None and slot.frame_id == frame_id:
+                # A reply is never refused once its place is kept: its bytes count from now.
                 slot.text = text
+                slot.size = text_bytes(text)
+                self._held_bytes += slot.size
                 self._release()
                 return True
         return False
@@ -106,6 +153,7 @@ class OutboundQueue:
     def drop_replies(self) -> None:
         """Forget every reply slot (the connection is closing: no reply will be decided)."""
         self._held.clear()
+        self._held_bytes = 0
 
     def close(self) -> None:
         """Queue nothing more; what is queued can still be taken."""
@@ -115,6 +163,8 @@ class OutboundQueue:
         """Drop everything queued."""
         self._ready.clear()
         self._held.clear()
+        self._ready_bytes = self._held_bytes = 0
+        self._exempt_count = self._exempt_bytes = 0
 
     # Outputs ------------------------------------------------------------------------------
 
@@ -126,13 +176,19 @@ class OutboundQueue:
     def take(self) -> list[str]:
         """Every frame ready to go, oldest first; each is handed over once."""
         out, self._ready = self._ready, []
+        self._ready_bytes = 0
+        self._exempt_count = self._exempt_bytes = 0
         return out
 
     # Internals ----------------------------------------------------------------------------
 
-    def _fits(self) -> bool:
-        if len(self._ready) + len(self._held) < self.limit:
-            return True
+    def _fits(self, size: int) -> bool:
+        count = len(self._ready) + len(self._held) - self._exempt_count
+        if count < self.limit:
+            queued = self._ready_bytes + self._held_bytes - self._exempt_bytes
+            # [LIMIT-4] bytes too; a frame that finds none queued always fits.
+            if self.max_bytes is None or queued == 0 or queued + size <= self.max_bytes:
+                return True
         # [LIMIT-4] the consumer does not keep up: nothing more will be written to it.
         self.overflowed = True
         self.clear()
@@ -143,6 +199,8 @@ class OutboundQueue:
             return
         held, ready = self._held, self._ready
         while held and held[0].text is not None:
-            text = held.popleft().text
-            assert text is not None
-            ready.append(text)
+            slot = held.popleft()
+            assert slot.text is not None
+            ready.append(slot.text)
+            self._held_bytes -= slot.size
+            self._ready_bytes += slot.size

@@ -176,7 +176,7 @@ class ServerConnection:
         # layer answers in: one slot per request, flushed from the head once filled, and
         # none before the welcome [HANDSHAKE-2]. [LIMIT-4] bounded: a client that does not
         # read overflows it.
-        self._queue = OutboundQueue(limits.outbound_queue)
+        self._queue = OutboundQueue(limits.outbound_queue, limits.outbound_queue_bytes)
         self._queue.hold_replies = True
         self._held_pongs: list[str] = []  # pings answered before the welcome [HANDSHAKE-2]
         self._ping_nonces = itertools.count(1)
@@ -358,10 +358,13 @@ class ServerConnection:
         # connection ends long after another one may have taken its session over [RESUME-4].
         self.session = session
         self.state = OPEN
-        self._send(frames.encode(welcome), now)
         # [RESUME-3] every buffered event with seq > resume.seq, in order, right after welcome.
+        # Bounded by the resume buffer already [LIMIT-11]: neither counts against the live
+        # events that follow, so a full replay never cuts the client that asked for it.
+        self._last_sent = now
+        self._queue.put(frames.encode(welcome), bounded=False)
         for text in replay:
-            self._send(text, now)
+            self._queue.put(text, bounded=False)
         for text in self._held_pongs:
             self._send(text, now)
         self._held_pongs.clear()

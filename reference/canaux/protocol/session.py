@@ -12,7 +12,7 @@ import secrets
 from collections import OrderedDict
 from typing import Any
 
-from canaux.protocol.frames import dumps, event_text
+from canaux.protocol.frames import dumps, event_text, text_bytes
 from canaux.protocol.limits import Limits
 
 __all__ = ["SESSION_ID_BYTES", "SessionState", "new_session_id"]
@@ -63,6 +63,8 @@ class SessionState:
         # full collection visits every item of it: with thousands of events buffered per
         # session that walk alone stalled the event loop for tens of milliseconds.
         self._buffer: dict[int, str] = {}
+        self._buffer_bytes = 0
+        """UTF-8 bytes of the frames in ``_buffer`` [LIMIT-11]."""
         self._replies: OrderedDict[str, str] = OrderedDict()
         self.attached = False
         self.detached_at: float | None = None
@@ -89,9 +91,21 @@ class SessionState:
         text = event_text(self.seq, channel, data_json)
         buffer = self._buffer
         buffer[self.seq] = text
-        if len(buffer) > self.limits.resume_buffer:
-            del buffer[self.seq - self.limits.resume_buffer]
+        self._buffer_bytes += text_bytes(text)
+        limits = self.limits
+        # [LIMIT-5, LIMIT-11] the newest events that fit both bounds, always the newest one;
+        # what goes is the oldest, so the buffer stays a run of consecutive seqs.
+        while len(buffer) > limits.resume_buffer or (
+            self._buffer_bytes > limits.resume_buffer_bytes and len(buffer) > 1
+        ):
+            oldest = self.seq - len(buffer) + 1
+            self._buffer_bytes -= text_bytes(buffer.pop(oldest))
         return self.seq, text
+
+    @property
+    def buffered_bytes(self) -> int:
+        """UTF-8 bytes of the events kept for replay [LIMIT-11]."""
+        return self._buffer_bytes
 
     @property
     def oldest_buffered(self) -> int | None:
@@ -144,6 +158,7 @@ class SessionState:
         """Forget this session: it will never be resumed again [RESUME-7]."""
         self.discarded = True
         self._buffer.clear()
+        self._buffer_bytes = 0
         self._replies.clear()
 
     def may_resume(self, identity: str | None, seq: int, now: float, limits: Limits) -> bool:

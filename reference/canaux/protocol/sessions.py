@@ -14,6 +14,11 @@ way python-websockets' asyncio connection only pumps bytes into its ``Protocol``
 - **end of a connection** → :meth:`~ServerSessions.detach` [RESUME-10];
 - **time** → :meth:`~ServerSessions.expire` [RESUME-7].
 
+Detached sessions are bounded per identity (``max_detached_sessions``) and in all
+(``max_detached_total``): a detach beyond either bound discards the session of that identity
+(or of the server) detached longest ago, whose resume then gets ``resumed: false`` like any
+discarded session's [LIMIT-12, LIMIT-13, RESUME-2].
+
 Outputs: the :class:`Opened` decision, the connection a takeover replaces, the reply of each
 request, and :meth:`~ServerSessions.take_discarded` (the sessions the I/O layer must remove
 from its hub). The clock is passed in.
@@ -30,6 +35,7 @@ States of one session::
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -195,6 +201,10 @@ class ServerSessions(Generic[Sink]):
         self.limits = limits
         self._sessions: dict[str, ServerSession] = {}
         self._discarded: list[ServerSession] = []
+        # Detached sessions in the order they detached, in all and per identity, for the
+        # bounds of LIMIT-12 and LIMIT-13 (the oldest is first).
+        self._detached: OrderedDict[str, ServerSession] = OrderedDict()
+        self._detached_by_identity: dict[str | None, OrderedDict[str, ServerSession]] = {}
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -204,6 +214,12 @@ class ServerSessions(Generic[Sink]):
 
     def get(self, session_id: str) -> ServerSession | None:
         return self._sessions.get(session_id)
+
+    def detached_count(self, identity: str | None = None, *, every: bool = False) -> int:
+        """Detached sessions of ``identity`` (of every identity with ``every``) [LIMIT-12]."""
+        if every:
+            return len(self._detached)
+        return len(self._detached_by_identity.get(identity, ()))
 
     # Outputs ------------------------------------------------------------------------------
 
@@ -311,6 +327,7 @@ class ServerSessions(Generic[Sink]):
         previous = session._carrier
         session._carrier = carrier
         session._state.attach(now)
+        self._forget_detached(session)
         if previous is None or previous is carrier:
             return None
         return previous  # type: ignore[return-value]  # only Sinks are ever attached here
@@ -327,6 +344,17 @@ class ServerSessions(Generic[Sink]):
         session._state.detach(now)
         if self.limits.resume_window_ms == 0:
             self.discard(session)  # [RESUME-7] a window of 0: nothing to wait for
+            return
+        self._detached[session.id] = session
+        mine = self._detached_by_identity.setdefault(session.identity, OrderedDict())
+        mine[session.id] = session
+        # [LIMIT-12] one identity keeps at most max_detached_sessions detached sessions; the
+        # one detached longest ago goes (its resume gets resumed: false [RESUME-2]).
+        while len(mine) > self.limits.max_detached_sessions:
+            self.discard(next(iter(mine.values())))
+        # [LIMIT-13] and the server at most max_detached_total, whoever they belong to.
+        while len(self._detached) > self.limits.max_detached_total:
+            self.discard(next(iter(self._detached.values())))
 
     def expire(self, now: float) -> list[ServerSession]:
         """Discard every session detached longer than the window [RESUME-7]; return them."""
@@ -341,10 +369,20 @@ class ServerSessions(Generic[Sink]):
         """Forget ``session``: never resumed again, its running work cancelled [RESUME-7]."""
         if self._sessions.get(session.id) is session:
             del self._sessions[session.id]
+        self._forget_detached(session)
         if not session._state.discarded:
             session._state.discard()
             session._cancel_requests()
             self._discarded.append(session)
+
+    def _forget_detached(self, session: ServerSession) -> None:
+        if self._detached.pop(session.id, None) is None:
+            return
+        mine = self._detached_by_identity.get(session.identity)
+        if mine is not None:
+            mine.pop(session.id, None)
+            if not mine:
+                del self._detached_by_identity[session.identity]
 
     def discard_all(self) -> None:
         for session in list(self._sessions.values()):

@@ -54,7 +54,7 @@ class LegacyLink:
         self.kind = kind
         self.identity = identity
         self.principal = principal
-        self.outbound = Outbound(runtime.limits.outbound_queue)
+        self.outbound = Outbound(runtime.limits.outbound_queue, runtime.limits.outbound_queue_bytes)
         self._close_code: int | None = None
         self._closed = asyncio.Event()
         self._requests: set[asyncio.Task[None]] = set()

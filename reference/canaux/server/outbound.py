@@ -17,10 +17,11 @@ __all__ = ["Outbound"]
 
 
 class Outbound:
-    """Frames waiting to be written to one connection, at most ``limit`` of them."""
+    """Frames waiting to be written to one connection: at most ``limit`` of them and
+    ``max_bytes`` bytes of UTF-8 [LIMIT-4]."""
 
-    def __init__(self, limit: int) -> None:
-        self._queue = OutboundQueue(limit)
+    def __init__(self, limit: int, max_bytes: int | None = None) -> None:
+        self._queue = OutboundQueue(limit, max_bytes)
         self._wake = asyncio.Event()
 
     def __len__(self) -> int:

@@ -50,7 +50,7 @@ class SSEStream(Response):
         ]
         self._runtime = runtime
         self.session = session
-        self.outbound = Outbound(runtime.limits.outbound_queue)
+        self.outbound = Outbound(runtime.limits.outbound_queue, runtime.limits.outbound_queue_bytes)
         self._closed = asyncio.Event()
         self._expires_in = expires_in
 

@@ -89,3 +89,65 @@ class TestBound:
     def test_the_limit_is_at_least_one(self) -> None:
         with pytest.raises(ValueError, match="at least 1"):
             OutboundQueue(0)
+
+
+class TestByteBound:
+    """[LIMIT-4] the queue is bounded in UTF-8 bytes as well as in frames."""
+
+    def test_a_frame_taking_the_queue_over_its_bytes_overflows_it(self) -> None:
+        queue = OutboundQueue(100, max_bytes=10)
+        assert queue.put("aaaa")
+        assert queue.put("bbbbbb")  # exactly 10 bytes: fits
+        assert queue.queued_bytes == 10
+        assert not queue.put("c")
+        assert queue.overflowed
+        assert queue.take() == []
+
+    def test_bytes_are_counted_in_utf8_not_characters(self) -> None:
+        queue = OutboundQueue(100, max_bytes=10)
+        assert queue.put("é" * 5)  # 5 characters, 10 bytes
+        assert queue.queued_bytes == 10
+        assert not queue.put("x")
+
+    def test_a_frame_that_finds_the_queue_empty_always_fits(self) -> None:
+        """One event larger than the bound never cuts a client that reads."""
+        queue = OutboundQueue(100, max_bytes=10)
+        assert queue.put("x" * 50)
+        assert queue.take() == ["x" * 50]
+        assert queue.queued_bytes == 0
+        assert queue.put("y" * 50)
+        assert not queue.put("z")
+        assert queue.overflowed
+
+    def test_taking_frees_the_bytes(self) -> None:
+        queue = OutboundQueue(100, max_bytes=10)
+        for _ in range(20):
+            assert queue.put("12345678")
+            assert queue.take() == ["12345678"]
+        assert not queue.overflowed
+
+    def test_decided_replies_count_and_move_with_their_bytes(self) -> None:
+        queue = OutboundQueue(100, max_bytes=10)
+        queue.expect("r1")
+        queue.expect("r2", "ack2")
+        assert queue.queued_bytes == 4
+        assert queue.fill("r1", "ack1")
+        assert queue.queued_bytes == 8
+        assert queue.take() == ["ack1", "ack2"]
+        assert queue.queued_bytes == 0
+
+    def test_the_welcome_and_replay_do_not_count_against_live_events(self) -> None:
+        """A full replay (bounded by the resume buffer) never cuts the client that asked."""
+        queue = OutboundQueue(2, max_bytes=10)
+        assert queue.put("w" * 8, bounded=False)
+        assert queue.put("r" * 8, bounded=False)
+        assert queue.put("r" * 8, bounded=False)
+        assert queue.put("live1")
+        assert queue.put("live2")
+        assert not queue.put("live3")  # beyond 2 frames and 10 bytes of live events
+        assert queue.overflowed
+
+    def test_no_byte_bound_by_default(self) -> None:
+        queue = OutboundQueue(3)
+        assert queue.put("x" * 1_000_000)
+        assert queue.put("y" * 1_000_000)

@@ -160,6 +160,41 @@ class TestMayResume:
         assert not session.may_resume("tok", 0, 1.0, LIMITS)
         assert session.may_resume("tok", 1, 1.0, LIMITS)
 
+    def test_buffer_bytes_overflow_while_detached_forbids_resume(self) -> None:
+        """[LIMIT-5] [LIMIT-11] the byte bound pushes the oldest events out like the count."""
+        limits = Limits(resume_buffer=1024, resume_buffer_bytes=65536, resume_window_ms=60000)
+        session = session_with(1, limits)
+        session.detach(0.0)
+        big = "x" * 30000
+        session.next_event("conformance.a", big)
+        session.next_event("conformance.a", big)
+        assert session.may_resume("tok", 1, 1.0, limits)  # 2 events of ~30 KB fit 64 KiB
+        session.next_event("conformance.a", big)
+        assert session.buffered_bytes <= 65536
+        assert not session.may_resume("tok", 1, 1.0, limits)
+        assert session.may_resume("tok", 2, 1.0, limits)
+        replay = session.replay_after(2)
+        assert replay is not None
+        assert [json.loads(t)["seq"] for t in replay] == [3, 4]
+
+    def test_the_newest_event_is_kept_whatever_its_size(self) -> None:
+        """[LIMIT-11] a resume just behind one event larger than the bound still resumes."""
+        limits = Limits(resume_buffer_bytes=65536, resume_window_ms=60000)
+        session = session_with(1, limits)
+        session.next_event("conformance.a", "x" * 100000)
+        assert session.may_resume("tok", 1, 0.0, limits)
+        assert not session.may_resume("tok", 0, 0.0, limits)
+        session.next_event("conformance.a", "small")
+        assert session.buffered_bytes < 65536
+        assert not session.may_resume("tok", 1, 0.0, limits)
+        assert session.may_resume("tok", 2, 0.0, limits)
+
+    def test_buffer_bytes_are_counted_in_utf8(self) -> None:
+        limits = Limits(resume_buffer_bytes=65536, resume_window_ms=60000)
+        session = SessionState("tok", limits)
+        _, text = session.next_event("conformance.a", "é" * 1000)
+        assert session.buffered_bytes == len(text.encode()) == len(text) + 1000
+
     def test_discarded_session_never_resumes(self) -> None:
         session = session_with(1)
         session.discard()

@@ -146,6 +146,63 @@ class TestLifecycle:
         assert work.cancelled
 
 
+class TestDetachedBounds:
+    """[LIMIT-12] [LIMIT-13] detached sessions are bounded per identity and in all; the one
+    detached longest ago goes, and its resume gets resumed: false [RESUME-2]."""
+
+    @staticmethod
+    def detached(sessions: ServerSessions[Carrier], identity: str | None, now: float) -> str:
+        session = sessions.open(identity, None, now).session
+        carrier = Carrier()
+        sessions.attach(session, carrier, now)
+        session.emit("conformance.x", {"n": 1})
+        sessions.detach(session, carrier, now)
+        return session.id
+
+    def test_one_more_detached_session_of_an_identity_discards_its_oldest(self) -> None:
+        sessions: ServerSessions[Carrier] = ServerSessions(Limits(max_detached_sessions=2))
+        first = self.detached(sessions, "tok", 0.0)
+        second = self.detached(sessions, "tok", 1.0)
+        other = self.detached(sessions, "other", 1.5)
+        assert sessions.detached_count("tok") == 2
+        third = self.detached(sessions, "tok", 2.0)
+        assert sessions.detached_count("tok") == 2
+        assert [s.id for s in sessions.take_discarded()] == [first]
+        refused = sessions.open("tok", resume(first, 1), 3.0)
+        assert not refused.resumed
+        assert refused.session.seq == 0  # a fresh session, never a silent gap
+        for kept, identity in ((second, "tok"), (third, "tok"), (other, "other")):
+            assert sessions.open(identity, resume(kept, 1), 3.0).resumed
+
+    def test_the_total_bound_discards_the_oldest_whoever_it_belongs_to(self) -> None:
+        limits = Limits(max_detached_sessions=2, max_detached_total=3)
+        sessions: ServerSessions[Carrier] = ServerSessions(limits)
+        ids = [self.detached(sessions, f"user{n}", float(n)) for n in range(4)]
+        assert sessions.detached_count(every=True) == 3
+        assert [s.id for s in sessions.take_discarded()] == [ids[0]]
+        assert not sessions.open("user0", resume(ids[0], 1), 5.0).resumed
+        assert sessions.open("user3", resume(ids[3], 1), 5.0).resumed
+
+    def test_a_resumed_session_is_no_longer_counted_as_detached(self) -> None:
+        sessions: ServerSessions[Carrier] = ServerSessions(Limits(max_detached_sessions=1))
+        first = self.detached(sessions, None, 0.0)
+        opened = sessions.open(None, resume(first, 1), 1.0)
+        assert opened.resumed
+        sessions.attach(opened.session, Carrier(), 1.0)
+        assert sessions.detached_count(None) == 0
+        self.detached(sessions, None, 2.0)
+        assert sessions.take_discarded() == []
+        assert sessions.get(first) is opened.session
+
+    def test_expired_sessions_leave_the_count(self) -> None:
+        limits = Limits(resume_window_ms=1000, max_detached_sessions=1)
+        sessions: ServerSessions[Carrier] = ServerSessions(limits)
+        self.detached(sessions, "tok", 0.0)
+        assert len(sessions.expire(5.0)) == 1
+        assert sessions.detached_count("tok") == 0
+        assert sessions.detached_count(every=True) == 0
+
+
 class TestRequests:
     def test_decide_changes_nothing_commit_records(self) -> None:
         sessions: ServerSessions[Carrier] = ServerSessions(Limits())
