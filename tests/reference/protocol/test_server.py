@@ -153,6 +153,11 @@ class TestHandshake:
             "max_rate",
             "resume_window_ms",
             "resume_buffer",
+            # [LIMIT-4, LIMIT-11, LIMIT-12] the optional bounds the reference announces.
+            "resume_buffer_bytes",
+            "outbound_queue",
+            "outbound_queue_bytes",
+            "max_detached_sessions",
         }
         assert [c["name"] for c in welcome["channels"]] == [e.name for e in CATALOGUE]
         assert peer.conn.state is OPEN
@@ -539,3 +544,34 @@ def test_frames_example_event_is_what_sessions_send() -> None:
     assert frames.parse_server_frame(json.loads(text)) == frames.Event(
         seq=1, channel="conformance.demo", data={"mark": "m-1", "body": {"x": 1}}
     )
+
+
+class TestOutboundBytes:
+    def test_a_client_over_outbound_queue_bytes_is_cut_with_4503(self) -> None:
+        """[LIMIT-4] the queue is bounded in bytes: 64 KiB of unread events, not 1024 frames."""
+        peer = Peer(Limits(outbound_queue_bytes=65536))
+        peer.send(HELLO)
+        peer.conn.welcome(SessionState(None, peer.limits), False, CATALOGUE)
+        peer.received()
+        body = "x" * 20000
+        sent = 0
+        while not peer.conn.closed and sent < 10:
+            peer.conn.send_event_text(f'{{"type":"event","seq":{sent + 1},"data":"{body}"}}')
+            sent += 1
+        assert peer.conn.close_code == 4503
+        assert sent == 4  # 3 frames of ~20 KB fit 64 KiB; the fourth overflows
+
+    def test_a_full_replay_does_not_cut_the_client_that_resumed(self) -> None:
+        """[LIMIT-4] [RESUME-3] the welcome and the replay do not count against live events."""
+        limits = Limits(outbound_queue_bytes=65536, resume_buffer_bytes=1048576)
+        session = SessionState(None, limits)
+        for n in range(30):
+            session.next_event("conformance.a", {"mark": f"m{n}", "body": "y" * 20000})
+        peer = Peer(limits)
+        peer.send({"type": "hello", "version": 1, "resume": {"session": session.id, "seq": 0}})
+        peer.conn.welcome(session, True, CATALOGUE)
+        assert not peer.conn.closed
+        peer.conn.send_event_text(session.next_event("conformance.a", {"mark": "live"})[1])
+        assert not peer.conn.closed
+        frames = peer.received()
+        assert [f.get("seq") for f in frames[1:]] == list(range(1, 32))
