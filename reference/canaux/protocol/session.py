@@ -92,15 +92,18 @@ class SessionState:
         buffer = self._buffer
         buffer[self.seq] = text
         self._buffer_bytes += text_bytes(text)
-        limits = self.limits
+        self._trim()
+        return self.seq, text
+
+    def _trim(self) -> None:
         # [LIMIT-5, LIMIT-11] the newest events that fit both bounds, always the newest one;
         # what goes is the oldest, so the buffer stays a run of consecutive seqs.
+        buffer, limits = self._buffer, self.limits
         while len(buffer) > limits.resume_buffer or (
             self._buffer_bytes > limits.resume_buffer_bytes and len(buffer) > 1
         ):
             oldest = self.seq - len(buffer) + 1
             self._buffer_bytes -= text_bytes(buffer.pop(oldest))
-        return self.seq, text
 
     @property
     def buffered_bytes(self) -> int:
@@ -200,6 +203,8 @@ class SessionState:
         buffer = [(int(seq), str(text)) for seq, text in snapshot["buffer"]]
         state.seq = int(snapshot["seq"])
         state._buffer = dict(buffer[-limits.resume_buffer :])
+        state._buffer_bytes = sum(text_bytes(text) for text in state._buffer.values())
+        state._trim()  # [LIMIT-11] this process's byte bound too
         for frame_id, text in snapshot["replies"]:
             state.remember_reply(str(frame_id), str(text))
         return state

@@ -436,6 +436,10 @@ class ServerSessions(Generic[Sink]):
         state.detach(now - max(0.0, detached_for))
         session = ServerSession(state, "ws")
         self._sessions[session.id] = session
+        # Counted with the detached sessions of this process [LIMIT-12, LIMIT-13], as the
+        # newest: the bounds apply at the next detach.
+        self._detached[session.id] = session
+        self._detached_by_identity.setdefault(session.identity, OrderedDict())[session.id] = session
         return session
 
     # Requests: decide, the door performs the effect, then commit ---------------------------

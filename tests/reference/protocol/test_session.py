@@ -189,6 +189,20 @@ class TestMayResume:
         assert not session.may_resume("tok", 1, 0.0, limits)
         assert session.may_resume("tok", 2, 0.0, limits)
 
+    def test_a_restored_session_keeps_the_byte_bound_of_its_new_process(self) -> None:
+        """[LIMIT-11] a snapshot from a process with a larger buffer fits this one's bytes."""
+        roomy = Limits(resume_buffer_bytes=4 * 1048576, resume_window_ms=60000)
+        session = session_with(0, roomy)
+        for _ in range(10):
+            session.next_event("conformance.a", "x" * 30000)
+        limits = Limits(resume_buffer_bytes=65536, resume_window_ms=60000)
+        restored = SessionState.restore(session.snapshot(), limits)
+        assert 0 < restored.buffered_bytes <= 65536
+        assert restored.may_resume("tok", 8, 0.0, limits)
+        assert not restored.may_resume("tok", 7, 0.0, limits)
+        restored.next_event("conformance.a", "x" * 30000)
+        assert restored.buffered_bytes <= 65536
+
     def test_buffer_bytes_are_counted_in_utf8(self) -> None:
         limits = Limits(resume_buffer_bytes=65536, resume_window_ms=60000)
         session = SessionState("tok", limits)
