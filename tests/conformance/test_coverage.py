@@ -27,10 +27,6 @@ KNOWN_GAPS = {
     "case is drafted (SLOW-01), but its broken server cannot sit behind the proof-of-power relay: "
     "the relay sends under one lock for all connections, so a stalled reader stalls them all",
     "LIMIT-4": "the same case (4503 after the announced outbound bound) and the same relay limit",
-    "LIMIT-11": "needs a resume past resume_buffer_bytes of events (#10, r-bounds): the byte "
-    "bound is announced now; the reference's own tests check it (tests/reference/protocol)",
-    "LIMIT-12": "needs max_detached_sessions + 1 detached sessions of one identity (#10, "
-    "r-bounds): announced now; checked by tests/reference/protocol/test_sessions.py",
     "LIMIT-13": "the total of detached sessions is not announced: the suite cannot know when it "
     "applies",
 }
@@ -82,6 +78,7 @@ NEW_MODULES = {
     "exact_entries",
     "access_policy",
     "sse_takeover",
+    "memory_bounds",
 }
 """Suite modules written for #9: each of their cases has a broken server that it catches."""
 

@@ -648,6 +648,40 @@ class LowersLimitsOnResume(Fault):
         return [frame]
 
 
+class _HalvesAnnouncedLimit(Fault):
+    """Announces half of one optional limit while the server keeps the real one (#10)."""
+
+    limit = ""
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        limits = frame.get("limits")
+        if (
+            frame.get("type") == "welcome"
+            and isinstance(limits, dict)
+            and isinstance(limits.get(self.limit), int)
+        ):
+            limits[self.limit] = max(1, limits[self.limit] // 2)
+        return [frame]
+
+
+class KeepsMoreDetachedThanAnnounced(_HalvesAnnouncedLimit):
+    name = "keeps-more-detached-than-announced"
+    description = (
+        "announces half the max_detached_sessions it keeps: one identity's detached sessions "
+        "beyond the announced bound are not discarded"
+    )
+    limit = "max_detached_sessions"
+
+
+class KeepsMoreBytesThanAnnounced(_HalvesAnnouncedLimit):
+    name = "keeps-more-bytes-than-announced"
+    description = (
+        "announces half the resume_buffer_bytes it keeps: a session that missed more than the "
+        "announced bytes is still resumed"
+    )
+    limit = "resume_buffer_bytes"
+
+
 # --------------------------------------------------------------------------- #9: new cases
 
 
@@ -1303,6 +1337,8 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(RefusedResumeDiscardsLiveSession, ("LIFE-02",), "RESUME-12"),
     _b(ExplainsRefusedResume, ("LIFE-03",), "RESUME-13"),
     _b(LowersLimitsOnResume, ("LIFE-04",), "LIMIT-6"),
+    _b(KeepsMoreDetachedThanAnnounced, ("MEM-01",), "LIMIT-12"),
+    _b(KeepsMoreBytesThanAnnounced, ("MEM-02",), "LIMIT-11"),
     _b(DuplicatesAckId, ("FORM-01",), "TRANSPORT-9"),
     _b(NumbersAcks, ("FORM-01",), "DELIVERY-7"),
     _b(UnregisteredErrorCode, ("FORM-01",), "OPS-18"),
