@@ -88,7 +88,7 @@ docs: $(STAMP) $(DOCS_NODE)
 	$(MKDOCS) serve --dev-addr $(DOCS_ADDR)
 
 # ---- benchmarks -----------------------------------------------------------------------------
-.PHONY: bench bench-full bench-flood
+.PHONY: bench bench-full bench-flood bench-memory
 
 ## bench: the benchmark harness in quick mode (under five minutes); prints the table
 bench: $(STAMP)
@@ -97,6 +97,10 @@ bench: $(STAMP)
 ## bench-flood: an unrelated subscriber's latency during a 3,000-connection flood and a 1,000-socket slowloris
 bench-flood: $(STAMP)
 	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; $(PY) -m benchmarks.run --flood
+
+## bench-memory: what one identity can make the server hold (detached sessions, big publishes, a slow reader)
+bench-memory: $(STAMP)
+	$(PY) -m benchmarks.memory
 
 ## bench-full: the full set (10,000 idle connections, longer windows); results in benchmarks/results/
 bench-full: $(STAMP)
