@@ -486,7 +486,8 @@ class Client:
             await ws.close()
             return False, None
         if ws.subprotocol != SUBPROTOCOL:
-            await ws.close()
+            # [TRANSPORT-8] a handshake that did not select canaux.v1 is closed with 1002.
+            await ws.close(CloseCode.PROTOCOL_ERROR, "canaux.v1 not selected")
             return False, ConnectionClosedByServer(None, "server did not select canaux.v1")
         self.connections_opened += 1
         self._outgoing.clear()

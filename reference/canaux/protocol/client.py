@@ -298,7 +298,7 @@ class ClientConnection:
             self._fail(Failure(CloseCode.INVALID_PAYLOAD, "frame is not a json object"))
             return
         try:
-            frame = parse_server_frame(obj)
+            frame = parse_server_frame(_known_error_code(obj))
         except FrameError as exc:
             self._fail(Failure(PROTOCOL_ERROR, f"invalid server frame: {exc}"))
             return
@@ -529,6 +529,27 @@ class ClientConnection:
             if not isinstance(o, Publish) and o.channel == op.channel
         ]
         return op.channel in self._wanted and not later
+
+
+def _known_error_code(obj: dict[str, Any]) -> dict[str, Any]:
+    """[OPS-19] An ``error`` code the client does not know is read as ``internal_error``.
+
+    A newer server may send codes this client predates; the request is refused as by a server
+    failure and the connection stays open. The original code stays in the message.
+    """
+    code = obj.get("code")
+    if obj.get("type") != "error" or not isinstance(code, str) or code in _KNOWN_ERROR_CODES:
+        return obj
+    logger.info("unknown error code %r read as internal_error (OPS-19)", code)
+    message = obj.get("message")
+    return {
+        **obj,
+        "code": ErrorCode.INTERNAL_ERROR.value,
+        "message": f"{message} (code {code})" if isinstance(message, str) else f"code {code}",
+    }
+
+
+_KNOWN_ERROR_CODES: frozenset[str] = frozenset(code.value for code in ErrorCode)
 
 
 def _pong(ping: Ping) -> Pong:

@@ -21,11 +21,7 @@ from canaux_conformance.outcomes import Verdict
 from canaux_conformance.report import write_reports
 from canaux_conformance.results import RunResult
 
-KNOWN_REFERENCE_FAILURES = {
-    "CL-HS-02": "TRANSPORT-8: the reference closes with 1000, not 1002 (asked of r-client, BOARD)",
-    "CL-ERR-01": "OPS-19: an unknown error code makes the reference drop the connection and "
-    "never answer the publish (asked of r-client, BOARD)",
-}
+KNOWN_REFERENCE_FAILURES: dict[str, str] = {}
 """Cases the reference client fails today, each with the requirement and who fixes it. A case
 listed here may pass or fail; remove it once the reference is fixed."""
 

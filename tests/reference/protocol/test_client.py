@@ -216,6 +216,18 @@ class TestOperations:
         assert rejected.operation.id == op
         assert conn.pending == {}
 
+    def test_an_unknown_error_code_refuses_like_internal_error_ops_19(self) -> None:
+        conn = opened()
+        op = conn.publish("conformance.a", 1)
+        frame = {"type": "error", "id": op, "code": "future_code", "message": "newer server"}
+        conn.receive_text(json.dumps(frame), 0.0)
+        [rejected] = conn.events_received()
+        assert isinstance(rejected, Rejected)
+        assert (rejected.id, rejected.code) == (op, "internal_error")
+        assert "future_code" in rejected.message
+        assert conn.state is OPEN
+        assert conn.pending == {}
+
     def test_error_without_id_is_reported_with_no_id(self) -> None:
         conn = opened()
         conn.receive_text('{"type":"error","code":"bad_frame","message":"x","pointer":""}', 0.0)
