@@ -21,6 +21,7 @@ from .power_faults import (
     AcceptsUpdateAfterTerminal,
     LegacyPingAlsoRefused,
     PlayStartsAtTheSecond,
+    ReceiveOnlyStillChats,
     RemembersByLastUse,
     RemoveLeavesCurrent,
     SlowPathSafeIntegerOffByOne,
@@ -1390,6 +1391,7 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     *(BrokenServer(f, c, frozenset(b), setup=setup) for f, c, b, setup in GAP_SERVERS),
     _b(RemoveLeavesCurrent, ("QREMOVE-01",), "QUEUE-5", "QUEUE-4"),
     _b(SlowPathSafeIntegerOffByOne, ("ROBUST-06",), "TRANSPORT-19", "DELIVERY-5"),
+    _b(ReceiveOnlyStillChats, ("LEG-RO-01",), "LEGACY-1", "LEGACY-3"),
 )
 
 REFERENCE_ONLY: tuple[str, ...] = ()

@@ -16,6 +16,7 @@ __all__ = [
     "AcceptsUpdateAfterTerminal",
     "LegacyPingAlsoRefused",
     "PlayStartsAtTheSecond",
+    "ReceiveOnlyStillChats",
     "RemembersByLastUse",
     "RemoveLeavesCurrent",
     "SlowPathSafeIntegerOffByOne",
@@ -242,3 +243,20 @@ class SlowPathSafeIntegerOffByOne(Fault):
         if '"z":0.0' in text:
             return text.replace("9007199254740991", "9007199254740990")
         return text
+
+
+class ReceiveOnlyStillChats(Fault):
+    """The mutant ``legacy.py LegacyLink._read``: ``continue`` after the ``forbidden``
+    notice of ``/api/ws`` deleted [LEGACY-3]: the refused frame goes on to the chat channel,
+    whose reply comes to the socket (the relay adds the ``done`` of such a reply)."""
+
+    name = "receive-only-still-chats"
+    description = "a chat frame on /api/ws is refused, and answered by the chat channel too"
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = frame.get("data")
+        forbidden = isinstance(data, dict) and data.get("code") == "forbidden"
+        if frame.get("channel") == "system" and forbidden and conn.session is None:
+            done = {"type": "done", "request": "legacy-1", "chunks": 0}
+            return [frame, {"channel": "chat", "data": done}]
+        return [frame]
