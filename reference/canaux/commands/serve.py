@@ -25,7 +25,6 @@ from canaux.server.config import (
 )
 from canaux.server.jwt import JWT_SECRET_ENV, JWTAuthenticator
 from canaux.server.run import serve
-from canaux.server.workers import serve_workers
 
 __all__ = [
     "accept_tokens",
@@ -189,14 +188,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "a Redis URL such as redis://127.0.0.1:6379/0; every process started with the same "
         "URL serves one cluster (one order per channel; a dropped WebSocket session resumes "
         "on any of them)",
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        metavar="N",
-        help="run N server processes on the one port (default 1); more than one needs a "
-        "shared --broker redis://...: they then serve one cluster",
     )
     parser.add_argument(
         "--log-level",
@@ -377,10 +368,4 @@ def run(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as exc:
         print(f"canaux serve: {exc}", flush=True)
         return 2
-    if args.workers != 1:
-        try:
-            return serve_workers(config, args.workers, mount_path=mount_path, loop=args.loop)
-        except ValueError as exc:
-            print(f"canaux serve: {exc}", flush=True)
-            return 2
     return serve(config, mount_path=mount_path, loop=args.loop)

@@ -137,7 +137,7 @@ async def serve_async(
     its runtime (``runtime_of(app).publish(...)`` from a task of the same loop); ``config``
     still says where to listen. ``mount_path`` (``/canaux``): every endpoint below that prefix,
     the app mounted the way a FastAPI application mounts it (``app.mount("/canaux", app)``).
-    ``sockets``: listen on these already bound sockets instead (``canaux serve --workers``).
+    ``sockets``: listen on these already bound sockets instead (shared by several processes).
     """
     if app is None:
         app = create_app(config)
