@@ -1,7 +1,9 @@
 """Detached sessions shared through Redis (spec "Clusters"; see :mod:`canaux.server.session_store`).
 
 A detached session is one key, ``<prefix>session:<id>``, holding its snapshot and the stream
-position it had its events up to, with the resume window as its time to live [RESUME-7]. The
+position it had its events up to, with the resume window as its time to live [RESUME-7]; each
+identity's detached sessions are also in a sorted set by time, so that beyond
+``max_detached_sessions`` the one detached longest ago is discarded [LIMIT-12]. The
 events it is given while it waits are the stream's: :meth:`RedisSessionStore.replay` reads them
 back, so a session keeps "buffering" while no process holds it. Claiming deletes the key only
 if it still holds what was loaded (a script), so two processes never both resume one session.
@@ -10,6 +12,7 @@ if it still holds what was loaded (a script), so two processes never both resume
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import secrets
 from collections.abc import Awaitable, Callable, Collection
@@ -35,10 +38,33 @@ _LOAD = """
 return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}
 """
 
-# KEYS: the session key. ARGV: the value loaded. Returns 1 if it was deleted.
+# KEYS: the session key, the identity's set of detached sessions. ARGV: the value loaded, the
+# session id. Returns 1 if it was deleted.
 _CLAIM = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return redis.call('DEL', KEYS[1])
+end
 return 0
+"""
+
+# KEYS: the session key, its holder key, the identity's set of detached sessions. ARGV: the
+# value, its time to live (ms), the session id, max_detached_sessions, the session key prefix.
+# [LIMIT-12] beyond the bound, the identity's sessions detached longest ago are discarded.
+_SAVE = """
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[2])
+local now = redis.call('TIME')
+redis.call('ZADD', KEYS[3], now[1] * 1000000 + now[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+local over = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[4])
+if over > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, over - 1)) do
+    redis.call('DEL', ARGV[5] .. id)
+    redis.call('ZREM', KEYS[3], id)
+  end
+end
+return 1
 """
 
 
@@ -62,6 +88,7 @@ class RedisSessionStore:
         redis = broker.client
         self._load = redis.register_script(_LOAD)
         self._claim = redis.register_script(_CLAIM)
+        self._save = redis.register_script(_SAVE)
         self.node = secrets.token_hex(8)
         """This process's name in the deployment (who holds an attached session)."""
         self._handover: Callable[[str], None] | None = None
@@ -121,18 +148,26 @@ class RedisSessionStore:
     def position(self) -> str:
         return self._broker.position()
 
+    def _detached_key(self, identity: Any) -> str:
+        digest = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32]
+        return f"{self._broker.prefix}detached:{digest}"
+
     async def save(
-        self, session_id: str, snapshot: dict[str, Any], position: str, ttl_ms: int
+        self,
+        session_id: str,
+        snapshot: dict[str, Any],
+        position: str,
+        ttl_ms: int,
+        max_detached: int,
     ) -> None:
         value = dumps({"snapshot": snapshot, "position": position, "ttl_ms": ttl_ms})
-
-        async def store() -> None:
-            async with self._broker.client.pipeline(transaction=True) as pipe:
-                pipe.set(self._key(session_id), value, px=max(1, ttl_ms))
-                pipe.delete(self._owner_key(session_id))
-                await pipe.execute()
-
-        await _once_more(store)
+        keys = [
+            self._key(session_id),
+            self._owner_key(session_id),
+            self._detached_key(snapshot.get("identity")),
+        ]
+        args: list[str | int] = [value, max(1, ttl_ms), session_id, max_detached, self._key("")]
+        await _once_more(lambda: self._save(keys=keys, args=args))
 
     async def load(self, session_id: str) -> StoredSession | None:
         raw, left_ms = await _once_more(lambda: self._load(keys=[self._key(session_id)]))
@@ -144,7 +179,9 @@ class RedisSessionStore:
         return StoredSession(stored["snapshot"], str(raw), str(stored["position"]), detached_for)
 
     async def claim(self, session_id: str, raw: str) -> bool:
-        return bool(await self._claim(keys=[self._key(session_id)], args=[raw]))
+        identity = json.loads(raw)["snapshot"].get("identity")
+        keys = [self._key(session_id), self._detached_key(identity)]
+        return bool(await self._claim(keys=keys, args=[raw, session_id]))
 
     async def replay(
         self,

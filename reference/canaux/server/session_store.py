@@ -51,9 +51,15 @@ class SessionStore(Protocol):
         """The broker position this process has delivered every event up to, now."""
 
     async def save(
-        self, session_id: str, snapshot: dict[str, Any], position: str, ttl_ms: int
+        self,
+        session_id: str,
+        snapshot: dict[str, Any],
+        position: str,
+        ttl_ms: int,
+        max_detached: int,
     ) -> None:
-        """Keep ``snapshot`` for ``ttl_ms`` milliseconds (the resume window)."""
+        """Keep ``snapshot`` for ``ttl_ms`` milliseconds (the resume window); of its
+        identity's stored sessions, only the ``max_detached`` detached last stay [LIMIT-12]."""
 
     async def load(self, session_id: str) -> StoredSession | None:
         """The stored session, or ``None`` (never stored, expired or claimed)."""

@@ -216,7 +216,13 @@ class SessionRegistry:
         announce: bool = False,
     ) -> None:
         try:
-            await store.save(session_id, snapshot, position, self.limits.resume_window_ms)
+            await store.save(
+                session_id,
+                snapshot,
+                position,
+                self.limits.resume_window_ms,
+                self.limits.max_detached_sessions,
+            )
         except Exception:
             # Not resumable then: a resume gets resumed: false, never a gap [RESUME-2].
             logger.exception("could not store detached session %s", snapshot["id"][:6])
