@@ -8,7 +8,6 @@ one of those IDs, and that the transparent relay (no fault) passes every one of 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -693,8 +692,7 @@ class DuplicatesAckId(Fault):
     async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
         if frame.get("type") == "ack":
             text = json.dumps(frame["id"])
-            with contextlib.suppress(Exception):
-                await conn.client.send_text(f'{{"type":"ack","id":{text},"id":{text}}}')
+            conn.send_raw(f'{{"type":"ack","id":{text},"id":{text}}}')
             return []
         return [frame]
 
@@ -844,8 +842,7 @@ class UnregisteredCloseCode(Fault):
     async def server_closed(self, conn: Conn, code: int, reason: str) -> bool:
         if code != 4409:
             return True
-        with contextlib.suppress(Exception):
-            await conn.client.close(code=4499, reason=reason)
+        conn.close_client(4499, reason)
         return False
 
 
@@ -950,8 +947,7 @@ class ErrorClosesOthers(Fault):
         if frame.get("type") == "error":
             for other in list(conn.proxy.connections):
                 if other is not conn:
-                    with contextlib.suppress(Exception):
-                        await other.client.close(code=1011)
+                    other.close_client(1011)
         return [frame]
 
 
