@@ -8,7 +8,8 @@ reconnects: the cases it is run with do not need it.
 
 FLAWS: honest, no-subprotocol (TRANSPORT-1), early-subscribe (HANDSHAKE-11), strict-members
 (TRANSPORT-7), first-duplicate (TRANSPORT-12), numbers-as-text (TRANSPORT-19),
-ack-after-event-lost (OPS-7).
+ack-after-event-lost (OPS-7), v1-limits-only (LIMIT-14: knows only the five limits every
+welcome has and refuses any other, as a client written before the optional ones would).
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+BASE_LIMITS = {
+    "max_frame_bytes",
+    "max_subscriptions",
+    "max_rate",
+    "resume_window_ms",
+    "resume_buffer",
+}
+"""The limits every welcome announces (the v1-limits-only flaw knows no others)."""
 
 KNOWN = {
     "welcome": {
@@ -91,6 +101,10 @@ class Toy:
         kind = frame.get("type")
         if self.flaw == "strict-members" and kind in KNOWN and set(frame) - KNOWN[kind]:
             await ws.close(1002, "unknown member")
+            return
+        limits = frame.get("limits") if kind == "welcome" else None
+        if self.flaw == "v1-limits-only" and isinstance(limits, dict) and set(limits) - BASE_LIMITS:
+            await ws.close(1002, "unknown limit")
             return
         if kind == "welcome":
             self.welcomed.set()

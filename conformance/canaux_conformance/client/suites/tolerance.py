@@ -87,6 +87,46 @@ async def cl_tol_02(ctx: ClientCaseContext) -> None:
 
 
 @client_case(
+    id="CL-TOL-03",
+    requirements=("LIMIT-14",),
+    title="a welcome announcing the optional limits is accepted",
+)
+async def cl_tol_03(ctx: ClientCaseContext) -> None:
+    """A welcome whose limits hold the optional members (resume_buffer_bytes, outbound_queue,
+    outbound_queue_bytes, max_detached_sessions): the client subscribes and delivers events."""
+    server = await ctx.server()
+    adapter = await ctx.adapter()
+    channel = ctx.channel()
+    conn = await ctx.connect(adapter, server, subscribe=[channel])
+    await conn.hello(timeout=ctx.timeout)
+    optional = {
+        "resume_buffer_bytes": 65536,
+        "outbound_queue": 1,
+        "outbound_queue_bytes": 65536,
+        "max_detached_sessions": 1,
+    }
+    await conn.welcome(limits=optional)
+    # [LIMIT-14] "A client MUST accept a welcome whose limits has none, some or all of" them.
+    subscribe = await conn.next_or_none(timeout=ctx.timeout, types=("subscribe",))
+    if subscribe is None:
+        ended = f" and closed with {conn.close_code}" if not conn.open else ""
+        raise CaseFailed(
+            f"after a welcome announcing {sorted(optional)}, the client never subscribed{ended}",
+            requirement="LIMIT-14",
+        )
+    await conn.ack(str(subscribe.get("id")))
+    data = ctx.data()
+    await conn.event(1, channel, data)
+    await ctx.wait_delivered(adapter, data, requirement="LIMIT-14")
+    if not conn.open:
+        raise CaseFailed(
+            f"the client closed the connection ({conn.close_code}) after a welcome announcing "
+            "the optional limits",
+            requirement="LIMIT-14",
+        )
+
+
+@client_case(
     id="CL-NUM-01",
     requirements=("TRANSPORT-19",),
     title="numbers reach the application as the doubles they denote",
