@@ -22,6 +22,8 @@ NOT_CHECKED: dict[str, str] = {
     "requests a case can send in its budget",
     "CLIENT-12": "whether a client hands events over asynchronously, and its bound, are inside "
     "the client: adapter protocol v1 has no way to make the application slow",
+    "CLIENT-15": "a SHOULD whose bound is the client's own: a case cannot tell a client that "
+    "waits longer than its budget from one that never gives up",
 }
 """Requirement → why no client case checks it."""
 

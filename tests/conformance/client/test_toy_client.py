@@ -27,6 +27,7 @@ FLAWS = {
     "numbers-as-text": ("CL-NUM-01", "TRANSPORT-19"),
     "ack-after-event-lost": ("CL-ORDER-01", "OPS-7"),
     "v1-limits-only": ("CL-TOL-03", "LIMIT-14"),
+    "trusts-early-frames": ("CL-HS-03", "CLIENT-14"),
 }
 """Flaw → the case that must catch it and the requirement it must name."""
 

@@ -9,7 +9,8 @@ reconnects: the cases it is run with do not need it.
 FLAWS: honest, no-subprotocol (TRANSPORT-1), early-subscribe (HANDSHAKE-11), strict-members
 (TRANSPORT-7), first-duplicate (TRANSPORT-12), numbers-as-text (TRANSPORT-19),
 ack-after-event-lost (OPS-7), v1-limits-only (LIMIT-14: knows only the five limits every
-welcome has and refuses any other, as a client written before the optional ones would).
+welcome has and refuses any other, as a client written before the optional ones would),
+trusts-early-frames (CLIENT-14: delivers an event that comes before welcome).
 """
 
 from __future__ import annotations
@@ -101,6 +102,10 @@ class Toy:
         kind = frame.get("type")
         if self.flaw == "strict-members" and kind in KNOWN and set(frame) - KNOWN[kind]:
             await ws.close(1002, "unknown member")
+            return
+        early = kind not in ("welcome", "ping") and not self.welcomed.is_set()
+        if early and self.flaw != "trusts-early-frames":
+            await ws.close(1002, f"{kind} before welcome")  # [CLIENT-14]
             return
         limits = frame.get("limits") if kind == "welcome" else None
         if self.flaw == "v1-limits-only" and isinstance(limits, dict) and set(limits) - BASE_LIMITS:

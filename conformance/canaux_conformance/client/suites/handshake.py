@@ -80,3 +80,35 @@ async def cl_hs_02(ctx: ClientCaseContext) -> None:
             f"the client sent {hello[0].text!r} on a connection without canaux.v1",
             requirement="TRANSPORT-8",
         )
+
+
+@client_case(
+    id="CL-HS-03",
+    requirements=("CLIENT-14",),
+    title="an event before welcome is never delivered: the client closes with 1002",
+)
+async def cl_hs_03(ctx: ClientCaseContext) -> None:
+    """The server answers hello with an event instead of a welcome: the application must not
+    see it, and the client must close that connection with 1002."""
+    server = await ctx.server()
+    adapter = await ctx.adapter()
+    channel = ctx.channel()
+    conn = await ctx.connect(adapter, server, subscribe=[channel])
+    await conn.hello(timeout=ctx.timeout)
+    data = ctx.data()
+    await conn.event(1, channel, data)
+    # [CLIENT-14] "MUST NOT hand the application any frame other than welcome that arrives
+    # ... before its welcome"; "MUST close the connection with 1002".
+    found = await adapter.observe(lambda m: m.kind == "event", timeout=_QUIET)
+    if found is not None:
+        raise CaseFailed(
+            f"an event sent before welcome reached the application: {found.get('data')!r}",
+            requirement="CLIENT-14",
+        )
+    code = await conn.wait_closed(timeout=ctx.timeout)
+    if code != 1002:
+        shown = "kept the connection open" if code is None else f"closed with {code}"
+        raise CaseFailed(
+            f"after an event before welcome the client {shown}, not 1002",
+            requirement="CLIENT-14",
+        )
