@@ -76,8 +76,6 @@ class FaultProxy:
         self._server: asyncio.Server | None = None
         self._flowing = asyncio.Event()
         self._flowing.set()
-        self._to_client = asyncio.Event()
-        self._to_client.set()
         self._changed = asyncio.Event()
         self._handlers: set[asyncio.Task[None]] = set()
 
@@ -124,15 +122,9 @@ class FaultProxy:
         """Stop forwarding bytes in both directions, closing nothing."""
         self._flowing.clear()
 
-    def stall_toward_client(self) -> None:
-        """Stop forwarding bytes from the server only: a client that stops reading while it
-        still sends (the server's writes back up into its outbound queue, LIMIT-4)."""
-        self._to_client.clear()
-
     def resume(self) -> None:
         """Forward again what waited during a stall."""
         self._flowing.set()
-        self._to_client.set()
 
     @property
     def stalled(self) -> bool:
@@ -233,8 +225,6 @@ class FaultProxy:
                             sink.write_eof()
                     return
                 await self._flowing.wait()
-                if not toward_server:
-                    await self._to_client.wait()
                 if toward_server and conn.half_closed:
                     continue  # the write side toward the server is shut: nothing more goes out
                 sink.write(chunk)

@@ -8,6 +8,7 @@ one of those IDs, and that the transparent relay (no fault) passes every one of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -692,7 +693,8 @@ class DuplicatesAckId(Fault):
     async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
         if frame.get("type") == "ack":
             text = json.dumps(frame["id"])
-            conn.send_raw(f'{{"type":"ack","id":{text},"id":{text}}}')
+            with contextlib.suppress(Exception):
+                await conn.client.send_text(f'{{"type":"ack","id":{text},"id":{text}}}')
             return []
         return [frame]
 
@@ -842,7 +844,8 @@ class UnregisteredCloseCode(Fault):
     async def server_closed(self, conn: Conn, code: int, reason: str) -> bool:
         if code != 4409:
             return True
-        conn.close_client(4499, reason)
+        with contextlib.suppress(Exception):
+            await conn.client.close(code=4499, reason=reason)
         return False
 
 
@@ -947,7 +950,8 @@ class ErrorClosesOthers(Fault):
         if frame.get("type") == "error":
             for other in list(conn.proxy.connections):
                 if other is not conn:
-                    other.close_client(1011)
+                    with contextlib.suppress(Exception):
+                        await other.client.close(code=1011)
         return [frame]
 
 

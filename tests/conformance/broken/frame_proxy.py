@@ -10,11 +10,6 @@ The proxy keeps ``seq`` consistent when a fault injects or removes events: per s
 keeps a delta between the server's numbering and the one the client sees, applied to
 events, to a resumed ``welcome.seq`` and, inversely, to ``hello.resume.seq``. So a fault that
 leaks an event is caught as a leak, not as a seq gap.
-
-Frames toward one client leave through that connection's own writer, in the order they were
-queued, and the relay reads the server's next frame for a connection only once that connection's
-queue is empty: a client that stops reading backs its server connection up (the server's
-outbound bound, LIMIT-4, applies as without the relay) and holds up no other connection.
 """
 
 from __future__ import annotations
@@ -57,9 +52,6 @@ class Fault:
 
     name = "none"
     description = "transparent relay"
-    backpressure = True
-    """Read a connection's next server frame only once its client took the last (False: the
-    relay queues without bound, so the server behind never sees a slow reader)."""
 
     async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
         """Frames to forward to the server for one client frame (after seq translation)."""
@@ -124,8 +116,6 @@ class Conn:
     last_seq: int = 0
     state: dict[str, Any] = field(default_factory=dict)
     """Scratch space for faults."""
-    outbox: asyncio.Queue[str | bytes | tuple[int, str]] = field(default_factory=asyncio.Queue)
-    """What goes to the client, in order: text, bytes, or a close (code, reason) last."""
 
     @property
     def subscriptions(self) -> set[str]:
@@ -140,33 +130,9 @@ class Conn:
         return self.proxy.deltas.get(self.session or "", 0)
 
     async def to_client(self, frame: Frame) -> None:
-        """Send a frame to the client as is (no seq translation), after what is queued."""
-        self.send_raw(json.dumps(frame, separators=(",", ":")))
-
-    def send_raw(self, message: str | bytes) -> None:
-        """Queue a text or binary message for the client, exactly as given."""
-        self.outbox.put_nowait(message)
-
-    def close_client(self, code: int, reason: str = "") -> None:
-        """Close the client's connection once what is queued before it has been sent."""
-        self.outbox.put_nowait((code, reason))
-
-    async def drained(self) -> None:
-        """Wait until everything queued for the client has been written."""
-        await self.outbox.join()
-
-    async def write(self) -> None:
-        """The connection's writer: send what is queued, in order, until the relay stops it."""
-        while True:
-            message = await self.outbox.get()
-            with contextlib.suppress(Exception):
-                if isinstance(message, tuple):
-                    await self.client.close(code=message[0], reason=message[1])
-                elif isinstance(message, bytes):
-                    await self.client.send_bytes(message)
-                else:
-                    await self.client.send_text(message)
-            self.outbox.task_done()
+        """Send a frame to the client as is (no seq translation)."""
+        with contextlib.suppress(Exception):
+            await self.client.send_text(json.dumps(frame, separators=(",", ":")))
 
     async def to_server(self, frame: Frame) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -279,11 +245,10 @@ class FrameProxy:
             asyncio.create_task(self._client_to_server(conn)),
             asyncio.create_task(self._server_to_client(conn)),
         ]
-        writer = asyncio.create_task(conn.write())
         try:
             await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (*pumps, writer):
+            for task in pumps:
                 task.cancel()
             with contextlib.suppress(Exception):
                 await upstream.close()
@@ -325,31 +290,30 @@ class FrameProxy:
     async def _server_to_client(self, conn: Conn) -> None:
         try:
             async for message in conn.upstream:
-                frame = None if isinstance(message, bytes) else _decode(message)
+                if isinstance(message, bytes):
+                    await conn.client.send_bytes(message)
+                    continue
+                frame = _decode(message)
                 if frame is None:
-                    conn.send_raw(message)
-                else:
-                    async with self.lock:
-                        self._before_server_frame(conn, frame)
-                        for out in await self.fault.from_server(conn, frame):
-                            await conn.to_client(out)
-                if self.fault.backpressure:
-                    # Read the server's next frame once this client took the last.
-                    await conn.drained()
+                    await conn.client.send_text(message)
+                    continue
+                async with self.lock:
+                    self._before_server_frame(conn, frame)
+                    for out in await self.fault.from_server(conn, frame):
+                        await conn.to_client(out)
         except ConnectionClosed:
             pass
         code = conn.upstream.close_code or 1006
         reason = conn.upstream.close_reason or ""
         if not await self.fault.server_closed(conn, code, reason):
             # The fault hides the close: the client's side stays open until the client leaves.
-            await conn.drained()
             with contextlib.suppress(Exception):
                 while (await conn.client.receive())["type"] != "websocket.disconnect":
                     pass
             return
-        # 1005/1006 cannot be sent in a close frame; an abrupt end stays abrupt-ish.
-        conn.close_client(code if code not in (1005, 1006) else 1011, reason)
-        await conn.drained()
+        with contextlib.suppress(Exception):
+            # 1005/1006 cannot be sent in a close frame; an abrupt end stays abrupt-ish.
+            await conn.client.close(code=code if code not in (1005, 1006) else 1011, reason=reason)
 
     def _before_client_frame(self, conn: Conn, frame: Frame) -> None:
         kind = frame.get("type")

@@ -263,15 +263,6 @@ class KeepsReplacedSseStream(Fault):
         return path.endswith("/events")
 
 
-class NeverCutsSlowReaders(Fault):
-    name = "never-cuts-slow-readers"
-    description = (
-        "frames toward a client wait in an unbounded queue of the relay's: the server behind is "
-        "read on, so a reader that stops reading is never closed with 4503 (LIMIT-4)"
-    )
-    backpressure = False
-
-
 GAP_SERVERS: tuple[tuple[type[Fault], tuple[str, ...], tuple[str, ...], str], ...] = (
     (AnnouncesSmallerBuffer, ("BUF-01",), ("LIMIT-5",), "small-buffer"),
     (SseChecksListBackwards, ("SSE-ERR-01",), ("SSE-14",), "open"),
@@ -288,5 +279,4 @@ GAP_SERVERS: tuple[tuple[type[Fault], tuple[str, ...], tuple[str, ...], str], ..
     (PublishErrorWithoutMessage, ("PROG-HTTP-01",), ("HTTP-9",), "open"),
     (SseErrorWithoutMessage, ("SSE-ERR-01", "POLICY-02"), ("SSE-15",), "open"),
     (KeepsReplacedSseStream, ("SSE-TAKE-01",), ("SSE-13",), "open"),
-    (NeverCutsSlowReaders, ("SLOW-01",), ("LIMIT-4",), "open"),
 )
