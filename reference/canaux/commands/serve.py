@@ -109,12 +109,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="event loop (default asyncio); uvloop, which uvicorn picks by itself when it is "
         "installed (nicegui pulls it in), needs the uvloop package",
     )
-    limits = parser.add_argument_group("limits (announced in welcome and enforced)")
+    limits = parser.add_argument_group(
+        'limits (enforced; announced in welcome unless marked "not announced")'
+    )
     for name, flag, unit in (
         ("resume_window_ms", "--resume-window-ms", "ms a detached session stays resumable"),
         ("resume_buffer", "--resume-buffer", "events kept per session for resume"),
         ("heartbeat_ms", "--heartbeat-ms", "ms between heartbeats"),
-        ("hello_timeout_ms", "--hello-timeout-ms", "ms a new connection has to say hello"),
+        (
+            "hello_timeout_ms",
+            "--hello-timeout-ms",
+            "ms a new connection has to say hello (not announced)",
+        ),
         ("max_frame_bytes", "--max-frame-bytes", "largest client frame, UTF-8 bytes"),
         ("max_subscriptions", "--max-subscriptions", "subscriptions per session"),
         ("max_rate", "--max-rate", "client frames per second (token bucket)"),
