@@ -142,6 +142,8 @@ class SSEReader:
         self._own_http = http is None
         self._reset_callbacks: list[ResetCallback] = []
         self._closed = False
+        self._closing = asyncio.Event()
+        self._response: httpx.Response | None = None
         self._welcomed = asyncio.Event()
 
     @property
@@ -165,7 +167,16 @@ class SSEReader:
         self._reset_callbacks.append(fn)
 
     async def aclose(self) -> None:
+        """Stop [CLIENT-13]: an iteration under way in another task ends without another event.
+
+        The stream being read is closed here (whoever owns the HTTP client), and a wait
+        between attempts is cut short, so ``aclose()`` never waits for the server.
+        """
         self._closed = True
+        self._closing.set()
+        response, self._response = self._response, None
+        if response is not None:
+            await response.aclose()
         if self._own_http and self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -185,12 +196,16 @@ class SSEReader:
             welcomed = False
             try:
                 async for item in self._stream():
+                    if self._closed:
+                        return  # read after aclose(): never handed to the application
                     if isinstance(item, Welcome):
                         welcomed = True
                         self.backoff.welcomed(loop.time(), item.heartbeat_ms)
                         continue
                     yield item
-            except (httpx.TransportError, _Reconnect, TimeoutError) as exc:
+            except (httpx.TransportError, httpx.StreamError, _Reconnect, TimeoutError) as exc:
+                if self._closed:
+                    return
                 logger.info("sse %s: stream lost: %s", self.url, exc)
             finally:
                 # [CLIENT-11] only a stream that lasted heartbeat_ms after its welcome sets
@@ -200,8 +215,9 @@ class SSEReader:
                 return
             if welcomed:
                 logger.debug("sse %s: reconnecting after a welcomed stream", self.url)
-            # The backoff between attempts (CLIENT-1), not a synchronisation.
-            await asyncio.sleep(self.backoff.next_delay())
+            # The backoff between attempts (CLIENT-1), cut short by aclose().
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.backoff.next_delay())
 
     async def _stream(self) -> AsyncIterator[Welcome | Event]:
         if self._http is None:
@@ -225,30 +241,36 @@ class SSEReader:
         async with self._http.stream(
             "GET", self.url, params=params, headers=headers, timeout=timeout
         ) as response:
-            if 400 <= response.status_code < 500:
-                body = await response.aread()
-                raise _refusal(response.status_code, body, str(response.url))
-            if response.status_code != 200:
-                raise _Reconnect(f"http {response.status_code}")
-            parser = SSEParser()
-            lines = response.aiter_lines()
-            silence = 30.0
-            while True:
-                try:
-                    # [HEARTBEAT-4] a stream silent for two heartbeat intervals is dead
-                    # (the server sends ": ping" at least once per interval, SSE-4).
-                    async with asyncio.timeout(silence):
-                        line = await anext(lines)
-                except StopAsyncIteration:
-                    raise _Reconnect("stream ended") from None
-                message = parser.feed(line)
-                if message is None:
-                    continue
-                item = await self._message(message)
-                if isinstance(item, Welcome):
-                    silence = 2 * item.heartbeat_ms / 1000
-                if item is not None:
-                    yield item
+            if self._closed:
+                return
+            self._response = response
+            try:
+                if 400 <= response.status_code < 500:
+                    body = await response.aread()
+                    raise _refusal(response.status_code, body, str(response.url))
+                if response.status_code != 200:
+                    raise _Reconnect(f"http {response.status_code}")
+                parser = SSEParser()
+                lines = response.aiter_lines()
+                silence = 30.0
+                while True:
+                    try:
+                        # [HEARTBEAT-4] a stream silent for two heartbeat intervals is dead
+                        # (the server sends ": ping" at least once per interval, SSE-4).
+                        async with asyncio.timeout(silence):
+                            line = await anext(lines)
+                    except StopAsyncIteration:
+                        raise _Reconnect("stream ended") from None
+                    message = parser.feed(line)
+                    if message is None:
+                        continue
+                    item = await self._message(message)
+                    if isinstance(item, Welcome):
+                        silence = 2 * item.heartbeat_ms / 1000
+                    if item is not None:
+                        yield item
+            finally:
+                self._response = None
 
     async def _message(self, message: SSEMessage) -> Welcome | Event | None:
         try:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from canaux.client import Client, SSEError, SSEReader
@@ -124,3 +126,57 @@ async def test_unknown_channel_is_a_refusal_sse_3(server: RunningServer) -> None
 def test_reader_needs_a_channel() -> None:
     with pytest.raises(ValueError, match="channel"):
         SSEReader("http://127.0.0.1:1/events", [])
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("own_http", [True, False], ids=["reader-http", "caller-http"])
+async def test_aclose_ends_an_iteration_in_another_task(
+    server: RunningServer, own_http: bool
+) -> None:
+    """``aclose()`` ends a reader another task is iterating, whoever owns the HTTP client,
+    and no event read after it reaches the application."""
+    channel = "conformance.sse-aclose"
+    async with contextlib.AsyncExitStack() as stack:
+        http = None if own_http else await stack.enter_async_context(httpx.AsyncClient())
+        reader = SSEReader(server.events_url, [channel], http=http)
+        got: list[Event] = []
+
+        async def consume() -> None:
+            async for event in reader:
+                got.append(event)
+
+        task = asyncio.ensure_future(consume())
+        async with asyncio.timeout(20):
+            await reader.wait_welcomed()
+        await reader.aclose()
+        async with Client(server.ws_url) as pub:
+            await pub.send(channel, {"mark": "after-close"})
+        async with asyncio.timeout(10):
+            await task
+        assert got == []
+
+
+class _Drawn:
+    """A random source that draws the longest delay and tells when a delay was drawn."""
+
+    def __init__(self) -> None:
+        self.drawn = asyncio.Event()
+
+    def random(self) -> float:
+        self.drawn.set()
+        return 1.0
+
+
+@pytest.mark.anyio
+async def test_aclose_cuts_the_wait_between_attempts() -> None:
+    """A reader waiting out its backoff (the server is gone) ends at ``aclose()``."""
+    async with running_server(ServerConfig(conformance=True)) as gone:
+        url = gone.events_url
+    rng = _Drawn()
+    reader = SSEReader(url, ["conformance.x"], backoff_base=30.0, backoff_cap=30.0, rng=rng)
+    task = asyncio.ensure_future(collect(reader, 1, within=60))
+    async with asyncio.timeout(20):
+        await rng.drawn.wait()  # the first attempt failed: a 30 s wait has begun
+    await reader.aclose()
+    async with asyncio.timeout(10):
+        assert await task == []
