@@ -13,19 +13,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from canaux_conformance import __version__
-from canaux_conformance.cases import BUDGETS, PROFILES
+from canaux_conformance.cases import BUDGETS, PROFILES, Case, all_cases
 from canaux_conformance.report import LiveProgress, print_summary, write_reports
+from canaux_conformance.results import RunResult
 from canaux_conformance.runner import RunConfig, run
 from canaux_conformance.target import TargetError
 
-__all__ = ["add_run_options", "build_parser", "config_from_args", "main"]
+__all__ = [
+    "add_run_options",
+    "build_parser",
+    "config_from_args",
+    "list_cases",
+    "main",
+    "run_and_report",
+]
 
 EXIT_USAGE = 64
 
@@ -199,14 +208,44 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     )
 
 
-def _list_cases(only: Sequence[str], exclude: Sequence[str]) -> None:
+def list_cases(cases: Sequence[Case], only: Sequence[str], exclude: Sequence[str]) -> None:
     """One line per case, tab-separated (ID, profile, level, requirements, title): greppable."""
-    from canaux_conformance.cases import all_cases
     from canaux_conformance.runner import select_cases
 
-    for case in select_cases(all_cases(), only=only, exclude=exclude):
+    for case in select_cases(cases, only=only, exclude=exclude):
         reqs = ",".join(case.requirements)
         print(f"{case.id}\t{case.profile}\t{case.level}\t{reqs}\t{case.title}")
+
+
+def run_and_report(
+    args: argparse.Namespace,
+    start: Callable[[LiveProgress], Coroutine[Any, Any, RunResult]],
+    *,
+    kind: str,
+    cannot: str,
+) -> int:
+    """The tail of a server or client run: run with live progress, print the summary, write the
+    reports (``args.report_dir``, else ``reports/<kind>-<time>``), return the exit status.
+
+    ``cannot`` prefixes a :class:`TargetError` (exit 2); an interrupt exits 130.
+    """
+    console = Console(stderr=False, highlight=False)
+    report_dir = args.report_dir or Path("reports") / (
+        f"{kind}-" + datetime.now().strftime("%Y%m%d-%H%M%S")
+    )
+    try:
+        with LiveProgress(console) as progress:
+            result = asyncio.run(start(progress))
+    except TargetError as exc:
+        console.print(f"[bold red]{cannot}:[/] {exc}")
+        return 2
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        return 130
+    print_summary(result, console, transcripts=not args.no_transcripts)
+    written = write_reports(result, report_dir, junit=args.junit)
+    console.print("reports: " + ", ".join(str(p) for p in written))
+    return result.exit_status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -217,9 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return client_main(arguments[1:])
     parser = build_parser()
     args = parser.parse_args(arguments)
-    console = Console(stderr=False, highlight=False)
     if args.list:
-        _list_cases(args.only, args.exclude)
+        list_cases(all_cases(), args.only, args.exclude)
         return 0
     try:
         config = config_from_args(args)
@@ -229,19 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if args.budget not in BUDGETS:  # pragma: no cover - argparse only offers known budgets
         return EXIT_USAGE
-    report_dir = args.report_dir or Path("reports") / (
-        "conformance-" + datetime.now().strftime("%Y%m%d-%H%M%S")
+    return run_and_report(
+        args,
+        lambda progress: run(config, progress=progress),
+        kind="conformance",
+        cannot="cannot test the target",
     )
-    try:
-        with LiveProgress(console) as progress:
-            result = asyncio.run(run(config, progress=progress))
-    except TargetError as exc:
-        console.print(f"[bold red]cannot test the target:[/] {exc}")
-        return 2
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]")
-        return 130
-    print_summary(result, console, transcripts=not args.no_transcripts)
-    written = write_reports(result, report_dir, junit=args.junit)
-    console.print("reports: " + ", ".join(str(p) for p in written))
-    return result.exit_status

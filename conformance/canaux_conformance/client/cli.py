@@ -11,18 +11,11 @@ errored, or a requirement could not be checked), 64 on a usage error.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
-from datetime import datetime
-from pathlib import Path
 
-from rich.console import Console
-
-from canaux_conformance.cli import EXIT_USAGE, add_run_options
+from canaux_conformance.cli import EXIT_USAGE, add_run_options, list_cases, run_and_report
 from canaux_conformance.client.runner import ClientRunConfig, run_client
-from canaux_conformance.report import LiveProgress, print_summary, write_reports
-from canaux_conformance.target import TargetError
 
 __all__ = ["build_client_parser", "client_main"]
 
@@ -73,21 +66,14 @@ def _split(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return items, []
 
 
-def _list_cases(only: Sequence[str], exclude: Sequence[str]) -> None:
-    from canaux_conformance.client.cases import all_client_cases
-    from canaux_conformance.runner import select_cases
-
-    for case in select_cases(all_client_cases(), only=only, exclude=exclude):
-        reqs = ",".join(case.requirements)
-        print(f"{case.id}\t{case.profile}\t{case.level}\t{reqs}\t{case.title}")
-
-
 def client_main(argv: Sequence[str]) -> int:
     options, command = _split(argv)
     parser = build_client_parser()
     args = parser.parse_args(options)
     if args.list:
-        _list_cases(args.only, args.exclude)
+        from canaux_conformance.client.cases import all_client_cases
+
+        list_cases(all_client_cases(), args.only, args.exclude)
         return 0
     if args.timeout <= 0:
         parser.print_usage(sys.stderr)
@@ -103,20 +89,9 @@ def client_main(argv: Sequence[str]) -> int:
         timeout=args.timeout,
         case_timeout=args.case_timeout,
     )
-    console = Console(stderr=False, highlight=False)
-    report_dir = args.report_dir or Path("reports") / (
-        "client-" + datetime.now().strftime("%Y%m%d-%H%M%S")
+    return run_and_report(
+        args,
+        lambda progress: run_client(config, progress=progress),
+        kind="client",
+        cannot="cannot start the adapter",
     )
-    try:
-        with LiveProgress(console) as progress:
-            result = asyncio.run(run_client(config, progress=progress))
-    except TargetError as exc:
-        console.print(f"[bold red]cannot start the adapter:[/] {exc}")
-        return 2
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]")
-        return 130
-    print_summary(result, console, transcripts=not args.no_transcripts)
-    written = write_reports(result, report_dir, junit=args.junit)
-    console.print("reports: " + ", ".join(str(p) for p in written))
-    return result.exit_status
