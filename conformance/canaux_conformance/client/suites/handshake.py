@@ -98,7 +98,8 @@ async def cl_hs_03(ctx: ClientCaseContext) -> None:
     data = ctx.data()
     await conn.event(1, channel, data)
     # [CLIENT-14] "MUST NOT hand the application any frame other than welcome that arrives
-    # ... before its welcome"; "MUST close the connection with 1002".
+    # ... before its welcome"; "On a frame other than welcome or ping before welcome it MUST
+    # close the connection with 1002" (a ping before welcome it MAY answer: not checked here).
     found = await adapter.observe(lambda m: m.kind == "event", timeout=_QUIET)
     if found is not None:
         raise CaseFailed(
