@@ -132,13 +132,14 @@ def case(
     return register
 
 
-def load_suites() -> dict[str, str]:
-    """Import every module of :mod:`canaux_conformance.suites`, which registers their cases.
+def load_suites(package_name: str = "canaux_conformance.suites") -> dict[str, str]:
+    """Import every module of ``package_name`` (the server suite, or the client suite's
+    ``canaux_conformance.client.suites``), which registers their cases.
 
     Returns the modules that failed to import (name → traceback): one broken suite module
     must cost its own cases, reported as errors, not the whole run.
     """
-    package = importlib.import_module("canaux_conformance.suites")
+    package = importlib.import_module(package_name)
     broken: dict[str, str] = {}
     for module in pkgutil.iter_modules(package.__path__):
         if module.name.startswith("_"):

@@ -43,6 +43,8 @@ from canaux_conformance.wire import HandshakeRefused, RawClient, Transcript
 __all__ = [
     "Progress",
     "RunConfig",
+    "broken_suite",
+    "case_result",
     "is_must",
     "probe",
     "run",
@@ -202,17 +204,51 @@ def _profiles_for(config: RunConfig, server: ServerInfo | None, target: Target) 
     return profiles
 
 
-def _broken_suite(module: str, trace: str) -> CaseResult:
-    """An ``error`` result standing for the cases of a suite module that cannot be imported."""
+def broken_suite(
+    module: str, trace: str, *, id_prefix: str = "SUITE-", what: str = "suite"
+) -> CaseResult:
+    """An ``error`` result standing for the cases of a suite module that cannot be imported
+    (the client suite's: ``id_prefix="CL-SUITE-"``, ``what="client suite"``)."""
     return CaseResult(
-        id="SUITE-" + module.upper().replace("_", "-"),
-        title=f"suite module {module!r} loads",
+        id=id_prefix + module.upper().replace("_", "-"),
+        title=f"{what} module {module!r} loads",
         profile="core",
         level="MUST",
         requirements=(),
         verdict=Verdict.ERROR,
-        message=f"the suite module {module!r} failed to import; its cases did not run",
+        message=f"the {what} module {module!r} failed to import; its cases did not run",
         traceback=trace,
+    )
+
+
+def case_result(
+    case: Case,
+    verdict: Verdict,
+    *,
+    message: str = "",
+    requirement: str | None = None,
+    started: float | None = None,
+    transcript: Transcript | None = None,
+    trace: str | None = None,
+    applicable: bool = True,
+) -> CaseResult:
+    """The result of ``case`` (server or client): what the registry says of it, the verdict,
+    the time since ``started`` (``time.perf_counter()``) and what ``transcript`` recorded."""
+    return CaseResult(
+        id=case.id,
+        title=case.title,
+        profile=case.profile,
+        level=case.level,
+        requirements=case.requirements,
+        verdict=verdict,
+        message=message,
+        requirement=requirement,
+        duration=0.0 if started is None else time.perf_counter() - started,
+        transcript=transcript.as_list() if transcript is not None else [],
+        transcript_text=transcript.render() if transcript is not None else "",
+        replay=transcript.replay() if transcript is not None else {},
+        traceback=trace,
+        applicable=applicable,
     )
 
 
@@ -282,20 +318,14 @@ async def run_case(case: Case, ctx: CaseContext, *, case_timeout: float) -> Case
         verdict = Verdict.ERROR
         message = f"the suite broke: {type(exc).__name__}: {exc}"
         trace = traceback.format_exc()
-    return CaseResult(
-        id=case.id,
-        title=case.title,
-        profile=case.profile,
-        level=case.level,
-        requirements=case.requirements,
-        verdict=verdict,
+    return case_result(
+        case,
+        verdict,
         message=message,
         requirement=requirement,
-        duration=time.perf_counter() - started,
-        transcript=ctx.transcript.as_list(),
-        transcript_text=ctx.transcript.render(),
-        replay=ctx.transcript.replay(),
-        traceback=trace,
+        started=started,
+        transcript=ctx.transcript,
+        trace=trace,
         applicable=applicable,
     )
 
@@ -320,10 +350,7 @@ async def run_cases(
         reason = skip(case)
         if reason is not None:
             # A profile not tested: its cases say nothing about the requirements they cite.
-            result = CaseResult(
-                case.id, case.title, case.profile, case.level, case.requirements,
-                Verdict.SKIPPED, message=reason, applicable=False,
-            )  # fmt: skip
+            result = case_result(case, Verdict.SKIPPED, message=reason, applicable=False)
         else:
             result = await run_case(case, make_context(case), case_timeout=case_timeout(case))
         results[case.id] = result
@@ -419,7 +446,7 @@ async def run(config: RunConfig, *, progress: Progress | None = None) -> RunResu
         def case_timeout(case: Case) -> float:
             return config.case_timeout or case.timeout or budget.case_timeout
 
-        result.results = [_broken_suite(name, trace) for name, trace in sorted(broken.items())]
+        result.results = [broken_suite(name, trace) for name, trace in sorted(broken.items())]
         result.results += await run_cases(
             cases, make_context=make_context, case_timeout=case_timeout, skip=skip,
             progress=progress,

@@ -9,26 +9,25 @@ bind clients (party ``client`` or ``both`` in the requirement index): a test che
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-import traceback
 from collections.abc import Awaitable, Callable, Sequence
 
-from canaux_conformance.cases import LEVELS, PROFILES, Case, Level
+from canaux_conformance.cases import LEVELS, PROFILES, Case, Level, load_suites
 from canaux_conformance.client.context import ClientCaseContext
 
 __all__ = [
     "CLIENT_REGISTRY",
+    "CLIENT_SUITES",
     "ClientCaseFn",
     "all_client_cases",
     "client_case",
-    "load_client_suites",
 ]
 
 ClientCaseFn = Callable[[ClientCaseContext], Awaitable[None]]
 
 CLIENT_REGISTRY: dict[str, Case] = {}
 """Every registered client case by ID, in registration order."""
+CLIENT_SUITES = "canaux_conformance.client.suites"
+"""The package of the client cases, for :func:`~canaux_conformance.cases.load_suites`."""
 
 
 def client_case(
@@ -67,22 +66,7 @@ def client_case(
     return register
 
 
-def load_client_suites() -> dict[str, str]:
-    """Import every module of :mod:`canaux_conformance.client.suites`; name → traceback of
-    those that fail to import (their cases are reported as errors, the others still run)."""
-    package = importlib.import_module("canaux_conformance.client.suites")
-    broken: dict[str, str] = {}
-    for module in pkgutil.iter_modules(package.__path__):
-        if module.name.startswith("_"):
-            continue
-        try:
-            importlib.import_module(f"{package.__name__}.{module.name}")
-        except Exception:
-            broken[module.name] = traceback.format_exc()
-    return broken
-
-
 def all_client_cases() -> list[Case]:
     """Every client case, sorted by ID."""
-    load_client_suites()
+    load_suites(CLIENT_SUITES)
     return sorted(CLIENT_REGISTRY.values(), key=lambda c: c.id)

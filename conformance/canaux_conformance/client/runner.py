@@ -22,13 +22,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from canaux_conformance.cases import BUDGETS, Case, new_run_id, requirement_for
+from canaux_conformance.cases import BUDGETS, Case, load_suites, new_run_id, requirement_for
 from canaux_conformance.client.adapter import Adapter, AdapterError, AdapterInfo
-from canaux_conformance.client.cases import all_client_cases, load_client_suites
+from canaux_conformance.client.cases import CLIENT_SUITES, all_client_cases
 from canaux_conformance.client.context import ClientCaseContext
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped, SuiteError, Verdict
 from canaux_conformance.results import CaseResult, RunResult
-from canaux_conformance.runner import Progress, is_must, select_cases
+from canaux_conformance.runner import (
+    Progress,
+    broken_suite,
+    case_result,
+    is_must,
+    select_cases,
+)
 from canaux_conformance.target import TargetError
 from canaux_conformance.transcript import Transcript
 
@@ -130,34 +136,15 @@ async def run_client_case(case: Case, ctx: ClientCaseContext, *, case_timeout: f
     if stderr and verdict is not Verdict.PASS:
         with contextlib.suppress(RuntimeError):
             ctx.transcript.note(stderr[-_STDERR_SHOWN:], client="adapter")
-    return CaseResult(
-        id=case.id,
-        title=case.title,
-        profile=case.profile,
-        level=case.level,
-        requirements=case.requirements,
-        verdict=verdict,
+    return case_result(
+        case,
+        verdict,
         message=message,
         requirement=requirement,
-        duration=time.perf_counter() - started,
-        transcript=ctx.transcript.as_list(),
-        transcript_text=ctx.transcript.render(),
-        replay=ctx.transcript.replay(),
-        traceback=trace,
+        started=started,
+        transcript=ctx.transcript,
+        trace=trace,
         applicable=applicable,
-    )
-
-
-def _broken_suite(module: str, trace: str) -> CaseResult:
-    return CaseResult(
-        id="CL-SUITE-" + module.upper().replace("_", "-"),
-        title=f"client suite module {module!r} loads",
-        profile="core",
-        level="MUST",
-        requirements=(),
-        verdict=Verdict.ERROR,
-        message=f"the client suite module {module!r} failed to import; its cases did not run",
-        traceback=trace,
     )
 
 
@@ -171,7 +158,7 @@ async def run_client(config: ClientRunConfig, *, progress: Progress | None = Non
     started = time.perf_counter()
     argv = config.command
     info = await probe_adapter(argv, config.timeout)
-    broken = load_client_suites()
+    broken = load_suites(CLIENT_SUITES)
     cases = select_cases(all_client_cases(), only=config.only, exclude=config.exclude)
     result = RunResult(
         target_url="client: " + " ".join(argv),
@@ -192,7 +179,10 @@ async def run_client(config: ClientRunConfig, *, progress: Progress | None = Non
         ],
     )
     progress.run_started(result, cases)
-    result.results = [_broken_suite(name, trace) for name, trace in sorted(broken.items())]
+    result.results = [
+        broken_suite(name, trace, id_prefix="CL-SUITE-", what="client suite")
+        for name, trace in sorted(broken.items())
+    ]
     outcomes: dict[str, CaseResult] = {}
     gate = asyncio.Semaphore(_AT_ONCE)
 

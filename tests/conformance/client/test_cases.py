@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import canaux_schemas
-from canaux_conformance.cases import all_cases
-from canaux_conformance.client.cases import all_client_cases, client_case, load_client_suites
+from canaux_conformance.cases import all_cases, load_suites
+from canaux_conformance.client.cases import CLIENT_SUITES, all_client_cases, client_case
 
 
 def _index() -> dict[str, dict[str, object]]:
@@ -14,7 +14,7 @@ def _index() -> dict[str, dict[str, object]]:
 
 
 def test_every_client_suite_module_imports() -> None:
-    assert load_client_suites() == {}
+    assert load_suites(CLIENT_SUITES) == {}
 
 
 def test_every_requirement_a_client_case_names_binds_clients() -> None:
