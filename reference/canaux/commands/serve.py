@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import pickle
 import re
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +26,8 @@ from canaux.server.config import (
     Unauthorized,
 )
 from canaux.server.jwt import JWT_SECRET_ENV, JWTAuthenticator
-from canaux.server.run import serve
+from canaux.server.run import announce, serve
+from canaux.server.workers import WorkerLink, bind_listener, supervise
 
 __all__ = [
     "accept_tokens",
@@ -195,6 +198,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "URL serves one cluster (one order per channel; a dropped WebSocket session resumes "
         "on any of them)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N server processes on the one port (default 1): each connection goes to one "
+        "of them; more than one needs a shared --broker redis://..., with which they serve one "
+        "cluster; a worker that dies is replaced, SIGINT/SIGTERM stops them all gracefully",
+    )
+    # A worker of --workers N: the listening socket and the control socket its supervisor
+    # passes it (canaux.server.workers); not for people.
+    parser.add_argument("--worker-fds", default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--log-level",
         default="info",
@@ -368,10 +383,54 @@ def mount_path_of(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``canaux serve`` until interrupted; returns the exit status."""
+    if args.worker_fds is not None:
+        return _run_worker(args.worker_fds)
     try:
         config = config_from_args(args)
         mount_path = mount_path_of(args)
+        if args.workers < 1:
+            raise ValueError(f"--workers {args.workers}: at least 1")
+        if args.workers > 1 and config.broker is None:
+            # Each worker would keep its own channels and sessions: N servers behind one port,
+            # a publish reaching a fraction of the subscribers. Not one deployment.
+            raise ValueError(
+                f"--workers {args.workers} needs a broker the workers share, such as "
+                "--broker redis://127.0.0.1:6379/0 (with memory: each worker would be a "
+                "separate server behind the one port)"
+            )
     except (TypeError, ValueError) as exc:
         print(f"canaux serve: {exc}", flush=True)
         return 2
-    return serve(config, mount_path=mount_path, loop=args.loop)
+    if args.workers == 1:
+        return serve(config, mount_path=mount_path, loop=args.loop)
+    try:
+        listener = bind_listener(config.host, config.port)
+    except OSError as exc:
+        print(f"canaux serve: cannot listen on {config.host}:{config.port}: {exc}", flush=True)
+        return 1
+    worker_args = argparse.Namespace(**{**vars(args), "workers": 1, "worker_fds": None})
+    with listener:
+        return supervise(
+            [sys.executable, "-m", "canaux", "serve"],
+            pickle.dumps(worker_args),
+            args.workers,
+            listener,
+            announce=lambda port: announce(config.host, port, mount_path),
+        )
+
+
+def _run_worker(fds: str) -> int:
+    """One worker of ``--workers N``: the arguments come from the supervisor [see workers]."""
+    listen_fd, control_fd = (int(fd) for fd in fds.split(","))
+    link = WorkerLink(control_fd)
+    args = pickle.loads(link.receive())  # our own parent's bytes
+    listener = socket.socket(fileno=listen_fd)
+    link.stop_with_supervisor()
+    config = config_from_args(args)
+    return serve(
+        config,
+        mount_path=mount_path_of(args),
+        loop=args.loop,
+        sockets=[listener],
+        ready=link.listening,
+    )

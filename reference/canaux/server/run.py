@@ -30,7 +30,7 @@ from canaux.server.app import create_app, runtime_of
 from canaux.server.config import ServerConfig
 from canaux.server.ws_protocol import CoalescingWebSocketProtocol
 
-__all__ = ["CanauxUvicornServer", "serve", "serve_async", "uvicorn_config"]
+__all__ = ["CanauxUvicornServer", "announce", "serve", "serve_async", "uvicorn_config"]
 
 
 def uvicorn_config(app: Starlette, config: ServerConfig, **overrides: object) -> uvicorn.Config:
@@ -111,17 +111,30 @@ class CanauxUvicornServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def _announce(host: str, port: int, prefix: str = "") -> None:
+def _listening(
+    host: str, port: int, prefix: str = "", ready: Callable[[], None] | None = None
+) -> None:
     # Everything loaded so far (modules, schemas, the app) lives as long as the process: out
     # of the collector's sight, a full collection no longer walks it, which removes a source
     # of latency spikes on every connection. Only here, where this process is the server.
     gc.collect()
     gc.freeze()
-    # One parseable line for harnesses (the conformance suite reads it from stdout).
+    if ready is not None:
+        ready()  # a worker of canaux serve --workers: its supervisor announces the address
+    else:
+        _announce(host, port, prefix)
+
+
+def _announce(host: str, port: int, prefix: str = "") -> None:
+    """Print where the server listens: one parseable line for harnesses (the conformance
+    suite reads it from stdout), then the other doors."""
     shown = f"[{host}]" if ":" in host else host
     base = f"{shown}:{port}{prefix}"
     print(f"canaux: listening on ws://{base}/ws", flush=True)
     print(f"canaux: SSE http://{base}/events, health http://{base}/health", flush=True)
+
+
+announce = _announce
 
 
 async def serve_async(
@@ -130,6 +143,7 @@ async def serve_async(
     app: Starlette | None = None,
     mount_path: str = "",
     sockets: list[socket.socket] | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> None:
     """Serve ``config`` until interrupted (SIGINT/SIGTERM), then shut down gracefully.
 
@@ -138,6 +152,8 @@ async def serve_async(
     still says where to listen. ``mount_path`` (``/canaux``): every endpoint below that prefix,
     the app mounted the way a FastAPI application mounts it (``app.mount("/canaux", app)``).
     ``sockets``: listen on these already bound sockets instead (shared by several processes).
+    ``ready``: called once listening instead of printing the address (a worker of
+    :mod:`canaux.server.workers`, whose supervisor prints it once for all).
     """
     if app is None:
         app = create_app(config)
@@ -145,7 +161,7 @@ async def serve_async(
         runtime_of(app)  # raises TypeError for an app create_app did not make
     outer = Starlette(routes=[Mount(mount_path, app=app)]) if mount_path else app
     server = CanauxUvicornServer(uvicorn_config(outer, config), app)
-    server.on_listening = functools.partial(_announce, prefix=mount_path)
+    server.on_listening = functools.partial(_listening, prefix=mount_path, ready=ready)
     await server.serve(sockets=sockets)
 
 
@@ -156,11 +172,12 @@ def serve(
     mount_path: str = "",
     loop: str = "asyncio",
     sockets: list[socket.socket] | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> int:
     """Run the server in this process (blocking); return an exit status (see
     :func:`serve_async` for ``app`` and ``mount_path``). ``loop`` is ``"asyncio"`` or
     ``"uvloop"`` (the loop uvicorn picks by itself when uvloop is installed)."""
-    main = serve_async(config, app=app, mount_path=mount_path, sockets=sockets)
+    main = serve_async(config, app=app, mount_path=mount_path, sockets=sockets, ready=ready)
     try:
         if loop == "uvloop":
             try:
