@@ -88,7 +88,7 @@ docs: $(STAMP) $(DOCS_NODE)
 	$(MKDOCS) serve --dev-addr $(DOCS_ADDR)
 
 # ---- benchmarks -----------------------------------------------------------------------------
-.PHONY: bench bench-full bench-flood bench-memory
+.PHONY: bench bench-full bench-flood bench-memory bench-validation
 
 ## bench: the benchmark harness in quick mode (under five minutes); prints the table
 bench: $(STAMP)
@@ -101,6 +101,10 @@ bench-flood: $(STAMP)
 ## bench-memory: what one identity can make the server hold (detached sessions, big publishes, a slow reader)
 bench-memory: $(STAMP)
 	$(PY) -m benchmarks.memory
+
+## bench-validation: what checking one valid publish against its channel's schema costs, per library
+bench-validation: $(STAMP)
+	$(PY) -m benchmarks.validation
 
 ## bench-full: the full set (10,000 idle connections, longer windows); results in benchmarks/results/
 bench-full: $(STAMP)

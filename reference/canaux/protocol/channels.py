@@ -5,6 +5,12 @@ does the channel exist [CHANNEL-2, CHANNEL-3], may a client publish on it [CHANN
 the published ``data`` satisfy the channel's schema [CHANNEL-5]. Schemas come from
 ``canaux_schemas`` (``schemas/channels/*.json``, ``#/$defs/publish`` and ``#/$defs/event``);
 each validator is compiled once, on first use, and kept.
+
+Every publish is checked, so the check is the compiled validator of ``jsonschema-rs``
+(about 0.3 µs for a valid chat message, against 30–40 µs for ``jsonschema``'s error list),
+whose regular expressions are ECMA-262's as the specification says (``$`` does not match
+before a final newline, as it does in Python's ``re``). It decides; ``jsonschema`` is asked
+only for data already refused, to say where and why.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any, Final, Literal
 import jsonschema
 import jsonschema.exceptions
 import jsonschema.protocols
+import jsonschema_rs
 from referencing import Registry
 
 import canaux_schemas
@@ -201,6 +208,41 @@ def _narrow(error: jsonschema.exceptions.ValidationError) -> jsonschema.exceptio
     return error
 
 
+class _Validator:
+    """One schema part (``…#/$defs/publish``): a fast verdict, and the problem when refused."""
+
+    __slots__ = ("_explain", "_fast")
+
+    def __init__(self, key: str, registry: Registry[Any]) -> None:
+        schema = {"$schema": _DRAFT_2020_12, "$ref": key}
+        self._fast = jsonschema_rs.validator_for(
+            schema,
+            registry=jsonschema_rs.Registry([(uri, registry.contents(uri)) for uri in registry]),
+        )
+        self._explain = jsonschema.Draft202012Validator({"$ref": key}, registry=registry)
+
+    def problem(self, data: Any) -> PayloadProblem | None:
+        """``None`` when ``data`` is valid, else where it is not and why [CHANNEL-5]."""
+        if self._fast.is_valid(data):
+            return None
+        error = jsonschema.exceptions.best_match(self._explain.iter_errors(data))
+        if error is not None:
+            path, message = _describe(_narrow(error))
+        else:
+            # Only jsonschema-rs refuses: a pattern that Python's ``re`` matches and ECMA-262
+            # does not (a final newline before ``$``). Its own first error says where.
+            fast = next(iter(self._fast.iter_errors(data)))
+            path, message = (
+                list(fast.instance_path),
+                _FAST_KINDS.get(type(fast.kind).__name__, fast.message[:200]),
+            )
+        return PayloadProblem("/data" + "".join("/" + _escape(p) for p in path), message)
+
+
+_DRAFT_2020_12: Final = "https://json-schema.org/draft/2020-12/schema"
+_FAST_KINDS: Final = {"Pattern": "does not match the pattern"}
+
+
 class Catalogue:
     """The channels a server offers [CHANNEL-2], in the order it announces them."""
 
@@ -226,7 +268,8 @@ class Catalogue:
         # None: canaux_schemas.registry(), looked up on first use so that building a catalogue
         # never reads schema files.
         self._registry = registry
-        self._validators: dict[str, jsonschema.protocols.Validator | None] = {}
+        # Per part ("publish", "event"), by schema id: looked up for every publish.
+        self._validators: dict[str, dict[str, _Validator | None]] = {"publish": {}, "event": {}}
 
     @staticmethod
     def _check_entry(entry: ChannelSpec) -> None:
@@ -296,20 +339,21 @@ class Catalogue:
         """The ``welcome.channels`` member [HANDSHAKE-9]."""
         return [entry.to_welcome() for entry in self._entries]
 
-    def _validator(self, schema_id: str, part: str) -> jsonschema.protocols.Validator | None:
+    def _validator(self, schema_id: str, part: str) -> _Validator | None:
+        compiled = self._validators[part]
+        if schema_id in compiled:
+            return compiled[schema_id]
         key = f"{schema_id}#/$defs/{part}"
-        if key in self._validators:
-            return self._validators[key]
         registry = self._registry if self._registry is not None else canaux_schemas.registry()
         try:
             document = registry.contents(schema_id)
         except LookupError as exc:
             raise LookupError(f"schema {schema_id!r} is not in the registry") from exc
         defs = document.get("$defs", {}) if isinstance(document, dict) else {}
-        validator: jsonschema.protocols.Validator | None = None
+        validator: _Validator | None = None
         if part in defs:
-            validator = jsonschema.Draft202012Validator({"$ref": key}, registry=registry)
-        self._validators[key] = validator
+            validator = _Validator(key, registry)
+        compiled[schema_id] = validator
         return validator
 
     def _validate(self, name: str, data: Any, part: str) -> PayloadProblem | None:
@@ -319,12 +363,7 @@ class Catalogue:
         validator = self._validator(entry.schema_id, part)
         if validator is None:
             return PayloadProblem("/data", f"channel {name} has no {part} schema")
-        error = jsonschema.exceptions.best_match(validator.iter_errors(data))
-        if error is None:
-            return None
-        path, message = _describe(_narrow(error))
-        pointer = "/data" + "".join("/" + _escape(p) for p in path)
-        return PayloadProblem(pointer, message)
+        return validator.problem(data)
 
     def validate_publish(self, name: str, data: Any) -> PayloadProblem | None:
         """``None`` when ``data`` is a valid client publish on channel ``name``, else the problem
