@@ -35,7 +35,7 @@ from canaux_conformance.audit import AuditFailure, http_error_findings
 from canaux_conformance.eventstream import SseStream
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped, Verdict
 from canaux_conformance.proxy import FaultProxy
-from canaux_conformance.target import ServerInfo, Target
+from canaux_conformance.target import ServerInfo, Target, host_port
 from canaux_conformance.wire import SUBPROTOCOL, RawClient, Transcript
 
 __all__ = [
@@ -86,6 +86,9 @@ class Case:
     """Seconds the case may take in total; ``None``: the runner's default for the budget."""
     waits: bool = False
     """Mostly waiting on the server's clock (hello timeout, heartbeat): run alongside others."""
+    nodes: int = 1
+    """Nodes of one deployment the case needs (spec "Clusters"): a case with ``nodes=2`` runs
+    only when the run was given a peer (``--peer``), and is "not checked" otherwise."""
 
     @property
     def module(self) -> str:
@@ -109,6 +112,7 @@ def case(
     title: str,
     timeout: float | None = None,
     waits: bool = False,
+    nodes: int = 1,
 ) -> Callable[[CaseFn], CaseFn]:
     """Register ``fn`` as the conformance case ``id`` checking ``requirements``."""
     if not _CASE_ID_RE.match(id):
@@ -121,12 +125,16 @@ def case(
         raise ValueError(f"case {id}: level must be one of {LEVELS}, got {level!r}")
     if profile not in PROFILES:
         raise ValueError(f"case {id}: profile must be one of {PROFILES}, got {profile!r}")
+    if nodes < 1:
+        raise ValueError(f"case {id}: nodes must be at least 1, got {nodes!r}")
 
     def register(fn: CaseFn) -> CaseFn:
         existing = REGISTRY.get(id)
         if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
             raise ValueError(f"case id {id!r} registered twice ({existing.fn.__module__})")
-        REGISTRY[id] = Case(id, tuple(requirements), level, profile, title, fn, timeout, waits)
+        REGISTRY[id] = Case(
+            id, tuple(requirements), level, profile, title, fn, timeout, waits, nodes
+        )
         return fn
 
     return register
@@ -249,13 +257,15 @@ class CaseContext:
         via: FaultProxy | None = None,
         timeout: float | None = None,
         legacy: bool = False,
+        node: int = 0,
     ) -> RawClient:
         """Open a WebSocket (no hello yet); closed by the runner when the case ends.
 
-        ``legacy``: a legacy endpoint (§12), frames checked against legacy.json.
+        ``legacy``: a legacy endpoint (§12), frames checked against legacy.json. ``node``:
+        which node of the deployment (0: the target, 1.. its ``--peer`` URLs).
         """
         name = name or chr(ord("A") + len(self.clients) % 26)
-        target_url = url or self.target.ws_url
+        target_url = url or self.target.node_url(node)
         if (
             legacy
             and self.target.token
@@ -289,9 +299,11 @@ class CaseContext:
         resume: Mapping[str, Any] | None = None,
         auto_pong: bool = True,
         via: FaultProxy | None = None,
+        node: int = 0,
     ) -> RawClient:
-        """A connected client past the handshake (``welcome`` received), with the run's token."""
-        client = await self.connect(name, auto_pong=auto_pong, via=via)
+        """A connected client past the handshake (``welcome`` received), with the run's token;
+        ``node``: on which node of the deployment (see :meth:`connect`)."""
+        client = await self.connect(name, auto_pong=auto_pong, via=via, node=node)
         await client.hello(token=self.target.token if token is None else token, resume=resume)
         return client
 
@@ -303,9 +315,15 @@ class CaseContext:
         frame.update(members)
         return frame
 
-    async def proxy(self) -> FaultProxy:
-        """A started :class:`FaultProxy` in front of the target; pass it as ``via=``."""
-        host, port = self.target.host_port
+    @property
+    def nodes(self) -> int:
+        """How many nodes of the deployment the run can reach (1 without ``--peer``)."""
+        return len(self.target.nodes)
+
+    async def proxy(self, node: int = 0) -> FaultProxy:
+        """A started :class:`FaultProxy` in front of the target (or node ``node`` of its
+        deployment); pass it as ``via=`` with the same ``node``."""
+        host, port = host_port(self.target.node_url(node))
         proxy = FaultProxy(host, port, timeout=self.timeout)
         self.proxies.append(proxy)
         return await proxy.start()

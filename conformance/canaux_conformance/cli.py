@@ -54,6 +54,12 @@ tested profile could not be checked, e.g. conformance.* is off (incomplete).
 The suite stays inside the limits the welcome announces (rate, frame size, resume
 window and buffer) and puts --token into every hello.
 
+clusters: with --peer URL (another node of the same deployment; repeatable) the suite adds
+the cases that need two nodes (PEER-*: CLUSTER-1..4 with the resume, takeover and re-send
+requirements they exercise across nodes) and its stateful machine spreads its clients over
+the nodes. Without --peer those cases do not run: the matrix shows their requirements as
+"not checked: no peer given", which is neither a failure nor an incomplete run.
+
 client mode: canaux-conformance client [-- COMMAND ARGS...] checks a client library
 through its adapter (spec appendix "Client adapter protocol"); see
 canaux-conformance client --help.
@@ -62,6 +68,7 @@ examples:
   canaux-conformance                                   # the reference server, in a subprocess
   canaux-conformance ws://localhost:8001/ws --quick
   canaux-conformance ws://localhost:8001/ws --only 'HS-*' --only 'ENV-*' --exclude 'ENV-LEGACY-*'
+  canaux-conformance ws://127.0.0.1:8001/ws --peer ws://127.0.0.1:8002/ws   # a two-node cluster
 
 in CI (JUnit for the test dashboard, the HTML report as an artifact):
   canaux-conformance ws://127.0.0.1:8001/ws --quick --strict \\
@@ -100,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="confirm the server has no real users: --publish-url puts test events on system "
         "and progress, which every subscriber sees (refused without this flag)",
+    )
+    target.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="WebSocket URL of another node of the same deployment (repeatable): adds the "
+        "cluster cases (PEER-*) and spreads the stateful machine over the nodes",
     )
     target.add_argument("--token", help="hello.token the suite's clients present (an identity)")
     target.add_argument(
@@ -182,6 +197,15 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         raise ValueError(f"unknown profile(s): {', '.join(unknown)} (known: {', '.join(PROFILES)})")
     if args.timeout <= 0:
         raise ValueError("--timeout must be positive")
+    if args.peer and not args.url:
+        raise ValueError(
+            "--peer names another node of the target's deployment: give the target's URL too"
+        )
+    for peer in args.peer:
+        if not peer.startswith(("ws://", "wss://")):
+            raise ValueError(f"--peer {peer!r} is not a WebSocket URL (ws://… or wss://…)")
+        if peer == args.url or args.peer.count(peer) > 1:
+            raise ValueError(f"--peer {peer!r} is given twice (or is the target itself)")
     if args.url and args.publish_url and not args.test_instance:
         # Against a live backend the suite's progress and system events reached real users'
         # pages; a server the suite starts itself (no URL) has none.
@@ -205,6 +229,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         strict=args.strict,
         timeout=args.timeout,
         case_timeout=args.case_timeout,
+        peers=tuple(args.peer),
     )
 
 

@@ -14,6 +14,12 @@ another identity. After every rule the machine compares what every attached clie
 with :class:`DeliveryModel`; at the end of an example it resumes every detached session and
 runs a barrier (below).
 
+With peers (``Target.peers``, ``canaux-conformance URL --peer URL2``) the clients spread over
+the nodes of the deployment: each client starts on a drawn node (a proxy in front of each), a
+resume or a fresh session goes to a drawn node (often another than the session's), and an
+impostor tries another node than the session's; everything is checked against the same model,
+since a deployment of several nodes must behave as one server [CLUSTER-1..3].
+
 Running it from your own pytest (a third-party server)::
 
     from canaux_conformance.machine import make_machine
@@ -95,7 +101,7 @@ from canaux_conformance.machine_run import MachineBudget, describe_failure, run_
 from canaux_conformance.outcomes import CaseFailed
 from canaux_conformance.proxy import FaultProxy
 from canaux_conformance.resume_rules import Resume, ResumeExpectation, resume_expectation
-from canaux_conformance.target import Target
+from canaux_conformance.target import Target, host_port
 from canaux_conformance.wire import Frame, RawClient, Transcript, encode
 
 # The machine's own names, and (for code that imported them from here) those of the modules
@@ -135,6 +141,8 @@ class MachineResult:
     examples: int
     steps: int
     publishes: int
+    connections: tuple[int, ...] = ()
+    """Connections opened on each node (one number without peers)."""
 
 
 @dataclass
@@ -150,6 +158,8 @@ class _Runtime:
     examples: int = 0
     steps: int = 0
     publishes: int = 0
+    connections: dict[int, int] = field(default_factory=dict)
+    """Node → connections the machine opened on it (with peers, spread over the nodes)."""
     last_transcript: Transcript | None = None
     first_failure: tuple[CaseFailed, Transcript] | None = None
     """The first finding of the run and the transcript of its example (for flaky replays)."""
@@ -164,11 +174,13 @@ class _Runtime:
 
 @dataclass
 class _Slot:
-    """One client of the machine: its proxy, connection, and session."""
+    """One client of the machine: its proxies (one per node), connection, and session."""
 
     name: str
-    proxy: FaultProxy
+    proxies: list[FaultProxy]
     token: str | None
+    node: int = 0
+    """The node of the deployment its connection goes to (0 without ``--peer``)."""
     client: RawClient | None = None
     session: str | None = None
     connections: int = 0
@@ -177,6 +189,11 @@ class _Slot:
     frames with an id and when it was sent (re-sent by the OPS-9 rule)."""
     ids_sent: int = 0
     """Frames with an id sent in the current session (the OPS-9 memory counts them)."""
+
+    @property
+    def proxy(self) -> FaultProxy:
+        """The proxy in front of the node the slot's connection goes to."""
+        return self.proxies[self.node]
 
     def new_session(self, session: str) -> None:
         self.session = session
@@ -291,12 +308,30 @@ class CanauxMachine(RuleBasedStateMachine):
     def _pick(self, slots: list[_Slot], i: int) -> _Slot:
         return slots[i % len(slots)]
 
+    def _node(self, k: int) -> int:
+        """A drawn node number, folded onto the nodes the run can reach."""
+        return k % len(self.rt.target.nodes)
+
+    def _on(self, node: int) -> str:
+        """ " on node N" for the steps' notes, when there are several nodes."""
+        return f" on node {node}" if len(self.rt.target.nodes) > 1 else ""
+
     async def _connect(
-        self, slot: _Slot, *, resume: Mapping[str, Any] | None = None, token: str | None = None
+        self,
+        slot: _Slot,
+        *,
+        resume: Mapping[str, Any] | None = None,
+        token: str | None = None,
+        node: int | None = None,
     ) -> Frame:
+        """Open the slot's next connection, on ``node`` (default: the slot's node) [CLUSTER-1:
+        any node of the deployment serves it as one server]."""
+        if node is not None:
+            slot.node = node
         slot.connections += 1
+        self.rt.connections[slot.node] = self.rt.connections.get(slot.node, 0) + 1
         client = RawClient(
-            slot.proxy.url(self.rt.target.ws_url),
+            slot.proxy.url(self.rt.target.node_url(slot.node)),
             name=f"{slot.name}{slot.connections}",
             transcript=self.transcript,
             timeout=self.timeout,
@@ -314,9 +349,11 @@ class CanauxMachine(RuleBasedStateMachine):
         slot.client = client
         return welcome
 
-    async def _fresh(self, slot: _Slot, *, resume: Mapping[str, Any] | None = None) -> None:
+    async def _fresh(
+        self, slot: _Slot, *, resume: Mapping[str, Any] | None = None, node: int | None = None
+    ) -> None:
         """A new session for ``slot`` (no resume, or a resume that must be refused)."""
-        welcome = await self._connect(slot, resume=resume)
+        welcome = await self._connect(slot, resume=resume, node=node)
         if resume is not None and welcome.get("resumed") is not False:
             raise CaseFailed(
                 "resume of a session the server never issued got "
@@ -428,14 +465,17 @@ class CanauxMachine(RuleBasedStateMachine):
             since_drop_s=time.monotonic() - (session.detached_at or time.monotonic()),
         )
 
-    async def _resume(self, slot: _Slot, *, pending_publish: bool = False) -> bool:
-        """Resume ``slot``'s detached session; return whether the server resumed it."""
+    async def _resume(
+        self, slot: _Slot, *, pending_publish: bool = False, node: int | None = None
+    ) -> bool:
+        """Resume ``slot``'s detached session (on ``node``, default its node); return whether
+        the server resumed it."""
         assert slot.session is not None
         assert slot.client is None
         session = self.model.sessions[slot.session]
         expectation = self._expect_resumed(session)
         resume = {"session": slot.session, "seq": session.last_seq}
-        welcome = await self._connect(slot, resume=resume)
+        welcome = await self._connect(slot, resume=resume, node=node)
         resumed = welcome.get("resumed")
         if resumed is True:
             if expectation.expect is Resume.REFUSED:
@@ -480,7 +520,8 @@ class CanauxMachine(RuleBasedStateMachine):
             if slot.client is not None:
                 await slot.client.close()
                 slot.client = None
-            await slot.proxy.close()
+            for proxy in slot.proxies:
+                await proxy.close()
 
     # ----------------------------------------------------------------- set up
 
@@ -493,26 +534,35 @@ class CanauxMachine(RuleBasedStateMachine):
             unique=True,
         ),
         initial=st.lists(st.sets(st.integers(0, 2)), min_size=4, max_size=4),
+        nodes=st.lists(st.integers(0, 3), min_size=4, max_size=4),
     )
-    def start(self, count: int, names: list[str], initial: list[set[int]]) -> None:
+    def start(
+        self, count: int, names: list[str], initial: list[set[int]], nodes: list[int]
+    ) -> None:
         """Open ``count`` clients, each subscribed to the control channel and to a few of the
-        example's channels (so that short runs already route between several sessions)."""
+        example's channels (so that short runs already route between several sessions); with
+        peers, each client on a drawn node of the deployment."""
         self.channels = [f"{self.prefix}.{name}"[:128] for name in names]
         self._say(
             f"example {self.rt.examples}: {count} clients; channels {self.channels}; "
             f"control {self.control}; initial subscriptions "
-            + ", ".join(f"{chr(ord('A') + k)}: {sorted(initial[k])}" for k in range(count))
+            + ", ".join(
+                f"{chr(ord('A') + k)}{self._on(self._node(nodes[k]))}: {sorted(initial[k])}"
+                for k in range(count)
+            )
         )
 
         async def go() -> None:
             if not self.rt.probed:
                 await self._probe_identity()
-            host, port = self.rt.target.host_port
             for index in range(count):
-                proxy = await FaultProxy(host, port, timeout=self.timeout).start()
-                slot = _Slot(chr(ord("A") + index), proxy, self.rt.target.token)
+                proxies = []
+                for url in self.rt.target.nodes:
+                    host, port = host_port(url)
+                    proxies.append(await FaultProxy(host, port, timeout=self.timeout).start())
+                slot = _Slot(chr(ord("A") + index), proxies, self.rt.target.token)
                 self.slots.append(slot)
-                await self._fresh(slot)
+                await self._fresh(slot, node=self._node(nodes[index]))
                 assert slot.session is not None
                 for c in sorted(initial[index]):
                     await self._request(slot, "subscribe", self.channels[c])
@@ -725,15 +775,17 @@ class CanauxMachine(RuleBasedStateMachine):
         return not isinstance(window, int) or window >= 2000
 
     @precondition(lambda self: bool(self._attached()) and self._resume_is_certain())
-    @rule(i=st.integers(0, 3), c=st.integers(0, 2), payload=_payloads())
-    def publish_across_cut(self, i: int, c: int, payload: dict[str, Any]) -> None:
-        """Publish, cut before the reply, resume, re-send the frame: applied once [RESUME-6]."""
+    @rule(i=st.integers(0, 3), c=st.integers(0, 2), payload=_payloads(), k=st.integers(0, 3))
+    def publish_across_cut(self, i: int, c: int, payload: dict[str, Any], k: int) -> None:
+        """Publish, cut before the reply, resume (with peers, on a drawn node), re-send the
+        frame: applied once [RESUME-6, OPS-9]."""
         slot = self._pick(self._attached(), i)
         channel = self.channels[c]
+        node = self._node(k)
         data = {**payload, "mark": self._mark()}
         self._say(
             f"{slot.name} publishes {data['mark']} on {channel}, is cut at once, "
-            "resumes and re-sends"
+            f"resumes{self._on(node)} and re-sends"
         )
 
         async def go() -> None:
@@ -742,7 +794,7 @@ class CanauxMachine(RuleBasedStateMachine):
             frame = await self._publish_frame(slot, channel, data)
             await slot.client.send(frame)
             await self._drop(slot)
-            if not await self._resume(slot, pending_publish=True):
+            if not await self._resume(slot, pending_publish=True, node=node):
                 raise CaseFailed(
                     "an immediate resume within the window was refused", requirement="RESUME-2"
                 )
@@ -758,17 +810,19 @@ class CanauxMachine(RuleBasedStateMachine):
         self._do(go())
 
     @precondition(lambda self: bool(self._detached()))
-    @rule(i=st.integers(0, 3), then_publish=st.booleans())
-    def resume(self, i: int, then_publish: bool) -> None:
-        """hello.resume: every missed event once, in order, before newer ones [RESUME-3]."""
+    @rule(i=st.integers(0, 3), then_publish=st.booleans(), k=st.integers(0, 3))
+    def resume(self, i: int, then_publish: bool, k: int) -> None:
+        """hello.resume: every missed event once, in order, before newer ones [RESUME-3]; with
+        peers, on a drawn node, whichever node the session was on [CLUSTER-1]."""
         slot = self._pick(self._detached(), i)
+        node = self._node(k)
         self._say(
-            f"{slot.name} resumes"
+            f"{slot.name} resumes{self._on(node)}"
             + (" and publishes right after the welcome" if then_publish else "")
         )
 
         async def go() -> None:
-            resumed = await self._resume(slot)
+            resumed = await self._resume(slot, node=node)
             if not resumed:
                 await self._request(slot, "subscribe", self.control)
                 assert slot.session is not None
@@ -782,12 +836,13 @@ class CanauxMachine(RuleBasedStateMachine):
 
         self._do(go())
 
-    @rule(i=st.integers(0, 3), unknown=st.booleans())
-    def reconnect_fresh(self, i: int, unknown: bool) -> None:
+    @rule(i=st.integers(0, 3), unknown=st.booleans(), k=st.integers(0, 3))
+    def reconnect_fresh(self, i: int, unknown: bool, k: int) -> None:
         """Start a new session; resuming a never-issued session id is refused [RESUME-2]."""
         slot = self._pick(self.slots, i)
+        node = self._node(k)
         self._say(
-            f"{slot.name} starts a new session"
+            f"{slot.name} starts a new session{self._on(node)}"
             + (" by resuming a session id the server never issued" if unknown else "")
         )
 
@@ -799,7 +854,7 @@ class CanauxMachine(RuleBasedStateMachine):
             if slot.session is not None:
                 self.model.forget(slot.session)
             resume = {"session": secrets.token_urlsafe(24), "seq": 0} if unknown else None
-            await self._fresh(slot, resume=resume)
+            await self._fresh(slot, resume=resume, node=node)
 
         self._do(go())
 
@@ -814,8 +869,9 @@ class CanauxMachine(RuleBasedStateMachine):
             assert slot.session is not None
             assert self.rt.impostor is not None
             session = self.model.sessions[slot.session]
+            # With peers, on another node than the session's: a deployment is one server.
             impostor = RawClient(
-                self.rt.target.ws_url,
+                self.rt.target.node_url(self._node(slot.node + 1)),
                 name=f"X{slot.name}",
                 transcript=self.transcript,
                 timeout=self.timeout,
@@ -917,4 +973,10 @@ def run_machine(
     finally:
         if rt.loop is not None:
             rt.loop.stop()
-    return MachineResult(seed=seed, examples=rt.examples, steps=rt.steps, publishes=rt.publishes)
+    return MachineResult(
+        seed=seed,
+        examples=rt.examples,
+        steps=rt.steps,
+        publishes=rt.publishes,
+        connections=tuple(rt.connections.get(n, 0) for n in range(len(target.nodes))),
+    )

@@ -3,9 +3,11 @@
 One row per requirement of the index (``canaux_schemas.requirements()``, generated from spec/):
 its party (``server``, ``client`` or ``both``), the cases of the run that name it, and one
 verdict — or, for the few requirements no peer can show on the wire, "not testable over the
-wire: <reason>" instead. Reports (HTML, JSON) and the site's compliance page are written from
-these rows, and a requirement's verdict is always :func:`requirement_verdict` of its cases,
-so the suite and the site cannot order verdicts differently (#9).
+wire: <reason>" instead, and for the cluster requirements of a run given no second node,
+"not checked: no peer given" (their cases need ``--peer``). Reports (HTML, JSON) and the
+site's compliance page are written from these rows, and a requirement's verdict is always
+:func:`requirement_verdict` of its cases, so the suite and the site cannot order verdicts
+differently (#9).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from canaux_conformance.outcomes import Verdict
 from canaux_conformance.results import VERDICT_ORDER, RunResult, requirement_index
 
 __all__ = [
+    "NOT_CHECKED",
     "UNCHECKED",
     "MatrixRow",
     "compliance_matrix",
@@ -26,6 +29,11 @@ __all__ = [
 
 UNCHECKED = "no case"
 """The status of a testable requirement that no case of the run names."""
+
+NOT_CHECKED = "not checked"
+"""The status (with the reason) of a requirement that only cases the run could not run cite:
+cases that need a second node of the deployment when no peer was given (``--peer``). Not a
+failure, not "skipped" (nothing about the server decided it), and not incomplete."""
 
 
 def requirement_verdict(verdicts: Iterable[Verdict | str]) -> Verdict:
@@ -46,14 +54,20 @@ class MatrixRow:
     text: str
     cases: tuple[str, ...]
     verdict: Verdict | None
-    """``None`` when no case of the run names it (or it is not testable)."""
+    """``None`` when no case of the run names it, only cases the run could not run name it,
+    or it is not testable."""
+    not_checked: str = ""
+    """Why the run could not run any of its cases (no peer given), when that is so."""
 
     @property
     def status(self) -> str:
-        """What the matrix shows: the verdict, the reason it cannot be tested, or "no case"
-        (with the reason a client run does not check it, when there is one)."""
+        """What the matrix shows: the verdict, the reason it cannot be tested, "not checked"
+        with the reason the run could not run its cases, or "no case" (with the reason a
+        client run does not check it, when there is one)."""
         if not self.testable:
             return f"not testable over the wire: {self.reason}"
+        if self.verdict is None and self.not_checked:
+            return f"{NOT_CHECKED}: {self.not_checked}"
         if self.verdict is None and self.reason:
             return f"{UNCHECKED}: {self.reason}"
         return str(self.verdict) if self.verdict is not None else UNCHECKED
@@ -68,6 +82,7 @@ class MatrixRow:
             "cases": list(self.cases),
             "verdict": None if self.verdict is None else str(self.verdict),
             "status": self.status,
+            "not_checked": self.not_checked,
         }
 
 
@@ -92,9 +107,14 @@ def compliance_matrix(
     index = requirement_index() if index is None else index
     cases: dict[str, list[str]] = {}
     verdicts: dict[str, list[Verdict]] = {}
+    not_checked: dict[str, str] = {}
     for result in run.results:
         for requirement in result.requirements:
             cases.setdefault(requirement, []).append(result.id)
+            if result.unchecked:
+                # The run could not run it (no peer): it says nothing about the requirement.
+                not_checked.setdefault(requirement, result.message)
+                continue
             verdicts.setdefault(requirement, []).append(
                 _case_verdict(result.verdict, result.requirement, requirement)
             )
@@ -118,7 +138,10 @@ def compliance_matrix(
                 reason=reason,
                 text=str(entry.get("text", "")),
                 cases=named,
-                verdict=requirement_verdict(verdicts[requirement]) if named else None,
+                verdict=(
+                    requirement_verdict(verdicts[requirement]) if requirement in verdicts else None
+                ),
+                not_checked="" if requirement in verdicts else not_checked.get(requirement, ""),
             )
         )
     return rows

@@ -70,6 +70,9 @@ class CaseResult:
     applicable: bool = True
     """For ``skipped``: ``True`` when what the case checks applies to the server but could not
     be checked (see :class:`~canaux_conformance.outcomes.CaseSkipped`)."""
+    unchecked: bool = False
+    """For ``skipped``: the run could not run the case at all (it needs two nodes and no peer
+    was given): a fact about the run, so it counts for no requirement's verdict."""
 
     def as_dict(self) -> dict[str, Any]:
         """The result as JSON data; the full transcript only where there is a problem (the
@@ -89,6 +92,7 @@ class CaseResult:
             "replay": self.replay,
             "traceback": self.traceback,
             "applicable": self.applicable,
+            "unchecked": self.unchecked,
         }
 
 
@@ -110,6 +114,11 @@ def exit_status(results: list[CaseResult], *, strict: bool, incomplete: bool = F
 def _profile_of(requirement: str) -> str | None:
     area = requirement.partition("-")[0]
     return next((p for p, areas in PROFILE_AREAS.items() if area in areas), None)
+
+
+CLUSTER_AREA = "CLUSTER"
+"""The requirements of a deployment of several nodes (spec "Clusters"), outside the profiles:
+a run with ``--peer`` checks them, and is incomplete when it could not."""
 
 
 @cache
@@ -149,6 +158,8 @@ class RunResult:
     """Who was checked: ``server`` (a server run) or ``client`` (``canaux-conformance client``)."""
     client: dict[str, Any] | None = None
     """For client runs: what the adapter's ``ready`` declared (name, version, backoff)."""
+    peers: list[str] = field(default_factory=list)
+    """The other nodes of the target's deployment the run was given (``--peer``)."""
 
     @property
     def exit_status(self) -> int:
@@ -158,9 +169,10 @@ class RunResult:
         """Requirement ID → why no case checked it, for the requirements of the tested
         profiles that some case would check here but none could (spec/index.md "Conformance").
 
-        A requirement counts when it binds servers, belongs to a profile of the run, every case
-        citing it was skipped, and at least one was skipped although the requirement applies
-        (``applicable``); one that only cases about absent features cite does not apply.
+        A requirement counts when it binds servers, belongs to a profile of the run (or, with a
+        peer, is a CLUSTER requirement), every case citing it was skipped, and at least one was
+        skipped although the requirement applies (``applicable``); one that only cases about
+        absent features cite does not apply.
         """
         index = requirement_index()
         cases: dict[str, list[CaseResult]] = {}
@@ -169,7 +181,9 @@ class RunResult:
                 cases.setdefault(req, []).append(result)
         found: dict[str, list[str]] = {}
         for req, citing in cases.items():
-            if _profile_of(req) not in self.profiles:
+            if self._scope_of(req) not in self.profiles and not (
+                self.peers and self._scope_of(req) == "cluster"
+            ):
                 continue
             # A requirement binding only the other party says nothing about this one.
             if index.get(req, {}).get("party") == (
@@ -183,11 +197,19 @@ class RunResult:
                 found[req] = reasons
         return dict(sorted(found.items(), key=lambda kv: _req_key(kv[0])))
 
+    @staticmethod
+    def _scope_of(requirement: str) -> str | None:
+        """The profile of a requirement, or ``cluster`` for the CLUSTER ones."""
+        if requirement.partition("-")[0] == CLUSTER_AREA:
+            return "cluster"
+        return _profile_of(requirement)
+
     def incomplete_profiles(self) -> dict[str, list[str]]:
-        """Profile → its requirements no case could check (see :meth:`unverified`)."""
+        """Profile (or ``cluster``) → its requirements no case could check (see
+        :meth:`unverified`)."""
         table: dict[str, list[str]] = {}
         for req in self.unverified():
-            table.setdefault(str(_profile_of(req)), []).append(req)
+            table.setdefault(str(self._scope_of(req)), []).append(req)
         return table
 
     def verdict_text(self) -> str:
@@ -206,7 +228,8 @@ class RunResult:
                 shown = ", ".join(reqs[:8]) + (
                     f" and {len(reqs) - 8} more" if len(reqs) > 8 else ""
                 )
-                why.append(f"profile {profile}: {shown} could not be checked")
+                scope = "clusters" if profile == "cluster" else f"profile {profile}"
+                why.append(f"{scope}: {shown} could not be checked")
             return "incomplete: " + "; ".join(why)
         return "conformant: no MUST requirement failed" + (
             " and no SHOULD (--strict)" if self.strict else ""
@@ -228,10 +251,14 @@ class RunResult:
         return sorted(found, key=lambda r: (VERDICT_ORDER.index(r.verdict), r.id))
 
     def requirements(self) -> dict[str, dict[str, Any]]:
-        """Requirement ID → its text (when known), the cases checking it and the worst verdict."""
+        """Requirement ID → its text (when known), the cases checking it and the worst verdict.
+
+        A case the run could not run (``unchecked``: no peer given) is listed but counts for no
+        verdict; a requirement only such cases cite is ``skipped`` with ``not_checked``, the
+        reason (the compliance matrix shows it as "not checked: ...")."""
         index = requirement_index()
         table: dict[str, dict[str, Any]] = {}
-        for result in self.results:
+        for result in sorted(self.results, key=lambda r: r.unchecked):
             for req in result.requirements:
                 row = table.setdefault(
                     req,
@@ -243,6 +270,11 @@ class RunResult:
                     },
                 )
                 row["cases"].append(result.id)
+                if result.unchecked:
+                    if row["cases"] == [result.id]:
+                        row["verdict"] = str(Verdict.SKIPPED)
+                        row["not_checked"] = result.message
+                    continue
                 # A failure counts against the requirement it names, not every one the case cites.
                 verdict = result.verdict
                 if verdict in (Verdict.FAIL, Verdict.NON_STRICT) and result.requirement not in (
@@ -261,6 +293,8 @@ class RunResult:
             parts.append("client")
         elif not self.reference_server:
             parts.append(self.target_url)
+            for peer in self.peers:
+                parts += ["--peer", peer]
         parts += ["--seed", str(self.seed)]
         if self.budget != "default":
             parts.append(f"--{self.budget}")
@@ -295,6 +329,7 @@ class RunResult:
             "welcome": self.welcome,
             "party": self.party,
             "client": self.client,
+            "peers": self.peers,
             "notes": self.notes,
             "requirements": self.requirements(),
             "cases": [r.as_dict() for r in self.results],

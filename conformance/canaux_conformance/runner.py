@@ -41,6 +41,7 @@ from canaux_conformance.target import ReferenceServer, ServerInfo, Target, Targe
 from canaux_conformance.wire import HandshakeRefused, RawClient, Transcript
 
 __all__ = [
+    "NO_PEER",
     "Progress",
     "RunConfig",
     "broken_suite",
@@ -52,6 +53,11 @@ __all__ = [
     "run_cases",
     "select_cases",
 ]
+
+
+NO_PEER = "no peer given (--peer: the URL of another node of the same deployment)"
+"""Why a case that needs two nodes did not run: the matrix shows its requirements as
+"not checked: no peer given", which neither fails nor makes the run incomplete."""
 
 
 @dataclass
@@ -77,6 +83,9 @@ class RunConfig:
     """Seconds one case may take; ``None``: the budget's default."""
     server_args: Sequence[str] | None = None
     """Options for the reference server started when ``url`` is ``None``."""
+    peers: Sequence[str] = ()
+    """WebSocket URLs of the other nodes of ``url``'s deployment (spec "Clusters"): the cases
+    that need two nodes run only with one, and the stateful machine spreads over them."""
 
 
 class Progress:
@@ -125,6 +134,32 @@ async def probe(target: Target, timeout: float) -> tuple[ServerInfo | None, list
     finally:
         await client.close()
     return ServerInfo(welcome), notes
+
+
+async def _probe_peers(target: Target, server: ServerInfo | None, timeout: float) -> list[str]:
+    """One ``hello`` to each peer: it must answer (else nothing can be checked), and what its
+    welcome announces differently from the target's is noted [CLUSTER-1]."""
+    notes: list[str] = []
+    for url in target.peers:
+        peer = Target.from_url(url, token=target.token)
+        info, problems = await probe(peer, timeout)
+        notes += [f"peer {url}: {p}" for p in problems]
+        if info is None or server is None:
+            continue
+        differs = [
+            what
+            for what, mine, theirs in (
+                ("catalogue", sorted(server.channel_names), sorted(info.channel_names)),
+                ("limits", dict(server.limits), dict(info.limits)),
+                ("heartbeat_ms", server.heartbeat_ms, info.heartbeat_ms),
+            )
+            if mine != theirs
+        ]
+        notes.append(
+            f"peer {url}: welcome "
+            + (f"differs in {', '.join(differs)}" if differs else "announces the same")
+        )
+    return notes
 
 
 def _credentials(target: Target) -> dict[str, str]:
@@ -231,6 +266,7 @@ def case_result(
     transcript: Transcript | None = None,
     trace: str | None = None,
     applicable: bool = True,
+    unchecked: bool = False,
 ) -> CaseResult:
     """The result of ``case`` (server or client): what the registry says of it, the verdict,
     the time since ``started`` (``time.perf_counter()``) and what ``transcript`` recorded."""
@@ -249,6 +285,7 @@ def case_result(
         replay=transcript.replay() if transcript is not None else {},
         traceback=trace,
         applicable=applicable,
+        unchecked=unchecked,
     )
 
 
@@ -336,10 +373,14 @@ async def run_cases(
     make_context: Callable[[Case], CaseContext],
     case_timeout: Callable[[Case], float],
     skip: Callable[[Case], str | None] = lambda _: None,
+    unchecked: Callable[[Case], str | None] = lambda _: None,
     progress: Progress | None = None,
 ) -> list[CaseResult]:
     """Run ``cases``: waiting ones in the background, the rest one after another.
 
+    ``skip``: why a case's profile is not tested (skipped). ``unchecked``: why the run
+    cannot run a case at all (it needs a second node and no peer was given): skipped too,
+    but marked ``unchecked``, so that it says nothing about the requirements it cites.
     Results come back in the order of ``cases`` whatever the completion order.
     """
     progress = progress or Progress()
@@ -348,9 +389,14 @@ async def run_cases(
     async def one(case: Case) -> None:
         progress.case_started(case)
         reason = skip(case)
-        if reason is not None:
-            # A profile not tested: its cases say nothing about the requirements they cite.
-            result = case_result(case, Verdict.SKIPPED, message=reason, applicable=False)
+        missing = None if reason is not None else unchecked(case)
+        if reason is not None or missing is not None:
+            # A profile not tested, or a case this run cannot run (no peer): its cases say
+            # nothing about the requirements they cite.
+            result = case_result(
+                case, Verdict.SKIPPED, message=reason or missing or "", applicable=False,
+                unchecked=missing is not None,
+            )  # fmt: skip
         else:
             result = await run_case(case, make_context(case), case_timeout=case_timeout(case))
         results[case.id] = result
@@ -372,6 +418,8 @@ async def run(config: RunConfig, *, progress: Progress | None = None) -> RunResu
     """A whole run: start or reach the target, probe, select, run, collect."""
     if config.budget not in BUDGETS:
         raise ValueError(f"unknown budget {config.budget!r}; known: {', '.join(BUDGETS)}")
+    if config.peers and config.url is None:
+        raise ValueError("a peer is another node of the target's deployment: give the target URL")
     budget = BUDGETS[config.budget]
     seed = config.seed if config.seed is not None else secrets.randbelow(2**32)
     run_id = new_run_id()
@@ -401,8 +449,10 @@ async def run(config: RunConfig, *, progress: Progress | None = None) -> RunResu
                 publish_token=config.publish_token,
                 token=config.token,
                 other_token=config.other_token,
+                peers=config.peers,
             )
         server, notes = await probe(target, config.timeout)
+        notes += await _probe_peers(target, server, config.timeout)
         target, endpoint_notes = await _detect_endpoints(target, config)
         notes += endpoint_notes
         if server is not None:
@@ -422,7 +472,14 @@ async def run(config: RunConfig, *, progress: Progress | None = None) -> RunResu
             reference_server=reference is not None,
             welcome=dict(server.welcome) if server else None,
             notes=notes,
+            peers=list(target.peers),
         )
+        needs_peer = [c.id for c in cases if c.nodes > len(target.nodes)]
+        if needs_peer:
+            result.notes.append(
+                f"clusters: not checked: {NO_PEER}; {len(needs_peer)} case(s) need two nodes "
+                f"({', '.join(needs_peer)})"
+            )
         (progress or Progress()).run_started(result, cases)
 
         def make_context(case: Case) -> CaseContext:
@@ -443,13 +500,16 @@ async def run(config: RunConfig, *, progress: Progress | None = None) -> RunResu
                 return f"profile {case.profile!r} not selected (--profile)"
             return f"profile {case.profile!r} not offered by this server"
 
+        def unchecked(case: Case) -> str | None:
+            return NO_PEER if case.nodes > len(target.nodes) else None
+
         def case_timeout(case: Case) -> float:
             return config.case_timeout or case.timeout or budget.case_timeout
 
         result.results = [broken_suite(name, trace) for name, trace in sorted(broken.items())]
         result.results += await run_cases(
             cases, make_context=make_context, case_timeout=case_timeout, skip=skip,
-            progress=progress,
+            unchecked=unchecked, progress=progress,
         )  # fmt: skip
         result.duration = time.perf_counter() - started
         return result

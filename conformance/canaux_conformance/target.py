@@ -30,6 +30,7 @@ __all__ = [
     "Target",
     "TargetError",
     "derive_urls",
+    "host_port",
 ]
 
 LISTENING_RE = re.compile(r"canaux: listening on (?P<url>wss?://\S+)")
@@ -52,6 +53,14 @@ announces, so these values appear nowhere else.
 
 class TargetError(RuntimeError):
     """The target cannot be reached or started: no case can run."""
+
+
+def host_port(ws_url: str) -> tuple[str, int]:
+    """The host and port a WebSocket URL connects to."""
+    parts = urlsplit(ws_url)
+    if parts.hostname is None:
+        raise ValueError(f"no host in {ws_url!r}")
+    return parts.hostname, parts.port or (443 if parts.scheme == "wss" else 80)
 
 
 def derive_urls(ws_url: str) -> dict[str, str]:
@@ -96,6 +105,9 @@ class Target:
     """A second identity, for the SECURITY-2 cases (resume under another identity)."""
     reference: bool = False
     """True when the suite started the reference server itself."""
+    peers: tuple[str, ...] = ()
+    """WebSocket URLs of the other nodes of the same deployment (``--peer``, spec "Clusters"):
+    the cluster cases and the stateful machine spread their clients over ``nodes``."""
 
     @classmethod
     def from_url(
@@ -109,6 +121,7 @@ class Target:
         other_token: str | None = None,
         derive: bool = False,
         reference: bool = False,
+        peers: Sequence[str] = (),
     ) -> Self:
         """A target for ``ws_url``; ``derive``: optional endpoints at their standard paths."""
         derived = derive_urls(ws_url)
@@ -124,17 +137,24 @@ class Target:
             token=token,
             other_token=other_token,
             reference=reference,
+            peers=tuple(peers),
         )
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """The WebSocket URL of every node: this target's first, then its peers."""
+        return (self.ws_url, *self.peers)
+
+    def node_url(self, node: int) -> str:
+        """The WebSocket URL of node ``node`` (0 is this target's, 1.. its peers, in order)."""
+        return self.nodes[node]
 
     def with_endpoints(self, **changes: str | None) -> Target:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @property
     def host_port(self) -> tuple[str, int]:
-        parts = urlsplit(self.ws_url)
-        if parts.hostname is None:
-            raise ValueError(f"no host in {self.ws_url!r}")
-        return parts.hostname, parts.port or (443 if parts.scheme == "wss" else 80)
+        return host_port(self.ws_url)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,15 @@ def _reported_verdict(report: Mapping[str, Any], requirement: str) -> str | None
     return verdict if verdict in VERDICTS else None
 
 
+def _not_checked(report: Mapping[str, Any], requirement: str) -> str:
+    """Why the run could not run any case of a requirement (its cases need a second node and
+    no peer was given), or ``""``: such a row says "not checked", not a verdict."""
+    table = report.get("requirements")
+    row = table.get(requirement) if isinstance(table, Mapping) else None
+    reason = row.get("not_checked") if isinstance(row, Mapping) else None
+    return reason if isinstance(reason, str) else ""
+
+
 def _spec_link(requirement: str, pages: Mapping[str, Path]) -> str:
     page = pages.get(requirement)
     if page is None:
@@ -159,7 +168,8 @@ def render_page(report_path: Path, spec_dir: Path = SPEC) -> str:
         "",
         "Every requirement of the specification: whom it binds (*party*: `server`, `client` or",
         "`both`), the cases of the run that check it and its verdict, the worst of its cases'.",
-        "The few requirements that no peer can show on the wire say why instead.",
+        "The few requirements that no peer can show on the wire say why instead, and those that",
+        "only the cluster cases check (they need `--peer`, a second node) say *not checked*.",
         "",
         "| Requirement | Party | Verdict | Cases |",
         "| --- | --- | --- | --- |",
@@ -180,10 +190,15 @@ def render_page(report_path: Path, spec_dir: Path = SPEC) -> str:
             uncovered.setdefault(party, []).append(requirement)
             lines.append(f"| {link} | {party} | *no case* | |")
             continue
+        listed = ", ".join(f"[`{r.id}`](#{r.id.lower()}) {_BADGE[r.verdict]}" for r in results)
+        unchecked = _not_checked(report, requirement)
+        if unchecked:
+            shown = unchecked.replace("|", "\\|")
+            lines.append(f"| {link} | {party} | *not checked: {shown}* | {listed} |")
+            continue
         verdict = _reported_verdict(report, requirement) or requirement_verdict(
             r.verdict for r in results
         )
-        listed = ", ".join(f"[`{r.id}`](#{r.id.lower()}) {_BADGE[r.verdict]}" for r in results)
         lines.append(f"| {link} | {party} | {_BADGE[verdict]} | {listed} |")
     lines.append("")
     if uncovered:

@@ -133,3 +133,35 @@ def test_help_numbers_spec_sections_as_the_spec_does() -> None:
     )
     text = build_parser().format_help()
     assert f"POST /publish, §{number})" in " ".join(text.split())
+
+
+class TestPeers:
+    """[#13] --peer names another node of the target's deployment (spec "Clusters")."""
+
+    def test_peers_are_repeatable_and_reach_the_run_config(self) -> None:
+        args = build_parser().parse_args(
+            ["ws://a:1/ws", "--peer", "ws://b:2/ws", "--peer", "wss://c:3/canaux/ws"]
+        )
+        assert config_from_args(args).peers == ("ws://b:2/ws", "wss://c:3/canaux/ws")
+        assert config_from_args(build_parser().parse_args(["ws://a:1/ws"])).peers == ()
+
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            ["--peer", "ws://b:2/ws"],  # no target URL: the suite would start one node alone
+            ["ws://a:1/ws", "--peer", "http://b:2/ws"],
+            ["ws://a:1/ws", "--peer", "ws://a:1/ws"],
+            ["ws://a:1/ws", "--peer", "ws://b:2/ws", "--peer", "ws://b:2/ws"],
+        ],
+    )
+    def test_a_peer_that_is_no_other_node_is_a_usage_error(
+        self, argv: list[str], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(argv) == 64
+        assert "--peer" in capsys.readouterr().err
+
+    def test_help_says_what_a_peer_adds_and_what_a_run_without_one_shows(self) -> None:
+        text = " ".join(build_parser().format_help().split())
+        assert "--peer URL" in text
+        assert "PEER-*" in text
+        assert '"not checked: no peer given"' in text

@@ -33,13 +33,6 @@ KNOWN_GAPS = {
 """Server/both MUST requirements the wire can show that no case names yet, and why."""
 
 PENDING: dict[str, str] = {}
-PENDING.update(
-    {
-        rid: "clusters (#13): needs two nodes, which the suite cannot reach yet (a --peer mode); "
-        "tests/reference/server/test_redis_cluster.py checks the reference's two-node cluster"
-        for rid in ("CLUSTER-1", "CLUSTER-2", "CLUSTER-3", "CLUSTER-4")
-    }
-)
 """Requirements other work of this push added or rewrote; not held to the ratchet above (their
 cases land with that work), but still listed by the compliance matrix as having no case."""
 PENDING.update(

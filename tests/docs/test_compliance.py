@@ -84,3 +84,28 @@ def test_a_client_run_next_to_the_server_run_gets_its_section(tmp_path: Path) ->
     assert "`CL-DUP-01`" in _row(section, "CLIENT-3")[3]
     assert "no case: the bound is the client's own" in _row(section, "CLIENT-8")[2]
     assert "[OPS-1]" not in section
+
+
+def test_a_requirement_only_cases_needing_a_peer_check_says_not_checked(tmp_path: Path) -> None:
+    """[#13] The demo runs one node: CLUSTER rows say why nothing checked them, not "skipped",
+    and the cases the run could not run leave the other requirements' verdicts alone."""
+    from datetime import UTC, datetime
+
+    from canaux_conformance.outcomes import Verdict
+    from canaux_conformance.report.json_report import render_json
+    from canaux_conformance.results import CaseResult, RunResult
+    from canaux_conformance.runner import NO_PEER
+
+    run = RunResult("ws://x/ws", "r", 1, "quick", False, datetime.now(UTC), profiles=["core"])
+    run.results = [
+        CaseResult("PEER-03", "t", "core", "MUST", ("CLUSTER-1", "RESUME-2"), Verdict.SKIPPED,
+                   message=NO_PEER, applicable=False, unchecked=True),
+        CaseResult("RECON-01", "t", "core", "MUST", ("RESUME-2",), Verdict.PASS),
+    ]  # fmt: skip
+    path = tmp_path / "report.json"
+    path.write_text(render_json(run), encoding="utf-8")
+    page = compliance.render_page(path)
+    row = _row(page, "CLUSTER-1")
+    assert row[2].startswith("*not checked: no peer given"), row
+    assert "PEER-03" in row[3]
+    assert 'v-pass">pass' in _row(page, "RESUME-2")[2]

@@ -164,7 +164,9 @@ _SHRINK_SECONDS = {"quick": 10.0, "default": 60.0, "thorough": 300.0}
 async def state_01(ctx: CaseContext) -> None:
     """Hypothesis drives 2-4 clients through subscribe, unsubscribe, publish (payloads from
     the conformance schema), re-sends, network cuts, resumes and fresh sessions, and compares
-    every delivery with its model after each step. A failure shows the shrunk steps and the
+    every delivery with its model after each step. With --peer the clients spread over the
+    nodes of the deployment (a resume or a fresh session often on another node than the
+    session's), checked against the same model. A failure shows the shrunk steps and the
     transcript of the minimal example."""
     if ctx.server is not None and not ctx.server.offers("conformance.*"):
         raise CaseSkipped("the server's catalogue has no 'conformance.*' family (CONF-2)")
@@ -190,4 +192,9 @@ async def state_01(ctx: CaseContext) -> None:
     ctx.note(
         f"machine: seed {result.seed}, {result.examples} examples, {result.steps} steps, "
         f"{result.publishes} publishes checked"
+        + (
+            f"; connections per node {list(result.connections)}"
+            if len(result.connections) > 1
+            else ""
+        )
     )
