@@ -35,21 +35,6 @@ KNOWN_GAPS = {
 PENDING: dict[str, str] = {}
 """Requirements other work of this push added or rewrote; not held to the ratchet above (their
 cases land with that work), but still listed by the compliance matrix as having no case."""
-PENDING.update(
-    {
-        rid: "added to spec/ during #10 (r-flood: the handshake timeout); the suite can observe "
-        "it (a request head that never ends is cut within 30 s), no case names it yet"
-        for rid in ("SECURITY-13",)
-    }
-)
-PENDING.update(
-    {
-        "RESUME-15": "added to spec/ during #10 (r-client: the loser of a resume race gets its "
-        "welcome before 4411); tests/reference/server/test_resume_race.py checks the reference, "
-        "no case names it yet (two hellos must leave at the same moment)"
-    }
-)
-
 
 NEW_MODULES = {
     "origin",
@@ -72,6 +57,8 @@ NEW_MODULES = {
     "access_policy",
     "sse_takeover",
     "memory_bounds",
+    "resume_race",
+    "slow_requests",
 }
 """Suite modules written for #9: each of their cases has a broken server that it catches."""
 

@@ -168,6 +168,7 @@ def admission_protocol(
             self._gone = False
             self._timer: asyncio.TimerHandle | None = None
             self._cycle_seen: object = None
+            self._answered: object = None  # the cycle answered when the deadline was re-armed
             state = self.server_state  # set by uvicorn's __init__
             if not admission.admits(len(state.connections)):
                 self._refuse(transport)
@@ -232,7 +233,11 @@ def admission_protocol(
 
         def _request_complete(self) -> bool:
             cycle: Any = self.cycle  # uvicorn's RequestResponseCycle (h11 or httptools)
-            return cycle is not None and not cycle.more_body and cycle is self._cycle_seen
+            # The cycle already answered is not the next request: until that one's head is
+            # complete, ``cycle`` still names the previous one, whose body is long complete
+            # (a slowloris trickling its next head must not disarm the deadline).
+            fresh = cycle is not self._answered
+            return cycle is not None and fresh and not cycle.more_body and cycle is self._cycle_seen
 
         def on_response_complete(self) -> None:
             previous = self.cycle
@@ -241,6 +246,7 @@ def admission_protocol(
                 # The connection is kept alive and no next request has begun: the next head
                 # (even one already partly received) has the same deadline [SECURITY-13].
                 self._cycle_seen = self.cycle
+                self._answered = previous
                 self._arm(self.transport)
 
         def eof_received(self) -> bool | None:

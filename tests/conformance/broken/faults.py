@@ -17,6 +17,7 @@ from canaux_conformance.ijson import is_i_json
 
 from .frame_proxy import Conn, Fault, Frame
 from .gap_faults import GAP_SERVERS
+from .handshake_faults import HANDSHAKE_SERVERS
 from .power_faults import (
     AcceptsUpdateAfterTerminal,
     LegacyPingAlsoRefused,
@@ -1389,6 +1390,7 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(AcceptsUpdateAfterTerminal, ("PROG-HTTP-02",), "PROGRESS-1"),
     _b(PlayStartsAtTheSecond, ("QPLAY-01",), "QUEUE-5"),
     *(BrokenServer(f, c, frozenset(b), setup=setup) for f, c, b, setup in GAP_SERVERS),
+    *(BrokenServer(f, c, frozenset(b), setup=setup) for f, c, b, setup in HANDSHAKE_SERVERS),
     _b(RemoveLeavesCurrent, ("QREMOVE-01",), "QUEUE-5", "QUEUE-4"),
     _b(SlowPathSafeIntegerOffByOne, ("ROBUST-06",), "TRANSPORT-19", "DELIVERY-5"),
     _b(ReceiveOnlyStillChats, ("LEG-RO-01",), "LEGACY-1", "LEGACY-3"),

@@ -33,6 +33,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
+from canaux.server.admission import Admission, admission_protocol
+
 __all__ = ["Conn", "Fault", "Frame", "FrameProxy"]
 
 Frame = dict[str, Any]
@@ -52,6 +54,10 @@ class Fault:
 
     name = "none"
     description = "transparent relay"
+    handshake_timeout_s: float | None = 10.0
+    """The relay's own bound on a request head or body (the reference's default) [SECURITY-13]:
+    the relay's HTTP server reads every request before the reference sees it, so a slow one
+    is its to cut off. ``None``: no bound (plain uvicorn has none)."""
 
     async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
         """Frames to forward to the server for one client frame (after seq translation)."""
@@ -196,6 +202,13 @@ class FrameProxy:
         config = uvicorn.Config(
             self.app, log_level="warning", lifespan="off", ws_ping_interval=None, ws_max_size=2**24
         )
+        if self.fault.handshake_timeout_s is not None:
+            admission = Admission(
+                max_connections=10000,
+                max_handshakes=1024,
+                handshake_timeout_s=self.fault.handshake_timeout_s,
+            )
+            config.http = admission_protocol(admission)
         self._server = uvicorn.Server(config)
         # Leave the test runner's signal handling alone (Ctrl-C must still stop pytest).
         self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
