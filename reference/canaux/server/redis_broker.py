@@ -33,7 +33,7 @@ import logging
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -100,6 +100,22 @@ StreamId = tuple[int, int]
 _XReadAnswer = list[tuple[str, list[tuple[str, dict[str, str]]]]] | None
 
 
+POOL_CONNECTIONS = 100
+"""Redis connections of one client at most (redis-py's default)."""
+POOL_WAIT_S = 5.0
+"""How long a command waits for a free connection; then it fails like Redis unreachable."""
+
+
+def _connect(url: str) -> Redis:
+    """A client whose commands wait for a free connection of its pool. (redis-py's default
+    pool raises at once past ``POOL_CONNECTIONS`` commands under way: a node with more clients
+    subscribing at once answered some of them ``internal_error``.)"""
+    pool = BlockingConnectionPool.from_url(
+        url, decode_responses=True, max_connections=POOL_CONNECTIONS, timeout=POOL_WAIT_S
+    )
+    return Redis.from_pool(pool)  # closed with the client
+
+
 def _stream_id(text: str) -> StreamId:
     milliseconds, _, sequence = text.partition("-")
     return int(milliseconds), int(sequence or 0)
@@ -120,8 +136,8 @@ class RedisBroker:
         self._stream = f"{prefix}events"
         self._max_len = stream_max_len
         # Two clients: the reader's XREAD BLOCK holds its connection while it waits.
-        self._redis: Redis = Redis.from_url(url, decode_responses=True)
-        self._reader_redis: Redis = Redis.from_url(url, decode_responses=True)
+        self._redis: Redis = _connect(url)
+        self._reader_redis: Redis = _connect(url)
         self._publish_script = self._redis.register_script(_PUBLISH)
         self._update_script = self._redis.register_script(_UPDATE_STATE)
         self._deliver: list[Deliver] = []

@@ -15,7 +15,7 @@ import pytest
 
 from canaux.server.broker import BrokerMessage, MemoryBroker, StateChange, open_broker
 from canaux.server.config import ServerConfig
-from canaux.server.redis_broker import RedisBroker
+from canaux.server.redis_broker import POOL_CONNECTIONS, RedisBroker
 
 pytestmark = pytest.mark.anyio
 
@@ -150,6 +150,21 @@ class TestSubscriptions:
             await inbox_a.wait_for(2)
             assert inbox_a.of("conformance.x") == [1, 2]
             assert inbox_b.messages == []
+
+    async def test_more_commands_at_once_than_pooled_connections_all_succeed(
+        self, redis_url: str
+    ) -> None:
+        """A node with more clients at once than its Redis pool has connections: they wait for
+        one (redis-py's default pool refused them: ``internal_error`` to the clients)."""
+        count = 3 * POOL_CONNECTIONS
+        async with brokers(redis_url, 1) as [(broker, inbox)]:
+            await broker.subscribe("conformance.x")
+            async with asyncio.timeout(60):
+                positions = await asyncio.gather(
+                    *(broker.publish("conformance.x", n) for n in range(count))
+                )
+            assert sorted(positions) == list(range(1, count + 1))
+            assert sorted(inbox.of("conformance.x")) == list(range(count))
 
 
 class TestState:
