@@ -447,15 +447,6 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         reason="a default the power run's command line sets (canaux serve --conformance)",
     ),
     Equivalent(
-        path="canaux/server/admission.py",
-        scope="Admission.enqueue",
-        before="self._pumping = True",
-        reason="only the pacing of admissions under a burst of simultaneous handshakes "
-        "changes (one more admission pass scheduled per waiting connection, so more than "
-        "ADMIT_PER_PASS per loop pass): every connection is still admitted in order and the "
-        "connection and handshake bounds still hold; no requirement sets the rate",
-    ),
-    Equivalent(
         path="canaux/protocol/sessions.py",
         scope="ServerSessions.hand_over",
         kind=OUT_OF_REACH,

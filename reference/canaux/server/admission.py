@@ -11,11 +11,13 @@ HTTP protocol uvicorn runs for each accepted socket (:func:`admission_protocol`)
   [SECURITY-12];
 - the opening handshake's duration: a request head (or body) still incomplete after
   ``handshake_timeout_s`` is answered ``408`` and closed (a slowloris) [SECURITY-13];
-- fairness: accepted connections wait, not reading, and at most :data:`ADMIT_PER_PASS` of them
-  start reading per pass of the event loop. A flood of handshakes then adds a bounded amount
-  of work to each pass instead of thousands of handshakes at once, and established sessions
-  keep their latency [SECURITY-4]: 3,000 connections at once stalled an unrelated subscriber
-  for 1.9 s (p50) to 5.8 s (p99) before, see ``benchmarks/results/flood.md`` for after.
+- fairness: what connections in their opening handshake receive is handled for at most
+  :data:`ADMIT_PER_PASS` of them per pass of the event loop; the others stop reading and wait,
+  their bytes held, for a turn in a later pass (first come, first served). A flood of
+  handshakes then adds a bounded amount of work to each pass instead of thousands of
+  handshakes at once, and established sessions keep their latency [SECURITY-4]: 3,000
+  connections at once stalled an unrelated subscriber for 1.9 s (p50) to 5.8 s (p99) before,
+  see ``benchmarks/results/flood.md`` for after.
 
 uvicorn offers none of this for WebSockets (its ``limit_concurrency`` answers 503 to plain HTTP
 requests only, and it has no header timeout); a server mounted in another app's uvicorn gets
@@ -29,7 +31,7 @@ import logging
 import os
 import socket
 from collections import deque
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
@@ -38,6 +40,7 @@ __all__ = [
     "ADMIT_PER_PASS",
     "LISTEN_BACKLOG",
     "Admission",
+    "Gate",
     "admission_protocol",
     "widen_listen_backlog",
 ]
@@ -45,11 +48,15 @@ __all__ = [
 logger = logging.getLogger("canaux.server.admission")
 
 ADMIT_PER_PASS = 8
-"""Waiting connections that start reading per pass of the event loop.
+"""Connections in their opening handshake whose received bytes are handled per pass of the
+event loop.
 
-Each costs about a millisecond of CPU through its WebSocket and Canaux handshakes on this
-machine; eight per pass keep a pass short during a flood while an idle server still admits
-thousands per second (the loop passes quickly when it has nothing else to do)."""
+Each costs about half a millisecond of CPU through its HTTP upgrade and the app's ``accept``
+on this machine; eight per pass keep a pass short during a flood while an idle server still
+admits thousands per second (the loop passes quickly when it has nothing else to do). The
+bound is on handling what arrived, not on starting to read: flood clients that a busy machine
+lets run late send hundreds of request heads at once, long after their sockets were
+accepted."""
 
 ACCEPT_PER_PASS = 64
 """Sockets asyncio accepts per pass of the event loop (it uses the ``backlog`` of
@@ -100,42 +107,57 @@ class Admission:
         self.handshaking = 0
         self.refused = 0
         self.timed_out = 0
-        self._waiting: deque[_Gate] = deque()
-        self._pumping = False
+        self.waited = 0  # handshakes that waited for a turn [SECURITY-4]
+        self._waiting: deque[Gate] = deque()
+        self._turns = 0  # taken in this pass of the event loop
+        self._next_pass_scheduled = False
 
     def admits(self, open_connections: int) -> bool:
         """Whether one more connection may be accepted [SECURITY-12]."""
         return open_connections < self.max_connections and self.handshaking < self.max_handshakes
 
-    def enqueue(self, gate: _Gate, loop: asyncio.AbstractEventLoop) -> None:
+    def started(self) -> None:
+        """One more connection is in its opening handshake."""
         self.handshaking += 1
-        self._waiting.append(gate)
-        if not self._pumping:
-            self._pumping = True
-            loop.call_soon(self._pump, loop)
 
-    def _pump(self, loop: asyncio.AbstractEventLoop) -> None:
-        admitted = 0
-        while self._waiting and admitted < ADMIT_PER_PASS:
-            gate = self._waiting.popleft()
-            if gate.start_reading():
-                admitted += 1
-        if self._waiting:
-            loop.call_soon(self._pump, loop)  # the next pass: what else is ready runs first
-        else:
-            self._pumping = False
+    def turn(self, gate: Gate, loop: asyncio.AbstractEventLoop) -> bool:
+        """Whether ``gate`` may handle what it received now [SECURITY-4]: this pass has a turn
+        left and no connection waits for one. If not, ``gate`` waits (it stops reading and
+        holds its bytes) and :meth:`Gate.resume` is called in a later pass."""
+        self._next_pass(loop)
+        if self._turns < ADMIT_PER_PASS and not self._waiting:
+            self._turns += 1
+            return True
+        self._waiting.append(gate)
+        self.waited += 1
+        return False
+
+    def _next_pass(self, loop: asyncio.AbstractEventLoop) -> None:
+        # call_soon runs at the start of the next pass, before that pass's I/O callbacks: the
+        # turns are counted again from there, the waiting connections served first.
+        if not self._next_pass_scheduled:
+            self._next_pass_scheduled = True
+            loop.call_soon(self._pass_begins, loop)
+
+    def _pass_begins(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._next_pass_scheduled = False
+        self._turns = 0
+        while self._waiting and self._turns < ADMIT_PER_PASS:
+            if self._waiting.popleft().resume():
+                self._turns += 1
+        if self._turns or self._waiting:
+            self._next_pass(loop)
 
     def finished(self) -> None:
         """One connection's opening handshake ended (complete, timed out or closed)."""
         self.handshaking -= 1
 
 
-class _Gate:
-    """What :class:`Admission` needs of one waiting connection."""
+class Gate(Protocol):
+    """What :class:`Admission` needs of one connection waiting for its turn."""
 
-    def start_reading(self) -> bool:
-        """Start reading; ``False`` if the connection is already gone."""
-        raise NotImplementedError
+    def resume(self) -> bool:
+        """Handle the bytes held and read again; ``False`` if the connection is already gone."""
 
 
 def widen_listen_backlog(sockets: list[socket.socket]) -> None:
@@ -154,7 +176,7 @@ def admission_protocol(
     """uvicorn's HTTP protocol class ``base`` (httptools or h11: both keep ``cycle`` and
     ``server_state`` and call ``on_response_complete``), with ``admission``'s bounds."""
 
-    class AdmittedHTTPProtocol(base, _Gate):  # type: ignore[valid-type,misc]
+    class AdmittedHTTPProtocol(base):  # type: ignore[valid-type,misc]
         """One accepted socket: refused, waiting, in its handshake, then served by uvicorn."""
 
         _admission = admission
@@ -169,15 +191,15 @@ def admission_protocol(
             self._timer: asyncio.TimerHandle | None = None
             self._cycle_seen: object = None
             self._answered: object = None  # the cycle answered when the deadline was re-armed
+            self._held: list[bytes] | None = None  # received while waiting for a turn
             state = self.server_state  # set by uvicorn's __init__
             if not admission.admits(len(state.connections)):
                 self._refuse(transport)
                 return
             super().connection_made(transport)
-            transport.pause_reading()
             self._handshake = True
+            admission.started()
             self._arm(transport)
-            admission.enqueue(self, self.loop)
 
         def _refuse(self, transport: asyncio.Transport) -> None:
             # [SECURITY-12] 503 before the request is read; the request bytes are
@@ -210,15 +232,28 @@ def admission_protocol(
                 self._handshake = False
                 admission.finished()
 
-        def start_reading(self) -> bool:
-            if self._gone or self.transport.is_closing():
+        def resume(self) -> bool:
+            held, self._held = self._held, None
+            if self._gone or self.transport.is_closing() or held is None:
                 return False
             self.transport.resume_reading()
+            self._handle(b"".join(held))
             return True
 
         def data_received(self, data: bytes) -> None:
             if self._refused:
                 return
+            if self._held is not None:  # already waiting for a turn
+                self._held.append(data)
+                return
+            if self._handshake and not admission.turn(self, self.loop):
+                # [SECURITY-4] no turn left in this pass: stop reading, keep the bytes.
+                self._held = [data]
+                self.transport.pause_reading()
+                return
+            self._handle(data)
+
+        def _handle(self, data: bytes) -> None:
             super().data_received(data)
             upgraded = self.transport.get_protocol() is not self
             if upgraded or self.cycle is not self._cycle_seen:

@@ -21,6 +21,7 @@ from websockets.exceptions import InvalidStatus
 from canaux.cli import build_parser
 from canaux.commands.serve import config_from_args
 from canaux.server import ServerConfig, run, testing
+from canaux.server.admission import ADMIT_PER_PASS, Admission
 from canaux.server.testing import RunningServer, running_server
 from tests.reference.server.wire import (
     PUBLISH_TOKEN,
@@ -194,6 +195,74 @@ class TestFlood:
             assert 101 in statuses
             await watcher.check()
             assert len(watcher.events) == 301
+
+
+class _Waiting:
+    """A connection as :class:`Admission` sees it, recording when it got its turn."""
+
+    def __init__(self, name: int, turns: list[int], gone: bool = False) -> None:
+        self.name, self.turns, self.gone = name, turns, gone
+
+    def resume(self) -> bool:
+        if self.gone:
+            return False
+        self.turns.append(self.name)
+        return True
+
+
+class TestTurns:
+    async def test_handshakes_beyond_the_turns_of_a_pass_wait_for_later_passes_in_order(
+        self,
+    ) -> None:
+        """SECURITY-4: at most ADMIT_PER_PASS handshakes handle what they received per pass of
+        the event loop; the others wait, first come first served, and a gone one takes no
+        turn."""
+        admission = Admission(max_connections=100, max_handshakes=100, handshake_timeout_s=10)
+        loop = asyncio.get_running_loop()
+        turns: list[int] = []
+        gates = [
+            _Waiting(n, turns, gone=n == ADMIT_PER_PASS + 1) for n in range(3 * ADMIT_PER_PASS)
+        ]
+        now = [n for n, gate in enumerate(gates) if admission.turn(gate, loop)]
+        assert now == list(range(ADMIT_PER_PASS))
+        assert admission.waited == 2 * ADMIT_PER_PASS
+        passes: list[list[int]] = []
+        for _ in range(4):  # bounded: each sleep(0) lets the loop run one more pass
+            await asyncio.sleep(0)
+            passes.append(turns[:])
+            turns.clear()
+        waiting = [n for n in range(ADMIT_PER_PASS, 3 * ADMIT_PER_PASS) if n != ADMIT_PER_PASS + 1]
+        assert passes[0] == waiting[:ADMIT_PER_PASS]
+        assert passes[1] == waiting[ADMIT_PER_PASS:]
+        assert passes[2:] == [[], []]
+        # The turns of a pass with nobody waiting are counted again from the next pass.
+        assert all(admission.turn(_Waiting(n, turns), loop) for n in range(ADMIT_PER_PASS))
+        assert not admission.turn(_Waiting(99, turns), loop)
+
+    async def test_request_heads_arriving_together_are_all_upgraded(self, http: str) -> None:
+        """SECURITY-4: 40 upgrade requests read in one pass: those beyond the pass's turns keep
+        their bytes and are answered 101 in later passes; none is lost or refused."""
+        count = 5 * ADMIT_PER_PASS
+        async with (
+            running_server(make_config()) as server,
+            Watcher.watching(server) as watcher,
+            contextlib.AsyncExitStack() as stack,
+        ):
+            sockets = [await stack.enter_async_context(raw(server)) for _ in range(count)]
+            request = (
+                f"GET /ws HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Protocol: canaux.v1\r\n\r\n"
+            ).encode()
+            for _, writer in sockets:  # all in one pass of this loop, no await in between
+                writer.write(request)
+            async with asyncio.timeout(TIMEOUT):
+                heads = [await reader.readuntil(b"\r\n\r\n") for reader, _ in sockets]
+            assert all(h.startswith(b"HTTP/1.1 101 ") for h in heads), heads[:3]
+            assert server.uvicorn.admission.waited > 0
+            assert server.uvicorn.admission.handshaking == 0
+            await watcher.check()
 
 
 class TestFlags:
