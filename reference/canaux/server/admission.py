@@ -42,6 +42,7 @@ __all__ = [
     "Admission",
     "Gate",
     "admission_protocol",
+    "admission_ws_protocol",
     "widen_listen_backlog",
 ]
 
@@ -301,3 +302,40 @@ def admission_protocol(
             super().connection_lost(exc)
 
     return AdmittedHTTPProtocol
+
+
+def admission_ws_protocol(
+    admission: Admission, base: type[asyncio.Protocol]
+) -> type[asyncio.Protocol]:
+    """uvicorn's WebSocket protocol class ``base`` (sans-I/O: ``handshake_complete``), whose
+    first bytes after the ``101`` (a Canaux client's ``hello``) take one of ``admission``'s
+    turns [SECURITY-4]: the app's answer (the session, the ``welcome``) is the costliest step
+    of a connection's opening, and flood clients send their hellos in bursts too."""
+
+    class AdmittedWebSocketProtocol(base):  # type: ignore[valid-type,misc]
+        _opening = True
+        """Until the first bytes after the ``101`` are handled (a class default)."""
+
+        _held: list[bytes] | None = None
+
+        def data_received(self, data: bytes) -> None:
+            if self._held is not None:  # already waiting for a turn
+                self._held.append(data)
+                return
+            if self._opening and self.handshake_complete:
+                self._opening = False
+                if not admission.turn(self, asyncio.get_running_loop()):
+                    self._held = [data]
+                    self.transport.pause_reading()
+                    return
+            super().data_received(data)
+
+        def resume(self) -> bool:
+            held, self._held = self._held, None
+            if held is None or self.transport.is_closing():
+                return False
+            self.transport.resume_reading()
+            super().data_received(b"".join(held))
+            return True
+
+    return AdmittedWebSocketProtocol

@@ -17,13 +17,15 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
-from uvicorn.config import HTTP_PROTOCOLS
+from uvicorn.config import HTTP_PROTOCOLS, WS_PROTOCOLS
 from uvicorn.importer import import_from_string
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from canaux.server.admission import (
     ACCEPT_PER_PASS,
     Admission,
     admission_protocol,
+    admission_ws_protocol,
     widen_listen_backlog,
 )
 from canaux.server.app import create_app, runtime_of
@@ -76,6 +78,15 @@ class CanauxUvicornServer(uvicorn.Server):
         if isinstance(base, str):
             base = import_from_string(HTTP_PROTOCOLS.get(base, base))
         config.http = admission_protocol(self.admission, base)
+        ws: object = config.ws
+        if isinstance(ws, str):
+            name = WS_PROTOCOLS.get(ws, ws)  # None for "none"
+            ws = import_from_string(name) if name else None
+        # The sans-I/O protocol is the one Canaux runs (uvicorn_config); another is kept as is.
+        if isinstance(ws, type) and issubclass(ws, WebSocketsSansIOProtocol):
+            config.ws = admission_ws_protocol(self.admission, ws)
+            if config.loaded:
+                config.ws_protocol_class = config.ws
         if config.loaded:
             config.http_protocol_class = config.http
         self.on_listening: Callable[[str, int], None] | None = None

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -262,6 +263,25 @@ class TestTurns:
             assert all(h.startswith(b"HTTP/1.1 101 ") for h in heads), heads[:3]
             assert server.uvicorn.admission.waited > 0
             assert server.uvicorn.admission.handshaking == 0
+            await watcher.check()
+
+    async def test_hellos_arriving_together_are_all_welcomed(self, http: str) -> None:
+        """SECURITY-4: the first bytes after the 101 (hello) take a turn too: 40 hellos read
+        in one pass are all welcomed, those beyond the pass's turns in later passes."""
+        count = 5 * ADMIT_PER_PASS
+        async with (
+            running_server(make_config()) as server,
+            Watcher.watching(server) as watcher,
+            contextlib.AsyncExitStack() as stack,
+        ):
+            sockets = [await stack.enter_async_context(open_ws(server)) for _ in range(count)]
+            before = server.uvicorn.admission.waited
+            hello = json.dumps({"type": "hello", "version": 1})
+            # Each send writes at once: all 40 are on the wire before the server's next pass.
+            await asyncio.gather(*(ws.send(hello) for ws in sockets))
+            frames = [await recv(ws) for ws in sockets]
+            assert [f["type"] for f in frames] == ["welcome"] * count, frames[:3]
+            assert server.uvicorn.admission.waited > before
             await watcher.check()
 
 
