@@ -54,6 +54,8 @@ CATCHERS: dict[str, tuple[str, str]] = {
     "accepts-binary-frames": ("CL-TRANS-01", "quick"),
     "sse-forgets-position": ("CL-SSE-01", "quick"),
     "sse-delivers-duplicates": ("CL-SSE-01", "quick"),
+    "sse-no-reset": ("CL-SSE-03", "quick"),
+    "sse-passes-gaps": ("CL-SSE-04", "quick"),
 }
 """The case meant to catch each broken client, and its budget."""
 TIMING: dict[str, tuple[str, str]] = {

@@ -25,19 +25,16 @@ if str(REPO) not in sys.path:  # `docs.sitegen` is imported from the checkout, n
 
 from playwright.sync_api import Browser, sync_playwright  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
+from canaux_conformance.client.browser.adapter import (  # noqa: E402
+    CHROMIUM_FLAGS,
+    DEFAULT_EXECUTABLE,
+)
+
+CHROMIUM = DEFAULT_EXECUTABLE
 # Without the background-networking flags chromium keeps dialling out, and this machine's
-# closed network refuses it; the other flags make it a quiet, fresh, headless browser.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# closed network refuses it; the other flags make it a quiet, fresh, headless browser (the
+# conformance suite's browser adapter launches it with the same ones).
+CHROMIUM_ARGS = list(CHROMIUM_FLAGS)
 CHECKS_DIR = REPO / "build" / "browser-checks"
 """Screenshots of the browser checks land here, for people to look at."""
 

@@ -218,7 +218,12 @@ def test_base_install_leaves_out_the_extras(wheel: Path) -> None:
     assert by_extra["hypothesis"] == ("==6.170.9", 'extra == "conformance"')
     assert by_extra["rich"][1] == 'extra == "conformance"'
     assert by_extra["uvicorn"][1] == by_extra["pyjwt"][1] == 'extra == "server"'
-    assert set(message.get_all("Provides-Extra") or []) >= {"server", "conformance", "dev"}
+    assert set(message.get_all("Provides-Extra") or []) >= {
+        "server", "conformance", "conformance-browser", "dev",
+    }  # fmt: skip
+    # The browser adapter's page is package data: the adapter is useless without it.
+    with zipfile.ZipFile(wheel) as archive:
+        assert "canaux_conformance/client/browser/eventsource.html" in archive.namelist()
 
 
 def test_client_works_with_only_the_base_dependencies(client_only: Path) -> None:

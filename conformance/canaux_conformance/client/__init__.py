@@ -4,7 +4,8 @@
 - :mod:`.scripted_server` — a loopback Canaux server whose every move a case scripts;
 - :mod:`.context` — what a client case works with; :mod:`.cases` — the client case registry;
 - :mod:`.suites` — the cases; :mod:`.runner` — a whole run; :mod:`.cli` — ``canaux-conformance
-  client``.
+  client``;
+- :mod:`.browser` — an adapter whose client is a browser's own ``EventSource`` (Playwright).
 
 Like the rest of the suite it never imports the reference implementation.
 """

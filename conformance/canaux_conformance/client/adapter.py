@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from canaux_conformance.cases import PROFILES
 from canaux_conformance.outcomes import CaseSkipped, SuiteError
 from canaux_conformance.transcript import Transcript
 
@@ -80,6 +81,9 @@ class AdapterInfo:
     cap_ms: int
     configurable: bool
     unsupported: frozenset[str]
+    profiles: tuple[str, ...] | None = None
+    """The case profiles the client implements (``ready.profiles``, revision 1.1); ``None``
+    when not declared: every case applies."""
 
     @classmethod
     def from_ready(cls, body: dict[str, Any]) -> AdapterInfo:
@@ -93,6 +97,15 @@ class AdapterInfo:
             raise AdapterError(f"ready.backoff needs integers 0 < base_ms <= cap_ms: {backoff!r}")
         if not isinstance(unsupported, list) or not all(isinstance(u, str) for u in unsupported):
             raise AdapterError(f"ready.unsupported must be a list of strings: {unsupported!r}")
+        profiles = body.get("profiles")
+        if profiles is not None and not (
+            isinstance(profiles, list)
+            and profiles
+            and all(isinstance(p, str) and p in PROFILES for p in profiles)
+        ):
+            raise AdapterError(
+                f"ready.profiles must be a non-empty list of {', '.join(PROFILES)}: {profiles!r}"
+            )
         return cls(
             client_name=str(client.get("name", "?")),
             client_version=str(client.get("version", "?")),
@@ -100,6 +113,7 @@ class AdapterInfo:
             cap_ms=cap,
             configurable=bool(backoff.get("configurable", False)),
             unsupported=frozenset(unsupported),
+            profiles=tuple(profiles) if profiles is not None else None,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -112,6 +126,7 @@ class AdapterInfo:
                 "configurable": self.configurable,
             },
             "unsupported": sorted(self.unsupported),
+            **({"profiles": list(self.profiles)} if self.profiles is not None else {}),
         }
 
 

@@ -29,6 +29,8 @@ examples:
   canaux-conformance client --quick                    # the reference client
   canaux-conformance client -- python -m canaux.conformance_adapter --client compat
   canaux-conformance client --only 'CL-RES-*' -- node my-client/adapter.js
+  canaux-conformance client -- python -m canaux_conformance.client.browser
+                      # Chromium's own EventSource (extra conformance-browser): SSE cases
 """
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "REFERENCE_ADAPTER",
     "ClientRunConfig",
     "probe_adapter",
+    "profile_skip",
     "run_client",
     "run_client_case",
 ]
@@ -148,6 +149,17 @@ async def run_client_case(case: Case, ctx: ClientCaseContext, *, case_timeout: f
     )
 
 
+def profile_skip(case: Case, info: AdapterInfo) -> str | None:
+    """Why ``case`` does not apply to the client: its profile is not one the adapter's
+    ``ready.profiles`` declared (an SSE-only client has no WebSocket cases); ``None`` if it does."""
+    if info.profiles is None or case.profile in info.profiles:
+        return None
+    return (
+        f"not applicable: the adapter declares a client of profile(s) "
+        f"{', '.join(info.profiles)} only (ready.profiles); this case is of profile {case.profile}"
+    )
+
+
 async def run_client(config: ClientRunConfig, *, progress: Progress | None = None) -> RunResult:
     """A whole client run: probe the adapter, select the cases, run each with a fresh adapter."""
     if config.budget not in BUDGETS:
@@ -167,7 +179,7 @@ async def run_client(config: ClientRunConfig, *, progress: Progress | None = Non
         budget=budget.name,
         strict=config.strict,
         started=datetime.now(UTC),
-        profiles=["core"],
+        profiles=list(info.profiles) if info.profiles is not None else ["core"],
         reference_server=config.argv is None,
         party="client",
         client=info.as_dict(),
@@ -188,6 +200,11 @@ async def run_client(config: ClientRunConfig, *, progress: Progress | None = Non
 
     async def one(case: Case) -> None:
         progress.case_started(case)
+        reason = profile_skip(case, info)
+        if reason is not None:  # decided by ready: no adapter process is started for it
+            outcomes[case.id] = case_result(case, Verdict.SKIPPED, message=reason, applicable=False)
+            progress.case_finished(outcomes[case.id])
+            return
         ctx = ClientCaseContext(
             adapter_argv=argv,
             case_id=case.id,

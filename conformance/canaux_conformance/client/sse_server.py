@@ -69,6 +69,10 @@ class SSEStream:
         frame = {"type": "event", "seq": seq, "channel": channel, "data": data}
         await self.message(channel, frame, id=f"{session}:{seq}")
 
+    async def retry(self, milliseconds: int) -> None:
+        """A ``retry:`` field: the reconnection time an ``EventSource`` waits after a drop."""
+        await self._write(f"retry: {milliseconds}\n\n")
+
     async def comment(self, text: str = "ping") -> None:
         await self._write(f": {text}\n\n")
 

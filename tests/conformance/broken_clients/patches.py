@@ -266,6 +266,26 @@ def _sse_delivers_duplicates() -> None:
     _replace(sse_module.SSEReader, "_message", patched)
 
 
+def _sse_no_reset() -> None:
+    _replace(sse_module.SSEReader, "on_reset", lambda self, fn: None)
+
+
+def _sse_passes_gaps() -> None:
+    message = sse_module.SSEReader._message
+
+    async def patched(self: sse_module.SSEReader, item: Any) -> Any:
+        try:
+            parsed = parse_server_frame(decode_json(item.data))
+        except (ValueError, FrameError):
+            parsed = None
+        if isinstance(parsed, Event) and parsed.seq > self.last_seq + 1:
+            self.last_seq = parsed.seq
+            return parsed  # the event after the gap goes to the application
+        return await message(self, item)
+
+    _replace(sse_module.SSEReader, "_message", patched)
+
+
 BROKEN_CLIENTS: dict[str, BrokenClient] = {
     b.name: b
     for b in [
@@ -362,6 +382,18 @@ BROKEN_CLIENTS: dict[str, BrokenClient] = {
             ("CLIENT-3",),
             "an SSE stream passes a repeated seq to the application",
             _sse_delivers_duplicates,
+        ),
+        BrokenClient(
+            "sse-no-reset",
+            ("RESUME-5", "CLIENT-2"),
+            "an SSE stream never tells the application that its session was lost",
+            _sse_no_reset,
+        ),
+        BrokenClient(
+            "sse-passes-gaps",
+            ("CLIENT-3",),
+            "an SSE stream passes the event after a seq gap on and keeps the stream",
+            _sse_passes_gaps,
         ),
     ]
 }
