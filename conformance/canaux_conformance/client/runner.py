@@ -188,6 +188,11 @@ async def run_client(config: ClientRunConfig, *, progress: Progress | None = Non
             f"adapter: {' '.join(argv)}",
             f"declared backoff: base {info.base_ms} ms, cap {info.cap_ms} ms"
             + (" (configurable)" if info.configurable else " (fixed: timing cases are slow)"),
+            *(
+                [f"declared profiles: {', '.join(info.profiles)} (the other cases do not apply)"]
+                if info.profiles is not None
+                else []
+            ),
         ],
     )
     progress.run_started(result, cases)

@@ -93,7 +93,9 @@ def _adapter(endpoint: str, *extra: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def browser_run(cdp_endpoint: str) -> RunResult:
-    config = ClientRunConfig(argv=_adapter(cdp_endpoint), budget="quick", seed=12, timeout=WAIT)
+    # The default budget's 120 s per case: CL-SSE-02 waits out 2 x heartbeat plus a wait for a
+    # stream the browser never opens, after the adapter's start-up (seconds on a loaded machine).
+    config = ClientRunConfig(argv=_adapter(cdp_endpoint), budget="default", seed=12, timeout=WAIT)
     return asyncio.run(run_client(config))
 
 
@@ -118,6 +120,7 @@ def test_chromium_eventsource_passes_every_sse_client_case(browser_run: RunResul
     assert browser_run.client is not None
     assert browser_run.client["name"].startswith("EventSource (chromium")
     assert browser_run.profiles == ["sse"]
+    assert any(note.startswith("declared profiles: sse") for note in browser_run.notes)
     assert browser_run.exit_status == 0, browser_run.verdict_text()
 
 

@@ -159,13 +159,18 @@ class BrowserAdapter:
             return {**done, "error": {"kind": "invalid", "message": f"bad sse command {cmd!r}"}}
         assert self.page is not None, "prepare() first"
         origin = f"{parts.scheme}://{parts.netloc}"
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         await self.page.goto(origin + PAGE_PATH, wait_until="load")
         await self.page.unroute_all()
+        loaded = loop.time()
         await self.page.evaluate(
             "config => window.canauxStart(config)",
             {"url": origin + parts.path, "channels": [str(c) for c in channels]},
         )
         self.started = True
+        log(f"sse: page loaded at {origin} in {loaded - began:.3f}s, stream started after "
+            f"{loop.time() - loaded:.3f}s more")  # fmt: skip
         return done
 
     async def aclose(self) -> None:
