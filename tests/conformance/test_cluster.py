@@ -2,7 +2,8 @@
 one Redis (issue #13, "the full suite against a two-node cluster (0 fail)").
 
 Debian's ``redis-server`` runs on a free loopback port (tests/reference/server/redis_server.py);
-both nodes are ``canaux serve --broker redis://…`` subprocesses on port 0. The full run uses the
+both nodes are ``canaux serve --broker redis://…`` subprocesses on port 0, shared by the cluster
+tests (conftest.py ``redis_cluster``). The full run uses the
 quick budget (the default budget's machine alone takes about two minutes on this machine).
 """
 
@@ -11,23 +12,15 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import pytest
 import redis
 
 from canaux_conformance.matrix import compliance_matrix
 from canaux_conformance.outcomes import Verdict
-from canaux_conformance.results import RunResult
 from canaux_conformance.runner import NO_PEER, RunConfig, run
-from canaux_conformance.target import TargetError
+from canaux_conformance.target import Target, TargetError
 from tests.reference.server.redis_server import RedisServer
-
-if TYPE_CHECKING:
-    from tests.conformance.broken.cluster_nodes import two_nodes
-else:  # pytest puts tests/conformance (no __init__.py) on sys.path
-    from broken.cluster_nodes import two_nodes
 
 pytestmark = pytest.mark.slow
 
@@ -35,44 +28,28 @@ SEED = 20261202
 CLUSTER = ("CLUSTER-1", "CLUSTER-2", "CLUSTER-3", "CLUSTER-4")
 
 
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as running:
-        yield running
-
-
-@pytest.fixture
-def redis_url(redis_server: RedisServer) -> Iterator[str]:
-    """An empty database for each test."""
-    client = redis.Redis.from_url(redis_server.url)
-    try:
-        client.flushall()
-        yield redis_server.url
-    finally:
-        client.close()
-
-
-def test_the_full_suite_passes_a_two_node_cluster(redis_url: str) -> None:
+def test_the_full_suite_passes_a_two_node_cluster(
+    redis_cluster: tuple[Target, Target], cluster_redis: RedisServer
+) -> None:
     """Every case against node 0, the PEER-* cases across both, the machine spread over both:
     no failure, no error, conformant; CLUSTER-1..4 checked and passed."""
-
-    async def go() -> tuple[RunResult, int]:
-        async with two_nodes(redis_url) as (node0, node1):
-            result = await run(
-                RunConfig(
-                    url=node0.ws_url,
-                    peers=(node1.ws_url,),
-                    publish_url=node0.publish_url,
-                    publish_token=node0.publish_token,
-                    budget="quick",
-                    seed=SEED,
-                )
+    node0, node1 = redis_cluster
+    with redis.Redis.from_url(cluster_redis.url) as client:
+        before = int(client.xlen("canaux:events"))
+    result = asyncio.run(
+        run(
+            RunConfig(
+                url=node0.ws_url,
+                peers=(node1.ws_url,),
+                publish_url=node0.publish_url,
+                publish_token=node0.publish_token,
+                budget="quick",
+                seed=SEED,
             )
-        with redis.Redis.from_url(redis_url) as client:
-            stored = int(client.xlen("canaux:events"))
-        return result, stored
-
-    result, stored = asyncio.run(go())
+        )
+    )
+    with redis.Redis.from_url(cluster_redis.url) as client:
+        stored = int(client.xlen("canaux:events")) - before
     bad = [r for r in result.results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]
     problems = "\n".join(f"{r.id}: {r.verdict} [{r.requirement}] {r.message[:800]}" for r in bad)
     assert bad == [], problems
@@ -90,17 +67,15 @@ def test_the_full_suite_passes_a_two_node_cluster(redis_url: str) -> None:
     assert stored > 100, "the events went through Redis"
 
 
-def test_without_a_peer_the_cluster_requirements_are_not_checked(redis_url: str) -> None:
+def test_without_a_peer_the_cluster_requirements_are_not_checked(
+    redis_cluster: tuple[Target, Target],
+) -> None:
     """One node alone: the PEER-* cases do not run, their requirements say "not checked: no
     peer given", and the run stays conformant (not incomplete)."""
-
-    async def go() -> RunResult:
-        async with two_nodes(redis_url) as (node0, _):
-            return await run(
-                RunConfig(url=node0.ws_url, only=("PEER-*", "ROUTE-01"), budget="quick", seed=1)
-            )
-
-    result = asyncio.run(go())
+    node0, _ = redis_cluster
+    result = asyncio.run(
+        run(RunConfig(url=node0.ws_url, only=("PEER-*", "ROUTE-01"), budget="quick", seed=1))
+    )
     peers = [r for r in result.results if r.id.startswith("PEER-")]
     assert len(peers) == 6
     assert all(r.verdict is Verdict.SKIPPED and r.unchecked for r in peers)
@@ -112,16 +87,13 @@ def test_without_a_peer_the_cluster_requirements_are_not_checked(redis_url: str)
     assert any(note.startswith("clusters: not checked: no peer given") for note in result.notes)
 
 
-def test_a_peer_that_does_not_answer_stops_the_run() -> None:
+def test_a_peer_that_does_not_answer_stops_the_run(redis_cluster: tuple[Target, Target]) -> None:
     """Nothing about a cluster can be checked through a node the suite cannot reach: the run
     does not start (the CLI exits 2, "cannot test the target")."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = f"ws://127.0.0.1:{sock.getsockname()[1]}/ws"
 
-    async def go() -> None:
-        async with two_nodes(None) as (node0, _):
-            await run(RunConfig(url=node0.ws_url, peers=(closed,), only=("PEER-01",), seed=1))
-
+    config = RunConfig(url=redis_cluster[0].ws_url, peers=(closed,), only=("PEER-01",), seed=1)
     with pytest.raises(TargetError, match=re.escape(closed.removesuffix("/ws"))):
-        asyncio.run(go())
+        asyncio.run(run(config))

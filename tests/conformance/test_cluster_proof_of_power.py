@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
 import pytest
-import redis
 
 from canaux_conformance.cases import all_cases
 from canaux_conformance.outcomes import Verdict
 from canaux_conformance.results import RunResult
 from canaux_conformance.runner import RunConfig, run
 from canaux_conformance.target import Target
-from tests.reference.server.redis_server import RedisServer
 
 if TYPE_CHECKING:
     from tests.conformance.broken.cluster_faults import BROKEN_CLUSTERS, BrokenCluster
@@ -40,12 +38,6 @@ pytestmark = pytest.mark.slow
 SEED = 20261202
 WAIT = 3.0
 """Seconds per wait: generous for a loaded machine, short enough that missing events fail fast."""
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as running:
-        yield running
 
 
 @contextlib.asynccontextmanager
@@ -64,12 +56,11 @@ async def _relayed(node: Target, fault: Fault | None) -> AsyncIterator[Target]:
 
 
 async def _run_cluster(
-    broker: str | None, cases: Sequence[str], faults: tuple[Fault | None, Fault | None]
+    nodes: tuple[Target, Target], cases: Sequence[str], faults: tuple[Fault | None, Fault | None]
 ) -> RunResult:
     async with (
-        two_nodes(broker) as (node0, node1),
-        _relayed(node0, faults[0]) as first,
-        _relayed(node1, faults[1]) as second,
+        _relayed(nodes[0], faults[0]) as first,
+        _relayed(nodes[1], faults[1]) as second,
     ):
         return await run(
             RunConfig(
@@ -85,10 +76,9 @@ async def _run_cluster(
         )
 
 
-def _redis(server: RedisServer) -> str:
-    with redis.Redis.from_url(server.url) as client:
-        client.flushall()
-    return server.url
+async def _memory_cluster(cases: Sequence[str]) -> RunResult:
+    async with two_nodes(None) as nodes:
+        return await _run_cluster(nodes, cases, (None, None))
 
 
 def _summary(result: RunResult) -> str:
@@ -99,12 +89,15 @@ def _summary(result: RunResult) -> str:
 
 @pytest.mark.parametrize("broken", BROKEN_CLUSTERS, ids=lambda b: b.name)
 def test_a_broken_cluster_is_caught_citing_what_it_breaks(
-    broken: BrokenCluster, redis_server: RedisServer
+    broken: BrokenCluster, redis_cluster: tuple[Target, Target]
 ) -> None:
-    broker = _redis(redis_server) if broken.broker == "redis" else None
-    fault = broken.fault() if broken.fault is not None else None
-    faults = (fault, None) if broken.node == 0 else (None, fault)
-    result = asyncio.run(_run_cluster(broker, broken.cases, faults))
+    if broken.broker == "memory":
+        result = asyncio.run(_memory_cluster(broken.cases))
+    else:
+        assert broken.fault is not None
+        fault = broken.fault()
+        faults = (fault, None) if broken.node == 0 else (None, fault)
+        result = asyncio.run(_run_cluster(redis_cluster, broken.cases, faults))
     summary = f"{broken.name} ({broken.description}):\n" + _summary(result)
     assert sorted(r.id for r in result.results) == list(broken.cases), summary
     for r in result.results:
@@ -113,10 +106,10 @@ def test_a_broken_cluster_is_caught_citing_what_it_breaks(
 
 
 def test_the_cases_pass_two_nodes_on_redis_behind_transparent_relays(
-    redis_server: RedisServer,
+    redis_cluster: tuple[Target, Target],
 ) -> None:
     used = sorted({case for broken in BROKEN_CLUSTERS for case in broken.cases})
-    result = asyncio.run(_run_cluster(_redis(redis_server), used, (Fault(), Fault())))
+    result = asyncio.run(_run_cluster(redis_cluster, used, (Fault(), Fault())))
     summary = _summary(result)
     assert sorted(r.id for r in result.results) == used, summary
     assert all(r.verdict is Verdict.PASS for r in result.results), summary
