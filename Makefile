@@ -90,9 +90,26 @@ docs: $(STAMP) $(DOCS_NODE)
 # ---- benchmarks -----------------------------------------------------------------------------
 .PHONY: bench bench-full bench-flood bench-memory bench-validation
 
-## bench: the benchmark harness in quick mode (under five minutes); prints the table
-bench: $(STAMP)
-	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; $(PY) -m benchmarks.run
+# The harness's Node peers (`ws`, socket.io), pinned by benchmarks/node/package-lock.json, and
+# its compiled load generator (gcc, libc only).
+BENCH_NODE := benchmarks/node/node_modules/.installed
+LOADGEN    := build/bench/loadgen
+
+$(BENCH_NODE): benchmarks/node/package.json benchmarks/node/package-lock.json
+	cd benchmarks/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(LOADGEN): benchmarks/harness/loadgen.c
+	mkdir -p $(@D)
+	gcc -O2 -Wall -o $@ $<
+
+# tests/benchmarks run the harness on a tiny load, Node peers included.
+pytest: $(BENCH_NODE) $(LOADGEN)
+
+## bench: five servers (canaux, Node ws, bare websockets, Node socket.io, python-socketio), quick
+## sweeps (a few minutes); prints the tables, the load generator's CPU on every row
+bench: $(STAMP) $(BENCH_NODE) $(LOADGEN)
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; $(PY) -m benchmarks.harness
 
 ## bench-flood: an unrelated subscriber's latency during a 3,000-connection flood and a 1,000-socket slowloris
 bench-flood: $(STAMP)
@@ -106,9 +123,10 @@ bench-memory: $(STAMP)
 bench-validation: $(STAMP)
 	$(PY) -m benchmarks.validation
 
-## bench-full: the full set (10,000 idle connections, longer windows); results in benchmarks/results/
-bench-full: $(STAMP)
-	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; $(PY) -m benchmarks.run --full
+## bench-full: the full sweeps (3 interleaved rounds, longer windows, 10,000 idle connections);
+## results in benchmarks/results/harness-full.{json,md}
+bench-full: $(STAMP) $(BENCH_NODE) $(LOADGEN)
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; $(PY) -m benchmarks.harness --full
 
 # ---- the suite's power (mutation testing; not part of `make test`) ---------------------------
 .PHONY: power
