@@ -181,6 +181,19 @@ def _load_note(start: float, end: float, cores: int) -> str:
     return "The machine was quiet."
 
 
+def _render(path: Path) -> int:
+    recorded = json.loads(path.read_text())
+    recorded["targets"] = report.evaluate(recorded["results"])
+    recorded.pop("notes", None)
+    if NOTES.is_file():
+        recorded["notes"] = NOTES.read_text(encoding="utf-8").strip()
+    path.write_text(json.dumps(recorded, indent=2) + "\n")
+    markdown = report.to_markdown(recorded)
+    path.with_suffix(".md").write_text(markdown)
+    print(markdown)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.harness",
@@ -195,7 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, help="interleaved rounds (quick 2, full 3)")
     parser.add_argument("--no-priority", action="store_true",
                         help="do not run the measured processes at nice -10")  # fmt: skip
+    parser.add_argument("--render", type=Path, metavar="JSON",
+                        help="measure nothing: write the Markdown of a recorded result again "
+                        "(with the current NOTES.md)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.render:
+        return _render(args.render)
     mode = FULL if args.full else QUICK
     if args.peer:
         mode = dataclasses.replace(mode, peers=tuple(args.peer))
