@@ -17,8 +17,11 @@
  *
  * Every publish carries its number n; each client checks it receives 0, 1, 2 ... in order
  * (a publisher starts after every client is subscribed), and after the window it waits until
- * every client has every publish (or none arrives for --drain-idle-s): "missing" counts what
- * never came, "duplicates" what came twice; canaux clients also check seq.
+ * every client has every publish (at most --drain-max-s, or until none arrives for
+ * --drain-idle-s): "missing" counts the holes (a publish skipped before a later one arrived:
+ * lost), "pending" what had not arrived when the wait ended (still queued, or lost),
+ * "duplicates" what came twice; canaux clients also check seq. In fanout, "in flight" is
+ * counted against the slowest client.
  *
  * Protocol with the harness (benchmarks/harness/runner.py), one line each way:
  *   loadgen -> "ready"             every client connected (and subscribed)
@@ -70,7 +73,7 @@ static struct {
     const char *host, *path, *channel;
     int port, subs, payload, inflight, rate, dialect, role;
     double drain_idle_s, drain_max_s;
-} opt = {"127.0.0.1", "/", "conformance.bench", 0, 10, 100, 100, 0, BARE, FANOUT, 3.0, 120.0};
+} opt = {"127.0.0.1", "/", "conformance.bench", 0, 10, 100, 100, 0, BARE, FANOUT, 10.0, 30.0};
 
 static conn_t *conns;
 static int nconns, epfd;
@@ -494,7 +497,12 @@ static void pace_publisher(int64_t *next) {
         }
         if (next_publish < *next) *next = next_publish;
     } else {
-        while (published - (pub->last_n + 1) < opt.inflight) publish(now);
+        /* In flight: published and not yet received by the slowest client (the publisher's own
+         * copy alone would let a server that serves it first queue without bound). */
+        int64_t slowest = INT64_MAX;
+        for (int i = 0; i < nconns; i++)
+            if (conns[i].state != CLOSED && conns[i].last_n < slowest) slowest = conns[i].last_n;
+        while (published - (slowest + 1) < opt.inflight) publish(now);
     }
 }
 
@@ -526,7 +534,8 @@ static void usage(void) {
     fprintf(stderr,
             "usage: loadgen --port P [--host H] [--path /] --dialect bare|socketio|canaux\n"
             "               --role fanout|latency|idle [--subs N] [--payload BYTES]\n"
-            "               [--inflight K | --rate R] [--channel NAME] [--drain-idle-s S]\n");
+            "               [--inflight K | --rate R] [--channel NAME] [--drain-idle-s S]\n"
+            "               [--drain-max-s S]\n");
     exit(2);
 }
 
@@ -543,6 +552,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--inflight")) opt.inflight = atoi(v);
         else if (!strcmp(a, "--rate")) opt.rate = atoi(v);
         else if (!strcmp(a, "--drain-idle-s")) opt.drain_idle_s = atof(v);
+        else if (!strcmp(a, "--drain-max-s")) opt.drain_max_s = atof(v);
         else if (!strcmp(a, "--dialect"))
             opt.dialect = !strcmp(v, "bare") ? BARE : !strcmp(v, "socketio") ? SOCKETIO : !strcmp(v, "canaux") ? CANAUX : -1;
         else if (!strcmp(a, "--role"))
@@ -610,23 +620,25 @@ int main(int argc, char **argv) {
     if (opt.role != IDLE) loop_until(drain0 + (int64_t)(opt.drain_max_s * 1e9), drained_or_stuck, NULL);
     double drain_s = (now_ns() - drain0) / 1e9;
 
-    int64_t missing = 0, dups = 0, seq_gaps = 0, open_at_end = 0;
+    int64_t missing = 0, pending = 0, dups = 0, seq_gaps = 0, open_at_end = 0;
     for (int i = 0; i < nconns; i++) {
         conn_t *c = &conns[i];
         if (c->state != CLOSED) open_at_end++;
-        if (opt.role != IDLE) missing += c->gaps + (published - (c->last_n + 1));
+        /* A hole before a later publish is lost; the tail may still be queued in the server. */
+        missing += c->gaps;
+        if (opt.role != IDLE) pending += published - (c->last_n + 1);
         dups += c->dups;
         seq_gaps += c->seq_gaps;
     }
     if (nsamples) qsort(samples, nsamples, sizeof *samples, cmp64);
     printf("{\"role\":\"%s\",\"subscribers\":%d,\"published\":%lld,\"deliveries_in_window\":%lld,"
-           "\"window_s\":%.6f,\"cpu_s\":%.6f,\"missing\":%lld,\"duplicates\":%lld,\"seq_gaps\":%lld,"
+           "\"window_s\":%.6f,\"cpu_s\":%.6f,\"missing\":%lld,\"pending\":%lld,\"duplicates\":%lld,\"seq_gaps\":%lld,"
            "\"reads\":%lld,\"wakeups\":%lld,\"errors\":%lld,\"closed\":%lld,\"open_at_end\":%lld,\"fragmented\":%lld,\"drain_s\":%.3f,"
            "\"samples\":%zu,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"p999_ms\":%.4f,\"max_ms\":%.4f,"
            "\"first_error\":\"",
            opt.role == FANOUT ? "fanout" : opt.role == LATENCY ? "latency" : "idle", opt.subs,
            (long long)published, (long long)in_window, (win_end - win_start) / 1e9, cpu1 - cpu0,
-           (long long)missing, (long long)dups, (long long)seq_gaps, (long long)reads, (long long)wakeups,
+           (long long)missing, (long long)pending, (long long)dups, (long long)seq_gaps, (long long)reads, (long long)wakeups,
            (long long)errors,
            (long long)closed_early, (long long)open_at_end, (long long)fragmented, drain_s, nsamples,
            pct(0.5), pct(0.99), pct(0.999), nsamples ? samples[nsamples - 1] / 1e6 : -1.0);

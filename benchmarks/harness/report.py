@@ -71,7 +71,11 @@ def _delivered(rows: list[dict[str, Any]]) -> str:
     missing = sum(r["missing"] for r in rows)
     dups = sum(r["duplicates"] for r in rows)
     closed = sum(r["closed"] for r in rows)
-    return f"NO: {missing} missing, {dups} duplicated, {closed} closed"
+    pending = sum(r.get("pending", 0) for r in rows)
+    if missing == dups == closed == 0:
+        # In order, nothing lost: the server was still working through its backlog.
+        return f"in order; {pending:,} still queued when the wait ended"
+    return f"NO: {missing} lost, {pending:,} pending, {dups} duplicated, {closed} closed"
 
 
 def _loadgen(rows: list[dict[str, Any]]) -> str:
@@ -259,7 +263,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         "",
         "## Fan-out at saturation",
         "",
-        "One publisher keeps N publishes in flight (unechoed by its own subscription); every "
+        "One publisher keeps N publishes in flight (published, not yet received by the slowest "
+        "subscriber); every "
         "subscriber receives every publish.",
         "",
         *_fanout_table(r["fanout"], peers),

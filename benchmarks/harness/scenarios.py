@@ -67,12 +67,14 @@ def _common(peer: Peer, got: dict[str, Any], server_cpu_s: float, seconds: float
         "loadgen_saturated": loadgen_cpu > LOADGEN_LIMIT,
         # Every publish checked delivered to every subscriber, in order, once.
         "missing": got["missing"],
+        "pending": got["pending"],
         "duplicates": got["duplicates"],
         "seq_gaps": got["seq_gaps"],
         "closed": got["closed"],
         "errors": got["errors"],
         "first_error": got["first_error"],
         "delivered_all": got["missing"] == 0
+        and got["pending"] == 0
         and got["duplicates"] == 0
         and got["seq_gaps"] == 0
         and got["closed"] == 0,
