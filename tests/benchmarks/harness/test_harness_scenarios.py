@@ -40,7 +40,6 @@ def test_fanout_checks_every_delivery_and_reports_the_load_generator_cpu(peer: P
     assert row["missing"] == row["duplicates"] == row["seq_gaps"] == 0
     assert row["loadgen_cpu"] >= 0
     assert row["loadgen_saturated"] is (row["loadgen_cpu"] > scenarios.LOADGEN_LIMIT)
-    assert row["server_us_per_delivery"] > 0
 
 
 def test_a_16_kb_payload_is_delivered_whole() -> None:
