@@ -8,7 +8,6 @@ clients should see 1001 "going away" (reconnect and resume) and SSE streams shou
 from __future__ import annotations
 
 import asyncio
-import functools
 import gc
 import socket
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from canaux.server.admission import (
     widen_listen_backlog,
 )
 from canaux.server.app import create_app, runtime_of
+from canaux.server.collector import CollectorPacing
 from canaux.server.config import ServerConfig
 from canaux.server.ws_protocol import CoalescingWebSocketProtocol
 
@@ -172,8 +172,18 @@ async def serve_async(
         runtime_of(app)  # raises TypeError for an app create_app did not make
     outer = Starlette(routes=[Mount(mount_path, app=app)]) if mount_path else app
     server = CanauxUvicornServer(uvicorn_config(outer, config), app)
-    server.on_listening = functools.partial(_listening, prefix=mount_path, ready=ready)
-    await server.serve(sockets=sockets)
+    admission = server.admission
+    pacing = CollectorPacing(lambda: admission.waited)
+
+    def listening(host: str, port: int) -> None:
+        _listening(host, port, mount_path, ready)
+        pacing.start(asyncio.get_running_loop())  # [SECURITY-4] no full collection in a flood
+
+    server.on_listening = listening
+    try:
+        await server.serve(sockets=sockets)
+    finally:
+        pacing.stop()
 
 
 def serve(
