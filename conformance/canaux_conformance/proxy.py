@@ -7,7 +7,13 @@ suite puts :class:`FaultProxy` between a client and the server and then:
 - :meth:`FaultProxy.stall` stops forwarding in both directions without closing anything,
   :meth:`FaultProxy.resume` starts again (nothing is lost: bytes wait in the kernel buffers);
 - :meth:`FaultProxy.half_close` shuts down the write side toward the server (FIN), the
-  server → client direction keeps flowing.
+  server → client direction keeps flowing;
+- :meth:`FaultProxy.stall_toward_client` holds back the server's bytes only: a client that
+  stops reading while it still sends.
+
+An end the proxy did not cause is passed on as it came: an orderly EOF (FIN) from one side
+becomes a FIN toward the other, and a reset (RST) from one side resets the other, so a client
+behind the proxy sees a server's abrupt end as a client on the direct path would.
 
 The proxy listens on 127.0.0.1 on a free port, holds at most one chunk per direction in
 memory, caps the number of connections, and :meth:`FaultProxy.close` releases everything.
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
 import socket
 import struct
 from dataclasses import dataclass, field
@@ -57,6 +64,9 @@ class ProxiedConnection:
 class FaultProxy:
     """A TCP relay in front of ``upstream_host:upstream_port`` with fault controls."""
 
+    WATCH_PERIOD = 0.05
+    """Seconds between two looks for a server's end while its bytes are held back."""
+
     def __init__(
         self,
         upstream_host: str,
@@ -76,6 +86,12 @@ class FaultProxy:
         self._server: asyncio.Server | None = None
         self._flowing = asyncio.Event()
         self._flowing.set()
+        self._to_client = asyncio.Event()
+        self._to_client.set()
+        self._watcher: asyncio.Task[None] | None = None
+        self.server_end_seen: float | None = None
+        """Loop time at which the server was first seen ending a connection while its bytes
+        were held back (:meth:`stall_toward_client`); ``None``: not seen."""
         self._changed = asyncio.Event()
         self._handlers: set[asyncio.Task[None]] = set()
 
@@ -122,9 +138,49 @@ class FaultProxy:
         """Stop forwarding bytes in both directions, closing nothing."""
         self._flowing.clear()
 
+    def stall_toward_client(self) -> None:
+        """Stop forwarding bytes from the server only: a client that stops reading while it
+        still sends (the server's writes back up into its outbound queue, LIMIT-4).
+
+        Until :meth:`resume`, :attr:`server_end_seen` records when the proxy first saw the
+        server end a connection whose bytes it holds back (sampled every
+        :attr:`WATCH_PERIOD` seconds, or at the first write toward the server that fails).
+        """
+        self._to_client.clear()
+        self.server_end_seen = None
+        self._watcher = asyncio.create_task(self._watch_server_ends())
+
     def resume(self) -> None:
         """Forward again what waited during a stall."""
         self._flowing.set()
+        self._to_client.set()
+
+    def server_ended(self) -> bool:
+        """Whether the server has ended one of the current connections (a reset, or a FIN
+        that reached the proxy) and the proxy has not relayed that end yet."""
+        flags = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
+        for conn in self.connections:
+            sock = conn.server_writer.get_extra_info("socket")
+            if sock is None or sock.fileno() < 0:
+                return True
+            poller = select.poll()
+            poller.register(sock.fileno(), flags)
+            if poller.poll(0):
+                return True
+        return False
+
+    async def _watch_server_ends(self) -> None:
+        # Sampling, not synchronisation: while the server's bytes are held back nothing reads
+        # its sockets, so an end it makes shows only to a poll.
+        loop = asyncio.get_running_loop()
+        while not self._to_client.is_set():
+            if self.server_end_seen is None and self.server_ended():
+                self.server_end_seen = loop.time()
+            try:
+                async with asyncio.timeout(self.WATCH_PERIOD):
+                    await self._to_client.wait()
+            except TimeoutError:
+                continue
 
     @property
     def stalled(self) -> bool:
@@ -153,6 +209,9 @@ class FaultProxy:
             self._server.close()
         self.cut()
         self._flowing.set()
+        self._to_client.set()
+        if self._watcher is not None:
+            await self._watcher
         # The cut ends every relay; the handlers then return by themselves. Cancelling them
         # instead would make asyncio's stream server log each cancellation as an error.
         if self._handlers:
@@ -225,9 +284,16 @@ class FaultProxy:
                             sink.write_eof()
                     return
                 await self._flowing.wait()
+                if not toward_server:
+                    await self._to_client.wait()
                 if toward_server and conn.half_closed:
                     continue  # the write side toward the server is shut: nothing more goes out
                 sink.write(chunk)
                 await sink.drain()
         except (ConnectionError, OSError):
+            if not self._to_client.is_set() and self.server_end_seen is None:
+                self.server_end_seen = asyncio.get_running_loop().time()
+            # A reset from one side (or a write into one that was reset): reset the other
+            # side too, as the direct path would have; never leave it open and silent.
+            conn.reset()
             return

@@ -629,6 +629,23 @@ class RawClient:
         self.check()
         return self.close_code
 
+    async def wait_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``done()`` holds or the connection closes, at most ``timeout`` seconds;
+        return ``done()``. Frames are looked at in :attr:`received`, not claimed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            # Clear before looking, so a frame arriving after the look still wakes us.
+            self._arrived.clear()
+            remaining = deadline - loop.time()
+            if done() or self.closed or remaining <= 0:
+                return done()
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._arrived.wait()
+            except TimeoutError:
+                continue
+
     async def wait_pings(
         self, count: int, timeout: float | None = None, *, requirement: str | None = None
     ) -> list[tuple[float, Frame]]:

@@ -22,11 +22,6 @@ else:  # pytest puts tests/conformance (no __init__.py) on sys.path
 __all__: list[str] = []
 
 KNOWN_GAPS = {
-    "DELIVERY-8": "needs a reader that stops reading until the outbound queue overflows, past the "
-    "bound welcome.limits.outbound_queue_bytes announces (#10, r-bounds) plus the OS buffers; a "
-    "case is drafted (SLOW-01), but its broken server cannot sit behind the proof-of-power relay: "
-    "the relay sends under one lock for all connections, so a stalled reader stalls them all",
-    "LIMIT-4": "the same case (4503 after the announced outbound bound) and the same relay limit",
     "LIMIT-13": "the total of detached sessions is not announced: the suite cannot know when it "
     "applies",
 }
@@ -59,6 +54,7 @@ NEW_MODULES = {
     "memory_bounds",
     "resume_race",
     "slow_requests",
+    "slow_consumer",
 }
 """Suite modules written for #9: each of their cases has a broken server that it catches."""
 

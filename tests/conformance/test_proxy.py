@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -125,6 +127,56 @@ def test_half_close_sends_fin_to_the_server_only() -> None:
             # The server → client direction still works after the half-close.
             upstream.writers[0].write(b"late")
             assert await asyncio.wait_for(reader.readexactly(4), 5) == b"late"
+            writer.close()
+
+    run(main())
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+def test_a_reset_by_the_server_resets_the_client_too() -> None:
+    """An abrupt end the proxy did not make reaches the client as one, never an open socket."""
+
+    async def main() -> None:
+        async with upstream_and_proxy() as (upstream, proxy):
+            reader, writer = await dial(proxy)
+            writer.write(b"r")
+            await reader.readexactly(1)
+            _reset(upstream.writers[0])
+            with pytest.raises(ConnectionResetError):
+                await _drain(reader)
+            writer.close()
+
+    run(main())
+
+
+def test_stall_toward_client_holds_the_server_bytes_only_and_sees_a_reset() -> None:
+    async def main() -> None:
+        async with upstream_and_proxy() as (upstream, proxy):
+            reader, writer = await dial(proxy)
+            writer.write(b"a")
+            assert await reader.readexactly(1) == b"A"
+            proxy.stall_toward_client()
+            writer.write(b"bc")
+            # Negative observation: the echo may not come through while held back.
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(reader.readexactly(2), 0.3)
+            proxy.resume()
+            assert await asyncio.wait_for(reader.readexactly(2), 5) == b"BC"
+            # Held back again, the server resets: the proxy records it; the client's next
+            # bytes find the reset, which reaches the client.
+            proxy.stall_toward_client()
+            assert proxy.server_end_seen is None
+            _reset(upstream.writers[0])
+            writer.write(b"d")
+            with pytest.raises(ConnectionResetError):
+                await _drain(reader)
+            assert proxy.server_end_seen is not None
+            proxy.resume()
             writer.close()
 
     run(main())

@@ -8,7 +8,6 @@ one of those IDs, and that the transparent relay (no fault) passes every one of 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from .power_faults import (
     SlowPathSafeIntegerOffByOne,
     UnsubscribeCutsEveryone,
 )
+from .slow_faults import SLOW_SERVERS
 
 __all__ = ["BROKEN_SERVERS", "REFERENCE_ONLY", "BrokenServer", "all_cases"]
 
@@ -694,8 +694,7 @@ class DuplicatesAckId(Fault):
     async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
         if frame.get("type") == "ack":
             text = json.dumps(frame["id"])
-            with contextlib.suppress(Exception):
-                await conn.client.send_text(f'{{"type":"ack","id":{text},"id":{text}}}')
+            conn.send_raw(f'{{"type":"ack","id":{text},"id":{text}}}')
             return []
         return [frame]
 
@@ -845,8 +844,7 @@ class UnregisteredCloseCode(Fault):
     async def server_closed(self, conn: Conn, code: int, reason: str) -> bool:
         if code != 4409:
             return True
-        with contextlib.suppress(Exception):
-            await conn.client.close(code=4499, reason=reason)
+        conn.close_client(4499, reason)
         return False
 
 
@@ -951,8 +949,7 @@ class ErrorClosesOthers(Fault):
         if frame.get("type") == "error":
             for other in list(conn.proxy.connections):
                 if other is not conn:
-                    with contextlib.suppress(Exception):
-                        await other.client.close(code=1011)
+                    other.close_client(1011)
         return [frame]
 
 
@@ -1391,6 +1388,7 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(PlayStartsAtTheSecond, ("QPLAY-01",), "QUEUE-5"),
     *(BrokenServer(f, c, frozenset(b), setup=setup) for f, c, b, setup in GAP_SERVERS),
     *(BrokenServer(f, c, frozenset(b), setup=setup) for f, c, b, setup in HANDSHAKE_SERVERS),
+    *(BrokenServer(f, c, frozenset(b), setup=setup) for f, c, b, setup in SLOW_SERVERS),
     _b(RemoveLeavesCurrent, ("QREMOVE-01",), "QUEUE-5", "QUEUE-4"),
     _b(SlowPathSafeIntegerOffByOne, ("ROBUST-06",), "TRANSPORT-19", "DELIVERY-5"),
     _b(ReceiveOnlyStillChats, ("LEG-RO-01",), "LEGACY-1", "LEGACY-3"),

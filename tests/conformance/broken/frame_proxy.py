@@ -10,6 +10,11 @@ The proxy keeps ``seq`` consistent when a fault injects or removes events: per s
 keeps a delta between the server's numbering and the one the client sees, applied to
 events, to a resumed ``welcome.seq`` and, inversely, to ``hello.resume.seq``. So a fault that
 leaks an event is caught as a leak, not as a seq gap.
+
+Frames toward one client leave through that connection's own writer, in the order they were
+queued, and the relay reads the server's next frame for a connection only once that connection's
+queue is empty: a client that stops reading backs its server connection up (the server's
+outbound bound, LIMIT-4, applies as without the relay) and holds up no other connection.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +64,12 @@ class Fault:
     """The relay's own bound on a request head or body (the reference's default) [SECURITY-13]:
     the relay's HTTP server reads every request before the reference sees it, so a slow one
     is its to cut off. ``None``: no bound (plain uvicorn has none)."""
+    backpressure = True
+    """Read a connection's next server frame only once its client took the last (False: the
+    relay queues without bound, so the server behind never sees a slow reader)."""
+    drop_stalled_after: float | None = None
+    """Seconds a send toward a client may wait before the relay ends that client's TCP
+    connection with a reset, no close frame (None: it waits as long as it takes)."""
 
     async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
         """Frames to forward to the server for one client frame (after seq translation)."""
@@ -122,6 +134,8 @@ class Conn:
     last_seq: int = 0
     state: dict[str, Any] = field(default_factory=dict)
     """Scratch space for faults."""
+    outbox: asyncio.Queue[str | bytes | tuple[int, str]] = field(default_factory=asyncio.Queue)
+    """What goes to the client, in order: text, bytes, or a close (code, reason) last."""
 
     @property
     def subscriptions(self) -> set[str]:
@@ -136,9 +150,54 @@ class Conn:
         return self.proxy.deltas.get(self.session or "", 0)
 
     async def to_client(self, frame: Frame) -> None:
-        """Send a frame to the client as is (no seq translation)."""
-        with contextlib.suppress(Exception):
-            await self.client.send_text(json.dumps(frame, separators=(",", ":")))
+        """Send a frame to the client as is (no seq translation), after what is queued."""
+        self.send_raw(json.dumps(frame, separators=(",", ":")))
+
+    def send_raw(self, message: str | bytes) -> None:
+        """Queue a text or binary message for the client, exactly as given."""
+        self.outbox.put_nowait(message)
+
+    def close_client(self, code: int, reason: str = "") -> None:
+        """Close the client's connection once what is queued before it has been sent."""
+        self.outbox.put_nowait((code, reason))
+
+    async def drained(self) -> None:
+        """Wait until everything queued for the client has been written."""
+        await self.outbox.join()
+
+    async def write(self) -> None:
+        """The connection's writer: send what is queued, in order, until the relay stops it."""
+        while True:
+            message = await self.outbox.get()
+            try:
+                async with asyncio.timeout(self.proxy.fault.drop_stalled_after):
+                    with contextlib.suppress(Exception):  # a client gone: the pumps end it
+                        await self._send(message)
+            except TimeoutError:
+                self.abort_client()
+            self.outbox.task_done()
+
+    async def _send(self, message: str | bytes | tuple[int, str]) -> None:
+        if isinstance(message, tuple):
+            await self.client.close(code=message[0], reason=message[1])
+        elif isinstance(message, bytes):
+            await self.client.send_bytes(message)
+        else:
+            await self.client.send_text(message)
+
+    def abort_client(self) -> None:
+        """End the client's TCP connection at once with a reset (no close frame)."""
+        peer = tuple(self.client.scope.get("client") or ())
+        server = self.proxy.server
+        for protocol in list(server.server_state.connections if server else ()):
+            transport = getattr(protocol, "transport", None)
+            if transport is None or tuple(getattr(protocol, "client", None) or ()) != peer:
+                continue
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
 
     async def to_server(self, frame: Frame) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -184,6 +243,11 @@ class FrameProxy:
             Route("/{path:path}", self._relay_http, methods=["GET", "POST"]),
         ]
         self.app = Starlette(routes=routes)
+
+    @property
+    def server(self) -> uvicorn.Server | None:
+        """The relay's own uvicorn server (its connections, for a fault that aborts one)."""
+        return self._server
 
     def state_for(self, session: str) -> dict[str, Any]:
         """Scratch space a fault keeps per session (it outlives connections)."""
@@ -258,10 +322,11 @@ class FrameProxy:
             asyncio.create_task(self._client_to_server(conn)),
             asyncio.create_task(self._server_to_client(conn)),
         ]
+        writer = asyncio.create_task(conn.write())
         try:
             await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in pumps:
+            for task in (*pumps, writer):
                 task.cancel()
             with contextlib.suppress(Exception):
                 await upstream.close()
@@ -303,30 +368,36 @@ class FrameProxy:
     async def _server_to_client(self, conn: Conn) -> None:
         try:
             async for message in conn.upstream:
-                if isinstance(message, bytes):
-                    await conn.client.send_bytes(message)
-                    continue
-                frame = _decode(message)
+                frame = None if isinstance(message, bytes) else _decode(message)
                 if frame is None:
-                    await conn.client.send_text(message)
-                    continue
-                async with self.lock:
-                    self._before_server_frame(conn, frame)
-                    for out in await self.fault.from_server(conn, frame):
-                        await conn.to_client(out)
+                    conn.send_raw(message)
+                else:
+                    async with self.lock:
+                        self._before_server_frame(conn, frame)
+                        for out in await self.fault.from_server(conn, frame):
+                            await conn.to_client(out)
+                if self.fault.backpressure:
+                    # Read the server's next frame once this client took the last.
+                    await conn.drained()
         except ConnectionClosed:
             pass
         code = conn.upstream.close_code or 1006
         reason = conn.upstream.close_reason or ""
         if not await self.fault.server_closed(conn, code, reason):
             # The fault hides the close: the client's side stays open until the client leaves.
+            await conn.drained()
             with contextlib.suppress(Exception):
                 while (await conn.client.receive())["type"] != "websocket.disconnect":
                     pass
             return
-        with contextlib.suppress(Exception):
-            # 1005/1006 cannot be sent in a close frame; an abrupt end stays abrupt-ish.
-            await conn.client.close(code=code if code not in (1005, 1006) else 1011, reason=reason)
+        if code == 1006:
+            # An abrupt end (no close frame) stays abrupt: what came before it, then a reset.
+            await conn.drained()
+            conn.abort_client()
+            return
+        # 1005 cannot be sent in a close frame.
+        conn.close_client(code if code != 1005 else 1011, reason)
+        await conn.drained()
 
     def _before_client_frame(self, conn: Conn, frame: Frame) -> None:
         kind = frame.get("type")
