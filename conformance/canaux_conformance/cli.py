@@ -120,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument(
         "--other-token", help="a second, different identity for the SECURITY-2 resume cases"
     )
+    target.add_argument(
+        "--max-detached-total",
+        type=int,
+        metavar="N",
+        help="the server's bound on detached sessions in all, which welcome does not announce "
+        "(LIMIT-13); given, DETACH-01 checks that the one detached longest ago goes first",
+    )
     select = parser.add_argument_group("selection")
     select.add_argument(
         "--profile",
@@ -221,6 +228,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         publish_token=args.publish_token,
         token=args.token,
         other_token=args.other_token,
+        max_detached_total=args.max_detached_total,
         profiles=profiles,
         only=args.only,
         exclude=args.exclude,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
+import itertools
 import secrets
 import time
 import traceback
@@ -70,6 +71,9 @@ class RunConfig:
     publish_token: str | None = None
     token: str | None = None
     other_token: str | None = None
+    max_detached_total: int | None = None
+    """The server's bound on detached sessions in all (LIMIT-13, not announced); ``None``:
+    unknown (read from ``server_args`` when the suite starts the reference itself)."""
     profiles: Sequence[str] | None = None
     """``None``: the profiles the welcome implies, plus sse/legacy when their endpoints answer."""
     only: Sequence[str] = ()
@@ -99,6 +103,18 @@ class Progress:
 
     def case_finished(self, result: CaseResult) -> None:
         """Called with each result, in completion order."""
+
+
+def _detached_total(config: RunConfig) -> int | None:
+    """The LIMIT-13 bound: the one given, else the ``--max-detached-total`` flag of the
+    reference server the suite starts (its own command line, not the reference's code)."""
+    if config.max_detached_total is not None:
+        return config.max_detached_total
+    args = list(config.server_args or ())
+    for flag, value in itertools.pairwise(args):
+        if flag == "--max-detached-total" and value.isdigit():
+            return int(value)
+    return None
 
 
 def _matches(case_id: str, patterns: Sequence[str]) -> bool:
@@ -438,6 +454,7 @@ async def run(config: RunConfig, *, progress: Progress | None = None) -> RunResu
                 publish_token=config.publish_token or base.publish_token,
                 token=config.token,
                 other_token=config.other_token,
+                max_detached_total=_detached_total(config),
                 derive=True,
                 reference=True,
             )
@@ -450,6 +467,7 @@ async def run(config: RunConfig, *, progress: Progress | None = None) -> RunResu
                 token=config.token,
                 other_token=config.other_token,
                 peers=config.peers,
+                max_detached_total=config.max_detached_total,
             )
         server, notes = await probe(target, config.timeout)
         notes += await _probe_peers(target, server, config.timeout)

@@ -103,6 +103,9 @@ class Target:
     """``hello.token`` for the suite's clients (an identity; §15)."""
     other_token: str | None = None
     """A second identity, for the SECURITY-2 cases (resume under another identity)."""
+    max_detached_total: int | None = None
+    """The server's bound on detached sessions in all (LIMIT-13), which ``welcome`` does not
+    announce: given by the operator, or read from the flags of a reference server we start."""
     reference: bool = False
     """True when the suite started the reference server itself."""
     peers: tuple[str, ...] = ()
@@ -119,6 +122,7 @@ class Target:
         publish_token: str | None = None,
         token: str | None = None,
         other_token: str | None = None,
+        max_detached_total: int | None = None,
         derive: bool = False,
         reference: bool = False,
         peers: Sequence[str] = (),
@@ -136,6 +140,7 @@ class Target:
             legacy_system_url=derived["legacy_system"] or None,
             token=token,
             other_token=other_token,
+            max_detached_total=max_detached_total,
             reference=reference,
             peers=tuple(peers),
         )

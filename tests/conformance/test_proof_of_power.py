@@ -52,6 +52,9 @@ SEED = 20261126
 WAIT = 3.0
 """Seconds per wait: generous for a loaded machine, short enough that missing events fail fast."""
 
+DETACHED_TOTAL = 4
+"""The bound on detached sessions in all of the "detached-total" setup (LIMIT-13)."""
+
 pytestmark = pytest.mark.slow
 
 
@@ -67,6 +70,11 @@ async def _run_suite(
             heartbeat_ms=1000,
             resume_window_ms=3000,
             resume_buffer=64 if setup == "small-buffer" else Limits().resume_buffer,
+            **(
+                {"max_detached_sessions": DETACHED_TOTAL, "max_detached_total": DETACHED_TOTAL}
+                if setup == "detached-total"
+                else {}
+            ),
         ),
         authenticate=accept_tokens(PROOF_TOKENS) if setup == "authenticated" else None,
     )
@@ -86,6 +94,7 @@ async def _run_suite(
                 timeout=WAIT,
                 token=tokens[0],
                 other_token=tokens[1],
+                max_detached_total=DETACHED_TOTAL if setup == "detached-total" else None,
             )
         )
 

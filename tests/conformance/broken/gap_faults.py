@@ -21,6 +21,8 @@ SETUPS = {
     "open": "no authentication, the default resume buffer",
     "authenticated": "accepts PROOF_TOKENS only; the suite runs with them",
     "small-buffer": "resume_buffer 64, so that overflowing it is a light load",
+    "detached-total": "max_detached_total 4 (LIMIT-13; max_detached_sessions 4), which the "
+    "suite is told",
 }
 """How the server behind a broken relay is configured (test_proof_of_power builds each)."""
 

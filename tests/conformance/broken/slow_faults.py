@@ -7,7 +7,7 @@ failure may cite, the setup of the server behind the relay, one of ``gap_faults.
 
 from __future__ import annotations
 
-from .frame_proxy import Fault
+from .frame_proxy import Conn, Fault, Frame
 
 __all__ = ["SHOULD_SERVERS", "SLOW_SERVERS"]
 
@@ -21,8 +21,36 @@ class NeverCutsSlowReaders(Fault):
     backpressure = False
 
 
+class RefusesTheNewestDetached(Fault):
+    name = "refuses-the-newest-detached"
+    description = (
+        "a resume of the session detached last gets a new session (resumed: false), as if the "
+        "bound on detached sessions in all refused the newcomer instead of discarding the one "
+        "detached longest ago (LIMIT-13)"
+    )
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        """Sessions the server opened anew, oldest first."""
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "welcome" and frame.get("resumed") is False:
+            self.created.append(str(frame.get("session")))
+        return [frame]
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        resume = frame.get("resume")
+        if frame.get("type") == "hello" and isinstance(resume, dict):
+            attached = {c.session for c in conn.proxy.connections if c is not conn}
+            detached = [s for s in self.created if s not in attached]
+            if detached and resume.get("session") == detached[-1]:
+                del frame["resume"]
+        return [frame]
+
+
 SLOW_SERVERS: tuple[tuple[type[Fault], tuple[str, ...], tuple[str, ...], str], ...] = (
     (NeverCutsSlowReaders, ("SLOW-01",), ("LIMIT-4",), "open"),
+    (RefusesTheNewestDetached, ("DETACH-01",), ("LIMIT-13",), "detached-total"),
 )
 
 
