@@ -385,6 +385,18 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "(1024) passes either way, and the spec's floor is enforced by Limits",
     ),
     Equivalent(
+        path="canaux/protocol/outbound.py",
+        scope="OutboundQueue.clear",
+        operator="delete",
+        before="self._ready.clear()",
+        reason="clear() runs only once the queue overflowed or the connection closes with "
+        "4503, and every writer then stops before writing another frame: the WebSocket's "
+        "checks close_code before each frame of a batch (or is cancelled), SSE and legacy "
+        "check overflowed before take(); the frames left only wait in memory until the "
+        "connection ends, at most the close timeout (SLOW-01 cuts a reader that stops reading "
+        "and sees the same 4503 either way)",
+    ),
+    Equivalent(
         path="canaux/server/broker.py",
         scope="open_broker",
         kind=OUT_OF_REACH,
