@@ -93,6 +93,8 @@ class RedisSessionStore:
         """This process's name in the deployment (who holds an attached session)."""
         self._handover: Callable[[str], None] | None = None
         self._stored: dict[str, list[asyncio.Future[None]]] = {}
+        self._saving: set[asyncio.Future[None]] = set()
+        """One future per :meth:`save` under way: :meth:`load` waits for them [LIMIT-12]."""
 
     # Attached sessions: who holds them, and handing them over [RESUME-4] ----------------------
 
@@ -167,9 +169,20 @@ class RedisSessionStore:
             self._detached_key(snapshot.get("identity")),
         ]
         args: list[str | int] = [value, max(1, ttl_ms), session_id, max_detached, self._key("")]
-        await _once_more(lambda: self._save(keys=keys, args=args))
+        done = asyncio.get_running_loop().create_future()
+        self._saving.add(done)
+        try:
+            await _once_more(lambda: self._save(keys=keys, args=args))
+        finally:
+            self._saving.discard(done)
+            done.set_result(None)
 
     async def load(self, session_id: str) -> StoredSession | None:
+        # [LIMIT-12] a save under way may discard this very session (its identity's oldest,
+        # beyond max_detached_sessions): a resume sees every detach this process already took,
+        # though the client's close handshake ended before its save reached Redis.
+        if self._saving:
+            await asyncio.wait(list(self._saving))
         raw, left_ms = await _once_more(lambda: self._load(keys=[self._key(session_id)]))
         if raw is None:
             return None
