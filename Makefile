@@ -88,7 +88,7 @@ docs: $(STAMP) $(DOCS_NODE)
 	$(MKDOCS) serve --dev-addr $(DOCS_ADDR)
 
 # ---- benchmarks -----------------------------------------------------------------------------
-.PHONY: bench bench-full bench-flood bench-memory bench-validation
+.PHONY: bench bench-full bench-flood bench-memory bench-validation bench-cluster
 
 # The harness's Node peers (`ws`, socket.io), pinned by benchmarks/node/package-lock.json, and
 # its compiled load generator (gcc, libc only).
@@ -114,6 +114,10 @@ bench: $(STAMP) $(BENCH_NODE) $(LOADGEN)
 ## bench-flood: an unrelated subscriber's latency during a 3,000-connection flood and a 1,000-socket slowloris
 bench-flood: $(STAMP)
 	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; $(PY) -m benchmarks.run --flood
+
+## bench-cluster: memory broker vs Redis vs two nodes on Redis (fan-out, latency, storm across nodes)
+bench-cluster: $(STAMP)
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; $(PY) -m benchmarks.cluster
 
 ## bench-memory: what one identity can make the server hold (detached sessions, big publishes, a slow reader)
 bench-memory: $(STAMP)

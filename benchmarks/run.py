@@ -138,11 +138,17 @@ def running(kind: str, extra_flags: Sequence[str] = ()) -> Iterator[Server]:
 class Workers:
     """Load generator processes started together, released together, collected together."""
 
-    def __init__(self, server: Server, roles: Sequence[tuple[str, int, list[str]]]):
+    def __init__(
+        self,
+        server: Server,
+        roles: Sequence[tuple[str, int, list[str]]],
+        prefix: Sequence[str] = (),
+    ):
+        """``prefix``: put before each command (``nice -n -10``, benchmarks.cluster)."""
         self.processes: list[subprocess.Popen[str]] = []
         for role, clients, extra in roles:
             command = [
-                sys.executable, "-m", "benchmarks.loadgen", "--url", server.url,
+                *prefix, sys.executable, "-m", "benchmarks.loadgen", "--url", server.url,
                 "--dialect", server.kind, "--role", role, "--clients", str(clients), *extra,
             ]  # fmt: skip
             self.processes.append(
