@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import socket
 from typing import Any
@@ -92,18 +94,27 @@ async def test_same_traffic_through_a_fastapi_mount() -> None:
 async def test_a_mounted_test_server_listens_on_a_free_port_not_the_configured_one() -> None:
     """[#10] finding 7: ``serve_app`` ignores ``config.port`` (8001 by default) and binds port 0.
 
-    The whole test run holds 127.0.0.1:8001 (tests/conftest.py), so binding it would fail here.
+    8001 is held while it runs (tests/conftest.py holds it for the whole run), so binding it
+    would fail here.
     """
     config = ServerConfig()
     assert config.port == DEFAULT_PORT
     canaux_app = create_app(config)
     api = FastAPI()
     api.mount("/canaux", canaux_app)
-    with socket.create_connection(("127.0.0.1", DEFAULT_PORT), timeout=TIMEOUT):
-        pass  # something listens on 8001 during the whole run
-    async with (
-        serve_app(api, canaux_app, config, prefix="/canaux") as server,
-        httpx.AsyncClient(timeout=TIMEOUT) as http,
-    ):
-        assert server.port not in (0, DEFAULT_PORT)
-        assert (await http.get(server.base_url + "/health")).json()["status"] == "ok"
+    with contextlib.ExitStack() as held:
+        # Taken for this test whatever happened since the run began: the run's own hold, or
+        # another process's (which may have ended meanwhile: then this test takes it).
+        sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        try:
+            sock.bind(("127.0.0.1", DEFAULT_PORT))
+            sock.listen(1)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+        async with (
+            serve_app(api, canaux_app, config, prefix="/canaux") as server,
+            httpx.AsyncClient(timeout=TIMEOUT) as http,
+        ):
+            assert server.port not in (0, DEFAULT_PORT)
+            assert (await http.get(server.base_url + "/health")).json()["status"] == "ok"
