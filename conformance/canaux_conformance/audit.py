@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 CLOSE_CODES = frozenset(
-    {1000, 1001, 1002, 1003, 1006, 1007, 1009, 1011}
+    {1000, 1001, 1002, 1003, 1006, 1007, 1009, 1011, 1013}
     | {4400, 4401, 4406, 4408, 4409, 4410, 4411, 4429, 4440, 4503}
 )
 """The close code registry (spec/close-codes.md); tests/conformance checks it against the spec."""

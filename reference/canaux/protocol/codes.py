@@ -75,6 +75,9 @@ class CloseCode(enum.IntEnum):
     INVALID_PAYLOAD = 1007
     MESSAGE_TOO_BIG = 1009
     INTERNAL_ERROR = 1011
+    TRY_AGAIN_LATER = 1013
+    """The server cannot serve the connection for now (a cluster node cut off from what the
+    nodes share, [CLUSTER-6])."""
     BAD_HANDSHAKE = 4400
     UNAUTHORIZED = 4401
     UNSUPPORTED_VERSION = 4406
@@ -115,6 +118,11 @@ CLOSE_CODES: Mapping[CloseCode, CloseCodeInfo] = MappingProxyType(
         CloseCode.INVALID_PAYLOAD: CloseCodeInfo("frame not JSON / not an object", reconnect=False),
         CloseCode.MESSAGE_TOO_BIG: CloseCodeInfo("frame over max_frame_bytes", reconnect=False),
         CloseCode.INTERNAL_ERROR: CloseCodeInfo("internal error", reconnect=True, resume=True),
+        CloseCode.TRY_AGAIN_LATER: CloseCodeInfo(
+            "try again later: the server cannot serve the connection for now",
+            reconnect=True,
+            resume=True,
+        ),
         CloseCode.BAD_HANDSHAKE: CloseCodeInfo(
             "bad handshake: first frame not a valid hello; or subprotocol missing",
             reconnect=False,

@@ -23,7 +23,9 @@ The hierarchy (the module each class lives in, when not this one)::
           ├── Unauthorized           credentials refused: 4401, HTTP 401 (canaux.server.config)
           ├── Refused                a channel refused a publish (canaux.server.channels.channel)
           │    └── CommandRefused    the playqueue refused a command (….channels.playqueue)
-          └── ProgressRefused        progress would go backwards (….channels.progress; ValueError)
+          ├── ProgressRefused        progress would go backwards (….channels.progress; ValueError)
+          └── SessionsUnavailable    the shared session store is out of reach: 1013
+                                     (canaux.server.sessions)
 
 As in h11, *local* errors are bugs on this side (fix the calling code), *remote* ones are the
 peer's. The core does not let a peer's mistake escape as an exception:

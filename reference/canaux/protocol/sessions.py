@@ -36,7 +36,7 @@ States of one session::
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
@@ -100,7 +100,7 @@ class ServerSession:
     this session only (:meth:`emit`: chat replies, snapshots [CHAT-2, QUEUE-1]).
     """
 
-    __slots__ = ("_carrier", "_in_flight", "_requests", "_state", "_transport")
+    __slots__ = ("_carrier", "_in_flight", "_requests", "_route", "_state", "_transport")
 
     def __init__(self, state: SessionState, transport: Transport) -> None:
         self._state = state
@@ -111,6 +111,9 @@ class ServerSession:
         # decided for them: the same id arriving meanwhile (re-sent after a resume on another
         # connection) gets that reply and no second effect [OPS-9].
         self._in_flight: dict[str, str] = {}
+        # Where emit() sends events for this session only, when they must go the way channel
+        # events go (a shared stream, spec "Clusters"); None: straight to deliver().
+        self._route: Callable[[str, str, str], None] | None = None
 
     def __repr__(self) -> str:
         return f"<ServerSession {self._state.short_id} seq={self._state.seq}>"
@@ -169,7 +172,18 @@ class ServerSession:
 
     def emit(self, channel: str, data: Any) -> None:
         """Deliver an event to this session only (chat replies, snapshots) [CHAT-2, QUEUE-1]."""
+        route = self._route
+        if route is not None:
+            # Numbered when it comes back, in its place among the channel events.
+            route(self._state.id, channel, frames.dumps(data))
+            return
         self.deliver(channel, frames.dumps(data))
+
+    def remember(self, frame_id: str, reply: str) -> None:
+        """Keep ``reply`` as the answer to ``frame_id``, given while this process did not hold
+        the session (it is rebuilt from what the deployment shares) [OPS-9]."""
+        if not self._state.discarded:
+            self._state.remember_reply(frame_id, reply)
 
     def track(self, request: Cancellable) -> None:
         """Keep running work of this session; it is cancelled if the session is discarded."""
@@ -406,6 +420,14 @@ class ServerSessions(Generic[Sink]):
         self.discard(session)
         return snapshot
 
+    def checkpoint(self, session: ServerSession) -> dict[str, Any] | None:
+        """The snapshot of a WebSocket session that stays here (attached, or detached with
+        work under way), for shared storage to rebuild it from if this process is lost;
+        ``None`` for a discarded or SSE session."""
+        if session.discarded or session.transport != "ws":
+            return None
+        return session._state.snapshot()
+
     def hand_over(
         self, session: ServerSession, now: float
     ) -> tuple[EventSink, dict[str, Any]] | None:
@@ -424,6 +446,15 @@ class ServerSessions(Generic[Sink]):
         if snapshot is None:  # pragma: no cover - export takes every idle detached session
             return None
         return carrier, snapshot
+
+    def route_emits(
+        self, session: ServerSession, route: Callable[[str, str, str], None] | None
+    ) -> None:
+        """Send ``session``'s own events (:meth:`ServerSession.emit`) to ``route(session id,
+        channel, data JSON)`` instead of numbering them at once: a shared stream brings them
+        back to :meth:`ServerSession.deliver` in their place, so every process that rebuilds
+        the session from that stream numbers them alike (spec "Clusters")."""
+        session._route = route
 
     def adopt(self, snapshot: dict[str, Any], now: float, detached_for: float) -> ServerSession:
         """A session exported by another process (or this one), detached ``detached_for``

@@ -19,6 +19,7 @@ that shares them offers a :class:`~canaux.server.session_store.SessionStore` (it
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,9 +31,11 @@ __all__ = [
     "BrokerMessage",
     "Deliver",
     "MemoryBroker",
+    "PublishOrigin",
     "StateChange",
     "check_broker_url",
     "open_broker",
+    "publish_origin",
 ]
 
 
@@ -56,6 +59,23 @@ class StateChange:
     event: Any = None
     publish: bool = True
     """Whether :attr:`event` is published (``False`` when the update is a no-op read)."""
+
+
+@dataclass(slots=True)
+class PublishOrigin:
+    """The client request a publish answers: a broker that shares sessions stores its reply
+    with the event, so a process that rebuilds the session remembers it [OPS-9]."""
+
+    session: str
+    frame_id: str
+    reply: str
+    """The encoded reply (the ``ack``) the session remembers once the publish took effect."""
+    used: bool = False
+    """Set by the first broker write that carried it (a request is one event at most)."""
+
+
+publish_origin: ContextVar[PublishOrigin | None] = ContextVar("canaux_publish_origin", default=None)
+"""The request the publishes of the current task answer (set around a client publish)."""
 
 
 Deliver = Callable[[BrokerMessage], None]

@@ -30,6 +30,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
+from collections import deque
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,12 +41,12 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from canaux.protocol.frames import dumps
-from canaux.server.broker import BrokerMessage, Deliver, StateChange
+from canaux.server.broker import BrokerMessage, Deliver, StateChange, publish_origin
 
 if TYPE_CHECKING:
     from canaux.server.redis_sessions import RedisSessionStore
 
-__all__ = ["CONTROL", "DEFAULT_PREFIX", "RedisBroker"]
+__all__ = ["CONTROL", "DEFAULT_PREFIX", "DIRECT", "RedisBroker"]
 
 logger = logging.getLogger("canaux.server.redis")
 
@@ -73,17 +75,19 @@ can be it, the grammar has no control characters."""
 _CAS_ATTEMPTS = 64
 """State updates retried on conflict at most this many times before giving up (an error)."""
 
-# KEYS: stream, position key of the channel. ARGV: channel, data JSON, stream max length.
+# KEYS: stream, position key of the channel. ARGV: channel, data JSON, stream max length,
+# then optional field/value pairs (the request the event answers: s, r, a).
 _PUBLISH = """
 local position = redis.call('INCR', KEYS[2])
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*',
-                      'c', ARGV[1], 'd', ARGV[2], 'p', position)
+local fields = {'c', ARGV[1], 'd', ARGV[2], 'p', position}
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
 return {id, position}
 """
 
 # KEYS: state key, stream, position key. ARGV: expected state JSON ('' for none), new state
-# JSON, '1' to publish, channel, event JSON, stream max length.
-# Returns false on conflict, else {id or '', position or 0}.
+# JSON, '1' to publish, channel, event JSON, stream max length, then optional field/value
+# pairs as for _PUBLISH. Returns false on conflict, else {id or '', position or 0}.
 _UPDATE_STATE = """
 local current = redis.call('GET', KEYS[1])
 if current == false then current = '' end
@@ -91,10 +95,29 @@ if current ~= ARGV[1] then return false end
 redis.call('SET', KEYS[1], ARGV[2])
 if ARGV[3] ~= '1' then return {'', 0} end
 local position = redis.call('INCR', KEYS[3])
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*',
-                      'c', ARGV[4], 'd', ARGV[5], 'p', position)
+local fields = {'c', ARGV[4], 'd', ARGV[5], 'p', position}
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', unpack(fields))
 return {id, position}
 """
+
+# KEYS: the epoch key. ARGV: a fresh epoch. The deployment's epoch: made once, by the first
+# process; a Redis that lost its state (restarted without persistence) has none, and the next
+# process to ask makes a new one.
+_EPOCH = """
+local epoch = redis.call('GET', KEYS[1])
+if epoch then return epoch end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+"""
+
+DIRECT = "\x00direct"
+"""The stream's "channel" of events for one session only (snapshots, chat replies): they take
+their place in the stream like channel events, so a session rebuilt from the stream numbers
+them alike (spec "Clusters")."""
+
+_OUTBOX_BATCH = 256
+"""Session events appended in one round trip at most."""
 
 StreamId = tuple[int, int]
 _XReadAnswer = list[tuple[str, list[tuple[str, dict[str, str]]]]] | None
@@ -121,6 +144,15 @@ def _stream_id(text: str) -> StreamId:
     return int(milliseconds), int(sequence or 0)
 
 
+def _origin_fields() -> list[str]:
+    """The fields naming the request the event being published answers, if any [OPS-9]."""
+    origin = publish_origin.get()
+    if origin is None or origin.used:
+        return []
+    origin.used = True
+    return ["s", origin.session, "r", origin.frame_id, "a", origin.reply]
+
+
 class RedisBroker:
     """A :class:`~canaux.server.broker.Broker` shared by every process on one Redis.
 
@@ -140,6 +172,7 @@ class RedisBroker:
         self._reader_redis: Redis = _connect(url)
         self._publish_script = self._redis.register_script(_PUBLISH)
         self._update_script = self._redis.register_script(_UPDATE_STATE)
+        self._epoch_script = self._redis.register_script(_EPOCH)
         self._deliver: list[Deliver] = []
         self._channels: dict[str, StreamId] = {}
         """Channel → the stream id after which its entries are delivered (where it joined)."""
@@ -152,6 +185,13 @@ class RedisBroker:
         # the reader's position does not move during a replay [RESUME-3].
         self._handling = asyncio.Lock()
         self._control: list[Callable[[Any], None]] = []
+        self._direct: list[Callable[[str, str, str], None]] = []
+        self._epoch_changed: list[Callable[[], None]] = []
+        self._epoch: str | None = None
+        """The deployment's epoch this process reads the stream in (see :meth:`position`)."""
+        self._outbox: deque[tuple[str, str, str]] = deque()
+        self._outbox_wake = asyncio.Event()
+        self._appender: asyncio.Task[None] | None = None
 
     @property
     def client(self) -> Redis:
@@ -168,6 +208,52 @@ class RedisBroker:
         """Pass every message :meth:`publish_control` appends (by any process) to ``receive``."""
         self._control.append(receive)
 
+    def on_direct(self, receive: Callable[[str, str, str], None]) -> None:
+        """Pass every event :meth:`send_direct` appends (by any process) to ``receive(session
+        id, channel, data JSON)``, in stream order with the channel events."""
+        self._direct.append(receive)
+
+    def on_epoch_change(self, receive: Callable[[], None]) -> None:
+        """Call ``receive`` when the reader finds that Redis lost the deployment's state."""
+        self._epoch_changed.append(receive)
+
+    def send_direct(self, session_id: str, channel: str, data_json: str) -> None:
+        """Append an event for session ``session_id`` only, after every one sent before."""
+        self._outbox.append((session_id, channel, data_json))
+        self._outbox_wake.set()
+        if self._appender is None and not self._closed:
+            self._appender = asyncio.get_running_loop().create_task(
+                self._append(), name="canaux redis session events"
+            )
+
+    async def _append(self) -> None:
+        failures = 0
+        while not self._closed:
+            if not self._outbox:
+                self._outbox_wake.clear()
+                await self._outbox_wake.wait()
+                continue
+            batch = [self._outbox[n] for n in range(min(len(self._outbox), _OUTBOX_BATCH))]
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for session_id, channel, data_json in batch:
+                        pipe.xadd(
+                            self._stream,
+                            {"c": DIRECT, "t": session_id, "ch": channel, "d": data_json},
+                            maxlen=self._max_len,
+                            approximate=True,
+                        )
+                    await pipe.execute()
+            except (RedisError, OSError) as exc:
+                # Kept, in order, until Redis takes them (a retry delay: bounded backoff).
+                failures += 1
+                logger.warning("appending session events failed (%s); retrying", exc)
+                await asyncio.sleep(min(2.0, 0.05 * 2 ** min(failures, 6)))
+                continue
+            failures = 0
+            for _ in batch:
+                self._outbox.popleft()
+
     async def start(self) -> None:
         """Start reading the stream now (control messages flow before any subscription)."""
         await self._start_reader()
@@ -180,8 +266,13 @@ class RedisBroker:
         )
 
     def position(self) -> str:
-        """The stream id up to which the hub has had every event ("0-0" before any)."""
-        return "{}-{}".format(*(self._read_up_to or (0, 0)))
+        """Where the hub has had every event up to: ``<epoch>/<stream id>`` ("0-0" before
+        any). A position of another epoch (Redis lost its state since) replays nothing."""
+        return "{}/{}-{}".format(self._epoch or "", *(self._read_up_to or (0, 0)))
+
+    @property
+    def epoch(self) -> str | None:
+        return self._epoch
 
     async def replay(
         self,
@@ -189,13 +280,23 @@ class RedisBroker:
         after: str,
         deliver: Callable[[str, str], None],
         joined: Callable[[], None],
+        *,
+        session_id: str | None = None,
+        remember: Callable[[str, str], None] | None = None,
     ) -> bool:
         """Pass the events of ``channels`` between ``after`` and :meth:`position` to
         ``deliver`` in stream order, then call ``joined`` with the reader held, so that the
-        next event of those channels the hub gets is the one after the last replayed."""
+        next event of those channels the hub gets is the one after the last replayed.
+
+        With ``session_id``, the events sent to that session only are passed too, in their
+        place, and the replies to its publishes to ``remember`` [OPS-9]. ``False`` when some
+        of those events are gone: trimmed, or of another epoch."""
         wanted = set(channels)
         await self._start_reader()
         async with self._handling:
+            epoch, slash, after = after.rpartition("/")
+            if slash and epoch != self._epoch:
+                return False  # Redis lost the state since: what followed is gone
             if after != "0-0":
                 try:
                     kept = await self._redis.xrange(self._stream, after, after, count=1)
@@ -204,7 +305,7 @@ class RedisBroker:
                     kept = await self._redis.xrange(self._stream, after, after, count=1)
                 if not kept:  # trimmed away: events after it may be gone too
                     return False
-            end = self.position()
+            end = "{}-{}".format(*(self._read_up_to or (0, 0)))
             start = "(" + after
             while True:
                 batch = cast(
@@ -212,8 +313,13 @@ class RedisBroker:
                     await self._redis.xrange(self._stream, start, end, count=_READ_COUNT),
                 )
                 for _entry, fields in batch:
-                    if fields.get("c") in wanted:
+                    channel = fields.get("c")
+                    if channel in wanted:
                         deliver(fields["c"], fields["d"])
+                    elif channel == DIRECT and fields.get("t") == session_id:
+                        deliver(fields["ch"], fields["d"])
+                    if remember is not None and fields.get("s") == session_id:
+                        remember(fields["r"], fields["a"])
                 if len(batch) < _READ_COUNT:
                     break
                 start = "(" + batch[-1][0]
@@ -242,7 +348,7 @@ class RedisBroker:
         encoded = dumps(data)
         entry_id, position = await self._publish_script(
             keys=[self._stream, self._key("pos", channel)],
-            args=[channel, encoded, self._max_len],
+            args=[channel, encoded, self._max_len, *_origin_fields()],
         )
         await self._delivered(_stream_id(str(entry_id)))
         return int(position)
@@ -251,6 +357,7 @@ class RedisBroker:
         self, key: str, channel: str, change: Callable[[Any], StateChange]
     ) -> StateChange:
         state_key = self._key("state", key)
+        origin = _origin_fields()
         for _ in range(_CAS_ATTEMPTS):
             stored = await self._redis.get(state_key)
             result = change(None if stored is None else json.loads(stored))
@@ -263,6 +370,7 @@ class RedisBroker:
                     channel,
                     dumps(result.event),
                     self._max_len,
+                    *(origin if result.publish else ()),
                 ],
             )
             if outcome is None:  # another process changed the state: read it again
@@ -279,6 +387,11 @@ class RedisBroker:
 
     async def aclose(self) -> None:
         self._closed = True
+        appender, self._appender = self._appender, None
+        if appender is not None:
+            appender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
+                await appender
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.cancel()
@@ -306,12 +419,18 @@ class RedisBroker:
         )
         return _stream_id(last[0][0]) if last else (0, 0)
 
+    async def _join_epoch(self) -> str:
+        epoch = await self._epoch_script(keys=[self._key("epoch", "")], args=[secrets.token_hex(8)])
+        return str(epoch)
+
     async def _start_reader(self) -> None:
         if self._reader is not None or self._closed:
             return
+        epoch = await self._join_epoch()
         end = await self._stream_end()
         if self._reader is not None:  # started while we asked
             return
+        self._epoch = epoch
         self._read_up_to = end
         self._reader = asyncio.create_task(self._read(), name="canaux redis reader")
 
@@ -360,7 +479,13 @@ class RedisBroker:
                 # A retry delay, not synchronisation: bounded exponential backoff.
                 await asyncio.sleep(min(2.0, 0.05 * 2 ** min(failures, 6)))
                 continue
-            failures = 0
+            if failures:
+                lost = await self._epoch_lost()
+                if lost is None:
+                    continue  # not asked yet: read again, and ask again
+                failures = 0
+                if lost:
+                    continue
             async with self._handling:
                 for _stream, entries in answer or ():
                     for entry_id, fields in entries:
@@ -372,10 +497,37 @@ class RedisBroker:
                         if channel == CONTROL:
                             self._hand_over_control(fields["d"])
                             continue
+                        if channel == DIRECT:
+                            self._hand_over_direct(fields)
+                            continue
                         joined = self._channels.get(channel)
                         if joined is not None and entry > joined:
                             self._hand_over(channel, fields)
                 self._release_waiters()
+
+    async def _epoch_lost(self) -> bool | None:
+        """After Redis was unreachable: whether it lost the deployment's state meanwhile (a
+        restart without persistence). Then the stream is a new one: it is read from its start,
+        every channel joined from there, and the sessions are told [CLUSTER-7]. ``None``
+        when Redis could not be asked."""
+        try:
+            epoch = await self._join_epoch()
+        except (RedisError, OSError):
+            return None
+        if epoch == self._epoch:
+            return False
+        logger.warning("Redis lost the deployment's state: new epoch %s", epoch)
+        async with self._handling:
+            self._epoch = epoch
+            self._read_up_to = (0, 0)
+            for channel in self._channels:
+                self._channels[channel] = (0, 0)
+        for receive in list(self._epoch_changed):
+            try:
+                receive()
+            except Exception:
+                logger.exception("an epoch change could not be handled")
+        return True
 
     def _hand_over_control(self, encoded: str) -> None:
         data = json.loads(encoded)
@@ -384,6 +536,13 @@ class RedisBroker:
                 receive(data)
             except Exception:
                 logger.exception("a control message could not be handled")
+
+    def _hand_over_direct(self, fields: dict[str, str]) -> None:
+        for receive in list(self._direct):
+            try:
+                receive(fields["t"], fields["ch"], fields["d"])
+            except Exception:
+                logger.exception("delivery of a session's own event failed")
 
     def _hand_over(self, channel: str, fields: dict[str, str]) -> None:
         encoded = fields["d"]

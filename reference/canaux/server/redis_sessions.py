@@ -1,4 +1,4 @@
-"""Detached sessions shared through Redis (spec "Clusters"; see :mod:`canaux.server.session_store`).
+"""Sessions shared through Redis (spec "Clusters"; see :mod:`canaux.server.session_store`).
 
 A detached session is one key, ``<prefix>session:<id>``, holding its snapshot and the stream
 position it had its events up to, with the resume window as its time to live [RESUME-7]; each
@@ -7,11 +7,21 @@ identity's detached sessions are also in a sorted set by time, so that beyond
 events it is given while it waits are the stream's: :meth:`RedisSessionStore.replay` reads them
 back, so a session keeps "buffering" while no process holds it. Claiming deletes the key only
 if it still holds what was loaded (a script), so two processes never both resume one session.
+
+An attached session has a *checkpoint*, the hash ``<prefix>live:<id>``: the process holding
+it, its snapshot and the stream position the snapshot is up to. Everything the session gets
+after that position is in the stream too (channel events, its own events, the replies to its
+publishes), so the checkpoint is rewritten only when what it follows changes (a subscription)
+and any process can rebuild the session as it is now. Each process keeps
+``<prefix>alive:<node>`` alive while it runs; once that key is gone, the sessions it held are
+rebuilt from their checkpoints by whichever process they resume on (a process killed with
+SIGKILL loses none of them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import secrets
@@ -19,6 +29,7 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from canaux.protocol.frames import dumps
@@ -30,8 +41,63 @@ if TYPE_CHECKING:
 __all__ = ["RedisSessionStore"]
 
 _OWNER_TTL_S = 86_400
-"""How long "node N holds session S" is kept at most (a node that dies leaves it behind; a
-hand-over request to it then goes unanswered, which costs the resume its timeout)."""
+"""How long a checkpoint is kept at most (a node that dies leaves its checkpoints behind: they
+are rebuilt from, or expire)."""
+
+ALIVE_TTL_MS = 2_000
+"""How long a process counts as alive after its last heartbeat."""
+
+BEAT_INTERVAL_S = 0.5
+"""How often a process renews its heartbeat (well within :data:`ALIVE_TTL_MS`)."""
+
+_HOLDER_POLL_S = 0.25
+"""How often a resume waiting for a hand-over checks whether the holder is still alive."""
+
+# KEYS: the process's alive key, the hash of last beats. ARGV: ttl (ms), node.
+_BEAT = """
+local now = redis.call('TIME')
+local ms = now[1] * 1000 + math.floor(now[2] / 1000)
+redis.call('SET', KEYS[1], ms, 'PX', ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[2], ms)
+return ms
+"""
+
+# KEYS: the checkpoint. ARGV: node, snapshot, position, ttl (s). Written only by the process
+# that holds the session (or for a session no process holds yet): 0 when another one does.
+_CHECKPOINT = """
+local node = redis.call('HGET', KEYS[1], 'node')
+if node and node ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'node', ARGV[1], 'snapshot', ARGV[2], 'position', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+# KEYS: the checkpoint. ARGV: node. Deleted only by the process that holds the session.
+_FORGET = """
+if redis.call('HGET', KEYS[1], 'node') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# KEYS: the checkpoint, the hash of last beats. ARGV: the alive key prefix.
+# Returns {node, snapshot, position, alive (0/1), last beat (ms) or false, now (ms)} or false.
+_LOAD_LIVE = """
+local live = redis.call('HMGET', KEYS[1], 'node', 'snapshot', 'position')
+if not live[1] then return false end
+local now = redis.call('TIME')
+local ms = now[1] * 1000 + math.floor(now[2] / 1000)
+local alive = redis.call('EXISTS', ARGV[1] .. live[1])
+return {live[1], live[2], live[3], alive, redis.call('HGET', KEYS[2], live[1]), ms}
+"""
+
+# KEYS: the checkpoint. ARGV: the snapshot loaded, the claiming node. The claimer holds the
+# session from now on (a process wrongly thought dead can no longer write it): 1 if claimed.
+_CLAIM_LIVE = """
+if redis.call('HGET', KEYS[1], 'snapshot') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'node', ARGV[2])
+  return 1
+end
+return 0
+"""
 
 # KEYS: the session key. Returns {value or false, milliseconds left}.
 _LOAD = """
@@ -89,6 +155,11 @@ class RedisSessionStore:
         self._load = redis.register_script(_LOAD)
         self._claim = redis.register_script(_CLAIM)
         self._save = redis.register_script(_SAVE)
+        self._beat = redis.register_script(_BEAT)
+        self._checkpoint = redis.register_script(_CHECKPOINT)
+        self._forget = redis.register_script(_FORGET)
+        self._load_live = redis.register_script(_LOAD_LIVE)
+        self._claim_live = redis.register_script(_CLAIM_LIVE)
         self.node = secrets.token_hex(8)
         """This process's name in the deployment (who holds an attached session)."""
         self._handover: Callable[[str], None] | None = None
@@ -98,10 +169,37 @@ class RedisSessionStore:
 
     # Attached sessions: who holds them, and handing them over [RESUME-4] ----------------------
 
-    async def start(self, handover: Callable[[str], None]) -> None:
+    async def start(
+        self,
+        handover: Callable[[str], None],
+        direct: Callable[[str, str, str], None],
+        epoch_changed: Callable[[], None],
+    ) -> None:
         self._handover = handover
         self._broker.on_control(self._on_control)
+        self._broker.on_direct(direct)
+        self._broker.on_epoch_change(epoch_changed)
         await self._broker.start()
+        await self._heartbeat()
+
+    async def _heartbeat(self) -> None:
+        """Keep this process alive in the deployment's eyes while it runs."""
+        keys = [self._alive_key(self.node), f"{self._broker.prefix}beats"]
+        while True:
+            with contextlib.suppress(RedisError, OSError):
+                await self._beat(keys=keys, args=[ALIVE_TTL_MS, self.node])
+            await asyncio.sleep(BEAT_INTERVAL_S)
+
+    async def stop(self) -> None:
+        """This process leaves: it holds nothing any more (its sessions are stored)."""
+        with contextlib.suppress(RedisError, OSError):
+            await self._broker.client.delete(self._alive_key(self.node))
+
+    def send_direct(self, session_id: str, channel: str, data_json: str) -> None:
+        self._broker.send_direct(session_id, channel, data_json)
+
+    def _alive_key(self, node: str) -> str:
+        return f"{self._broker.prefix}alive:{node}"
 
     def _on_control(self, message: Any) -> None:
         if not isinstance(message, dict):
@@ -115,12 +213,36 @@ class RedisSessionStore:
                 if not waiter.done():
                     waiter.set_result(None)
 
-    async def hold(self, session_id: str) -> None:
-        await self._broker.client.set(self._owner_key(session_id), self.node, ex=_OWNER_TTL_S)
+    async def checkpoint(self, session_id: str, snapshot: dict[str, Any], position: str) -> bool:
+        keys = [self._owner_key(session_id)]
+        args: list[str | int] = [self.node, dumps(snapshot), position, _OWNER_TTL_S]
+        return bool(await _once_more(lambda: self._checkpoint(keys=keys, args=args)))
+
+    async def forget(self, session_id: str) -> None:
+        keys = [self._owner_key(session_id)]
+        await _once_more(lambda: self._forget(keys=keys, args=[self.node]))
 
     async def holder(self, session_id: str) -> str | None:
-        node = await _once_more(lambda: self._broker.client.get(self._owner_key(session_id)))
+        key = self._owner_key(session_id)
+        node = await _once_more(lambda: self._broker.client.hget(key, "node"))
         return None if node is None else str(node)
+
+    async def alive(self, node: str) -> bool:
+        key = self._alive_key(node)
+        return bool(await _once_more(lambda: self._broker.client.exists(key)))
+
+    async def load_live(self, session_id: str) -> StoredSession | None:
+        keys = [self._owner_key(session_id), f"{self._broker.prefix}beats"]
+        answer = await _once_more(lambda: self._load_live(keys=keys, args=[self._alive_key("")]))
+        if not answer:
+            return None
+        node, raw, position, alive, beat, now = answer
+        if int(alive) or node == self.node or raw is None:
+            return None  # its process is alive: it hands the session over, or has let it go
+        # Detached since that process's last heartbeat, as far as anyone can tell [RESUME-7].
+        detached_for = max(0, int(now) - int(beat or now)) / 1000.0
+        snapshot = json.loads(raw)
+        return StoredSession(snapshot, str(raw), str(position), detached_for, live=True)
 
     async def request_handover(self, session_id: str, node: str, timeout_s: float) -> None:
         waiter = asyncio.get_running_loop().create_future()
@@ -128,9 +250,14 @@ class RedisSessionStore:
         try:
             message = {"op": "handover", "session": session_id, "node": node}
             await self._broker.publish_control(message)
-            await asyncio.wait_for(waiter, timeout_s)
+            async with asyncio.timeout(timeout_s):
+                # Until it answers, or is found dead (then its checkpoint is the answer).
+                while not waiter.done():
+                    await asyncio.wait({waiter}, timeout=_HOLDER_POLL_S)
+                    if not waiter.done() and not await self.alive(node):
+                        break
         except TimeoutError:
-            pass  # the holder is gone or silent: what the store has is the answer
+            pass  # the holder is silent: what the store has is the answer
         finally:
             waiters = self._stored.get(session_id, [])
             if waiter in waiters:
@@ -142,7 +269,7 @@ class RedisSessionStore:
         await self._broker.publish_control({"op": "stored", "session": session_id})
 
     def _owner_key(self, session_id: str) -> str:
-        return f"{self._broker.prefix}holder:{session_id}"
+        return f"{self._broker.prefix}live:{session_id}"
 
     def _key(self, session_id: str) -> str:
         return f"{self._broker.prefix}session:{session_id}"
@@ -191,7 +318,11 @@ class RedisSessionStore:
         detached_for = max(0, ttl_ms - max(0, int(left_ms))) / 1000.0
         return StoredSession(stored["snapshot"], str(raw), str(stored["position"]), detached_for)
 
-    async def claim(self, session_id: str, raw: str) -> bool:
+    async def claim(self, session_id: str, stored: StoredSession) -> bool:
+        raw = stored.raw
+        if stored.live:
+            keys = [self._owner_key(session_id)]
+            return bool(await self._claim_live(keys=keys, args=[raw, self.node]))
         identity = json.loads(raw)["snapshot"].get("identity")
         keys = [self._key(session_id), self._detached_key(identity)]
         return bool(await self._claim(keys=keys, args=[raw, session_id]))
@@ -202,5 +333,10 @@ class RedisSessionStore:
         after: str,
         deliver: Callable[[str, str], None],
         joined: Join,
+        *,
+        session_id: str | None = None,
+        remember: Callable[[str, str], None] | None = None,
     ) -> bool:
-        return await self._broker.replay(channels, after, deliver, joined)
+        return await self._broker.replay(
+            channels, after, deliver, joined, session_id=session_id, remember=remember
+        )

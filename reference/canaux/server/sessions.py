@@ -7,8 +7,10 @@ sessions from the hub, and wakes whoever waits for a change (tests, tooling).
 
 With a :class:`~canaux.server.session_store.SessionStore` (a Redis broker's), a WebSocket
 session that detaches is handed over to the store, and a resume on any process fetches it
-back first (:meth:`SessionRegistry.fetch`); the core decides on it as on any other. Without
-one, a client resumes on the process that holds its session.
+back first (:meth:`SessionRegistry.fetch`); the core decides on it as on any other. While
+attached, it has a checkpoint in the store (:meth:`SessionRegistry.checkpoint`) and its own
+events go through the broker, so that another process rebuilds it if this one is killed.
+Without a store, a client resumes on the process that holds its session.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from canaux.protocol import frames
 from canaux.protocol.channels import Catalogue
 from canaux.protocol.codes import ErrorCode
+from canaux.protocol.errors import ServerError
 from canaux.protocol.limits import Limits
 from canaux.protocol.operations import Outcome, Permitted, StreamRefusal
 from canaux.protocol.server import ServerConnection
@@ -36,7 +39,15 @@ from canaux.protocol.sessions import (
 from canaux.server.hub import Hub
 from canaux.server.session_store import SessionStore
 
-__all__ = ["HANDOVER_TIMEOUT_S", "EventSink", "Opened", "Session", "SessionRegistry", "Transport"]
+__all__ = [
+    "HANDOVER_TIMEOUT_S",
+    "EventSink",
+    "Opened",
+    "Session",
+    "SessionRegistry",
+    "SessionsUnavailable",
+    "Transport",
+]
 
 Session = ServerSession
 """A session of this process (the core's :class:`~canaux.protocol.sessions.ServerSession`)."""
@@ -45,6 +56,11 @@ logger = logging.getLogger("canaux.server.sessions")
 
 HANDOVER_TIMEOUT_S = 3.0
 """Longest a resume waits for the process holding its session to hand it over [RESUME-4]."""
+
+
+class SessionsUnavailable(ServerError):
+    """The shared store cannot be reached: this process cannot tell whether a session can be
+    resumed, nor keep one shared; the connection is closed with 1013 [CLUSTER-6]."""
 
 
 class SessionRegistry:
@@ -68,6 +84,12 @@ class SessionRegistry:
         self._background: set[asyncio.Task[None]] = set()
         self._announce: set[str] = set()
         """Sessions being stored that another process asked for: it is told when they are."""
+        self._writes: dict[str, asyncio.Task[None]] = {}
+        """The last write to the store of each session: the next one waits for it."""
+        self._routed: dict[str, Session] = {}
+        """Sessions whose own events (through the broker) are delivered here."""
+        self._exported: set[str] = set()
+        self._closing = False
         self._core: ServerSessions[EventSink] = ServerSessions(limits)
         self.clock = clock
         """Where :meth:`now` reads the time; tests may replace it to let a window pass."""
@@ -83,9 +105,20 @@ class SessionRegistry:
     def now(self) -> float:
         return self.clock()
 
+    @property
+    def shares_sessions(self) -> bool:
+        """Whether sessions live in a store shared with other processes."""
+        return self._store is not None
+
     def _changed(self) -> None:
         for session in self._core.take_discarded():
             self._hub.drop(session)
+            if self._routed.pop(session.id, None) is not None:
+                if session.id in self._exported:
+                    self._exported.discard(session.id)
+                elif not self._closing and self._store is not None:
+                    # Gone for good (expired, over a bound): no process may rebuild it.
+                    self._write(session.id, self._store.forget(session.id))
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
@@ -155,9 +188,73 @@ class SessionRegistry:
             previous.replace()
         store = self._store
         if store is not None and session.transport == "ws":
-            # So that a resume on another process asks this one to hand it over [RESUME-4].
-            self._spawn(store.hold(session.id))
+            # Its own events go the way channel events go, and it has a checkpoint: so that
+            # a resume on another process asks this one to hand it over [RESUME-4], or, if
+            # this one is gone, rebuilds it there.
+            self._core.route_emits(session, store.send_direct)
+            self._routed[session.id] = session
+            self._write_checkpoint(session).add_done_callback(_log_failure)
         self._changed()
+
+    def _write(self, session_id: str, work: Coroutine[Any, Any, Any]) -> asyncio.Task[None]:
+        """Run ``work`` (a write of ``session_id`` to the store) after the previous one."""
+        previous = self._writes.get(session_id)
+
+        async def run() -> None:
+            if previous is not None:
+                await asyncio.wait({previous})
+            await work
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._writes[session_id] = task
+
+        def done(finished: asyncio.Task[None]) -> None:
+            if self._writes.get(session_id) is finished:
+                del self._writes[session_id]
+
+        task.add_done_callback(done)
+        return task
+
+    def _write_checkpoint(self, session: Session) -> asyncio.Task[None]:
+        store = self._store
+        assert store is not None
+        # No await between the snapshot and the position: the session had every event up to
+        # that position, and the broker has every one after it.
+        snapshot = self._core.checkpoint(session)
+        position = store.position()
+
+        async def write() -> None:
+            if snapshot is not None and not await store.checkpoint(session.id, snapshot, position):
+                # Another process holds it now (it took this one for dead): it is not ours.
+                carrier = session.carrier
+                if carrier is not None and session.id in self._routed:
+                    carrier.replace()
+
+        return self._write(session.id, write())
+
+    async def checkpoint(self, session: Session) -> None:
+        """Store what ``session`` receives from now on (its subscriptions changed), before the
+        ack of that change goes out; :class:`SessionsUnavailable` if the store cannot be
+        reached (the connection is closed with 1013 then, [CLUSTER-6])."""
+        if self._store is None or session.id not in self._routed:
+            return
+        try:
+            await self._write_checkpoint(session)
+        except Exception as exc:
+            raise SessionsUnavailable(str(exc)) from exc
+
+    def _on_direct(self, session_id: str, channel: str, data_json: str) -> None:
+        """An event for one session only came back through the broker: in its place."""
+        session = self._routed.get(session_id)
+        if session is not None:
+            session.deliver(channel, data_json)
+
+    def _on_epoch_change(self) -> None:
+        """The store lost every checkpoint (Redis restarted without persistence): the
+        sessions attached here are checkpointed again, from the new stream's start."""
+        for session in list(self._routed.values()):
+            if session.carrier is not None:
+                self._write_checkpoint(session).add_done_callback(_log_failure)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -181,8 +278,9 @@ class SessionRegistry:
         carrier, snapshot = handed
         carrier.replace()
         position = store.position()
-        self._saving[session_id] = asyncio.get_running_loop().create_task(
-            self._save(store, session_id, snapshot, position, announce=True)
+        self._exported.add(session_id)
+        self._saving[session_id] = self._write(
+            session_id, self._save(store, session_id, snapshot, position, announce=True)
         )
         self._changed()
 
@@ -200,10 +298,10 @@ class SessionRegistry:
             snapshot = self._core.export(session)
             if snapshot is not None:
                 position = store.position()
-                task = asyncio.get_running_loop().create_task(
-                    self._save(store, session.id, snapshot, position)
+                self._exported.add(session.id)
+                self._saving[session.id] = self._write(
+                    session.id, self._save(store, session.id, snapshot, position)
                 )
-                self._saving[session.id] = task
         self._changed()
 
     async def _save(
@@ -255,24 +353,50 @@ class SessionRegistry:
                 # Loaded again in any case: a process stores a session and forgets that it
                 # held it in one step, which may have fallen between the two reads above.
                 stored = await store.load(resume.session)
-            if stored is None or stored.snapshot.get("id") != resume.session:
-                return
+                if stored is None:
+                    # Its process is gone (killed): the checkpoint and the broker have it.
+                    stored = await store.load_live(resume.session)
+        except Exception as exc:
+            # [CLUSTER-6] not "resumed: false": the session may well be there.
+            raise SessionsUnavailable(str(exc)) from exc
+        if stored is None or stored.snapshot.get("id") != resume.session:
+            return
+        try:
             session = self._core.adopt(stored.snapshot, self.now(), stored.detached_for)
             channels = list(session.subscriptions)
+
+            def join_and_route(join: Callable[[], None]) -> Callable[[], None]:
+                def joined() -> None:
+                    join()
+                    self._routed[session.id] = session
+
+                return joined
+
             replayed = await self._hub.subscribe_from(
                 session,
                 channels,
-                lambda join: store.replay(channels, stored.position, session.deliver, join),
+                lambda join: store.replay(
+                    channels,
+                    stored.position,
+                    session.deliver,
+                    join_and_route(join),
+                    session_id=session.id,
+                    remember=session.remember,
+                ),
             )
             keep = (
                 replayed
                 and self._core.resume(identity, resume.session, resume.seq, self.now()) is not None
-                and await store.claim(resume.session, stored.raw)
+                and await store.claim(resume.session, stored)
             )
-        except Exception:
-            logger.exception("could not fetch a stored session")
-            keep = False
+        except Exception as exc:
+            # Left in the store as it was (not claimed): the client tries again [CLUSTER-6].
+            logger.warning("could not fetch a stored session: %s", exc)
             session = self._core.get(resume.session)  # type: ignore[assignment]
+            if session is not None and session.carrier is None:
+                self._core.discard(session)
+            self._changed()
+            raise SessionsUnavailable(str(exc)) from exc
         if not keep and session is not None and session.carrier is None:
             self._core.discard(session)
         self._changed()
@@ -351,7 +475,9 @@ class SessionRegistry:
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.create_task(self._sweep(), name="canaux session sweeper")
             if self._store is not None:
-                self._spawn(self._store.start(self._on_handover))
+                self._spawn(
+                    self._store.start(self._on_handover, self._on_direct, self._on_epoch_change)
+                )
 
     async def _sweep(self) -> None:
         # Expiry is also checked on every resume, so the sweep only bounds memory; a quarter
@@ -364,8 +490,11 @@ class SessionRegistry:
 
     async def aclose(self) -> None:
         """Stop the sweeper, finish storing the sessions that detached, discard the rest."""
+        self._closing = True
         if self._saving:
             await asyncio.gather(*self._saving.values(), return_exceptions=True)
+        if self._store is not None:
+            await self._store.stop()
         for task in list(self._background):
             task.cancel()
         if self._sweeper is not None:
@@ -374,3 +503,10 @@ class SessionRegistry:
                 await self._sweeper
         self._core.discard_all()
         self._changed()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        # Not shared then until the next checkpoint: if this process is lost meanwhile, the
+        # session's resume elsewhere gets resumed: false, never a gap [RESUME-2].
+        logger.warning("could not checkpoint a session: %s", task.exception())

@@ -31,11 +31,12 @@ from canaux.protocol.server import (
     UnsubscribeRequested,
 )
 from canaux.server.access import Principal, authenticate, origin_allowed, seconds_left
+from canaux.server.broker import PublishOrigin, publish_origin
 from canaux.server.channels.channel import Action
 from canaux.server.channels.table import SessionRequester
 from canaux.server.config import Unauthorized
 from canaux.server.runtime import ServerRuntime
-from canaux.server.sessions import Session
+from canaux.server.sessions import Session, SessionsUnavailable
 from canaux.server.ws_protocol import MORE
 
 __all__ = ["SUBPROTOCOL", "WebSocketLink", "websocket_endpoint"]
@@ -258,7 +259,11 @@ class WebSocketLink:
             self.principal = principal
             identity = principal.identity if principal is not None else None
             # A session another process handed to the shared store comes here first.
-            await self._runtime.registry.fetch(event.hello.resume, identity)
+            try:
+                await self._runtime.registry.fetch(event.hello.resume, identity)
+            except SessionsUnavailable:
+                self._unavailable()
+                return
             self._hello(event, identity)
             left = seconds_left(principal)
             if left is not None:
@@ -281,6 +286,10 @@ class WebSocketLink:
                 await self._unsubscribe(session, event.frame)
             else:
                 await self._publish(session, event.frame)
+        except SessionsUnavailable:
+            # The change is made here but could not be shared: no reply, the client resumes
+            # (here or elsewhere) from what is shared and sends the request again [CLUSTER-6].
+            self._unavailable()
         except Exception:
             logger.exception("failed to handle a %s frame", frame.type)
             if isinstance(event, SubscribeRequested) and frame.channel not in (
@@ -299,6 +308,11 @@ class WebSocketLink:
                         channel=frame.channel,
                     )
                 )
+
+    def _unavailable(self) -> None:
+        """[CLUSTER-6] the shared store is out of reach: 1013, the client comes back later."""
+        logger.warning("the shared session store is unreachable: closing a connection (1013)")
+        self.conn.close(CloseCode.TRY_AGAIN_LATER, "try again later")
 
     def _hello(self, event: HelloReceived, identity: str | None) -> None:
         registry = self._runtime.registry
@@ -323,7 +337,10 @@ class WebSocketLink:
         if outcome.effect is Effect.SUBSCRIBE:
             # [OPS-6] the hub delivers the channel before the ack goes out.
             await runtime.hub.subscribe(frame.channel, session)
-        self._reply(runtime.registry.commit(session, outcome))
+        committed = runtime.registry.commit(session, outcome)
+        if outcome.effect is Effect.SUBSCRIBE and runtime.registry.shares_sessions:
+            await runtime.registry.checkpoint(session)  # shared before the ack ("Clusters")
+        self._reply(committed)
         if outcome.effect is Effect.SUBSCRIBE:
             # [QUEUE-1] the channel's snapshot, if it has one, after the ack, to this session.
             await runtime.channels.subscribed(frame.channel, session.identity, session.emit)
@@ -334,7 +351,10 @@ class WebSocketLink:
         if outcome.effect is Effect.UNSUBSCRIBE:
             # Out of the hub before the ack: nothing of the channel follows it [OPS-6].
             await self._runtime.hub.unsubscribe(frame.channel, session)
-        self._reply(registry.commit(session, outcome))
+        committed = registry.commit(session, outcome)
+        if outcome.effect is Effect.UNSUBSCRIBE and registry.shares_sessions:
+            await registry.checkpoint(session)  # shared before the ack ("Clusters")
+        self._reply(committed)
 
     async def _publish(self, session: Session, frame: frames.Publish) -> None:
         runtime = self._runtime
@@ -349,13 +369,24 @@ class WebSocketLink:
             return
         # The channel's hook, or plain delivery [CONF-1]; the broker fixes the place in the
         # channel order before the ack [OPS-7]; a hook's work (a chat stream) starts after it.
-        refused = await runtime.channels.client_publish(
-            frame.channel,
-            frame.data,
-            frame.id,
-            SessionRequester(session),
-            accepted=lambda: self._reply(registry.commit(session, outcome)),
-        )
+        origin = None
+        if registry.shares_sessions:
+            # The event carries its reply, so a process that rebuilds the session knows
+            # that this id was applied [OPS-9].
+            origin = PublishOrigin(session.id, frame.id, outcome.reply)
+            token = publish_origin.set(origin)
+        try:
+            refused = await runtime.channels.client_publish(
+                frame.channel,
+                frame.data,
+                frame.id,
+                SessionRequester(session),
+                accepted=lambda: self._reply(registry.commit(session, outcome)),
+            )
+        finally:
+            if origin is not None:
+                origin.used = True  # work the hook started later is not this request
+                publish_origin.reset(token)
         if refused is not None:
             # [QUEUE-3, CHANNEL-7] the error is the reply, remembered instead [OPS-9].
             self._reply(

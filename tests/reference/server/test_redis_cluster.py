@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import json
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,6 +22,7 @@ import redis
 import redis.asyncio
 from redis.exceptions import RedisError
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from canaux.server.redis_broker import RedisBroker
 from canaux.server.redis_sessions import RedisSessionStore
@@ -30,7 +32,17 @@ from canaux_conformance.runner import RunConfig, run
 from canaux_conformance.target import LISTENING_RE
 
 from .redis_server import RedisServer
-from .wire import TIMEOUT, close_code, make_config, recv_until, request, send, session
+from .wire import (
+    TIMEOUT,
+    close_code,
+    make_config,
+    open_ws,
+    recv,
+    recv_until,
+    request,
+    send,
+    session,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -215,6 +227,40 @@ class TestRedisUnreachable:
         assert [e["data"]["n"] for e in got] == [1, 2, 3]
         assert [e["seq"] for e in got] == [1, 2, 3]
 
+    async def test_a_resume_the_node_cannot_look_up_is_closed_with_1013_not_refused(self) -> None:
+        """[CLUSTER-6] Redis stopped: a hello resuming a stored session is not answered
+        ``resumed: false`` (the session is still there) but closed with 1013; Redis back (AOF:
+        nothing lost), the same resume succeeds, with the event published before."""
+        channel = "conformance.down"
+        with RedisServer(aof=True) as redis_process:
+            config = dataclasses.replace(make_config(), broker=redis_process.url)
+            async with running_server(config) as node:
+                async with session(node) as (ws, welcome):
+                    await subscribed(ws, channel)
+                await stored_key(redis_process.url, f"canaux:session:{welcome['session']}")
+                await node.runtime.publish(channel, {"n": 1})  # while detached
+                resume = {"session": welcome["session"], "seq": 0}
+                redis_process.stop()
+                async with open_ws(node) as refused:
+                    await send(refused, {"type": "hello", "version": 1, "resume": resume})
+                    assert await close_code(refused) == 1013
+                redis_process.start()
+                # The first command on each pooled connection fails once after the restart
+                # (1013 again): the client reconnects with backoff, as it would.
+                for _ in range(3):
+                    async with open_ws(node) as ws:
+                        await send(ws, {"type": "hello", "version": 1, "resume": resume})
+                        with contextlib.suppress(ConnectionClosed):
+                            frame = await recv(ws)
+                            assert frame["type"] == "welcome", frame
+                            assert frame["resumed"] is True, frame
+                            [event] = await events(ws, channel, 1)
+                            assert (event["seq"], event["data"]) == (1, {"n": 1})
+                            break
+                        assert ws.close_code == 1013
+                else:
+                    raise AssertionError("never resumed after Redis came back")
+
 
 class TestConformance:
     @pytest.mark.slow
@@ -250,6 +296,17 @@ class TestConformance:
         # The events went through Redis (the stream holds them), not a memory broker.
         with redis.Redis.from_url(redis_url) as client:
             assert client.xlen("canaux:events") > 100
+
+
+async def stored_key(url: str, key: str) -> None:
+    """Return once Redis holds ``key`` (keyspace notifications: subscribed, then checked)."""
+    async with redis.asyncio.Redis.from_url(url) as watcher:
+        await watcher.config_set("notify-keyspace-events", "K$h")
+        async with watcher.pubsub() as keyspace:
+            await keyspace.subscribe(f"__keyspace@0__:{key}")
+            async with asyncio.timeout(TIMEOUT):
+                while not await watcher.exists(key):
+                    await keyspace.get_message(timeout=TIMEOUT)
 
 
 async def subscribed(ws: ClientConnection, channel: str) -> None:
@@ -372,6 +429,55 @@ class TestSharedSessions:
 
 
 class TestRedisRestart:
+    async def test_after_a_restart_without_persistence_attached_sessions_go_on_shared(
+        self,
+    ) -> None:
+        """[CLUSTER-7] Redis comes back empty (a new epoch): a session still attached keeps its
+        connection and gets the events published since with its seq running on; its node
+        checkpoints it again, so when that node is then killed it still resumes on the other
+        one; a session that waited in Redis is gone: ``resumed: false``."""
+        channel = "conformance.epoch"
+        with RedisServer() as redis_process:
+            async with (
+                cluster(redis_process.url, nodes=1) as (node_b,),
+                node_process(redis_process.url) as (url_a, process_a),
+            ):
+                node_a = dataclasses.replace(
+                    node_b, port=int(url_a.rsplit(":", 1)[1].split("/")[0])
+                )
+                async with session(node_a) as (waits, welcome_waits):
+                    await subscribed(waits, channel)
+                await node_b.runtime.publish(channel, {"n": 0})
+                async with session(node_a) as (stays, welcome_stays):
+                    await subscribed(stays, channel)
+                    await node_b.runtime.publish(channel, {"n": 1})
+                    [first] = await events(stays, channel, 1)
+                    assert first["seq"] == 1
+                    redis_process.restart()
+                    for attempt in range(3):  # the first command on a pooled connection
+                        try:  # fails once after the restart
+                            await node_b.runtime.publish(channel, {"n": 2})
+                            break
+                        except RedisError:
+                            assert attempt < 2
+                    [second] = await events(stays, channel, 1)
+                    assert (second["seq"], second["data"]) == (2, {"n": 2})
+                    # Node A checkpoints it again in the new epoch.
+                    await stored_key(redis_process.url, f"canaux:live:{welcome_stays['session']}")
+                    process_a.kill()
+                    await process_a.wait()
+                    assert await close_code(stays) == 1006
+                await node_b.runtime.publish(channel, {"n": 3})
+                resume = {"session": welcome_stays["session"], "seq": 2}
+                async with session(node_b, resume=resume) as (ws, welcome):
+                    assert welcome["resumed"] is True, welcome
+                    [event] = await events(ws, channel, 1)
+                    assert (event["seq"], event["data"]) == (3, {"n": 3})
+                resume = {"session": welcome_waits["session"], "seq": 0}
+                async with session(node_b, resume=resume) as (_, welcome):
+                    assert welcome["resumed"] is False, welcome
+                    assert welcome["session"] != welcome_waits["session"]
+
     @pytest.mark.parametrize("aof", [True, False], ids=["aof", "no-persistence"])
     async def test_a_detached_session_after_a_redis_restart(self, aof: bool) -> None:
         """Redis restarted while a session waits: with AOF the session and the stream come
@@ -422,7 +528,7 @@ async def node_process(url: str) -> AsyncIterator[tuple[str, asyncio.subprocess.
     )  # fmt: skip
     assert process.stdout is not None
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(90):  # a Python start on a loaded machine
             while not (found := LISTENING_RE.search((await process.stdout.readline()).decode())):
                 assert process.returncode is None
         yield found.group("url"), process
@@ -435,9 +541,8 @@ async def node_process(url: str) -> AsyncIterator[tuple[str, asyncio.subprocess.
 class TestNodeKilled:
     async def test_sessions_of_a_killed_node(self, redis_url: str) -> None:
         """SIGKILL a node: a session that had detached from it resumes on the other node with
-        every event published since [RESUME-2, RESUME-3]; one still attached to it when it died
-        was never stored and gets ``resumed: false`` (not yet shared: see spec "Clusters"),
-        never a silent gap."""
+        every event published since [RESUME-2, RESUME-3], and so does one still attached to it
+        when it died (rebuilt from its checkpoint and the stream, spec "Clusters")."""
         channel = "conformance.killed"
         async with (
             cluster(redis_url, nodes=1) as (node_b,),
@@ -476,9 +581,166 @@ class TestNodeKilled:
                 replay = await events(ws, channel, 2)
                 assert [(e["seq"], e["data"]["n"]) for e in replay] == [(2, 2), (3, 3)]
             resume = {"session": welcome_stays["session"], "seq": 1}
-            async with session(node_b, resume=resume) as (_, welcome):
-                assert welcome["resumed"] is False
-                assert welcome["session"] != welcome_stays["session"]
+            async with session(node_b, resume=resume) as (ws, welcome):
+                assert welcome["resumed"] is True, welcome
+                replay = await events(ws, channel, 2)
+                assert [(e["seq"], e["data"]["n"]) for e in replay] == [(2, 2), (3, 3)]
+
+    async def test_a_node_killed_mid_stream_loses_no_session(self, redis_url: str) -> None:
+        """SIGKILL a node while both nodes publish and subscribers on both read: every client
+        of the dead node resumes on the other one (``resumed: true``) [CLUSTER-1, RESUME-2];
+        every subscriber, on either node, gets every event once, in one order, with seqs
+        that run on without a gap across the crash [RESUME-3, DELIVERY-1, CLUSTER-3]; a
+        publish whose ack the crash swallowed, re-sent with its id, is applied once [OPS-9];
+        the play queue's snapshot (an event for one session only) keeps its seq."""
+        channel = "conformance.crash"
+        total = 30  # per publisher
+        async with (
+            cluster(redis_url, nodes=1) as (node_b,),
+            node_process(redis_url) as (url_a, process_a),
+        ):
+            node_a = dataclasses.replace(node_b, port=int(url_a.rsplit(":", 1)[1].split("/")[0]))
+            readers: dict[str, Reader] = {}
+            async with contextlib.AsyncExitStack() as stack:
+                clients: dict[str, tuple[ClientConnection, dict[str, Any]]] = {}
+                for name, node in (("a1", node_a), ("a2", node_a), ("pa", node_a)):
+                    clients[name] = await stack.enter_async_context(session(node))
+                for name in ("b1", "pb"):
+                    clients[name] = await stack.enter_async_context(session(node_b))
+                for name in ("a1", "a2", "b1"):
+                    await subscribed(clients[name][0], channel)
+                # An event for a1 only, through the stream: the play queue's snapshot.
+                await subscribed(clients["a1"][0], "playqueue")
+                [snapshot] = await events(clients["a1"][0], "playqueue", 1)
+                assert snapshot["seq"] == 1
+                for name in ("a1", "a2", "b1"):
+                    readers[name] = Reader(clients[name][0], first_seq=1 if name != "a1" else 2)
+                    readers[name].start()
+                halfway = asyncio.Event()
+                publishers = {
+                    "pa": Publisher(clients["pa"][0], channel, "pa", total, halfway),
+                    "pb": Publisher(clients["pb"][0], channel, "pb", total, None),
+                }
+                tasks = [asyncio.create_task(p.run()) for p in publishers.values()]
+                async with asyncio.timeout(TIMEOUT):
+                    await halfway.wait()
+                process_a.kill()  # mid-stream: pa and pb are publishing, a1/a2/b1 reading
+                await process_a.wait()
+                await asyncio.gather(*tasks)
+                assert publishers["pa"].next < total, "the crash came too late to matter"
+                # Every client of node A comes back on node B, resuming.
+                for name in ("a1", "a2", "pa"):
+                    old = clients[name][1]
+                    seq = readers[name].last_seq if name in readers else 0
+                    resume = {"session": old["session"], "seq": seq}
+                    ws, welcome = await stack.enter_async_context(session(node_b, resume=resume))
+                    assert welcome["resumed"] is True, (name, welcome)
+                    assert welcome["session"] == old["session"]
+                    if name in readers:
+                        readers[name].follow(ws)
+                    else:
+                        publishers[name].ws = ws
+                # pa sends again what had no ack (same id), then the rest.
+                await publishers["pa"].run()
+                for reader in readers.values():
+                    await reader.wait_for(2 * total)
+                    await reader.stop()
+        orders = {name: reader.order for name, reader in readers.items()}
+        expected = sorted((who, n) for who in ("pa", "pb") for n in range(total))
+        for name, order in orders.items():
+            assert sorted(order) == expected, name  # each once: nothing lost, nothing twice
+            for who in ("pa", "pb"):
+                assert [n for w, n in order if w == who] == list(range(total)), (name, who)
+        assert orders["a1"] == orders["a2"] == orders["b1"]  # one order [CLUSTER-3]
+
+
+class Reader:
+    """Collects one subscriber's events across its connections; checks seq continuity."""
+
+    def __init__(self, ws: ClientConnection, *, first_seq: int) -> None:
+        self.ws = ws
+        self.order: list[tuple[str, int]] = []
+        self.last_seq = first_seq - 1
+        self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._read(self.ws))
+
+    def follow(self, ws: ClientConnection) -> None:
+        """Read the connection the subscriber resumed on (the old one has ended)."""
+        assert self._task is not None
+        assert self._task.done()
+        self.ws = ws
+        self.start()
+
+    async def _read(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for text in ws:
+                frame = json.loads(text)
+                if frame.get("type") == "ping":
+                    await send(ws, {"type": "pong", "nonce": frame.get("nonce")})
+                    continue
+                if frame.get("type") != "event":
+                    continue
+                # [DELIVERY-1, RESUME-3] no gap, no repeat, across the crash.
+                assert frame["seq"] == self.last_seq + 1, (frame, self.last_seq)
+                self.last_seq = frame["seq"]
+                data = frame["data"]
+                self.order.append((data["from"], data["n"]))
+                self._changed.set()
+
+    async def wait_for(self, count: int) -> None:
+        async with asyncio.timeout(TIMEOUT):
+            while len(self.order) < count:
+                assert self._task is not None
+                if self._task.done():
+                    self._task.result()  # its assertion, if it failed
+                    raise AssertionError(f"the connection ended after {len(self.order)} events")
+                self._changed.clear()
+                changed = asyncio.ensure_future(self._changed.wait())
+                await asyncio.wait({changed, self._task}, return_when=asyncio.FIRST_COMPLETED)
+                changed.cancel()
+
+    async def stop(self) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+class Publisher:
+    """Publishes ``from``/``n`` events 0…total-1 one request at a time; survives a crash."""
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        channel: str,
+        name: str,
+        total: int,
+        halfway: asyncio.Event | None,
+    ) -> None:
+        self.ws, self.channel, self.name, self.total = ws, channel, name, total
+        self.halfway = halfway
+        self.next = 0
+        """The next n to publish; the one in flight when the connection ended is sent again."""
+
+    async def run(self) -> None:
+        while self.next < self.total:
+            frame = {
+                "type": "publish",
+                "id": f"{self.name}-{self.next}",
+                "channel": self.channel,
+                "data": {"from": self.name, "n": self.next},
+            }
+            try:
+                reply = await request(self.ws, frame)
+            except ConnectionClosed:
+                return  # its node is gone: run() again on the new connection
+            assert reply["type"] == "ack", reply
+            self.next += 1
+            if self.halfway is not None and self.next == self.total // 3:
+                self.halfway.set()
 
     async def test_a_node_stopped_gracefully_hands_its_sessions_to_the_others(
         self, redis_url: str

@@ -12,7 +12,7 @@ from canaux_conformance.outcomes import CaseFailed
 NO_RECONNECT = (1000, 1003, 1007, 1009, 4400, 4401, 4406, 4409, 4411)
 """The codes whose registry entry says "Reconnect: no" (spec/close-codes.md)."""
 
-RECONNECT = (1001, 1011, 4408, 4410, 4503, 4999)
+RECONNECT = (1001, 1011, 1013, 4408, 4410, 4503, 4999)
 """Codes after which the client reconnects with a resume request; 4999 stands for a code the
 registry does not know ("reconnects as for yes")."""
 
