@@ -340,9 +340,11 @@ class SessionRegistry:
         store = self._store
         if store is None or resume is None or self._core.get(resume.session) is not None:
             return
-        saving = self._saving.get(resume.session)
-        if saving is not None:
-            await asyncio.shield(saving)
+        if self._saving:
+            # Every detach this process took is in the store first, this session's and those
+            # that may discard it (its identity's oldest, [LIMIT-12]); a save may wait behind
+            # a checkpoint of its session, so the store alone does not know of it yet.
+            await asyncio.wait(list(self._saving.values()))
         try:
             stored = await store.load(resume.session)
             if stored is None:
