@@ -110,13 +110,32 @@ def rates_from(
     }
 
 
+def _attempt(failures: list[dict[str, Any]], label: str, run: Any) -> dict[str, Any] | None:
+    """One measurement; a server that cannot take it (say, 10,000 connections in 120 s) is
+    recorded as a failure of that row, and the run goes on."""
+    try:
+        row: dict[str, Any] = run()
+        return row
+    except (RuntimeError, TimeoutError, OSError, subprocess.SubprocessError) as exc:
+        failures.append({"row": label, "error": str(exc)[:300]})
+        print(f"FAILED {label}: {exc}", flush=True)
+        return None
+
+
 def measure(mode: Mode, pin: Pinning, progress: Progress) -> dict[str, Any]:
     peers = by_name(mode.peers)
+    failures: list[dict[str, Any]] = []
     fan: list[dict[str, Any]] = []
     for round_ in range(mode.repeats):
         for config in mode.sweep:
             for peer in _rotated(peers, round_):
-                row = scenarios.fanout(peer, pin, config, mode.window_s)
+                row = _attempt(
+                    failures,
+                    f"fan-out {config.key} {peer.name}",
+                    lambda p=peer, c=config: scenarios.fanout(p, pin, c, mode.window_s),
+                )
+                if row is None:
+                    continue
                 row["round"] = round_
                 fan.append(row)
                 progress.say(
@@ -128,9 +147,15 @@ def measure(mode: Mode, pin: Pinning, progress: Progress) -> dict[str, Any]:
     for round_ in range(mode.repeats):
         for rate in (rates["shared"], rates["high"]):
             for peer in _rotated(peers, round_):
-                row = scenarios.latency(
-                    peer, pin, rate, mode.latency_window_s, mode.latency_subscribers
+                row = _attempt(
+                    failures,
+                    f"latency {rate}/s {peer.name}",
+                    lambda p=peer, r=rate: scenarios.latency(
+                        p, pin, r, mode.latency_window_s, mode.latency_subscribers
+                    ),
                 )
+                if row is None:
+                    continue
                 row["round"] = round_
                 lat.append(row)
                 progress.say(
@@ -140,7 +165,13 @@ def measure(mode: Mode, pin: Pinning, progress: Progress) -> dict[str, Any]:
     idle: list[dict[str, Any]] = []
     for round_ in range(mode.idle_repeats):
         for peer in _rotated(peers, round_):
-            row = scenarios.idle(peer, pin, mode.idle_connections)
+            row = _attempt(
+                failures,
+                f"idle {mode.idle_connections} {peer.name}",
+                lambda p=peer: scenarios.idle(p, pin, mode.idle_connections),
+            )
+            if row is None:
+                continue
             row["round"] = round_
             idle.append(row)
             progress.say(f"idle {peer.name}: {row['kib_per_connection']:.1f} KiB/connection")
@@ -150,6 +181,7 @@ def measure(mode: Mode, pin: Pinning, progress: Progress) -> dict[str, Any]:
         "latency": lat,
         "idle": idle,
         "validation": validation.measure(mode.validation_s),
+        "failures": failures,
     }
 
 

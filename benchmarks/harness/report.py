@@ -306,6 +306,11 @@ def to_markdown(report: dict[str, Any]) -> str:
                 f"| {row['channel']} | {row['valid_us']:.1f} | {row['valid_us_max']:.1f} "
                 f"| {row['invalid_us']:.1f} |"
             )
+    if r.get("failures"):
+        lines += ["", "## Rows that could not be measured", "", "| row | why |", "|---|---|"]
+        for failure in r["failures"]:
+            why = failure["error"].replace("|", "/").replace("\n", " ")
+            lines.append(f"| {failure['row']} | {why} |")
     if report.get("notes"):
         lines += ["", "## Notes", "", report["notes"]]
     return "\n".join(lines) + "\n"
