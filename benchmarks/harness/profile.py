@@ -67,9 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         load.go(start, start + int((args.seconds + 1) * 1e9))
         time.sleep(1.0)  # into the window
         pid = str(server.process.pid)
+        duration = str(max(1, int(args.seconds // 2)))  # py-spy takes whole seconds
         for fmt, name in (("raw", "harness-profile.raw"), ("flamegraph", "harness-profile.svg")):
             subprocess.run(
-                [str(args.py_spy), "record", "--pid", pid, "--duration", str(args.seconds / 2),
+                [str(args.py_spy), "record", "--pid", pid, "--duration", duration,
                  "--format", fmt, "--output", str(args.out / name), "--nonblocking"],
                 check=True, capture_output=True,
             )  # fmt: skip
