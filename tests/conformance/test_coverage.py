@@ -61,6 +61,8 @@ NEW_MODULES = {
     "slow_requests",
     "slow_consumer",
     "detached_total",
+    "payload_pointers",
+    "sse_snapshot",
 }
 """Suite modules written for #9: each of their cases has a broken server that it catches."""
 

@@ -481,6 +481,93 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         reason="the listening lines go to stdout, not the wire; the power run's server has "
         "PYTHONUNBUFFERED=1, so they are flushed either way",
     ),
+    # -- judged after the run of seed 20261206 (tree b0f0a15, 2026-12-02) ------------------
+    Equivalent(
+        path="canaux/server/access.py",
+        scope="authenticate",
+        before='raise Unauthorized("credentials expired")',
+        kind=OUT_OF_REACH,
+        reason="credentials that expire come only from an authenticator that returns a "
+        "Principal with expires_at (JWT, SECURITY-10); the power run's server authenticates "
+        "nobody (config.authenticate is None, the lines above return first)",
+    ),
+    Equivalent(
+        path="canaux/server/sse.py",
+        scope="events_endpoint.events",
+        before='return error_response(503, ErrorCode.INTERNAL_ERROR, "server shutting down")',
+        kind=OUT_OF_REACH,
+        reason="answers an SSE request that arrives while the server shuts down "
+        "(runtime.closing), which no client can make it do",
+    ),
+    Equivalent(
+        path="canaux/server/legacy.py",
+        scope="LegacyLink.__init__",
+        before="self._ids = itertools.count(1)",
+        reason="numbers the request values of a legacy socket's chat replies (legacy-1, "
+        "legacy-2, ...): LEGACY-6 asks only that they be unique within the connection, which "
+        "they are from any start (spec/legacy.md's legacy-1 is an example)",
+    ),
+    Equivalent(
+        path="canaux/protocol/codes.py",
+        scope="CloseCode",
+        before="GOING_AWAY = 1001",
+        kind=OUT_OF_REACH,
+        reason="1001 is sent only while the server shuts down (runtime.aclose, and a "
+        "WebSocket that arrives during it), which no client can make it do",
+    ),
+    Equivalent(
+        path="canaux/server/runtime.py",
+        scope="ServerRuntime.aclose",
+        kind=OUT_OF_REACH,
+        reason="the server's shutdown, which no client can start",
+    ),
+    Equivalent(
+        path="canaux/server/http_api.py",
+        scope="_json_body",
+        operator="boolean",
+        contains="pointer=exc.pointer",
+        reason="the pointer of a 400 bad_frame for a body that is not I-JSON is optional: "
+        "HTTP-9 adds pointer for invalid_payload only, and the mutant only drops it",
+    ),
+    Equivalent(
+        path="canaux/protocol/outbound.py",
+        scope="OutboundQueue.drop_replies",
+        reason="runs when the connection closes: its queue takes nothing more (closed) and no "
+        "reply is decided after the close (send_reply returns on CLOSED), so the reply slots "
+        "the mutant keeps are never released; it only holds their memory a little longer",
+    ),
+    Equivalent(
+        path="canaux/protocol/sessions.py",
+        scope="ServerSessions._forget_detached",
+        before="return",
+        reason="the early return for a session that is not detached: such a session is in "
+        "neither map (_detached and _detached_by_identity change together), so going on only "
+        "pops what is not there",
+    ),
+    Equivalent(
+        path="canaux/server/channels/schema.py",
+        scope="data_schema",
+        kind=OUT_OF_REACH,
+        reason="turns an application's pydantic model into a schema when the server is built; "
+        "pydantic always returns a dict, and the reference's catalogue has no such channel",
+    ),
+    Equivalent(
+        path="canaux/protocol/server.py",
+        scope="ServerConnection._receive_frame",
+        before="self._events.append(PingReceived(frame.nonce))",
+        reason="PingReceived only tells the I/O layer that a ping came; the pong is already "
+        "queued by the lines above [HEARTBEAT-2] and no door acts on the event",
+    ),
+    Equivalent(
+        path="canaux/server/channels/chat.py",
+        scope="run_chat_request",
+        before="silence.reschedule(loop.time() + timeout_s)",
+        kind=OUT_OF_REACH,
+        reason="moves the agent's silence deadline (CHAT-5) into the past, which cuts an "
+        "answer at the agent's next real pause; the reference's echo agent never pauses "
+        "longer than one loop pass (asyncio.sleep(0)), so it always finishes first, and no "
+        "client can make the server's agent slow",
+    ),
 )
 
 

@@ -271,6 +271,11 @@ ACCEPTED: dict[str, tuple[str, Any]] = {
         '{"d":' + "[" * (MAX_DEPTH - 2) + "]" * (MAX_DEPTH - 2) + "}",
         {"d": json.loads("[" * (MAX_DEPTH - 2) + "]" * (MAX_DEPTH - 2))},
     ),
+    # The exact path counts depth too: a frame at depth 64 that holds a zero is still legal.
+    "depth 64 beside a zero": (
+        '{"d":' + "[" * (MAX_DEPTH - 2) + "]" * (MAX_DEPTH - 2) + ',"z":0.0}',
+        {"d": json.loads("[" * (MAX_DEPTH - 2) + "]" * (MAX_DEPTH - 2)), "z": 0},
+    ),
 }
 
 

@@ -24,7 +24,10 @@ from .power_faults import (
     ReceiveOnlyStillChats,
     RemembersByLastUse,
     RemoveLeavesCurrent,
+    SlowPathDepthCountedTwice,
     SlowPathSafeIntegerOffByOne,
+    SseSkipsTheSnapshot,
+    UnexpectedMemberPointsAtFirst,
     UnsubscribeCutsEveryone,
 )
 from .slow_faults import SLOW_SERVERS
@@ -1391,6 +1394,9 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     *(BrokenServer(f, c, frozenset(b), setup=setup) for f, c, b, setup in SLOW_SERVERS),
     _b(RemoveLeavesCurrent, ("QREMOVE-01",), "QUEUE-5", "QUEUE-4"),
     _b(SlowPathSafeIntegerOffByOne, ("ROBUST-06",), "TRANSPORT-19", "DELIVERY-5"),
+    _b(SlowPathDepthCountedTwice, ("ROBUST-06",), "TRANSPORT-19"),
+    _b(UnexpectedMemberPointsAtFirst, ("PTR-01",), "CHANNEL-5"),
+    _b(SseSkipsTheSnapshot, ("SSE-QUEUE-01",), "QUEUE-1"),
     _b(ReceiveOnlyStillChats, ("LEG-RO-01",), "LEGACY-1", "LEGACY-3"),
 )
 

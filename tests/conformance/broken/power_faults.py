@@ -19,7 +19,10 @@ __all__ = [
     "ReceiveOnlyStillChats",
     "RemembersByLastUse",
     "RemoveLeavesCurrent",
+    "SlowPathDepthCountedTwice",
     "SlowPathSafeIntegerOffByOne",
+    "SseSkipsTheSnapshot",
+    "UnexpectedMemberPointsAtFirst",
     "UnsubscribeCutsEveryone",
 ]
 
@@ -242,6 +245,56 @@ class SlowPathSafeIntegerOffByOne(Fault):
     def client_text(self, conn: Conn, text: str) -> str:
         if '"z":0.0' in text:
             return text.replace("9007199254740991", "9007199254740990")
+        return text
+
+
+class SlowPathDepthCountedTwice(Fault):
+    """The mutant ``ijson._walk``: an object's members at ``depth + 2`` [TRANSPORT-19]: on the
+    exact reader's path (a frame holding a zero), a frame nested to the legal depth of 64 is
+    refused as too deep (1007). The relay nests the frame one level deeper, which the
+    reference refuses the same way."""
+
+    name = "slow-path-depth-counted-twice"
+    description = "a frame nested 64 deep that also holds a zero is closed with 1007"
+
+    def client_text(self, conn: Conn, text: str) -> str:
+        if '"z":0.0' in text and "[[[[" in text:
+            return text.replace("[", "[[", 1).replace("]", "]]", 1)
+        return text
+
+
+class UnexpectedMemberPointsAtFirst(Fault):
+    """The mutant ``channels._describe``: ``key not in allowed and not any(patterns)`` ->
+    ``or`` [CHANNEL-5]: with no pattern properties every member counts as unexpected, so the
+    pointer of an ``invalid_payload`` for a member the schema does not allow names the first
+    member of the data."""
+
+    name = "unexpected-member-points-at-first"
+    description = "invalid_payload for an unexpected member points at the data's first member"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        if frame.get("type") == "publish" and isinstance(frame.get("data"), dict):
+            conn.state.setdefault("data", {})[frame.get("id")] = frame["data"]
+        return [frame]
+
+    async def from_server(self, conn: Conn, frame: Frame) -> list[Frame]:
+        data = conn.state.get("data", {}).get(frame.get("id"))
+        refused = frame.get("type") == "error" and frame.get("code") == "invalid_payload"
+        if refused and isinstance(data, dict) and data and frame.get("pointer") != "/data":
+            frame["pointer"] = f"/data/{next(iter(data))}"
+        return [frame]
+
+
+class SseSkipsTheSnapshot(Fault):
+    """The mutant ``sse.py events_endpoint``: ``channels.subscribed(...)`` deleted [QUEUE-1]:
+    a stream that lists ``playqueue`` never gets the queue's state after its welcome."""
+
+    name = "sse-skips-the-snapshot"
+    description = "GET /events?channels=playqueue sends no state event after the welcome"
+
+    def stream_text(self, path: str, text: str) -> str:
+        if path.endswith("/events") and "event: playqueue" in text and '"state"' in text:
+            return ""
         return text
 
 
