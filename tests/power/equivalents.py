@@ -530,6 +530,13 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "HTTP-9 adds pointer for invalid_payload only, and the mutant only drops it",
     ),
     Equivalent(
+        path="canaux/protocol/ijson.py",
+        scope="_fast_check",
+        before="members = 0",
+        reason="the fast path's member count then never matches the ':' count, so every "
+        "frame goes to the exact reader, which decides the same (only slower)",
+    ),
+    Equivalent(
         path="canaux/protocol/outbound.py",
         scope="OutboundQueue.drop_replies",
         reason="runs when the connection closes: its queue takes nothing more (closed) and no "
