@@ -51,6 +51,10 @@ SWEEP: tuple[Fanout, ...] = (
 )
 
 
+SCENARIOS = ("fanout", "latency", "idle", "validation")
+"""Every scenario, in the order a run measures them (latency's rates come from fan-out's)."""
+
+
 @dataclass(frozen=True)
 class Mode:
     name: str
@@ -63,6 +67,7 @@ class Mode:
     peers: tuple[str, ...] = tuple(p.name for p in PEERS)
     validation_s: float = 0.3
     latency_subscribers: int = 100
+    scenarios: tuple[str, ...] = SCENARIOS
 
 
 QUICK = Mode("quick", window_s=1.5, latency_window_s=2.0, repeats=2, idle_connections=2000,
@@ -110,14 +115,18 @@ def rates_from(
     }
 
 
-def _attempt(failures: list[dict[str, Any]], label: str, run: Any) -> dict[str, Any] | None:
-    """One measurement; a server that cannot take it (say, 10,000 connections in 120 s) is
-    recorded as a failure of that row, and the run goes on."""
+def _attempt(
+    failures: list[dict[str, Any]], label: str, run: Any, **about: Any
+) -> dict[str, Any] | None:
+    """One measurement; a server that cannot take it (say, 10,000 connections) is recorded as
+    a failure of that row (with ``about``: its scenario, peer, size), and the run goes on."""
     try:
         row: dict[str, Any] = run()
         return row
     except (RuntimeError, TimeoutError, OSError, subprocess.SubprocessError) as exc:
-        failures.append({"row": label, "error": str(exc)[:300]})
+        failures.append(
+            {"row": label, "error": str(exc)[:400], "load_average_1min": os.getloadavg()[0]} | about
+        )
         print(f"FAILED {label}: {exc}", flush=True)
         return None
 
@@ -126,7 +135,7 @@ def measure(mode: Mode, pin: Pinning, progress: Progress) -> dict[str, Any]:
     peers = by_name(mode.peers)
     failures: list[dict[str, Any]] = []
     fan: list[dict[str, Any]] = []
-    for round_ in range(mode.repeats):
+    for round_ in range(mode.repeats if "fanout" in mode.scenarios else 0):
         for config in mode.sweep:
             for peer in _rotated(peers, round_):
                 row = _attempt(
@@ -142,9 +151,9 @@ def measure(mode: Mode, pin: Pinning, progress: Progress) -> dict[str, Any]:
                     f"fan-out {config.key} {peer.name}: {row['deliveries_per_s']:,.0f}/s, "
                     f"loadgen {row['loadgen_cpu']:.0%}, delivered {row['delivered_all']}"
                 )
-    rates = rates_from(fan, mode.latency_subscribers, mode.sweep[0].key)
+    rates = rates_from(fan, mode.latency_subscribers, mode.sweep[0].key) if fan else {}
     lat: list[dict[str, Any]] = []
-    for round_ in range(mode.repeats):
+    for round_ in range(mode.repeats if rates and "latency" in mode.scenarios else 0):
         for rate in (rates["shared"], rates["high"]):
             for peer in _rotated(peers, round_):
                 row = _attempt(
@@ -163,24 +172,33 @@ def measure(mode: Mode, pin: Pinning, progress: Progress) -> dict[str, Any]:
                     f"{row['p99_ms']:.2f} ms, loadgen {row['loadgen_cpu']:.0%}"
                 )
     idle: list[dict[str, Any]] = []
-    for round_ in range(mode.idle_repeats):
+    for round_ in range(mode.idle_repeats if "idle" in mode.scenarios else 0):
         for peer in _rotated(peers, round_):
             row = _attempt(
                 failures,
                 f"idle {mode.idle_connections} {peer.name}",
                 lambda p=peer: scenarios.idle(p, pin, mode.idle_connections),
+                scenario="idle",
+                peer=peer.name,
+                connections=mode.idle_connections,
+                round=round_,
             )
             if row is None:
                 continue
             row["round"] = round_
             idle.append(row)
-            progress.say(f"idle {peer.name}: {row['kib_per_connection']:.1f} KiB/connection")
+            progress.say(
+                f"idle {peer.name}: {row['kib_per_connection']:.1f} KiB/connection "
+                f"({row['connect_s']:.0f} s to connect {mode.idle_connections:,})"
+            )
     return {
         "fanout": fan,
         "rates": rates,
         "latency": lat,
         "idle": idle,
-        "validation": validation.measure(mode.validation_s),
+        "validation": (
+            validation.measure(mode.validation_s) if "validation" in mode.scenarios else []
+        ),
         "failures": failures,
     }
 
@@ -238,6 +256,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--peer", action="append", choices=[p.name for p in PEERS],
                         help="only these servers (repeatable; default all five)")  # fmt: skip
     parser.add_argument("--repeats", type=int, help="interleaved rounds (quick 2, full 3)")
+    parser.add_argument("--only", action="append", choices=SCENARIOS, metavar="SCENARIO",
+                        help="only these scenarios (repeatable: " + ", ".join(SCENARIOS)
+                        + "; latency needs fanout); the files are then named "
+                        "harness-MODE-SCENARIO…")  # fmt: skip
+    parser.add_argument("--idle-connections", type=int, metavar="N",
+                        help="idle connections (quick 2,000, full 10,000)")  # fmt: skip
+    parser.add_argument("--idle-repeats", type=int, metavar="K",
+                        help="idle rounds (quick 1, full 2)")  # fmt: skip
     parser.add_argument("--no-priority", action="store_true",
                         help="do not run the measured processes at nice -10")  # fmt: skip
     parser.add_argument("--render", type=Path, metavar="JSON",
@@ -251,6 +277,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         mode = dataclasses.replace(mode, peers=tuple(args.peer))
     if args.repeats:
         mode = dataclasses.replace(mode, repeats=args.repeats)
+    if args.idle_repeats:
+        mode = dataclasses.replace(mode, idle_repeats=args.idle_repeats)
+    if args.only:
+        if "latency" in args.only and "fanout" not in args.only:
+            parser.error("latency's rates come from the fan-out rows: add --only fanout")
+        mode = dataclasses.replace(mode, scenarios=tuple(s for s in SCENARIOS if s in args.only))
+    if args.idle_connections:
+        mode = dataclasses.replace(mode, idle_connections=args.idle_connections)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     loadgen.build()
@@ -263,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mode": mode.name,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": _machine(),
-        "command": "python -m benchmarks.harness" + (" --full" if args.full else ""),
+        "command": "python -m benchmarks.harness " + " ".join(argv or sys.argv[1:]),
         "seconds": time.monotonic() - started,
         "peers": list(mode.peers),
         "pinning": dataclasses.asdict(pin),
@@ -280,6 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out["notes"] = NOTES.read_text(encoding="utf-8").strip()
     args.out.mkdir(parents=True, exist_ok=True)
     name = f"harness-{mode.name}"
+    if mode.scenarios != SCENARIOS:
+        name += "-" + "-".join(mode.scenarios)
     (args.out / f"{name}.json").write_text(json.dumps(out, indent=2) + "\n")
     markdown = report.to_markdown(out)
     (args.out / f"{name}.md").write_text(markdown)

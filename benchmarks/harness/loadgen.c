@@ -72,8 +72,9 @@ typedef struct {
 static struct {
     const char *host, *path, *channel;
     int port, subs, payload, inflight, rate, dialect, role;
-    double drain_idle_s, drain_max_s;
-} opt = {"127.0.0.1", "/", "conformance.bench", 0, 10, 100, 100, 0, BARE, FANOUT, 10.0, 30.0};
+    double drain_idle_s, drain_max_s, ready_s, stall_s;
+} opt = {"127.0.0.1", "/", "conformance.bench", 0, 10, 100, 100, 0, BARE, FANOUT, 10.0, 30.0,
+         120.0, 30.0};
 
 static conn_t *conns;
 static int nconns, epfd;
@@ -467,14 +468,21 @@ static void loop_until(int64_t deadline, int (*stop)(void), void (*pace)(int64_t
     }
 }
 
-static int opened;
+static int opened, nready, most_ready;
+static int64_t last_ready_ns;
 
 static int all_ready(void) {
     int ready = 0, pending = 0;
     for (int i = 0; i < opened; i++) {
-        if (conns[i].state == CLOSED) die("client %d lost before ready: %s", i, first_error);
+        if (conns[i].state == CLOSED)
+            die("client %d lost before ready (%d of %d ready): %s", i, ready, nconns, first_error);
         if (conns[i].ready) ready++;
         else pending++;
+    }
+    nready = ready;
+    if (ready > most_ready) {
+        most_ready = ready;
+        last_ready_ns = now_ns();
     }
     /* Keep at most 256 handshakes under way, so a server's accept queue never overflows. */
     while (opened < nconns && pending < 256) {
@@ -482,6 +490,11 @@ static int all_ready(void) {
         pending++;
     }
     return ready == nconns;
+}
+
+/* Stop waiting when every client is ready, or when none has become ready for --stall-s. */
+static int ready_or_stalled(void) {
+    return all_ready() || now_ns() - last_ready_ns > (int64_t)(opt.stall_s * 1e9);
 }
 
 static int64_t next_publish;
@@ -535,7 +548,9 @@ static void usage(void) {
             "usage: loadgen --port P [--host H] [--path /] --dialect bare|socketio|canaux\n"
             "               --role fanout|latency|idle [--subs N] [--payload BYTES]\n"
             "               [--inflight K | --rate R] [--channel NAME] [--drain-idle-s S]\n"
-            "               [--drain-max-s S]\n");
+            "               [--drain-max-s S] [--ready-s S] [--stall-s S]\n"
+            "  --ready-s S   at most S seconds for every client to be ready (default 120)\n"
+            "  --stall-s S   give up sooner when no client became ready for S s (default 30)\n");
     exit(2);
 }
 
@@ -553,6 +568,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--rate")) opt.rate = atoi(v);
         else if (!strcmp(a, "--drain-idle-s")) opt.drain_idle_s = atof(v);
         else if (!strcmp(a, "--drain-max-s")) opt.drain_max_s = atof(v);
+        else if (!strcmp(a, "--ready-s")) opt.ready_s = atof(v);
+        else if (!strcmp(a, "--stall-s")) opt.stall_s = atof(v);
         else if (!strcmp(a, "--dialect"))
             opt.dialect = !strcmp(v, "bare") ? BARE : !strcmp(v, "socketio") ? SOCKETIO : !strcmp(v, "canaux") ? CANAUX : -1;
         else if (!strcmp(a, "--role"))
@@ -576,8 +593,18 @@ int main(int argc, char **argv) {
         pub->is_pub = 1;
     }
     epfd = epoll_create1(0);
-    loop_until(now_ns() + (int64_t)120 * 1000000000, all_ready, NULL);
-    if (!all_ready()) die("clients not ready in 120 s");
+    int64_t t0 = now_ns();
+    last_ready_ns = t0;
+    loop_until(t0 + (int64_t)(opt.ready_s * 1e9), ready_or_stalled, NULL);
+    if (!all_ready()) {
+        double took = (double)(now_ns() - t0) / 1e9;
+        if (now_ns() - last_ready_ns > (int64_t)(opt.stall_s * 1e9))
+            die("clients not ready: %d of %d after %.0f s, none more in the last %.0f s "
+                "(%.0f handshakes/s while it progressed)", nready, nconns, took, opt.stall_s,
+                (double)most_ready / ((double)(last_ready_ns - t0) / 1e9 + 1e-9));
+        die("clients not ready in %.0f s: %d of %d (%.0f handshakes/s)", opt.ready_s, nready,
+            nconns, (double)nready / took);
+    }
     printf("ready\n");
     fflush(stdout);
 

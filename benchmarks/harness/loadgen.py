@@ -40,16 +40,25 @@ class Load:
 
     process: subprocess.Popen[str]
 
+    def stop(self) -> None:
+        """End a generator whose result is not wanted (a scenario that failed half-way)."""
+        if self.process.returncode is not None:
+            return  # its result was read
+        self.process.kill()
+        self.process.communicate()
+
     def go(self, start_ns: int, end_ns: int) -> None:
         assert self.process.stdin is not None
         self.process.stdin.write(f"go {start_ns} {end_ns}\n")
         self.process.stdin.flush()
 
     def result(self, timeout: float) -> dict[str, Any]:
-        stdout, _ = self.process.communicate(timeout=timeout)
+        stdout, stderr = self.process.communicate(timeout=timeout)
         lines = stdout.strip().splitlines()
         if self.process.returncode != 0 or not lines:
-            raise RuntimeError(f"load generator failed (exit {self.process.returncode})")
+            raise RuntimeError(
+                f"load generator failed (exit {self.process.returncode}): {stderr.strip()}"
+            )
         out: dict[str, Any] = json.loads(lines[-1])
         return out
 
@@ -63,21 +72,30 @@ def start(
     payload: int = 100,
     inflight: int = 100,
     rate: int = 0,
-    ready_timeout: float = 180,
+    ready_s: float = 120,
+    stall_s: float = 30,
 ) -> Load:
-    """Start the generator on its core and wait (bounded) until every client is subscribed."""
+    """Start the generator on its core and wait (bounded) until every client is subscribed.
+
+    The generator gives up after ``ready_s``, or sooner when no client has become ready for
+    ``stall_s``; the error then says how many were ready and at what handshake rate.
+    """
     command = [
         *pin.prefix(pin.loadgen_core), str(build()),
         "--port", str(server.port), "--path", server.client_path(),
         "--dialect", server.peer.dialect, "--role", role, "--subs", str(subscribers),
         "--payload", str(payload), "--inflight", str(inflight), "--rate", str(rate),
+        "--ready-s", str(ready_s), "--stall-s", str(stall_s),
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert process.stdout is not None
-    deadline = time.monotonic() + ready_timeout
-    line = process.stdout.readline()  # the generator bounds its own wait (120 s) and exits
+    deadline = time.monotonic() + ready_s + 30
+    line = process.stdout.readline()  # the generator bounds its own wait (ready_s) and exits
     if line.strip() != "ready" or time.monotonic() > deadline:
         process.kill()
-        process.wait()
-        raise RuntimeError(f"load generator not ready against {server.peer.name}: {line!r}")
+        _, why = process.communicate()
+        why = why.strip().removeprefix("loadgen: ") or f"it printed {line!r}"
+        raise RuntimeError(f"load generator not ready against {server.peer.name}: {why}")
     return Load(process)

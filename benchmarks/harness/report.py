@@ -224,6 +224,36 @@ def _latency_table(rows: list[dict[str, Any]], peers: list[str]) -> list[str]:
     return lines
 
 
+def _idle_table(
+    rows: list[dict[str, Any]], failures: list[dict[str, Any]], peers: list[str]
+) -> list[str]:
+    """One line per server: its measured rounds, and a line saying why for each round where
+    it could not hold the connections (never a silent gap)."""
+    lines = [
+        "| server | connections | KiB per connection median (min–max) | s to connect them "
+        "| load avg |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    by_peer = group(rows, lambda row: row["peer"])
+    failed = group(failures, lambda f: f["peer"])
+    for peer in peers:
+        mine = by_peer.get(peer)
+        if mine:
+            took = [x["connect_s"] for x in mine if x.get("connect_s") is not None]
+            lines.append(
+                f"| {peer} | {mine[0]['connections']:,} "
+                f"| {_fmt_spread(spread(x['kib_per_connection'] for x in mine), '.1f')} "
+                f"| {_fmt_spread(spread(took), '.0f') if took else '–'} | {_load(mine)} |"
+            )
+        for f in failed.get(peer, []):
+            why = f["error"].replace("|", "/").replace("\n", " ")
+            lines.append(
+                f"| {peer} | {f['connections']:,} | **not reached** (round {f['round'] + 1}): "
+                f"{why} | – | {_load([f]) if 'load_average_1min' in f else '–'} |"
+            )
+    return lines
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     r = report["results"]
     m = report["machine"]
@@ -256,42 +286,37 @@ def to_markdown(report: dict[str, Any]) -> str:
         "| target | measured | met | margin |",
         "|---|---|---|---|",
     ]
+    if not report["targets"]:
+        lines.append("| (none measured in this run) | – | – | – |")
     for t in report["targets"]:
         met = {True: "yes", False: "**no**", None: "not measured at its size"}[t["met"]]
         lines.append(f"| {t['target']} | {t['measured']} | {met} | {t['margin']} |")
-    lines += [
-        "",
-        "## Fan-out at saturation",
-        "",
-        "One publisher keeps N publishes in flight (published, not yet received by the slowest "
-        "subscriber); every "
-        "subscriber receives every publish.",
-        "",
-        *_fanout_table(r["fanout"], peers),
-        "",
-        "## Latency at fixed rates (100 subscribers)",
-        "",
-        f"The shared rate, {r['rates']['shared']}/s, is half the slowest server's saturation "
-        f"({r['rates']['slowest']}); the higher rate, {r['rates']['high']}/s, is half of "
-        'Canaux\'s own. A sample is publish (its scheduled instant) to delivery; "kept up" '
-        "says the server delivered the rate.",
-        "",
-        *_latency_table(r["latency"], peers),
-        "",
-        "## Idle connections (resident memory per connection)",
-        "",
-        "| server | connections | KiB per connection median (min–max) | load avg |",
-        "|---|---:|---:|---:|",
-    ]
-    by_peer = group(r["idle"], lambda row: row["peer"])
-    for peer in peers:
-        mine = by_peer.get(peer)
-        if mine:
-            lines.append(
-                f"| {peer} | {mine[0]['connections']:,} "
-                f"| {_fmt_spread(spread(x['kib_per_connection'] for x in mine), '.1f')} "
-                f"| {_load(mine)} |"
-            )
+    if r["fanout"]:
+        lines += [
+            "",
+            "## Fan-out at saturation",
+            "",
+            "One publisher keeps N publishes in flight (published, not yet received by the "
+            "slowest subscriber); every subscriber receives every publish.",
+            "",
+            *_fanout_table(r["fanout"], peers),
+        ]
+    if r["latency"]:
+        lines += [
+            "",
+            "## Latency at fixed rates (100 subscribers)",
+            "",
+            f"The shared rate, {r['rates']['shared']}/s, is half the slowest server's saturation "
+            f"({r['rates']['slowest']}); the higher rate, {r['rates']['high']}/s, is half of "
+            'Canaux\'s own. A sample is publish (its scheduled instant) to delivery; "kept up" '
+            "says the server delivered the rate.",
+            "",
+            *_latency_table(r["latency"], peers),
+        ]
+    idle_failures = [f for f in r.get("failures", []) if f.get("scenario") == "idle"]
+    if r["idle"] or idle_failures:
+        lines += ["", "## Idle connections (resident memory per connection)", "", *_idle_table(
+            r["idle"], idle_failures, peers)]  # fmt: skip
     if r.get("validation"):
         lines += [
             "",

@@ -151,3 +151,35 @@ def test_the_profile_summary_gives_own_and_total_shares() -> None:
     assert summary.startswith("4 samples")
     assert " 75.0     75.0  send (ws.py)" in summary
     assert "  100.0  run (loop.py)" in summary
+
+
+def test_a_peer_that_cannot_hold_the_idle_connections_gets_a_row_saying_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def idle(peer: Any, pin: Any, connections: int) -> dict[str, Any]:
+        if peer.name == "python-socketio":
+            raise RuntimeError("load generator not ready against python-socketio: 6 of 9 …")
+        return {"peer": peer.name, "connections": connections, "kib_per_connection": 9.0,
+                "connect_s": 2.0, "load_average_1min": 1.0}  # fmt: skip
+
+    monkeypatch.setattr(cli.scenarios, "idle", idle)
+    mode = dataclasses.replace(
+        cli.QUICK, scenarios=("idle",), idle_repeats=1, peers=("python-socketio", "bare")
+    )
+    results = cli.measure(mode, Pinning(None, None, None), cli.Progress(quiet=True))
+    assert [row["peer"] for row in results["idle"]] == ["bare"]  # the run went on
+    (failure,) = results["failures"]
+    assert failure["peer"] == "python-socketio"
+    assert failure["connections"] == 2000
+    recorded = {
+        "mode": "quick", "date": "today", "machine": {"cpu": "x", "cores": 2, "python": "3",
+        "node": "v", "kernel": "k"}, "command": "c", "seconds": 60.0, "peers": list(mode.peers),
+        "pinning": {"server_core": 0, "loadgen_core": 1, "nice": None}, "repeats": 1,
+        "window_s": 1.0, "latency_window_s": 1.0, "load_start": [1.0], "load_end": [1.0],
+        "load_note": "", "results": results, "targets": report.evaluate(results),
+    }  # fmt: skip
+    markdown = report.to_markdown(recorded)
+    assert "| python-socketio | 2,000 | **not reached** (round 1): load generator not ready" in (
+        markdown
+    )
+    assert "| bare | 2,000 | 9.0 | 2 | 1.0 |" in markdown

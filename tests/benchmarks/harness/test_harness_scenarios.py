@@ -69,3 +69,17 @@ def test_idle_holds_every_connection_while_the_server_memory_is_read() -> None:
     row = scenarios.idle(PEERS[0], PIN, connections=130, warm=100)
     assert row["open_at_end"] == 130
     assert row["rss_loaded_kib"] > 0
+
+
+STUCK = Peer(
+    "stuck",
+    "bare",
+    "stuck",
+    argv=(sys.executable, str(Path(__file__).with_name("stuck_server.py")), "8"),
+)
+
+
+def test_idle_against_a_server_that_stops_accepting_says_how_far_it_got() -> None:
+    # 5 warm connections, then 7 more of which the server answers 3: the row fails, saying so.
+    with pytest.raises(RuntimeError, match=r"not ready against stuck: .*\b3 of 7 after"):
+        scenarios.idle(STUCK, PIN, connections=12, warm=5, stall_s=1.0)
