@@ -34,7 +34,7 @@ from canaux.server.http_api import health_endpoint, publish_endpoint, scan_endpo
 from canaux.server.legacy import api_ws_endpoint, chat_ws_endpoint
 from canaux.server.runtime import ServerRuntime
 from canaux.server.sse import events_endpoint
-from canaux.server.websocket import websocket_endpoint
+from canaux.server.websocket import WebSocketDoor
 
 __all__ = ["create_app", "runtime_of"]
 
@@ -60,7 +60,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            WebSocketRoute("/ws", _bind(websocket_endpoint, runtime)),
+            WebSocketRoute("/ws", WebSocketDoor(runtime)),
             Route("/events", events_endpoint(runtime), methods=["GET"]),
             # The design note's SSE_URL (http://api:8001/api/events), kept working.
             Route("/api/events", events_endpoint(runtime), methods=["GET"]),

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import time
 
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from canaux.protocol import frames
@@ -37,9 +38,9 @@ from canaux.server.channels.table import SessionRequester
 from canaux.server.config import Unauthorized
 from canaux.server.runtime import ServerRuntime
 from canaux.server.sessions import Session, SessionsUnavailable
-from canaux.server.ws_protocol import MORE
+from canaux.server.ws_protocol import WRITER, DirectWriter
 
-__all__ = ["SUBPROTOCOL", "WebSocketLink", "websocket_endpoint"]
+__all__ = ["SUBPROTOCOL", "WebSocketDoor", "WebSocketLink", "websocket_endpoint"]
 
 SUBPROTOCOL = "canaux.v1"
 
@@ -53,9 +54,17 @@ def _now() -> float:
 class WebSocketLink:
     """One accepted ``/ws`` connection: a session's event sink and a closable connection."""
 
-    def __init__(self, runtime: ServerRuntime, websocket: WebSocket) -> None:
+    def __init__(
+        self, runtime: ServerRuntime, websocket: WebSocket, send: Send | None = None
+    ) -> None:
         self._runtime = runtime
         self._ws = websocket
+        # The server's direct write path (ws_protocol.WRITER), else the raw ASGI send (not
+        # Starlette's wrapper of it) one frame at a time.
+        extensions = websocket.scope.get("extensions") or {}
+        self._direct: DirectWriter | None = extensions.get(WRITER)
+        self._send: Send = send if send is not None else websocket.send
+        self._resumed: asyncio.Future[None] | None = None
         self.conn = ServerConnection(runtime.limits, _now())
         self.session: Session | None = None
         self._wake = asyncio.Event()
@@ -214,25 +223,53 @@ class WebSocketLink:
                 if was_open and conn.closed:
                     # Hello or heartbeat timeout: the peer is not there to read anything else.
                     return
+                if conn.close_code == CloseCode.SLOW_CONSUMER:
+                    return  # [LIMIT-4] nothing more for a client that does not read
                 batch = conn.data_to_send()
-                last = len(batch) - 1
-                for index, text in enumerate(batch):
-                    if conn.close_code == CloseCode.SLOW_CONSUMER:
-                        return  # [LIMIT-4] nothing more for a client that does not read
+                if not batch:
+                    pass
+                elif self._direct is not None:
+                    # The whole batch in one socket write (see ws_protocol).
                     try:
-                        # The frames of a batch go out in one socket write (see ws_protocol).
-                        await self._ws.send(
-                            {"type": "websocket.send", "text": text, MORE: index < last}
-                        )
-                        self._wrote = True
-                    except (WebSocketDisconnect, OSError, RuntimeError):
+                        writable = self._direct.write_texts(batch)
+                    except OSError:
                         self._peer_gone = True
                         return
+                    self._wrote = True
+                    if not writable:
+                        await self._writable()
+                else:
+                    for text in batch:
+                        if conn.close_code == CloseCode.SLOW_CONSUMER:
+                            return  # [LIMIT-4]
+                        try:
+                            await self._send({"type": "websocket.send", "text": text})
+                            self._wrote = True
+                        except (WebSocketDisconnect, OSError, RuntimeError):
+                            self._peer_gone = True
+                            return
                 if conn.closed:
                     return
         finally:
             if timer is not None:
                 timer.cancel()
+
+    async def _writable(self) -> None:
+        """Wait until the paused transport takes writes again (the direct path only)."""
+        assert self._direct is not None
+        loop = asyncio.get_running_loop()
+        resumed = self._resumed = loop.create_future()
+
+        def resume() -> None:
+            if not resumed.done():
+                resumed.set_result(None)
+
+        self._direct.on_resume(resume)
+        try:
+            await resumed
+        finally:
+            self._direct.on_resume(None)
+            self._resumed = None
 
     async def _close(self) -> None:
         code = self.conn.close_code or CloseCode.NORMAL
@@ -411,8 +448,25 @@ class WebSocketLink:
         return lambda name: channels.permits(identity, action, name, principal)
 
 
-async def websocket_endpoint(runtime: ServerRuntime, websocket: WebSocket) -> None:
-    """Accept a ``/ws`` connection and serve it."""
+class WebSocketDoor:
+    """The ``/ws`` route's ASGI app: :func:`websocket_endpoint` with the raw ASGI ``send``.
+
+    Starlette's function endpoints get a WebSocket whose ``send`` goes through its
+    exception-handler wrapper; this app keeps the server's own ``send`` for the fall-back
+    path (a server without :data:`~canaux.server.ws_protocol.WRITER`).
+    """
+
+    def __init__(self, runtime: ServerRuntime) -> None:
+        self._runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await websocket_endpoint(self._runtime, WebSocket(scope, receive, send), send)
+
+
+async def websocket_endpoint(
+    runtime: ServerRuntime, websocket: WebSocket, send: Send | None = None
+) -> None:
+    """Accept a ``/ws`` connection and serve it (``send``: the raw ASGI one, if known)."""
     runtime.ensure_started()
     if not origin_allowed(runtime.config, websocket.headers):
         await websocket.close()  # before accept: HTTP 403, never upgraded [SECURITY-14]
@@ -429,4 +483,4 @@ async def websocket_endpoint(runtime: ServerRuntime, websocket: WebSocket) -> No
         await websocket.close(CloseCode.GOING_AWAY, "server shutting down")
         return
     await websocket.accept(subprotocol=SUBPROTOCOL)
-    await WebSocketLink(runtime, websocket).run()
+    await WebSocketLink(runtime, websocket, send).run()

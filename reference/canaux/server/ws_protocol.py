@@ -1,15 +1,19 @@
-"""uvicorn's sans-I/O WebSocket protocol with coalesced writes (spec §6 "Delivery", §11).
+"""uvicorn's sans-I/O WebSocket protocol with a direct write path (spec §6 "Delivery", §11).
 
 ASGI hands a server one ``websocket.send`` message per frame, and uvicorn writes each one to
-the socket at once: one ``send()`` system call per frame. In a fan-out that call was more than
-half of the server's time (profiled). Here a sender marks the frames it has more to follow
-with :data:`MORE`; they are framed at once but written with the next frame not so marked, in
-one transport write. The bytes keep their order on the wire: every other write of uvicorn's
-protocol (pong, close…) takes everything the WebSocket state machine holds, oldest first.
+the socket at once: one ``send()`` system call per frame, and for every frame a trip through
+the ASGI send chain (Starlette's exception-handler wrapper, uvicorn's ``send``). In a fan-out
+that chain was 47 % of the server's time (profiled, issue #14). This protocol offers the app
+an ASGI scope extension, :data:`WRITER` (``scope["extensions"]["canaux.writer"]``): a
+:class:`DirectWriter` whose synchronous :meth:`~DirectWriter.write_texts` frames a list of
+texts and writes them in ONE transport write. The bytes keep their order on the wire: every
+other write of uvicorn's protocol (pong, close…) takes everything the WebSocket state machine
+holds, and this path leaves nothing there between two calls.
 
-Back-pressure stays what it was: past :data:`FLUSH_AT` bytes the pending data is written at
-once, so a client that does not read pauses the sender (and the core's bounded queue then
-finds the slow consumer [LIMIT-4]) after at most that much more.
+Back-pressure: :meth:`~DirectWriter.write_texts` says when the transport is paused (its
+buffer over the high-water mark); the caller then writes nothing more until the callback it
+set with :meth:`~DirectWriter.on_resume` runs, and what it has not written stays in the core's
+bounded queue, which finds the slow consumer [LIMIT-4].
 
 Idle memory: the receive queue stores nothing while empty, and the handshake request and
 response uvicorn keeps for the whole connection are dropped once the connection is accepted.
@@ -19,26 +23,50 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections import deque
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
+from websockets.protocol import OPEN
 
-__all__ = ["FLUSH_AT", "MORE", "CoalescingWebSocketProtocol", "ReceiveQueue"]
+__all__ = ["WRITER", "CoalescingWebSocketProtocol", "DirectWriter", "ReceiveQueue"]
 
 logger = logging.getLogger("canaux.server.ws")
 
-MORE = "canaux.more"
-"""Key of a ``websocket.send`` message: true when the sender has more frames to send at once.
+WRITER = "canaux.writer"
+"""Key of the scope's ``extensions`` under which this protocol offers its :class:`DirectWriter`.
 
-An ASGI extension of ours: another ASGI server ignores the key and writes every frame alone.
+An ASGI extension of ours: under another ASGI server the key is absent and the app sends
+each frame with the ASGI ``send`` callable.
 """
 
-FLUSH_AT = 64 * 1024
-"""Pending bytes beyond which a batch is written without waiting for its last frame."""
+
+class DirectWriter(Protocol):
+    """What :data:`WRITER` offers: writing frames without the ASGI send chain."""
+
+    def write_texts(self, texts: Sequence[str]) -> bool:
+        """Frame ``texts`` as text frames, in order, and write them in one transport write.
+
+        ``False`` when the transport is paused after this write (over its high-water mark):
+        write nothing more until the :meth:`on_resume` callback runs. Raises
+        :class:`~uvicorn.protocols.utils.ClientDisconnected` (an :class:`OSError`) once the
+        connection is closing or gone: nothing was written.
+        """
+
+    def on_resume(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` each time the paused transport can take writes again."""
+
+
+# Server-to-client frames are never masked (RFC 6455 §5.1): FIN + text opcode, then the
+# payload length in 7 bits, or 126 + 16 bits, or 127 + 64 bits (§5.2).
+_SMALL_HEADERS = tuple(bytes((0x81, n)) for n in range(126))
+_MEDIUM_HEADER = struct.Struct("!BBH")
+_LARGE_HEADER = struct.Struct("!BBQ")
 
 
 class ReceiveQueue:
@@ -124,6 +152,65 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
             self.read_paused = True
             self.transport.pause_reading()
 
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = self.__dict__.get("scope")
+        if scope is not None:  # upgraded: the app task starts on the next loop pass
+            scope["extensions"][WRITER] = self
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        # The scope refers to this protocol, which refers to the scope: without this the
+        # pair (and the app's objects) would wait for the cycle collector.
+        resume, self._resume = self._resume, None
+        if resume is not None:
+            resume()  # asyncio never resumes a transport lost while paused: nobody waits on
+        scope = self.__dict__.get("scope")
+        if scope is not None:
+            scope["extensions"].pop(WRITER, None)
+
+    _resume: Callable[[], None] | None = None
+    """What :meth:`on_resume` set (a class default: an idle connection stores nothing)."""
+
+    def on_resume(self, callback: Callable[[], None] | None) -> None:
+        self._resume = callback
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._resume is not None:
+            self._resume()
+
+    def write_texts(self, texts: Sequence[str]) -> bool:
+        transport = self.transport
+        conn = self.conn
+        if self.disconnected or self.close_sent or conn.state is not OPEN or transport.is_closing():
+            raise ClientDisconnected()
+        # Anything the state machine holds goes first (nothing, between two calls: every
+        # write of uvicorn's takes it all).
+        out = conn.data_to_send()
+        if conn.extensions:
+            # A negotiated extension (permessage-deflate, RFC 7692) transforms every frame:
+            # the websockets connection frames them, never headers written here.
+            for text in texts:
+                conn.send_text(text.encode())
+            out += conn.data_to_send()
+        else:
+            append = out.append
+            for text in texts:
+                data = text.encode()
+                size = len(data)
+                if size < 126:
+                    append(_SMALL_HEADERS[size])
+                elif size < 65536:
+                    append(_MEDIUM_HEADER.pack(0x81, 126, size))
+                else:
+                    append(_LARGE_HEADER.pack(0x81, 127, size))
+                append(data)
+        if out:
+            transport.write(b"".join(out))
+        # The transport calls pause_writing() from inside write() when it passes the mark.
+        return self.writable.is_set()
+
     async def send(self, message: ASGISendEvent) -> None:
         if (
             message["type"] != "websocket.send"
@@ -147,25 +234,14 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.disconnected:
             raise ClientDisconnected()
         text = message.get("text")
+        if text is not None:
+            # One frame through the ASGI send: the same framing as the direct path.
+            self.write_texts((text,))
+            return
         try:
-            if text is not None:
-                payload = text.encode()
-                self.conn.send_text(payload)
-            else:
-                payload = message.get("bytes") or b""
-                self.conn.send_binary(payload)
+            self.conn.send_binary(message.get("bytes") or b"")
         except InvalidState:
             raise ClientDisconnected() from None
-        if message.get(MORE):
-            # More frames follow in this batch: write them together, unless that is a lot.
-            self._pending += len(payload)
-            if self._pending < FLUSH_AT:
-                return
-        self._flush()
-
-    def _flush(self) -> None:
-        # Also reached after a close or a pong already wrote the frames: then nothing is left.
-        self._pending = 0
         output = self.conn.data_to_send()
         if output and not self.transport.is_closing():
             self.transport.write(b"".join(output))

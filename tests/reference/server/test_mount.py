@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import json
@@ -10,10 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+import websockets.asyncio.client
 from fastapi import FastAPI
+from websockets.typing import Subprotocol
 
 from canaux.server import ServerConfig, create_app
+from canaux.server.app import runtime_of
 from canaux.server.testing import serve_app
+from canaux.server.websocket import WebSocketLink
 from tests.conftest import DEFAULT_PORT
 
 from .wire import (
@@ -118,3 +124,57 @@ async def test_a_mounted_test_server_listens_on_a_free_port_not_the_configured_o
         ):
             assert server.port not in (0, DEFAULT_PORT)
             assert (await http.get(server.base_url + "/health")).json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+async def test_the_mount_under_plain_uvicorn_sends_through_asgi(compression: str | None) -> None:
+    """Another ASGI server offers no direct writer (ws_protocol.WRITER): every frame goes
+    through the ASGI ``send``, in order, none lost [DELIVERY-1]."""
+    config = make_config()
+    canaux_app = create_app(config)
+    api = FastAPI()
+    api.mount("/canaux", canaux_app)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)  # connections wait in the backlog until uvicorn accepts them
+    port = sock.getsockname()[1]
+    settings = uvicorn.Config(api, ws="websockets-sansio", lifespan="on", log_level="warning")
+    plain = uvicorn.Server(settings)
+    plain.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    task = asyncio.create_task(plain.serve(sockets=[sock]))
+    try:
+        url = f"ws://127.0.0.1:{port}/canaux/ws"
+        count = 120
+        async with (
+            asyncio.timeout(TIMEOUT),
+            websockets.asyncio.client.connect(
+                url, subprotocols=[Subprotocol("canaux.v1")], compression=compression
+            ) as ws,
+        ):
+            await send(ws, {"type": "hello", "version": 1})
+            assert (await recv(ws))["type"] == "welcome"
+            (link,) = runtime_of(canaux_app).connections
+            assert isinstance(link, WebSocketLink)
+            assert link._direct is None  # the fall-back path
+            await request(ws, {"type": "subscribe", "id": "s", "channel": "conformance.p"})
+            for n in range(count):
+                await send(
+                    ws,
+                    {
+                        "type": "publish",
+                        "id": f"p{n}",
+                        "channel": "conformance.p",
+                        "data": {"n": n},
+                    },
+                )
+            got = await recv_until(
+                ws, lambda f: f.get("type") == "event" and f["data"]["n"] == count - 1
+            )
+        events = [f for f in got if f.get("type") == "event"]
+        assert [e["data"]["n"] for e in events] == list(range(count))
+        assert [e["seq"] for e in events] == list(range(1, count + 1))
+    finally:
+        plain.should_exit = True
+        async with asyncio.timeout(TIMEOUT):
+            await task
+        sock.close()

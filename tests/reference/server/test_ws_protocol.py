@@ -1,4 +1,4 @@
-"""The uvicorn WebSocket protocol of ``canaux serve``: batched writes, lean receive queue."""
+"""The uvicorn WebSocket protocol of ``canaux serve``: the direct write path, lean receive queue."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 
-from canaux.server.testing import RunningServer
+from canaux.server.testing import RunningServer, running_server
+from canaux.server.websocket import WebSocketLink
 from canaux.server.ws_protocol import ReceiveQueue
 
-from .wire import TIMEOUT, recv_until, request, send, session
+from .wire import TIMEOUT, make_config, recv_until, request, send, session
 
 pytestmark = pytest.mark.anyio
 
@@ -76,3 +77,38 @@ async def test_a_burst_of_events_arrives_whole_and_in_order(server: RunningServe
     assert [e["data"]["n"] for e in events] == list(range(count))
     seqs = [e["seq"] for e in events]
     assert seqs == list(range(seqs[0], seqs[0] + count))
+
+
+def _event_overhead(seq: int, channel: str) -> int:
+    return len(f'{{"type":"event","seq":{seq},"channel":"{channel}","data":{{"s":""}}}}')
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+async def test_the_direct_write_path_frames_every_length(compression: str | None) -> None:
+    # ws_protocol.WRITER: without an extension the frame headers are written here (7-bit,
+    # 16-bit and 64-bit lengths, RFC 6455 §5.2), with permessage-deflate websockets frames
+    # them; the client's parser checks every frame either way.
+    channel = "conformance.sizes"
+    sizes = (1, 125, 126, 127, 65535, 65536, 65537, 100_000)
+    async with (
+        running_server(make_config(max_frame_bytes=262_144)) as server,
+        session(server, connect_options={"compression": compression}) as (ws, _),
+    ):
+        (link,) = server.runtime.connections
+        assert isinstance(link, WebSocketLink)
+        assert link._direct is not None  # the direct path is taken
+        await request(ws, {"type": "subscribe", "id": "s", "channel": channel})
+        sent: list[dict[str, str]] = []
+        for seq, size in enumerate(sizes, start=1):
+            # The frame's UTF-8 length is exactly ``size`` (ASCII data), then a non-ASCII one.
+            data = "x" * (size - _event_overhead(seq, channel)) if size > 80 else "y"
+            sent.append({"s": data})
+        sent.append({"s": "é€" * 20_000})  # 100,000 bytes of UTF-8 in 40,000 characters
+        for n, payload in enumerate(sent):
+            await send(ws, {"type": "publish", "id": f"p{n}", "channel": channel, "data": payload})
+        got = await recv_until(
+            ws, lambda f: f.get("type") == "event" and f["seq"] == len(sent), timeout_s=TIMEOUT
+        )
+    events = [f for f in got if f.get("type") == "event"]
+    assert [e["data"] for e in events] == sent
+    assert [e["seq"] for e in events] == list(range(1, len(sent) + 1))
