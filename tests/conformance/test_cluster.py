@@ -55,7 +55,7 @@ def test_the_full_suite_passes_a_two_node_cluster(
     assert bad == [], problems
     assert result.exit_status == 0, result.verdict_text()
     peers = {r.id: r for r in result.results if r.id.startswith("PEER-")}
-    assert sorted(peers) == [f"PEER-0{n}" for n in range(1, 7)]
+    assert sorted(peers) == [f"PEER-0{n}" for n in range(1, 8)]
     assert all(r.verdict is Verdict.PASS for r in peers.values()), peers
     rows = {row.id: row for row in compliance_matrix(result)}
     assert [rows[rid].verdict for rid in CLUSTER] == [Verdict.PASS] * 4
@@ -77,7 +77,7 @@ def test_without_a_peer_the_cluster_requirements_are_not_checked(
         run(RunConfig(url=node0.ws_url, only=("PEER-*", "ROUTE-01"), budget="quick", seed=1))
     )
     peers = [r for r in result.results if r.id.startswith("PEER-")]
-    assert len(peers) == 6
+    assert len(peers) == 7
     assert all(r.verdict is Verdict.SKIPPED and r.unchecked for r in peers)
     assert all(r.message == NO_PEER for r in peers)
     rows = {row.id: row for row in compliance_matrix(result)}

@@ -17,6 +17,8 @@ its first peer; with more peers the subscribers sit on every node.
   and not applied again [OPS-9].
 - PEER-06: play-queue commands through both nodes, concurrent: one sequence of versions, the
   same states for the subscribers of both nodes, and a stale if_version refused [CLUSTER-4].
+- PEER-07: an SSE stream made on node 0 and ended resumes on node 1 (``Last-Event-ID``, at
+  node 1's ``/events`` next to its ``/ws``) with exactly the missed events [CLUSTER-1, SSE-2].
 
 Every client puts ``--token`` in its hello and is paced within the ``max_rate`` its own
 welcome announced; every channel is a fresh ``conformance.*`` one, except the play queue.
@@ -35,9 +37,13 @@ from canaux_conformance.cases import CaseContext, case
 from canaux_conformance.outcomes import CaseFailed
 from canaux_conformance.resume_rules import Resume, resume_expectation
 from canaux_conformance.suites._delivery import barrier, events, marks, new_mark, wait_marks
+from canaux_conformance.suites.sse import _events as _sse_events
+from canaux_conformance.suites.sse import _open as _open_stream
+from canaux_conformance.suites.sse import _welcome as _stream_welcome
+from canaux_conformance.target import derive_urls
 from canaux_conformance.wire import Frame, RawClient, encode
 
-__all__ = ["peer_01", "peer_02", "peer_03", "peer_04", "peer_05", "peer_06"]
+__all__ = ["peer_01", "peer_02", "peer_03", "peer_04", "peer_05", "peer_06", "peer_07"]
 
 _EACH = 10
 """Events each publisher sends in PEER-01: enough to interleave, far below any max_rate."""
@@ -541,3 +547,65 @@ async def peer_06(ctx: CaseContext) -> None:
         )
     for node, subscriber in enumerate(subscribers):
         _check_sequence(subscriber, await _states(subscriber, 1, ctx.timeout), version, node)
+
+
+@case(
+    id="PEER-07",
+    requirements=("CLUSTER-1", "SSE-2", "RESUME-2", "RESUME-3"),
+    profile="sse",
+    title="an SSE stream made on one node resumes on another with exactly the missed events",
+    nodes=2,
+    timeout=60.0,
+)
+async def peer_07(ctx: CaseContext) -> None:
+    """A stream on node 0 receives 3 events and ends. While its session is detached,
+    publishers on node 0 and node 1 publish 6 more. A stream on node 1 resumes it with
+    ``Last-Event-ID: <session>:3``: resumed with the same session at seq 9 [SSE-2,
+    RESUME-2], then exactly the 6 missed events with seqs 4..9 in order, then a live one
+    with seq 10 [RESUME-3]. Node 1's ``/events`` is the one next to its ``/ws``."""
+    channel = ctx.channel("sse")
+    p0, p1 = await ctx.client("P0", node=0), await ctx.client("P1", node=1)
+    first = await _open_stream(ctx, [channel], "sse-0")
+    welcome0 = await _stream_welcome(first)
+    session = str(welcome0.get("session"))
+    before = [new_mark(ctx, "before") for _ in range(_BEFORE)]
+    await _pipeline(p0, channel, before, ctx.timeout)
+    seen = await _sse_events(first, channel, _BEFORE, session)
+    last = int(seen[-1]["seq"])
+    ctx.note(f"the stream received seq 1..{last} on node 0; it ends")
+    await first.close()
+    dropped = asyncio.get_running_loop().time()
+    missed = [new_mark(ctx, "missed") for _ in range(_MISSED)]
+    for k, mark in enumerate(missed):
+        await (p0 if k % 2 == 0 else p1).publish(channel, {"mark": mark})
+    limits = welcome0.get("limits")
+    expectation = resume_expectation(
+        limits if isinstance(limits, dict) else {},
+        behind=_MISSED,
+        since_drop_s=asyncio.get_running_loop().time() - dropped,
+        heartbeat_ms=ctx.server.heartbeat_ms if ctx.server else None,
+    )
+    ctx.note(f"RESUME-2 for this resume: {expectation}")
+    url = derive_urls(ctx.target.node_url(1))["sse"]
+    position = f"{session}:{last}"
+    second = await _open_stream(ctx, [channel], "sse-1", last_event_id=position, url=url)
+    welcome = await _stream_welcome(second)
+    assigned = _BEFORE + _MISSED
+    required = expectation.expect is Resume.REQUIRED
+    if not _check_resumed(
+        welcome, session, assigned, required=required, where="over SSE on node 1"
+    ):
+        ctx.note("the announced limits allow a refusal here: nothing more to check")
+        return
+    live = new_mark(ctx, "live")
+    await p1.publish(channel, {"mark": live})
+    after = await _sse_events(second, channel, _MISSED + 1, session)
+    want = list(range(last + 1, assigned + 2))
+    if [f.get("seq") for f in after] != want or marks(after) != [*missed, live]:
+        raise CaseFailed(
+            f"after a resume on node 1 from {position}: got seqs "
+            f"{[f.get('seq') for f in after]} marks {marks(after)}; expected seqs "
+            f"{want[0]}..{want[-1]}: the {_MISSED} events published (through both nodes) "
+            "while the session was detached, in order, then the live one [RESUME-11]",
+            requirement="RESUME-3",
+        )

@@ -76,10 +76,10 @@ def _frame(message: SseMessage, kind: str, requirement: str) -> Frame:
 
 async def _open(
     ctx: CaseContext, channels: list[str], name: str, *, params: dict[str, str] | None = None,
-    last_event_id: str | None = None,
+    last_event_id: str | None = None, url: str | None = None,
 ) -> SseStream:  # fmt: skip
     stream = SseStream(
-        _sse_url(ctx),
+        url or _sse_url(ctx),
         ctx.transcript,
         name,
         ctx.timeout,

@@ -404,29 +404,35 @@ class ServerSessions(Generic[Sink]):
 
     # Sharing with other processes (spec "Clusters") -----------------------------------------
 
-    def export(self, session: ServerSession) -> dict[str, Any] | None:
-        """Hand a DETACHED WebSocket session over to shared storage: its snapshot, and the
-        session leaves this process (it is discarded here, see :meth:`take_discarded`).
+    @staticmethod
+    def _snapshot(session: ServerSession) -> dict[str, Any]:
+        # The transport too: a session resumes only over its own [SSE-10].
+        return {**session._state.snapshot(), "transport": session.transport}
 
-        ``None`` (the session stays here) unless it is detached, carried over WebSocket, and
-        has no work under way: a chat reply still streaming, or a request whose effect has
-        not been committed, belongs to this process until it ends.
+    def export(self, session: ServerSession) -> dict[str, Any] | None:
+        """Hand a DETACHED session (WebSocket or SSE) over to shared storage: its snapshot,
+        and the session leaves this process (it is discarded here, see
+        :meth:`take_discarded`).
+
+        ``None`` (the session stays here) unless it is detached and has no work under way: a
+        chat reply still streaming, or a request whose effect has not been committed,
+        belongs to this process until it ends.
         """
-        if session._carrier is not None or session.discarded or session.transport != "ws":
+        if session._carrier is not None or session.discarded:
             return None
         if session._in_flight or any(not r.done() for r in session._requests):
             return None
-        snapshot = session._state.snapshot()
+        snapshot = self._snapshot(session)
         self.discard(session)
         return snapshot
 
     def checkpoint(self, session: ServerSession) -> dict[str, Any] | None:
-        """The snapshot of a WebSocket session that stays here (attached, or detached with
-        work under way), for shared storage to rebuild it from if this process is lost;
-        ``None`` for a discarded or SSE session."""
-        if session.discarded or session.transport != "ws":
+        """The snapshot of a session that stays here (attached, or detached with work under
+        way), for shared storage to rebuild it from if this process is lost; ``None`` for a
+        discarded session."""
+        if session.discarded:
             return None
-        return session._state.snapshot()
+        return self._snapshot(session)
 
     def hand_over(
         self, session: ServerSession, now: float
@@ -436,7 +442,7 @@ class ServerSessions(Generic[Sink]):
         door closes with 4411, and the snapshot. ``None`` (nothing changes) when it is not
         attached or has work under way."""
         carrier = session._carrier
-        if carrier is None or session.transport != "ws" or session._in_flight:
+        if carrier is None or session._in_flight:
             return None
         if any(not r.done() for r in session._requests):
             return None
@@ -465,7 +471,8 @@ class ServerSessions(Generic[Sink]):
             return existing
         state = SessionState.restore(snapshot, self.limits)
         state.detach(now - max(0.0, detached_for))
-        session = ServerSession(state, "ws")
+        transport: Transport = "sse" if snapshot.get("transport") == "sse" else "ws"
+        session = ServerSession(state, transport)
         self._sessions[session.id] = session
         # Counted with the detached sessions of this process [LIMIT-12, LIMIT-13], as the
         # newest: the bounds apply at the next detach.

@@ -5,8 +5,8 @@ Every decision about a session's life is the sans-I/O
 the time, runs the sweep that expires detached sessions [RESUME-7], removes discarded
 sessions from the hub, and wakes whoever waits for a change (tests, tooling).
 
-With a :class:`~canaux.server.session_store.SessionStore` (a Redis broker's), a WebSocket
-session that detaches is handed over to the store, and a resume on any process fetches it
+With a :class:`~canaux.server.session_store.SessionStore` (a Redis broker's), a session
+(WebSocket or SSE) that detaches is handed over to the store, and a resume on any process fetches it
 back first (:meth:`SessionRegistry.fetch`); the core decides on it as on any other. While
 attached, it has a checkpoint in the store (:meth:`SessionRegistry.checkpoint`) and its own
 events go through the broker, so that another process rebuilds it if this one is killed.
@@ -20,6 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from canaux.protocol import frames
@@ -187,7 +188,7 @@ class SessionRegistry:
         if previous is not None:
             previous.replace()
         store = self._store
-        if store is not None and session.transport == "ws":
+        if store is not None:
             # Its own events go the way channel events go, and it has a checkpoint: so that
             # a resume on another process asks this one to hand it over [RESUME-4], or, if
             # this one is gone, rebuilds it there.
@@ -337,9 +338,24 @@ class SessionRegistry:
         """Bring the session ``resume`` names here from the store, if it waits there and the
         core would resume it (then :meth:`open` resumes it); otherwise change nothing, so a
         refused resume leaves the stored session as it was [RESUME-12]."""
+        if resume is not None:
+            await self.fetch_session(resume.session, resume.seq, identity)
+
+    async def fetch_session(
+        self,
+        session_id: str,
+        seq: int,
+        identity: str | None,
+        *,
+        transport: Transport = "ws",
+        channels: frozenset[str] | None = None,
+    ) -> None:
+        """:meth:`fetch` for a resume of ``session_id`` after ``seq`` over ``transport``
+        (an SSE stream's ``Last-Event-ID``, with its ``channels`` [SSE-2, SSE-9])."""
         store = self._store
-        if store is None or resume is None or self._core.get(resume.session) is not None:
+        if store is None or self._core.get(session_id) is not None:
             return
+        resume = _Resume(session_id, seq)
         if self._saving:
             # Every detach this process took is in the store first, this session's and those
             # that may discard it (its identity's oldest, [LIMIT-12]); a save may wait behind
@@ -365,7 +381,7 @@ class SessionRegistry:
             return
         try:
             session = self._core.adopt(stored.snapshot, self.now(), stored.detached_for)
-            channels = list(session.subscriptions)
+            subscribed = list(session.subscriptions)
 
             def join_and_route(join: Callable[[], None]) -> Callable[[], None]:
                 def joined() -> None:
@@ -376,9 +392,9 @@ class SessionRegistry:
 
             replayed = await self._hub.subscribe_from(
                 session,
-                channels,
+                subscribed,
                 lambda join: store.replay(
-                    channels,
+                    subscribed,
                     stored.position,
                     session.deliver,
                     join_and_route(join),
@@ -388,7 +404,15 @@ class SessionRegistry:
             )
             keep = (
                 replayed
-                and self._core.resume(identity, resume.session, resume.seq, self.now()) is not None
+                and self._core.resume(
+                    identity,
+                    resume.session,
+                    resume.seq,
+                    self.now(),
+                    transport=transport,
+                    channels=channels,
+                )
+                is not None
                 and await store.claim(resume.session, stored)
             )
         except Exception as exc:
@@ -505,6 +529,12 @@ class SessionRegistry:
                 await self._sweeper
         self._core.discard_all()
         self._changed()
+
+
+@dataclass(frozen=True, slots=True)
+class _Resume:
+    session: str
+    seq: int
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -25,7 +25,7 @@ from canaux.server.config import Unauthorized
 from canaux.server.errors import bearer_token, error_response
 from canaux.server.outbound import Outbound
 from canaux.server.runtime import ServerRuntime
-from canaux.server.sessions import Session
+from canaux.server.sessions import Session, SessionsUnavailable
 from canaux.server.sse_format import PING_COMMENT, event_message, parse_event_id, welcome_message
 
 __all__ = ["SSEStream", "events_endpoint"]
@@ -133,6 +133,14 @@ def _replayed(text: str) -> tuple[str, int]:
     return str(frame["channel"]), int(frame["seq"])
 
 
+def _unavailable() -> Response:
+    """[CLUSTER-6] the shared session store is out of reach: not a new session (the one asked
+    for may well be there), an error before the stream starts [SSE-15]; try again later."""
+    response = error_response(503, ErrorCode.INTERNAL_ERROR, "try again later")
+    response.headers["retry-after"] = "1"
+    return response
+
+
 def events_endpoint(runtime: ServerRuntime) -> Callable[[Request], Awaitable[Response]]:
     """The ``GET /events`` endpoint bound to ``runtime``."""
 
@@ -175,6 +183,13 @@ def events_endpoint(runtime: ServerRuntime) -> Callable[[Request], Awaitable[Res
         registry = runtime.registry
         opened = None
         if position is not None:
+            try:
+                # A session another node stored (or held) comes here first ("Clusters").
+                await registry.fetch_session(
+                    position[0], position[1], identity, transport="sse", channels=frozenset(names)
+                )
+            except SessionsUnavailable:
+                return _unavailable()
             opened = registry.resume(position[0], identity, position[1], "sse", frozenset(names))
         if opened is None:
             opened = registry.open(identity, None, transport="sse")
@@ -194,6 +209,12 @@ def events_endpoint(runtime: ServerRuntime) -> Callable[[Request], Awaitable[Res
             for name in names:
                 await runtime.hub.subscribe(name, session)
             registry.subscribe_stream(session, runtime.catalogue, names)
+            try:
+                # Resumable on any node from now on: before the welcome goes out ("Clusters").
+                await registry.checkpoint(session)
+            except SessionsUnavailable:
+                registry.discard(session)
+                return _unavailable()
             for name in names:
                 # [QUEUE-1] the channel's snapshot, if it has one.
                 await runtime.channels.subscribed(name, identity, session.emit)

@@ -61,7 +61,8 @@ class OrdersPerNode(Fault):
 
 class ForgetsOtherNodesSessions(Fault):
     """Node 1 knows only the sessions it issued: a resume of a session made on node 0 is
-    answered ``resumed: false`` with a new session (RESUME-2 through CLUSTER-1)."""
+    answered ``resumed: false`` with a new session (RESUME-2 through CLUSTER-1); over SSE
+    too, where it knows no session (a stream's ``Last-Event-ID`` is dropped)."""
 
     name = "forgets-other-nodes-sessions"
     description = "node 1 treats a session issued by node 0 as unknown"
@@ -80,6 +81,11 @@ class ForgetsOtherNodesSessions(Fault):
         if frame.get("type") == "welcome" and isinstance(frame.get("session"), str):
             self.issued.add(frame["session"])
         return [frame]
+
+    def http_request(self, path: str, headers: dict[str, str], query: dict[str, str]) -> None:
+        for name in [h for h in headers if h.lower() == "last-event-id"]:
+            del headers[name]
+        query.pop("last_event_id", None)
 
 
 class KeepsTakenOverConnection(Fault):
@@ -151,6 +157,7 @@ BROKEN_CLUSTERS: tuple[BrokenCluster, ...] = (
             PEER_04="RESUME-2 RESUME-4",
             PEER_05="CLUSTER-2 RESUME-2",
             PEER_06="CLUSTER-4",
+            PEER_07="RESUME-2",
         ),
         broker="memory",
     ),
@@ -163,7 +170,13 @@ BROKEN_CLUSTERS: tuple[BrokenCluster, ...] = (
     BrokenCluster(
         ForgetsOtherNodesSessions.name,
         ForgetsOtherNodesSessions.description,
-        _c(PEER_03="RESUME-2", PEER_04="RESUME-2", PEER_05="RESUME-2", STATE_01="RESUME-2"),
+        _c(
+            PEER_03="RESUME-2",
+            PEER_04="RESUME-2",
+            PEER_05="RESUME-2",
+            PEER_07="RESUME-2",
+            STATE_01="RESUME-2",
+        ),
         fault=ForgetsOtherNodesSessions,
     ),
     BrokenCluster(

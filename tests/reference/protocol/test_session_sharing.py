@@ -97,6 +97,30 @@ class TestAdopt:
         again = frames.Subscribe(type="subscribe", id="s1", channel="conformance.x")
         assert there.decide_subscribe(adopted, CATALOGUE, again).replayed  # [OPS-9]
 
+    def test_an_sse_session_travels_as_sse(self) -> None:
+        """[SSE-10] an SSE session exported here resumes there over SSE only, with the same
+        channel set [SSE-9]."""
+        here: ServerSessions[Carrier] = ServerSessions(LIMITS)
+        carrier = Carrier()
+        session = here.open(None, None, 0.0, transport="sse").session
+        here.attach(session, carrier, 0.0)
+        here.subscribe_stream(session, CATALOGUE, ["conformance.x"])
+        session.deliver("conformance.x", '{"n":1}')
+        here.detach(session, carrier, 1.0)
+        snapshot = here.export(session)
+        assert snapshot is not None
+        assert snapshot["transport"] == "sse"
+        there: ServerSessions[Carrier] = ServerSessions(LIMITS)
+        adopted = there.adopt(snapshot, 2.0, detached_for=1.0)
+        assert adopted.transport == "sse"
+        assert there.resume(None, adopted.id, 0, 2.0) is None  # over WebSocket [SSE-10]
+        other = frozenset({"conformance.y"})
+        assert there.resume(None, adopted.id, 0, 2.0, transport="sse", channels=other) is None
+        channels = frozenset({"conformance.x"})
+        opened = there.resume(None, adopted.id, 0, 2.0, transport="sse", channels=channels)
+        assert opened is not None
+        assert [json.loads(text)["seq"] for text in opened.replay] == [1]
+
     def test_the_window_keeps_running_while_the_session_travels(self) -> None:
         """[RESUME-7] detached 9 s of a 10 s window before adoption: 1 s left."""
         here: ServerSessions[Carrier] = ServerSessions(LIMITS)

@@ -22,11 +22,11 @@ import pytest
 
 from canaux.server.testing import RunningServer, running_server
 
-from .test_sse import SSEReader, stream
 from .wire import (
     PUBLISH_TOKEN,
     TIMEOUT,
     Bystander,
+    SSEReader,
     close_code,
     http_publish,
     make_config,
@@ -36,6 +36,7 @@ from .wire import (
     request,
     send,
     session,
+    stream,
 )
 
 pytestmark = pytest.mark.anyio

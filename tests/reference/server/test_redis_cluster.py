@@ -17,6 +17,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 import redis
 import redis.asyncio
@@ -34,6 +35,7 @@ from canaux_conformance.target import LISTENING_RE
 from .redis_server import RedisServer
 from .wire import (
     TIMEOUT,
+    SSEReader,
     close_code,
     make_config,
     open_ws,
@@ -42,6 +44,7 @@ from .wire import (
     request,
     send,
     session,
+    stream,
 )
 
 pytestmark = pytest.mark.anyio
@@ -426,6 +429,132 @@ class TestSharedSessions:
             ):
                 pass
         assert [args[1:3] for args in requests] == [(held["session"], requests[0][2])]
+
+
+async def sse_events(sse: SSEReader, count: int) -> list[tuple[str, int, Any]]:
+    """The next ``count`` events of a stream: (id, seq, data)."""
+    got = []
+    for _ in range(count):
+        message = await sse.next_message()
+        frame = json.loads(message["data"])
+        assert frame["type"] == "event", message
+        got.append((message["id"], frame["seq"], frame["data"]))
+    return got
+
+
+async def sse_welcome(sse: SSEReader) -> dict[str, Any]:
+    message = await sse.next_message()
+    assert message["event"] == "welcome", message
+    welcome: dict[str, Any] = json.loads(message["data"])
+    return welcome
+
+
+class TestSharedSSESessions:
+    """SSE sessions are shared like WebSocket ones [CLUSTER-1, SSE-2, SSE-13]."""
+
+    async def test_a_stream_resumes_on_the_other_node_with_exactly_the_missed_events(
+        self, redis_url: str
+    ) -> None:
+        """[SSE-2, RESUME-2, RESUME-3] a stream made on node A, ended, resumes on node B with
+        ``Last-Event-ID``: the events published meanwhile on both nodes, then live ones."""
+        channel = "conformance.sse"
+        async with cluster(redis_url) as (node_a, node_b):
+            async with stream(node_a, f"channels={channel}") as sse:
+                welcome_a = await sse_welcome(sse)
+                await node_b.runtime.publish(channel, {"n": 1})
+                [(last_id, seq, _)] = await sse_events(sse, 1)
+            sid = welcome_a["session"]
+            assert (last_id, seq) == (f"{sid}:1", 1)
+            registry = node_a.runtime.registry
+            await registry.wait_until(lambda: len(registry) == 0)  # stored in Redis
+            await node_a.runtime.publish(channel, {"n": 2})
+            await node_b.runtime.publish(channel, {"n": 3})
+            headers = {"Last-Event-ID": last_id}
+            async with stream(node_b, f"channels={channel}", headers) as sse:
+                welcome_b = await sse_welcome(sse)
+                assert (welcome_b["resumed"], welcome_b["session"]) == (True, sid), welcome_b
+                assert welcome_b["seq"] == 3
+                replay = await sse_events(sse, 2)
+                assert replay == [(f"{sid}:2", 2, {"n": 2}), (f"{sid}:3", 3, {"n": 3})]
+                await node_a.runtime.publish(channel, {"n": 4})
+                assert await sse_events(sse, 1) == [(f"{sid}:4", 4, {"n": 4})]
+            # [SSE-9] another channel set, or [SSE-10] a WebSocket, does not resume it.
+            async with stream(node_a, "channels=system", {"Last-Event-ID": last_id}) as sse:
+                assert (await sse_welcome(sse))["resumed"] is False
+            resume = {"session": sid, "seq": 1}
+            async with session(node_a, resume=resume) as (_, welcome):
+                assert welcome["resumed"] is False
+
+    async def test_a_resume_on_node_b_ends_the_stream_attached_on_node_a(
+        self, redis_url: str
+    ) -> None:
+        """[SSE-13] across nodes: node A ends its response; node B replays what the client had
+        not received there, and A's stream carries nothing after B's welcome."""
+        channel = "conformance.sse"
+        async with (
+            cluster(redis_url) as (node_a, node_b),
+            stream(node_a, f"channels={channel}") as old,
+        ):
+            sid = (await sse_welcome(old))["session"]
+            for n in (1, 2, 3):
+                await node_b.runtime.publish(channel, {"n": n})
+            [(first_id, _, _)] = await sse_events(old, 1)
+            async with stream(node_b, f"channels={channel}", {"Last-Event-ID": first_id}) as sse:
+                welcome = await sse_welcome(sse)
+                assert (welcome["resumed"], welcome["session"]) == (True, sid), welcome
+                replay = await sse_events(sse, 2)
+                assert [seq for _, seq, _ in replay] == [2, 3]
+                await node_a.runtime.publish(channel, {"n": 4})
+                assert [seq for _, seq, _ in await sse_events(sse, 1)] == [4]
+                rest = []
+                with contextlib.suppress(EOFError):
+                    while True:
+                        rest.append(await old.next_message())
+                seqs = [json.loads(m["data"])["seq"] for m in rest]
+                assert 4 not in seqs, rest  # ended, at most with events from before
+            assert len(node_a.runtime.registry) == 0
+
+    async def test_a_stream_of_a_killed_node_resumes_on_the_other(self, redis_url: str) -> None:
+        """SIGKILL the node carrying a stream: it resumes on the other node with every event
+        published since (rebuilt from its checkpoint and the stream, spec "Clusters")."""
+        channel = "conformance.sse"
+        async with (
+            cluster(redis_url, nodes=1) as (node_b,),
+            node_process(redis_url) as (url_a, process_a),
+        ):
+            node_a = dataclasses.replace(node_b, port=int(url_a.rsplit(":", 1)[1].split("/")[0]))
+            async with stream(node_a, f"channels={channel}") as sse:
+                sid = (await sse_welcome(sse))["session"]
+                await node_b.runtime.publish(channel, {"n": 1})
+                [(last_id, _, _)] = await sse_events(sse, 1)
+                process_a.kill()
+                await process_a.wait()
+            await node_b.runtime.publish(channel, {"n": 2})
+            await node_b.runtime.publish(channel, {"n": 3})
+            async with stream(node_b, f"channels={channel}", {"Last-Event-ID": last_id}) as sse:
+                welcome = await sse_welcome(sse)
+                assert (welcome["resumed"], welcome["session"]) == (True, sid), welcome
+                replay = await sse_events(sse, 2)
+                assert replay == [(f"{sid}:2", 2, {"n": 2}), (f"{sid}:3", 3, {"n": 3})]
+
+    async def test_a_resume_with_redis_unreachable_is_refused_for_now(self, redis_url: str) -> None:
+        """[CLUSTER-6] over SSE: not a new session, but 503 ``internal_error`` (an error
+        before the stream starts [SSE-15]) with ``Retry-After``."""
+        channel = "conformance.sse"
+        with RedisServer() as redis_process:
+            async with cluster(redis_process.url, nodes=1) as (node,):
+                async with stream(node, f"channels={channel}") as sse:
+                    sid = (await sse_welcome(sse))["session"]
+                await stored_key(redis_process.url, f"canaux:session:{sid}")
+                redis_process.stop()
+                async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+                    response = await client.get(
+                        f"{node.events_url}?channels={channel}",
+                        headers={"Last-Event-ID": f"{sid}:0"},
+                    )
+                assert response.status_code == 503, response.text
+                assert response.json()["code"] == "internal_error"
+                assert response.headers["retry-after"] == "1"
 
 
 class TestRedisRestart:

@@ -18,10 +18,10 @@ from canaux.server import ServerConfig
 from canaux.server.config import Unauthorized
 from canaux.server.testing import RunningServer, running_server
 
-from .test_sse import SSEReader, stream
 from .wire import (
     PUBLISH_TOKEN,
     TIMEOUT,
+    SSEReader,
     close_code,
     http_publish,
     make_config,
@@ -29,6 +29,7 @@ from .wire import (
     request,
     send,
     session,
+    stream,
 )
 
 pytestmark = pytest.mark.anyio

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,50 +11,9 @@ import pytest
 
 from canaux.server.testing import RunningServer, running_server
 
-from .wire import TIMEOUT, http_publish, make_config, request, session
+from .wire import TIMEOUT, SSEReader, http_publish, make_config, request, session, stream
 
 pytestmark = pytest.mark.anyio
-
-
-class SSEReader:
-    """Parses a text/event-stream into messages and comments, one bounded read at a time."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
-        self._lines = response.aiter_lines()
-
-    async def next(self) -> dict[str, Any]:
-        """The next message (``{"event", "id", "data"}``) or comment (``{"comment": …}``)."""
-        message: dict[str, Any] = {}
-        async with asyncio.timeout(TIMEOUT):
-            async for line in self._lines:
-                if line == "":
-                    if message:
-                        return message
-                    continue
-                if line.startswith(":"):
-                    return {"comment": line[1:].strip()}
-                field, _, value = line.partition(":")
-                message[field] = value[1:] if value.startswith(" ") else value
-        raise EOFError("stream ended")
-
-    async def next_message(self) -> dict[str, Any]:
-        while "comment" in (message := await self.next()):
-            pass
-        return message
-
-
-@contextlib.asynccontextmanager
-async def stream(
-    server: RunningServer, query: str, headers: dict[str, str] | None = None
-) -> AsyncIterator[SSEReader]:
-    async with (
-        httpx.AsyncClient(timeout=TIMEOUT) as client,
-        client.stream("GET", f"{server.events_url}?{query}", headers=headers) as response,
-    ):
-        assert response.status_code == 200
-        assert response.headers["content-type"].startswith("text/event-stream")
-        yield SSEReader(response)
 
 
 async def _drain(sse: SSEReader, into: list[dict[str, Any]]) -> None:

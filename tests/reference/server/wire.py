@@ -22,6 +22,7 @@ __all__ = [
     "SUBPROTOCOLS",
     "TIMEOUT",
     "Bystander",
+    "SSEReader",
     "close_code",
     "http_publish",
     "make_config",
@@ -31,6 +32,7 @@ __all__ = [
     "request",
     "send",
     "session",
+    "stream",
 ]
 
 TIMEOUT = 10.0
@@ -169,3 +171,44 @@ class Bystander:
             range(self.last_seq + 1, self.last_seq + 1 + len(events))
         )
         self.last_seq = events[-1]["seq"]
+
+
+class SSEReader:
+    """Parses a text/event-stream into messages and comments, one bounded read at a time."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._lines = response.aiter_lines()
+
+    async def next(self) -> dict[str, Any]:
+        """The next message (``{"event", "id", "data"}``) or comment (``{"comment": …}``)."""
+        message: dict[str, Any] = {}
+        async with asyncio.timeout(TIMEOUT):
+            async for line in self._lines:
+                if line == "":
+                    if message:
+                        return message
+                    continue
+                if line.startswith(":"):
+                    return {"comment": line[1:].strip()}
+                field, _, value = line.partition(":")
+                message[field] = value[1:] if value.startswith(" ") else value
+        raise EOFError("stream ended")
+
+    async def next_message(self) -> dict[str, Any]:
+        while "comment" in (message := await self.next()):
+            pass
+        return message
+
+
+@contextlib.asynccontextmanager
+async def stream(
+    server: RunningServer, query: str, headers: dict[str, str] | None = None
+) -> AsyncIterator[SSEReader]:
+    async with (
+        httpx.AsyncClient(timeout=TIMEOUT) as client,
+        client.stream("GET", f"{server.events_url}?{query}", headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        yield SSEReader(response)
