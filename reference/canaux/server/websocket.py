@@ -5,9 +5,15 @@ decide (framing, handshake, heartbeat, rate limit, malformed frames, the slow-co
 on its outgoing queue). This module feeds it the socket's frames and the time, writes what it
 produces, and answers its events with the rest of the server: sessions, hub, channel services.
 
-Two tasks per connection: the reader (frames in, operations answered in arrival order [OPS-2])
-and the writer (frames out, timers). Fan-out only appends to the core's outgoing queue and
-wakes the writer, so a slow socket never delays anyone else [LIMIT-4, SECURITY-4].
+One task per connection besides the ASGI app's: the reader (frames in, operations answered in
+arrival order [OPS-2]). Frames go out without a task: fan-out only appends to the core's
+outgoing queue and marks the connection dirty in its event loop's :class:`_Flusher`, which
+writes every dirty connection's whole queue once per loop pass, in one socket write through the
+server's direct write path (``ws_protocol.WRITER``). A connection whose socket is paused (over
+its high-water mark) is skipped until the socket drains; its frames wait in the core's bounded
+queue, which finds the slow consumer [LIMIT-4], so nobody else notices [SECURITY-4]. The
+core's timers (hello timeout, heartbeat ping, 4410) are loop timers. Under an ASGI server
+without the direct path a writer task sends frame by frame through the ASGI ``send``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -51,6 +58,51 @@ def _now() -> float:
     return time.monotonic()
 
 
+class _Flusher:
+    """The connections of one event loop with frames to write, written once per loop pass.
+
+    Fan-out marks a connection at most once per pass; the first mark schedules one
+    :meth:`flush` with ``call_soon``, after everything already ready to run (the rest of a
+    burst of publishes), so a connection gets one socket write per pass whatever the backlog.
+    """
+
+    __slots__ = ("_dirty", "_scheduled")
+
+    def __init__(self) -> None:
+        self._dirty: list[WebSocketLink] = []
+        self._scheduled = False
+
+    def mark(self, link: WebSocketLink) -> None:
+        self._dirty.append(link)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        dirty, self._dirty = self._dirty, []
+        for link in dirty:
+            try:
+                link.write_queued()
+            except Exception:
+                # One connection's bug must not stop the others' writes: 1011 for it alone.
+                logger.exception("internal error writing to a connection")
+                link.internal_error()
+
+
+_flushers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Flusher] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _flusher() -> _Flusher:
+    loop = asyncio.get_running_loop()
+    flusher = _flushers.get(loop)
+    if flusher is None:
+        flusher = _flushers[loop] = _Flusher()
+    return flusher
+
+
 class WebSocketLink:
     """One accepted ``/ws`` connection: a session's event sink and a closable connection."""
 
@@ -59,15 +111,24 @@ class WebSocketLink:
     ) -> None:
         self._runtime = runtime
         self._ws = websocket
+        self.conn = ServerConnection(runtime.limits, _now())
+        self.session: Session | None = None
         # The server's direct write path (ws_protocol.WRITER), else the raw ASGI send (not
-        # Starlette's wrapper of it) one frame at a time.
+        # Starlette's wrapper of it) one frame at a time, from a writer task woken by _wake.
         extensions = websocket.scope.get("extensions") or {}
         self._direct: DirectWriter | None = extensions.get(WRITER)
         self._send: Send = send if send is not None else websocket.send
-        self._resumed: asyncio.Future[None] | None = None
-        self.conn = ServerConnection(runtime.limits, _now())
-        self.session: Session | None = None
-        self._wake = asyncio.Event()
+        self._flusher = _flusher()
+        self._wake: asyncio.Event | None = None if self._direct is not None else asyncio.Event()
+        self._dirty = False
+        """Marked in the flusher: written on this loop pass."""
+        self._paused = False
+        """The socket is over its high-water mark: nothing is written until it drains."""
+        self._ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Done when the connection stops: the peer left, or the core closed it."""
+        # One timer for the core's deadline (see _arm).
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         # Made on demand: only a shutdown waits for it, and an Event costs ~400 bytes on
         # every idle connection.
         self._closed: asyncio.Event | None = None
@@ -76,6 +137,7 @@ class WebSocketLink:
         self._wrote = False
         """Whether a frame went out (the first is the welcome, HANDSHAKE-2)."""
         self._writer: asyncio.Task[None] | None = None
+        """The fall-back path's writer task (no direct write path)."""
         self.principal: Principal | None = None
         self._expiry: asyncio.TimerHandle | None = None
 
@@ -86,7 +148,8 @@ class WebSocketLink:
         # queue is full [LIMIT-4]; the session keeps the event for a resume either way.
         if self.conn.send_event_text(text, _now()) and self.conn.closed:
             self._interrupt()
-        self._wake.set()
+            return
+        self._mark()
 
     def replace(self) -> None:
         # [RESUME-4] another connection resumed this session.
@@ -96,7 +159,7 @@ class WebSocketLink:
             return
         # [RESUME-15] overtaken before its welcome went out (two resumes at the same moment):
         # the welcome still goes first [HANDSHAKE-2], within the close timeout.
-        self._wake.set()
+        self._mark()
         asyncio.get_running_loop().call_later(self._runtime.config.close_timeout_s, self._interrupt)
 
     # Connection --------------------------------------------------------------------------
@@ -105,7 +168,7 @@ class WebSocketLink:
         # What is already queued (the stop notice…) still goes out first, within the close
         # timeout; then the close frame.
         self.conn.close(code, reason)
-        self._wake.set()
+        self._mark()
         asyncio.get_running_loop().call_later(self._runtime.config.close_timeout_s, self._interrupt)
 
     async def wait_closed(self) -> None:
@@ -118,30 +181,128 @@ class WebSocketLink:
     # Life --------------------------------------------------------------------------------
 
     def _interrupt(self) -> None:
-        """Stop writing now: the writer may be stuck behind a client that does not read."""
-        self._wake.set()
+        """Stop writing now: the socket may be stuck behind a client that does not read."""
+        self._end()
         if self._writer is not None and not self._writer.done():
             # Safe: a blocked send waits for the socket to drain before it writes anything.
             self._writer.cancel()
+
+    def _end(self) -> None:
+        if not self._ended.done():
+            self._ended.set_result(None)
+
+    def internal_error(self) -> None:
+        """A bug on our side while writing: 1011, the client may retry."""
+        self.conn.close(CloseCode.INTERNAL_ERROR, "internal error")
+        self._end()
+
+    def _mark(self) -> None:
+        """There are frames to write (or the core closed): write them on this loop pass."""
+        if self._wake is not None:
+            self._wake.set()  # the fall-back path's writer task
+        elif not self._dirty:
+            self._dirty = True
+            self._flusher.mark(self)
+
+    def write_queued(self) -> None:
+        """Write the core's whole queue in one socket write (the direct path; see _Flusher)."""
+        self._dirty = False
+        if self._ended.done():
+            return
+        conn = self.conn
+        if conn.close_code == CloseCode.SLOW_CONSUMER:
+            self._end()  # [LIMIT-4] nothing more for a client that does not read
+            return
+        direct = self._direct
+        assert direct is not None
+        if not self._paused:
+            batch = conn.data_to_send()
+            if batch:
+                try:
+                    writable = direct.write_texts(batch)
+                except OSError:
+                    self._peer_gone = True
+                    self._end()
+                    return
+                self._wrote = True
+                if not writable:
+                    # Over the high-water mark: what follows waits in the core's bounded
+                    # queue [LIMIT-4] until the socket drains.
+                    self._paused = True
+                    direct.on_resume(self._resumed)
+        if conn.closed:
+            if not self._paused:
+                self._end()  # the frames queued before the close went out: now the close
+            return
+        self._arm()
+
+    def _resumed(self) -> None:
+        """The paused socket drained (or is gone): write what waited."""
+        self._paused = False
+        if self._direct is not None:
+            self._direct.on_resume(None)
+        self._mark()
+
+    def _arm(self) -> None:
+        """Keep a loop timer at the core's next deadline (hello timeout, ping, 4410).
+
+        Moved only when the deadline comes EARLIER: it mostly moves later (each frame
+        postpones the next ping), and an early wake-up only costs a tick that does nothing.
+        A timeout scope per wake-up cost more than a tenth of the fan-out time (profiled).
+        """
+        if self._ended.done():
+            return
+        deadline = self.conn.next_deadline()
+        if deadline is None or (self._timer is not None and deadline >= self._timer_at):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_at(loop.time() + max(0.0, deadline - _now()), self._fired)
+
+    def _fired(self) -> None:
+        # Whether the timer fired is what this callback says, never a comparison of clocks:
+        # the loop's clock is not the core's (uvloop's is libuv's, cached per iteration and in
+        # milliseconds), so a timer may fire a little before its deadline by ``_now()``.
+        # Taking such a wake-up for "not fired yet" left no timer armed at all: no more pings
+        # (HEARTBEAT-1) and no 4410 (HEARTBEAT-3) under uvloop ([#10] finding 6). After an
+        # early wake-up, tick() does nothing and _arm() sets a timer for the rest.
+        self._timer = None
+        if self._ended.done():
+            return
+        conn = self.conn
+        was_open = not conn.closed
+        conn.tick(_now())
+        if was_open and conn.closed:
+            # Hello or heartbeat timeout: the peer is not there to read anything else.
+            self._end()
+            return
+        self._mark()  # a ping, maybe
+        self._arm()
 
     async def run(self) -> None:
         """Serve the connection until it is closed; the session stays resumable after."""
         self._runtime.connections.add(self)
         reader = asyncio.create_task(self._read())
-        self._writer = asyncio.create_task(self._write())
+        if self._direct is None:
+            self._writer = asyncio.create_task(self._write())
+        self._arm()
         try:
-            try:
-                await self._writer
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise  # this task itself is cancelled, not just the writer
+            await self._ended
             if self.conn.closed and not self._peer_gone:
                 await self._close()
         finally:
             if self._expiry is not None:
                 self._expiry.cancel()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._direct is not None:
+                self._direct.on_resume(None)
             for task in (reader, self._writer):
+                if task is None:
+                    continue
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
@@ -161,7 +322,7 @@ class WebSocketLink:
                 message = {"type": "websocket.disconnect"}
             if message["type"] == "websocket.disconnect":
                 self._peer_gone = True
-                self._wake.set()
+                self._end()
                 return
             try:
                 text = message.get("text")
@@ -175,101 +336,39 @@ class WebSocketLink:
                 # A bug on our side must not leave the client hanging: 1011, it may retry.
                 logger.exception("internal error on a connection")
                 conn.close(CloseCode.INTERNAL_ERROR, "internal error")
-            self._wake.set()
+            # Replies to write; and a frame received moves the core's deadlines (the hello's
+            # timeout gives way to the heartbeat's), which the flush re-arms.
+            self._mark()
+            if self._wake is not None:
+                self._arm()
         # The frames queued before the close (an error, a reply) go out first, but a client
         # that does not read them gets no more than the close timeout.
         asyncio.get_running_loop().call_later(self._runtime.config.close_timeout_s, self._interrupt)
 
     async def _write(self) -> None:
-        """Write what the core produces and run its timers, until it closes or the peer leaves."""
+        """The fall-back path (no direct writer): frames out through the ASGI ``send``."""
         conn = self.conn
         wake = self._wake
-        loop = asyncio.get_running_loop()
-        # One timer for the core's deadline, moved only when the deadline comes EARLIER: it
-        # mostly moves later (each frame postpones the next ping), and an early wake-up only
-        # costs a tick that does nothing. A timeout scope per wake-up cost more than a tenth
-        # of the fan-out time (profiled).
-        #
-        # Whether the timer fired is what its callback says, never a comparison of clocks: the
-        # loop's clock is not the core's (uvloop's is libuv's, cached per iteration and in
-        # milliseconds), so a timer may fire a little before ``deadline`` by ``_now()``.
-        # Taking such a wake-up for "not fired yet" left no timer armed at all: no more pings
-        # (HEARTBEAT-1) and no 4410 (HEARTBEAT-3) under uvloop ([#10] finding 6). After an
-        # early wake-up, tick() does nothing and the next turn arms a timer for the rest.
-        timer: asyncio.TimerHandle | None = None
-        timer_at = 0.0
-
-        def fired() -> None:
-            nonlocal timer
-            timer = None
-            wake.set()
-
-        try:
-            while True:
-                if not conn.closed and not self._peer_gone:
-                    deadline = conn.next_deadline()
-                    if deadline is not None and (timer is None or deadline < timer_at):
-                        if timer is not None:
-                            timer.cancel()
-                        timer_at = deadline
-                        timer = loop.call_later(max(0.0, deadline - _now()), fired)
-                    await wake.wait()
-                wake.clear()
-                if self._peer_gone:
-                    return
-                now = _now()
-                was_open = not conn.closed
-                conn.tick(now)
-                if was_open and conn.closed:
-                    # Hello or heartbeat timeout: the peer is not there to read anything else.
-                    return
+        assert wake is not None
+        while True:
+            await wake.wait()
+            wake.clear()
+            if self._ended.done():
+                return
+            for text in conn.data_to_send():
                 if conn.close_code == CloseCode.SLOW_CONSUMER:
-                    return  # [LIMIT-4] nothing more for a client that does not read
-                batch = conn.data_to_send()
-                if not batch:
-                    pass
-                elif self._direct is not None:
-                    # The whole batch in one socket write (see ws_protocol).
-                    try:
-                        writable = self._direct.write_texts(batch)
-                    except OSError:
-                        self._peer_gone = True
-                        return
+                    break  # [LIMIT-4] nothing more for a client that does not read
+                try:
+                    await self._send({"type": "websocket.send", "text": text})
                     self._wrote = True
-                    if not writable:
-                        await self._writable()
-                else:
-                    for text in batch:
-                        if conn.close_code == CloseCode.SLOW_CONSUMER:
-                            return  # [LIMIT-4]
-                        try:
-                            await self._send({"type": "websocket.send", "text": text})
-                            self._wrote = True
-                        except (WebSocketDisconnect, OSError, RuntimeError):
-                            self._peer_gone = True
-                            return
-                if conn.closed:
+                except (WebSocketDisconnect, OSError, RuntimeError):
+                    self._peer_gone = True
+                    self._end()
                     return
-        finally:
-            if timer is not None:
-                timer.cancel()
-
-    async def _writable(self) -> None:
-        """Wait until the paused transport takes writes again (the direct path only)."""
-        assert self._direct is not None
-        loop = asyncio.get_running_loop()
-        resumed = self._resumed = loop.create_future()
-
-        def resume() -> None:
-            if not resumed.done():
-                resumed.set_result(None)
-
-        self._direct.on_resume(resume)
-        try:
-            await resumed
-        finally:
-            self._direct.on_resume(None)
-            self._resumed = None
+            if conn.closed:
+                self._end()
+                return
+            self._arm()
 
     async def _close(self) -> None:
         code = self.conn.close_code or CloseCode.NORMAL
