@@ -92,6 +92,7 @@ class FaultProxy:
         self.server_end_seen: float | None = None
         """Loop time at which the server was first seen ending a connection while its bytes
         were held back (:meth:`stall_toward_client`); ``None``: not seen."""
+        self._end_seen = asyncio.Event()
         self._changed = asyncio.Event()
         self._handlers: set[asyncio.Task[None]] = set()
 
@@ -148,6 +149,7 @@ class FaultProxy:
         """
         self._to_client.clear()
         self.server_end_seen = None
+        self._end_seen.clear()
         self._watcher = asyncio.create_task(self._watch_server_ends())
 
     def resume(self) -> None:
@@ -175,12 +177,25 @@ class FaultProxy:
         loop = asyncio.get_running_loop()
         while not self._to_client.is_set():
             if self.server_end_seen is None and self.server_ended():
-                self.server_end_seen = loop.time()
+                self._saw_server_end(loop.time())
             try:
                 async with asyncio.timeout(self.WATCH_PERIOD):
                     await self._to_client.wait()
             except TimeoutError:
                 continue
+
+    def _saw_server_end(self, when: float) -> None:
+        self.server_end_seen = when
+        self._end_seen.set()
+
+    async def wait_server_end(self, timeout: float) -> float | None:
+        """While the server's bytes are held back (:meth:`stall_toward_client`), wait at most
+        ``timeout`` seconds for the server to end a connection; return
+        :attr:`server_end_seen` (``None``: not seen by then)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, timeout)):
+                await self._end_seen.wait()
+        return self.server_end_seen
 
     @property
     def stalled(self) -> bool:
@@ -292,7 +307,7 @@ class FaultProxy:
                 await sink.drain()
         except (ConnectionError, OSError):
             if not self._to_client.is_set() and self.server_end_seen is None:
-                self.server_end_seen = asyncio.get_running_loop().time()
+                self._saw_server_end(asyncio.get_running_loop().time())
             # A reset from one side (or a write into one that was reset): reset the other
             # side too, as the direct path would have; never leave it open and silent.
             conn.reset()

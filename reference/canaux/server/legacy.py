@@ -59,11 +59,26 @@ class LegacyLink:
         self._closed = asyncio.Event()
         self._requests: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
+        self._writer: asyncio.Task[None] | None = None
 
     # Subscriber (hub) and chat replies -----------------------------------------------------
 
     def deliver(self, channel: str, data_json: str) -> None:
-        self.outbound.put(f'{{"channel":{dumps(channel)},"data":{data_json}}}')
+        self._put(f'{{"channel":{dumps(channel)},"data":{data_json}}}')
+
+    def _put(self, text: str) -> None:
+        if self.outbound.put(text) or not self.outbound.overflowed or self._close_code is not None:
+            return
+        # [LIMIT-4] [LEGACY-8] the queue overflowed: 4503, and the writer, which may be stuck
+        # behind a client that does not read, stops now [TRANSPORT-23].
+        self._close_code = CloseCode.SLOW_CONSUMER
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        """Stop writing now: the writer may be stuck behind a client that does not read."""
+        if self._writer is not None and not self._writer.done():
+            # Safe: a blocked send waits for the socket to drain before it writes anything.
+            self._writer.cancel()
 
     def _emit(self, channel: str, data: Any) -> None:
         self.deliver(channel, dumps(data))
@@ -87,6 +102,9 @@ class LegacyLink:
     def go_away(self, code: int, reason: str) -> None:
         self._close_code = code
         self.outbound.close()
+        # What is queued goes first, but a client that does not read gets no more than the
+        # close timeout [TRANSPORT-23].
+        asyncio.get_running_loop().call_later(self._runtime.config.close_timeout_s, self._interrupt)
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
@@ -115,7 +133,14 @@ class LegacyLink:
                     ):
                         await self._runtime.hub.subscribe(channel, self)
                         await self._runtime.channels.subscribed(channel, self.identity, self._emit)
-            await self._write()
+            self._writer = asyncio.create_task(self._write())
+            try:
+                await self._writer
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # this task itself is cancelled, not just the writer
+            await self._close()
         finally:
             if expiry is not None:
                 expiry.cancel()
@@ -131,18 +156,20 @@ class LegacyLink:
     async def _write(self) -> None:
         while True:
             await self.outbound.wait(None)
-            if self.outbound.overflowed:
-                self._close_code = CloseCode.SLOW_CONSUMER  # [LIMIT-4]
-            else:
-                for text in self.outbound.take():
-                    try:
-                        await self._ws.send_text(text)
-                    except (WebSocketDisconnect, OSError, RuntimeError):
-                        return
-            if self._close_code is not None:
-                break
-            if self.outbound.closed:
-                return  # the peer went away
+            if self._close_code is not None and self.outbound.overflowed:
+                return  # [LIMIT-4] nothing more for a client that does not read
+            for text in self.outbound.take():
+                try:
+                    await self._ws.send_text(text)
+                except (WebSocketDisconnect, OSError, RuntimeError):
+                    self._close_code = None  # the peer is gone: no close frame
+                    return
+            if self._close_code is not None or self.outbound.closed:
+                return  # closing, or the peer went away
+
+    async def _close(self) -> None:
+        if self._close_code is None:
+            return
         self._runtime.closed(f"legacy-{self.kind}", self._close_code)
         with contextlib.suppress(TimeoutError, WebSocketDisconnect, OSError, RuntimeError):
             async with asyncio.timeout(self._runtime.config.close_timeout_s):
@@ -186,7 +213,7 @@ class LegacyLink:
             await self._chat(frame)
 
     def _emit_raw(self, obj: dict[str, Any]) -> None:
-        self.outbound.put(dumps(obj))
+        self._put(dumps(obj))
 
     async def _chat(self, frame: dict[str, Any]) -> None:
         # [LEGACY-2] the flat form, or the channel form (no channel: this endpoint's default).

@@ -22,7 +22,9 @@ response uvicorn keeps for the whole connection are dropped once the connection 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import struct
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -37,6 +39,9 @@ from websockets.protocol import OPEN
 __all__ = ["WRITER", "CoalescingWebSocketProtocol", "DirectWriter", "ReceiveQueue"]
 
 logger = logging.getLogger("canaux.server.ws")
+
+END_GRACE_S = 1.0
+"""Seconds a connection may stay open once its app returned, before it is reset."""
 
 WRITER = "canaux.writer"
 """Key of the scope's ``extensions`` under which this protocol offers its :class:`DirectWriter`.
@@ -123,6 +128,26 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
         # Same behaviour for uvicorn's protocol (put_nowait, get, empty), ~1.1 KiB less per
         # idle connection (measured with tracemalloc).
         self.queue = ReceiveQueue()  # type: ignore[assignment]
+
+    async def run_asgi(self) -> None:
+        await super().run_asgi()
+        # [TRANSPORT-23] uvicorn closes the transport once the app returns, but asyncio keeps
+        # the socket open until its write buffer drains: a client that never reads again
+        # (a slow consumer cut with 4503) would hold it for ever. The app already waited its
+        # close timeout for the close frame; what is still open a moment later is reset.
+        if not self.disconnected:
+            asyncio.get_running_loop().call_later(END_GRACE_S, self._end_now)
+
+    def _end_now(self) -> None:
+        if self.disconnected:
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            # A reset, not a FIN queued behind bytes the client will never take: the kernel
+            # frees the connection (and its send buffer) at once.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
     _pending = 0
     """Bytes framed but not yet written (a class default: an idle connection stores nothing)."""

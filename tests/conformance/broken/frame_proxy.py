@@ -45,6 +45,9 @@ __all__ = ["Conn", "Fault", "Frame", "FrameProxy"]
 
 Frame = dict[str, Any]
 
+END_GRACE = 2.0
+"""Seconds the relay gives a client to take what it holds once the server's connection ended."""
+
 _HOP_HEADERS = {
     "host",
     "content-length",
@@ -70,6 +73,10 @@ class Fault:
     drop_stalled_after: float | None = None
     """Seconds a send toward a client may wait before the relay ends that client's TCP
     connection with a reset, no close frame (None: it waits as long as it takes)."""
+    ends_with_the_server = True
+    """Once the server's connection has ended (TCP), end the client's within
+    :data:`END_GRACE` seconds even when the client has not read what the relay holds for it
+    [TRANSPORT-23] (False: wait for the client for ever)."""
 
     async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
         """Frames to forward to the server for one client frame (after seq translation)."""
@@ -323,14 +330,27 @@ class FrameProxy:
             asyncio.create_task(self._server_to_client(conn)),
         ]
         writer = asyncio.create_task(conn.write())
+        ender = asyncio.create_task(self._end_with_the_server(conn))
         try:
             await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (*pumps, writer):
+            for task in (*pumps, writer, ender):
                 task.cancel()
             with contextlib.suppress(Exception):
                 await upstream.close()
             self.connections.remove(conn)
+
+    async def _end_with_the_server(self, conn: Conn) -> None:
+        """[TRANSPORT-23] the server ended its connection: a client that does not take what
+        the relay still holds for it gets a reset, not a connection open for ever."""
+        await conn.upstream.wait_closed()
+        if not self.fault.ends_with_the_server:
+            return
+        try:
+            async with asyncio.timeout(END_GRACE):
+                await conn.drained()
+        except TimeoutError:
+            conn.abort_client()
 
     async def _client_to_server(self, conn: Conn) -> None:
         while True:

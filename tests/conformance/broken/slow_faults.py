@@ -1,4 +1,5 @@
-"""Broken servers for the slow-consumer requirements (limits.md LIMIT-4, LIMIT-13; #9).
+"""Broken servers for the slow-consumer requirements (limits.md LIMIT-4, LIMIT-13,
+transport.md TRANSPORT-23; #9).
 
 Registered in :data:`SLOW_SERVERS` as (fault, cases that must catch it, the requirement IDs a
 failure may cite, the setup of the server behind the relay, one of ``gap_faults.SETUPS``);
@@ -19,6 +20,21 @@ class NeverCutsSlowReaders(Fault):
         "read on, so a reader that stops reading is never closed with 4503 (LIMIT-4)"
     )
     backpressure = False
+
+
+class KeepsClosedSlowReadersOpen(Fault):
+    """The mutant ``websocket.py WebSocketLink._interrupt``: ``is not None`` -> ``is`` (and
+    ``ServerConnection.send_event_text``: ``return True`` -> ``False``): after deciding 4503, a
+    writer stuck behind a client that does not read is never cancelled, so the connection
+    ends only once the client reads again [TRANSPORT-23]."""
+
+    name = "keeps-closed-slow-readers-open"
+    description = (
+        "a connection the server closed stays open toward a client that does not read: the "
+        "relay waits for ever to pass on what it holds, so a reader that never reads again "
+        "keeps its socket (TRANSPORT-23: ended within 15 s)"
+    )
+    ends_with_the_server = False
 
 
 class RefusesTheNewestDetached(Fault):
@@ -49,7 +65,8 @@ class RefusesTheNewestDetached(Fault):
 
 
 SLOW_SERVERS: tuple[tuple[type[Fault], tuple[str, ...], tuple[str, ...], str], ...] = (
-    (NeverCutsSlowReaders, ("SLOW-01",), ("LIMIT-4",), "open"),
+    (NeverCutsSlowReaders, ("SLOW-01", "SLOW-02"), ("LIMIT-4", "LEGACY-8"), "open"),
+    (KeepsClosedSlowReadersOpen, ("SLOW-01", "SLOW-02"), ("TRANSPORT-23",), "open"),
     (RefusesTheNewestDetached, ("DETACH-01",), ("LIMIT-13",), "detached-total"),
 )
 

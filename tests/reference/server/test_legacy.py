@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from canaux.server.testing import RunningServer
+from canaux.server.testing import RunningServer, running_server
 
-from .wire import close_code, http_publish, open_ws, recv, recv_until, send
+from .wire import (
+    close_code,
+    http_publish,
+    make_config,
+    open_ws,
+    recv,
+    recv_until,
+    reset_within,
+    send,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -108,3 +118,25 @@ async def test_legacy_sockets_close_1001_on_shutdown(server: RunningServer) -> N
         stop = await recv(ws)
         assert stop["data"]["code"] == "server.stop"
         assert await close_code(ws) == 1001
+
+
+async def test_a_legacy_reader_that_never_reads_is_cut_with_4503_and_reset() -> None:
+    """LEGACY-8, TRANSPORT-23: the overflow is decided while the writer is stuck behind the
+    client (4503 at once, not when the client reads again), and the socket is reset within
+    the spec's 15 s although the client never reads."""
+    async with running_server(make_config(outbound_queue=8)) as server:
+        cut = asyncio.Event()
+        server.runtime.add_close_listener(
+            lambda kind, code: cut.set() if (kind, code) == ("legacy-api", 4503) else None
+        )
+        options = {"max_queue": 1, "compression": None}
+        async with open_ws(server, "/api/ws", subprotocols=[], **options) as slow:
+            await http_publish(server, "system", {"level": "info", "text": "first"})
+            assert (await recv(slow))["data"]["text"] == "first"
+            sent = 0
+            async with asyncio.timeout(60):
+                while not cut.is_set():
+                    notice = {"level": "info", "text": f"{sent} {'x' * 30_000}"}
+                    assert (await http_publish(server, "system", notice)).status_code == 202
+                    sent += 1
+            assert await reset_within(slow, 15.0)

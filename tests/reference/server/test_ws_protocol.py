@@ -10,7 +10,7 @@ from canaux.server.testing import RunningServer, running_server
 from canaux.server.websocket import WebSocketLink
 from canaux.server.ws_protocol import ReceiveQueue
 
-from .wire import TIMEOUT, make_config, recv_until, request, send, session
+from .wire import TIMEOUT, make_config, recv, recv_until, request, reset_within, send, session
 
 pytestmark = pytest.mark.anyio
 
@@ -112,3 +112,33 @@ async def test_the_direct_write_path_frames_every_length(compression: str | None
     events = [f for f in got if f.get("type") == "event"]
     assert [e["data"] for e in events] == sent
     assert [e["seq"] for e in events] == list(range(1, len(sent) + 1))
+
+
+async def test_a_reader_cut_with_4503_that_never_reads_again_is_reset() -> None:
+    """TRANSPORT-23: once the app gave up on the close frame (its close timeout), the socket,
+    whose write buffer the client never drains, is reset instead of kept open for ever."""
+    config = make_config(outbound_queue=8, max_rate=10_000)
+    async with running_server(config) as server:
+        cut = asyncio.Event()
+        server.runtime.add_close_listener(lambda kind, code: cut.set() if code == 4503 else None)
+        # max_queue=1: the client stops reading from TCP as soon as one frame waits.
+        async with session(server, connect_options={"max_queue": 1, "compression": None}) as (
+            slow,
+            _,
+        ):
+            await send(slow, {"type": "subscribe", "id": "s", "channel": "conformance.never"})
+            assert (await recv(slow))["type"] == "ack"
+            async with session(server) as (publisher, _):
+                sent = 0
+                async with asyncio.timeout(60):
+                    while not cut.is_set():
+                        frame = {
+                            "type": "publish",
+                            "id": f"p{sent}",
+                            "channel": "conformance.never",
+                            "data": {"mark": f"m{sent}", "body": "x" * 30_000},
+                        }
+                        assert (await request(publisher, frame))["type"] == "ack"
+                        sent += 1
+            # The close timeout (5 s), then a second; 15 s is the spec's bound.
+            assert await reset_within(slow, 15.0)

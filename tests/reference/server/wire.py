@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+import select
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "recv",
     "recv_until",
     "request",
+    "reset_within",
     "send",
     "session",
     "stream",
@@ -212,3 +214,12 @@ async def stream(
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         yield SSEReader(response)
+
+
+async def reset_within(ws: ClientConnection, timeout_s: float) -> bool:
+    """Whether the server resets or ends ``ws``'s TCP connection within ``timeout_s``, the
+    client reading nothing meanwhile (one bounded poll of its socket, in a thread)."""
+    sock = ws.transport.get_extra_info("socket")
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLERR | select.POLLHUP | select.POLLRDHUP)
+    return bool(await asyncio.to_thread(poller.poll, int(timeout_s * 1000)))
