@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--test-instance",
         action="store_true",
         help="confirm the server has no real users: --publish-url puts test events on system "
-        "and progress, which every subscriber sees (refused without this flag)",
+        "and progress, which every subscriber sees (SLOW-02 alone some 17 MiB of system "
+        "notices; refused without this flag)",
     )
     target.add_argument(
         "--peer",
