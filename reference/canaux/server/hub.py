@@ -37,6 +37,8 @@ class Hub:
         # reproducible (no correctness depends on it).
         self._subscribers: dict[str, dict[Subscriber, None]] = {}
         self._lock = asyncio.Lock()
+        self._joining: dict[str, int] = {}
+        """Channels a :meth:`subscribe_from` is about to join: not released meanwhile."""
         broker.attach(self._on_message)
 
     def channels(self, subscriber: Subscriber) -> list[str]:
@@ -72,16 +74,36 @@ class Hub:
         """Deliver ``channels`` to ``subscriber`` from a past point: ``replay`` hands it what it
         missed, then calls the join function it is given, which adds it here with no event in
         between (a session adopted from another process, spec "Clusters"); what ``replay``
-        returns (``False``: the past is gone, the subscriber was not added)."""
+        returns (``False``: the past is gone, the subscriber was not added).
+
+        Only the broker's joining of the channels is under the hub's lock: many sessions
+        adopted at once (a reconnect storm) replay side by side. A broker with ``join``
+        (the Redis one) delivers the channel from where its reader is, which the replay
+        starts from; the channels are not released until the replay ends."""
+        join_now = getattr(self._broker, "join", None)
         async with self._lock:
             for channel in channels:
-                await self._broker.subscribe(channel)
+                if callable(join_now):
+                    join_now(channel)
+                else:
+                    await self._broker.subscribe(channel)
+                self._joining[channel] = self._joining.get(channel, 0) + 1
 
-            def join() -> None:
-                for channel in channels:
-                    self._subscribers.setdefault(channel, {})[subscriber] = None
+        def join() -> None:
+            for channel in channels:
+                self._subscribers.setdefault(channel, {})[subscriber] = None
 
+        try:
             return await replay(join)
+        finally:
+            for channel in channels:
+                left = self._joining[channel] - 1
+                if left:
+                    self._joining[channel] = left
+                else:
+                    del self._joining[channel]
+                # Seen by release_unused() if nobody joined it (a replay that failed).
+                self._subscribers.setdefault(channel, {})
 
     async def unsubscribe(self, channel: str, subscriber: Subscriber) -> None:
         """Deliver nothing more of ``channel`` to ``subscriber`` [OPS-6]."""
@@ -104,7 +126,7 @@ class Hub:
 
     async def _release(self, channel: str) -> None:
         async with self._lock:
-            if self._subscribers.get(channel) == {}:
+            if self._subscribers.get(channel) == {} and channel not in self._joining:
                 del self._subscribers[channel]
                 await self._broker.unsubscribe(channel)
 

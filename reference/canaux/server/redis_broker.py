@@ -293,38 +293,59 @@ class RedisBroker:
         of those events are gone: trimmed, or of another epoch."""
         wanted = set(channels)
         await self._start_reader()
-        async with self._handling:
-            epoch, slash, after = after.rpartition("/")
-            if slash and epoch != self._epoch:
-                return False  # Redis lost the state since: what followed is gone
-            if after != "0-0":
-                try:
-                    kept = await self._redis.xrange(self._stream, after, after, count=1)
-                except (RedisConnectionError, RedisTimeoutError):
-                    # A pooled connection that died with a Redis restart: once more (a read).
-                    kept = await self._redis.xrange(self._stream, after, after, count=1)
-                if not kept:  # trimmed away: events after it may be gone too
-                    return False
-            end = "{}-{}".format(*(self._read_up_to or (0, 0)))
-            start = "(" + after
+        epoch, slash, after = after.rpartition("/")
+        if slash and epoch != self._epoch:
+            return False  # Redis lost the state since: what followed is gone
+        if after != "0-0":
+            try:
+                kept = await self._redis.xrange(self._stream, after, after, count=1)
+            except (RedisConnectionError, RedisTimeoutError):
+                # A pooled connection that died with a Redis restart: once more (a read).
+                kept = await self._redis.xrange(self._stream, after, after, count=1)
+            if not kept:  # trimmed away: events after it may be gone too
+                return False
+
+        def hand(batch: list[tuple[str, dict[str, str]]]) -> None:
+            for _entry, fields in batch:
+                channel = fields.get("c")
+                if channel in wanted:
+                    deliver(fields["c"], fields["d"])
+                elif channel == DIRECT and fields.get("t") == session_id:
+                    deliver(fields["ch"], fields["d"])
+                if remember is not None and fields.get("s") == session_id:
+                    remember(fields["r"], fields["a"])
+
+        async def read(start: str, end: StreamId) -> None:
+            last = "{}-{}".format(*end)
             while True:
                 batch = cast(
                     "list[tuple[str, dict[str, str]]]",
-                    await self._redis.xrange(self._stream, start, end, count=_READ_COUNT),
+                    await self._redis.xrange(self._stream, start, last, count=_READ_COUNT),
                 )
-                for _entry, fields in batch:
-                    channel = fields.get("c")
-                    if channel in wanted:
-                        deliver(fields["c"], fields["d"])
-                    elif channel == DIRECT and fields.get("t") == session_id:
-                        deliver(fields["ch"], fields["d"])
-                    if remember is not None and fields.get("s") == session_id:
-                        remember(fields["r"], fields["a"])
+                hand(batch)
                 if len(batch) < _READ_COUNT:
-                    break
+                    return
                 start = "(" + batch[-1][0]
+
+        # Most of the past is read without holding the reader (many sessions replay side by
+        # side in a reconnect storm): up to where the reader is now. The rest, what it read
+        # meanwhile, is read with it held, and the session joins before it reads on.
+        upto = self._read_up_to or (0, 0)
+        await read("(" + after, upto)
+        async with self._handling:
+            if epoch != self._epoch and slash:
+                return False
+            now = self._read_up_to or (0, 0)
+            if now > upto:
+                await read("({}-{}".format(*upto), now)
             joined()
             return True
+
+    def join(self, channel: str) -> None:
+        """Deliver ``channel`` to the hub from the entry after the one the reader handled
+        last; what came before is for :meth:`replay` to give (its ``joined`` is then called
+        with the reader held, so nothing falls between the two)."""
+        self._channels.setdefault(channel, self._read_up_to or (0, 0))
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}{kind}:{name}"

@@ -51,7 +51,15 @@ BEAT_INTERVAL_S = 0.5
 """How often a process renews its heartbeat (well within :data:`ALIVE_TTL_MS`)."""
 
 _HOLDER_POLL_S = 0.25
-"""How often a resume waiting for a hand-over checks whether the holder is still alive."""
+"""How often a resume waiting for a hand-over checks whether the session is stored, and
+whether the holder is still alive (it does not wait for the holder's answer to arrive)."""
+
+# KEYS: the session key, the holder's alive key, the checkpoint. ARGV: the holder.
+# Returns {stored (0/1), holder alive (0/1), holder still holds it (0/1)}.
+_HANDOVER_STATE = """
+local holds = redis.call('HGET', KEYS[3], 'node') == ARGV[1]
+return {redis.call('EXISTS', KEYS[1]), redis.call('EXISTS', KEYS[2]), holds and 1 or 0}
+"""
 
 # KEYS: the process's alive key, the hash of last beats. ARGV: ttl (ms), node.
 _BEAT = """
@@ -160,6 +168,7 @@ class RedisSessionStore:
         self._forget = redis.register_script(_FORGET)
         self._load_live = redis.register_script(_LOAD_LIVE)
         self._claim_live = redis.register_script(_CLAIM_LIVE)
+        self._handover_state = redis.register_script(_HANDOVER_STATE)
         self.node = secrets.token_hex(8)
         """This process's name in the deployment (who holds an attached session)."""
         self._handover: Callable[[str], None] | None = None
@@ -250,11 +259,19 @@ class RedisSessionStore:
         try:
             message = {"op": "handover", "session": session_id, "node": node}
             await self._broker.publish_control(message)
+            keys = [self._key(session_id), self._alive_key(node), self._owner_key(session_id)]
             async with asyncio.timeout(timeout_s):
-                # Until it answers, or is found dead (then its checkpoint is the answer).
+                # Until it answers, or the session is stored (its answer may lag behind: a
+                # busy node reads its requests late), or it is found dead or no longer
+                # holding the session (then what the store has is the answer).
                 while not waiter.done():
                     await asyncio.wait({waiter}, timeout=_HOLDER_POLL_S)
-                    if not waiter.done() and not await self.alive(node):
+                    if waiter.done():
+                        break
+                    stored, alive, holds = await _once_more(
+                        lambda: self._handover_state(keys=keys, args=[node])
+                    )
+                    if int(stored) or not int(alive) or not int(holds):
                         break
         except TimeoutError:
             pass  # the holder is silent: what the store has is the answer

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from canaux.server import redis_sessions
 from canaux.server.redis_broker import RedisBroker
 from canaux.server.redis_sessions import RedisSessionStore
 from canaux.server.testing import RunningServer, running_server
@@ -405,6 +406,53 @@ class TestSharedSessions:
                 [live] = await events(ws_b, channel, 1)
                 assert (live["seq"], live["data"]["n"]) == (4, 4)
             assert len(node_a.runtime.registry) == 0
+
+    async def test_a_resume_waits_for_a_slow_node_that_still_holds_the_session(
+        self, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A reconnect storm's resume on node B of a session node A has not stored yet: B waits
+        as long as A is alive and holds it (past the 3 s it used to give up after, answering
+        ``resumed: false`` for a session that was not gone), then resumes it with the events
+        it missed [CLUSTER-1, RESUME-2]."""
+        gate = asyncio.Event()
+        polls = 0
+        real_save = RedisSessionStore.save
+        real_state = RedisSessionStore.__init__
+
+        async def held_save(self: RedisSessionStore, *args: Any, **kwargs: Any) -> None:
+            await gate.wait()
+            await real_save(self, *args, **kwargs)
+
+        def counting(self: RedisSessionStore, broker: RedisBroker) -> None:
+            real_state(self, broker)
+            script = self._handover_state
+
+            async def count(**kw: Any) -> Any:
+                nonlocal polls
+                polls += 1
+                if polls * redis_sessions._HOLDER_POLL_S > 3.5:  # B waited past the old 3 s
+                    gate.set()
+                return await script(**kw)
+
+            self._handover_state = count  # type: ignore[assignment]
+
+        monkeypatch.setattr(RedisSessionStore, "save", held_save)
+        monkeypatch.setattr(RedisSessionStore, "__init__", counting)
+        channel = "conformance.slow"
+        async with cluster(redis_url) as (node_a, node_b):
+            async with session(node_a) as (ws_a, welcome_a):
+                await subscribed(ws_a, channel)
+                await node_b.runtime.publish(channel, {"n": 1})
+                await events(ws_a, channel, 1)
+            await node_b.runtime.publish(channel, {"n": 2})
+            resume = {"session": welcome_a["session"], "seq": 1}
+            async with open_ws(node_b) as ws_b:
+                await send(ws_b, {"type": "hello", "version": 1, "resume": resume})
+                welcome = await recv(ws_b, timeout_s=TIMEOUT + 5)
+                assert gate.is_set()
+                assert welcome["resumed"] is True, welcome
+                [event] = await events(ws_b, channel, 1)
+                assert (event["seq"], event["data"]) == (2, {"n": 2})
 
     async def test_a_resume_of_an_unknown_session_asks_no_node_for_it(
         self, redis_url: str, monkeypatch: pytest.MonkeyPatch
