@@ -68,6 +68,7 @@ __all__ = [
     "dumps",
     "encode",
     "error_text",
+    "event_frame",
     "event_text",
     "parse_client_frame",
     "parse_frame",
@@ -448,15 +449,41 @@ def text_bytes(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
-def event_text(seq: int, channel: str, data_json: str) -> str:
-    """The text of an ``event`` frame whose ``data`` is already encoded as ``data_json``.
+_EVENT_PREFIX: Final = '{"type":"event","seq":'
+_EVENT_PREFIX_BYTES: Final = len(_EVENT_PREFIX)
 
-    Fan-out encodes an event's data once and splices it into each session's frame, since
-    only ``seq`` differs between sessions [DELIVERY-1].
+# The last event's channel, data (the very object fan-out hands every session), the rest of its
+# frame after the seq, and that rest's UTF-8 length. The data is held here, so the identity
+# test below can never match another object at a reused address.
+_last_event: tuple[str, str, str, int] = ("", "", "", 0)
+
+
+def event_frame(seq: int, channel: str, data_json: str) -> tuple[str, int]:
+    """The text of an ``event`` frame whose ``data`` is already encoded, and its UTF-8 length.
+
+    Only ``seq`` differs between sessions [DELIVERY-1]: fan-out hands every subscriber the same
+    ``data_json`` object, so the rest of the frame (channel and data) and its byte length are
+    built once per event and only the seq is spliced in per session. The length is exact, as
+    the byte bounds count it [LIMIT-4, LIMIT-10, LIMIT-11]: the seq's digits are ASCII.
     """
-    # A valid channel name [CHANNEL-1] never needs escaping, but dumps() keeps this safe for
-    # any string.
-    return f'{{"type":"event","seq":{seq:d},"channel":{dumps(channel)},"data":{data_json}}}'
+    global _last_event
+    last = _last_event
+    if last[1] is data_json and last[0] == channel:
+        suffix, suffix_bytes = last[2], last[3]
+    else:
+        # A valid channel name [CHANNEL-1] never needs escaping, but dumps() keeps this safe
+        # for any string.
+        suffix = f',"channel":{dumps(channel)},"data":{data_json}}}'
+        suffix_bytes = text_bytes(suffix)
+        _last_event = (channel, data_json, suffix, suffix_bytes)
+    digits = str(seq)
+    return f"{_EVENT_PREFIX}{digits}{suffix}", _EVENT_PREFIX_BYTES + len(digits) + suffix_bytes
+
+
+def event_text(seq: int, channel: str, data_json: str) -> str:
+    """The text of an ``event`` frame whose ``data`` is already encoded as ``data_json``
+    (see :func:`event_frame`)."""
+    return event_frame(seq, channel, data_json)[0]
 
 
 def error_text(

@@ -12,7 +12,7 @@ import secrets
 from collections import OrderedDict
 from typing import Any
 
-from canaux.protocol.frames import dumps, event_text, text_bytes
+from canaux.protocol.frames import dumps, event_frame, text_bytes
 from canaux.protocol.limits import Limits
 
 __all__ = ["SESSION_ID_BYTES", "SessionState", "new_session_id"]
@@ -87,13 +87,16 @@ class SessionState:
     def next_event_json(self, channel: str, data_json: str) -> tuple[int, str]:
         """Same as :meth:`next_event` with ``data`` already encoded (fan-out encodes it once)."""
         # [DELIVERY-1] first event 1, then exactly previous + 1, across resumed connections.
-        self.seq += 1
-        text = event_text(self.seq, channel, data_json)
+        seq = self.seq = self.seq + 1
+        # Built once per event but for the seq, with its exact UTF-8 length [LIMIT-11].
+        text, size = event_frame(seq, channel, data_json)
         buffer = self._buffer
-        buffer[self.seq] = text
-        self._buffer_bytes += text_bytes(text)
-        self._trim()
-        return self.seq, text
+        buffer[seq] = text
+        self._buffer_bytes += size
+        limits = self.limits
+        if len(buffer) > limits.resume_buffer or self._buffer_bytes > limits.resume_buffer_bytes:
+            self._trim()
+        return seq, text
 
     def _trim(self) -> None:
         # [LIMIT-5, LIMIT-11] the newest events that fit both bounds, always the newest one;

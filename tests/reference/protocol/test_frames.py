@@ -134,6 +134,27 @@ class TestEncoding:
             "data": {"mark": "m-1"},
         }
 
+    def test_event_frame_gives_the_exact_utf8_length_limit_11(self) -> None:
+        # Built once per event, the seq spliced per session: the length must stay exact for
+        # every seq width and for data that is not ASCII [LIMIT-4, LIMIT-11].
+        shared = '{"t":"h\u00e9 é€😀"}'
+        for seq in (1, 9, 10, 99_999, 10**12):
+            for channel, data_json in (
+                ("conformance.a", shared),
+                ("conformance.b", shared),  # same data object, another channel
+                ("conformance.b", shared[:1] + shared[1:]),  # equal data, another object
+                ("c", "{}"),
+            ):
+                text, size = frames.event_frame(seq, channel, data_json)
+                assert size == len(text.encode("utf-8"))
+                assert json.loads(text) == {
+                    "type": "event",
+                    "seq": seq,
+                    "channel": channel,
+                    "data": json.loads(data_json),
+                }
+                assert frames.event_text(seq, channel, data_json) == text
+
 
 class TestDecodingJson:
     """[TRANSPORT-5] what counts as JSON text."""

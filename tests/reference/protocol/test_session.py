@@ -209,6 +209,21 @@ class TestMayResume:
         _, text = session.next_event("conformance.a", "é" * 1000)
         assert session.buffered_bytes == len(text.encode()) == len(text) + 1000
 
+    def test_buffer_bytes_stay_exact_when_sessions_share_an_event_limit_11(self) -> None:
+        # Fan-out hands every session the same encoded data; each frame's bytes are counted
+        # once per event and the seq's digits per session, across trims.
+        limits = Limits(resume_buffer=16, resume_buffer_bytes=65536, resume_window_ms=60000)
+        sessions = [SessionState("tok", limits) for _ in range(3)]
+        sessions[1].seq = 98  # other seq widths
+        for n in range(40):
+            data_json = json.dumps({"n": n, "t": "é€" * (1000 * (n % 7))}, ensure_ascii=False)
+            for session in sessions:
+                session.next_event_json("conformance.a", data_json)
+        for session in sessions:
+            kept = session.replay_after(session.oldest_buffered - 1)  # type: ignore[operator]
+            assert kept is not None
+            assert session.buffered_bytes == sum(len(t.encode()) for t in kept) <= 65536
+
     def test_discarded_session_never_resumes(self) -> None:
         session = session_with(1)
         session.discard()
