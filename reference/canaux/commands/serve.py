@@ -146,7 +146,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         (
             "max_detached_total",
             "--max-detached-total",
-            "detached sessions kept in all (not announced); one more discards the oldest",
+            "detached sessions kept in all (not announced; with --broker redis://, by the "
+            "whole deployment); one more discards the oldest",
         ),
     ):
         default = getattr(_DEFAULTS, name)

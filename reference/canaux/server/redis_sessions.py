@@ -3,7 +3,8 @@
 A detached session is one key, ``<prefix>session:<id>``, holding its snapshot and the stream
 position it had its events up to, with the resume window as its time to live [RESUME-7]; each
 identity's detached sessions are also in a sorted set by time, so that beyond
-``max_detached_sessions`` the one detached longest ago is discarded [LIMIT-12]. The
+``max_detached_sessions`` the one detached longest ago is discarded [LIMIT-12], and so are
+the deployment's (``<prefix>detached-all``), beyond ``max_detached_total`` [LIMIT-13]. The
 events it is given while it waits are the stream's: :meth:`RedisSessionStore.replay` reads them
 back, so a session keeps "buffering" while no process holds it. Claiming deletes the key only
 if it still holds what was loaded (a script), so two processes never both resume one session.
@@ -112,30 +113,51 @@ _LOAD = """
 return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}
 """
 
-# KEYS: the session key, the identity's set of detached sessions. ARGV: the value loaded, the
-# session id. Returns 1 if it was deleted.
+# KEYS: the session key, the identity's set of detached sessions, the deployment's. ARGV: the
+# value loaded, the session id, its member of the deployment's set. Returns 1 if deleted.
 _CLAIM = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('ZREM', KEYS[3], ARGV[3])
   return redis.call('DEL', KEYS[1])
 end
 return 0
 """
 
-# KEYS: the session key, its holder key, the identity's set of detached sessions. ARGV: the
-# value, its time to live (ms), the session id, max_detached_sessions, the session key prefix.
-# [LIMIT-12] beyond the bound, the identity's sessions detached longest ago are discarded.
+# KEYS: the session key, its holder key, the identity's set of detached sessions, the
+# deployment's set of them. ARGV: the value, its time to live (ms), the session id,
+# max_detached_sessions, the key prefix, the identity's digest, max_detached_total.
+# Members of the deployment's set are '<digest>/<id>'; both sets are scored by the time of
+# the detach (microseconds), so the first members are the sessions detached longest ago.
+# [LIMIT-12] beyond the identity's bound, its sessions detached longest ago are discarded;
+# [LIMIT-13] beyond the deployment's, those of any identity.
 _SAVE = """
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('DEL', KEYS[2])
 local now = redis.call('TIME')
-redis.call('ZADD', KEYS[3], now[1] * 1000000 + now[2], ARGV[3])
+local at = now[1] * 1000000 + now[2]
+local prefix = ARGV[5]
+redis.call('ZADD', KEYS[3], at, ARGV[3])
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
+redis.call('ZADD', KEYS[4], at, ARGV[6] .. '/' .. ARGV[3])
+-- Sessions whose window is over have expired by themselves: not counted.
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (at - tonumber(ARGV[2]) * 1000))
 local over = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[4])
 if over > 0 then
   for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, over - 1)) do
-    redis.call('DEL', ARGV[5] .. id)
+    redis.call('DEL', prefix .. 'session:' .. id)
     redis.call('ZREM', KEYS[3], id)
+    redis.call('ZREM', KEYS[4], ARGV[6] .. '/' .. id)
+  end
+end
+over = redis.call('ZCARD', KEYS[4]) - tonumber(ARGV[7])
+if over > 0 then
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[4], 0, over - 1)) do
+    local slash = string.find(member, '/', 1, true)
+    local digest, id = string.sub(member, 1, slash - 1), string.sub(member, slash + 1)
+    redis.call('DEL', prefix .. 'session:' .. id)
+    redis.call('ZREM', prefix .. 'detached:' .. digest, id)
+    redis.call('ZREM', KEYS[4], member)
   end
 end
 return 1
@@ -294,9 +316,17 @@ class RedisSessionStore:
     def position(self) -> str:
         return self._broker.position()
 
+    @staticmethod
+    def _digest(identity: Any) -> str:
+        return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32]
+
     def _detached_key(self, identity: Any) -> str:
-        digest = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32]
-        return f"{self._broker.prefix}detached:{digest}"
+        return f"{self._broker.prefix}detached:{self._digest(identity)}"
+
+    @property
+    def _all_detached_key(self) -> str:
+        """The deployment's detached sessions, oldest first [LIMIT-13]."""
+        return f"{self._broker.prefix}detached-all"
 
     async def save(
         self,
@@ -305,14 +335,26 @@ class RedisSessionStore:
         position: str,
         ttl_ms: int,
         max_detached: int,
+        max_detached_total: int | None = None,
     ) -> None:
         value = dumps({"snapshot": snapshot, "position": position, "ttl_ms": ttl_ms})
+        identity = snapshot.get("identity")
         keys = [
             self._key(session_id),
             self._owner_key(session_id),
-            self._detached_key(snapshot.get("identity")),
+            self._detached_key(identity),
+            self._all_detached_key,
         ]
-        args: list[str | int] = [value, max(1, ttl_ms), session_id, max_detached, self._key("")]
+        total = max_detached if max_detached_total is None else max_detached_total
+        args: list[str | int] = [
+            value,
+            max(1, ttl_ms),
+            session_id,
+            max_detached,
+            self._broker.prefix,
+            self._digest(identity),
+            total,
+        ]
         done = asyncio.get_running_loop().create_future()
         self._saving.add(done)
         try:
@@ -341,8 +383,9 @@ class RedisSessionStore:
             keys = [self._owner_key(session_id)]
             return bool(await self._claim_live(keys=keys, args=[raw, self.node]))
         identity = json.loads(raw)["snapshot"].get("identity")
-        keys = [self._key(session_id), self._detached_key(identity)]
-        return bool(await self._claim(keys=keys, args=[raw, session_id]))
+        keys = [self._key(session_id), self._detached_key(identity), self._all_detached_key]
+        member = f"{self._digest(identity)}/{session_id}"
+        return bool(await self._claim(keys=keys, args=[raw, session_id, member]))
 
     async def replay(
         self,

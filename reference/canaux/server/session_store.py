@@ -64,9 +64,11 @@ class SessionStore(Protocol):
         position: str,
         ttl_ms: int,
         max_detached: int,
+        max_detached_total: int | None = None,
     ) -> None:
         """Keep ``snapshot`` for ``ttl_ms`` milliseconds (the resume window); of its
-        identity's stored sessions, only the ``max_detached`` detached last stay [LIMIT-12]."""
+        identity's stored sessions, only the ``max_detached`` detached last stay [LIMIT-12],
+        and of the deployment's, the ``max_detached_total`` detached last [LIMIT-13]."""
 
     async def load(self, session_id: str) -> StoredSession | None:
         """The stored session, or ``None`` (never stored, expired or claimed)."""

@@ -326,6 +326,7 @@ class SessionRegistry:
                 position,
                 self.limits.resume_window_ms,
                 self.limits.max_detached_sessions,
+                self.limits.max_detached_total,
             )
         except Exception:
             # Not resumable then: a resume gets resumed: false, never a gap [RESUME-2].

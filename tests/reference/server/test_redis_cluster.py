@@ -454,6 +454,32 @@ class TestSharedSessions:
                 [event] = await events(ws_b, channel, 1)
                 assert (event["seq"], event["data"]) == (2, {"n": 2})
 
+    async def test_the_bound_on_detached_sessions_in_all_holds_for_the_deployment(
+        self, redis_url: str
+    ) -> None:
+        """[LIMIT-13] ``max_detached_total`` counts the detached sessions of every node: past
+        it, the one detached longest ago goes, whichever node and identity it had (its resume
+        gets ``resumed: false``, never a gap); the newer ones stay resumable on any node."""
+        config = dataclasses.replace(
+            make_config(max_detached_sessions=2, max_detached_total=3), broker=redis_url
+        )
+        async with contextlib.AsyncExitStack() as stack:
+            node_a = await stack.enter_async_context(running_server(config))
+            node_b = await stack.enter_async_context(running_server(config))
+            made = []
+            for n in range(4):  # one identity each: LIMIT-12 is not what discards
+                node = (node_a, node_b)[n % 2]
+                async with session(node, token=f"t{n}") as (_, welcome):
+                    made.append((f"t{n}", welcome["session"]))
+                await stored_key(redis_url, f"canaux:session:{welcome['session']}")
+            # Newest first: each session resumed is detached again when its connection ends
+            # (the newest then), and the refused resume's new session too.
+            for n, (token, session_id) in reversed(list(enumerate(made))):
+                node = (node_b, node_a)[n % 2]  # on the other node
+                resume = {"session": session_id, "seq": 0}
+                async with session(node, token=token, resume=resume) as (_, welcome):
+                    assert welcome["resumed"] is (n > 0), (n, welcome)
+
     async def test_a_resume_of_an_unknown_session_asks_no_node_for_it(
         self, redis_url: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
