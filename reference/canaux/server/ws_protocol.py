@@ -149,9 +149,6 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.transport.abort()
 
-    _pending = 0
-    """Bytes framed but not yet written (a class default: an idle connection stores nothing)."""
-
     def send_receive_event_to_app(self) -> None:
         # uvicorn's own, but a text message that is not UTF-8 costs one INFO line instead of an
         # ERROR with a traceback ([#10] finding 7): a client's bad bytes are no server fault,
