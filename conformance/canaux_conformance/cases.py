@@ -26,7 +26,7 @@ import secrets
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 from hypothesis import HealthCheck, settings
@@ -52,10 +52,13 @@ __all__ = [
     "Level",
     "Verdict",
     "all_cases",
+    "budget_named",
     "case",
     "load_suites",
     "new_run_id",
+    "registrar",
     "requirement_for",
+    "run_seed",
 ]
 
 Level = Literal["MUST", "SHOULD", "MAY"]
@@ -128,13 +131,30 @@ def case(
     if nodes < 1:
         raise ValueError(f"case {id}: nodes must be at least 1, got {nodes!r}")
 
-    def register(fn: CaseFn) -> CaseFn:
-        existing = REGISTRY.get(id)
+    return registrar(
+        REGISTRY,
+        lambda fn: Case(id, tuple(requirements), level, profile, title, fn, timeout, waits, nodes),
+    )
+
+
+_F = TypeVar("_F", bound=Callable[[Any], Awaitable[None]])
+
+
+def registrar(
+    registry: dict[str, Case], build: Callable[[_F], Case], *, what: str = "case"
+) -> Callable[[_F], _F]:
+    """The decorator that puts ``build(fn)`` into ``registry`` (a server or client case's).
+
+    Registering the same function again (a suite module imported twice) is harmless; another
+    function under a taken ID is a :class:`ValueError`.
+    """
+
+    def register(fn: _F) -> _F:
+        new = build(fn)
+        existing = registry.get(new.id)
         if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
-            raise ValueError(f"case id {id!r} registered twice ({existing.fn.__module__})")
-        REGISTRY[id] = Case(
-            id, tuple(requirements), level, profile, title, fn, timeout, waits, nodes
-        )
+            raise ValueError(f"{what} id {new.id!r} registered twice ({existing.fn.__module__})")
+        registry[new.id] = new
         return fn
 
     return register
@@ -180,12 +200,29 @@ class Budget:
     case_timeout: float
     """Default seconds a case may take in total."""
 
+    def timeout_for(self, case: Case, given: float | None = None) -> float:
+        """Seconds ``case`` may take: ``given`` (``--case-timeout``), else its own, else ours."""
+        return given or case.timeout or self.case_timeout
+
 
 BUDGETS: dict[str, Budget] = {
     "quick": Budget("quick", max_examples=8, step_count=12, case_timeout=30.0),
     "default": Budget("default", max_examples=100, step_count=30, case_timeout=120.0),
     "thorough": Budget("thorough", max_examples=150, step_count=50, case_timeout=600.0),
 }
+
+
+def budget_named(name: str) -> Budget:
+    """The budget ``name`` (``quick``, ``default``, ``thorough``); a :class:`ValueError` if none."""
+    if name not in BUDGETS:
+        raise ValueError(f"unknown budget {name!r}; known: {', '.join(BUDGETS)}")
+    return BUDGETS[name]
+
+
+def run_seed(given: int | None) -> int:
+    """The run's seed: ``given`` (``--seed``), else a fresh random one (printed every run)."""
+    return given if given is not None else secrets.randbelow(2**32)
+
 
 _SLUG_RE = re.compile(r"[^a-z0-9_-]+")
 

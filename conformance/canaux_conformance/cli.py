@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 
@@ -24,16 +24,20 @@ from canaux_conformance import __version__
 from canaux_conformance.cases import BUDGETS, PROFILES, Case, all_cases
 from canaux_conformance.report import LiveProgress, print_summary, write_reports
 from canaux_conformance.results import RunResult
-from canaux_conformance.runner import RunConfig, run
+from canaux_conformance.runner import RunConfig, RunOptions, run
 from canaux_conformance.target import TargetError
 
 __all__ = [
+    "add_case_globs",
     "add_run_options",
     "build_parser",
+    "check_run_options",
     "config_from_args",
     "list_cases",
     "main",
     "run_and_report",
+    "usage_error",
+    "with_run_options",
 ]
 
 EXIT_USAGE = 64
@@ -136,20 +140,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="P[,P…]",
         help=f"profiles to run ({', '.join(PROFILES)}); default: what the server offers",
     )
+    add_case_globs(select, listed="the cases")
+    add_run_options(parser)
+    return parser
+
+
+def add_case_globs(select: argparse._ArgumentGroup, *, listed: str) -> None:
+    """``--only``, ``--exclude`` and ``--list`` (which prints ``listed``), shared by the server
+    and client modes."""
     select.add_argument(
         "--only", action="append", default=[], metavar="GLOB", help="run only case IDs matching"
     )
     select.add_argument(
         "--exclude", action="append", default=[], metavar="GLOB", help="skip case IDs matching"
     )
-    select.add_argument("--list", action="store_true", help="list the cases and exit")
-    add_run_options(parser)
-    parser.set_defaults(budget="default")
-    return parser
+    select.add_argument("--list", action="store_true", help=f"list {listed} and exit")
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """The effort and results options, shared by the server and client modes."""
+    """The effort and results options (default budget: ``default``), shared by the server and
+    client modes; :func:`check_run_options` checks their values."""
     effort = parser.add_argument_group("effort")
     budget = effort.add_mutually_exclusive_group()
     budget.add_argument(
@@ -196,6 +206,20 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="leave transcripts out of the terminal summary",
     )
+    parser.set_defaults(budget="default")
+
+
+def check_run_options(args: argparse.Namespace) -> None:
+    """A :class:`ValueError` for a value of :func:`add_run_options`' options no run can take."""
+    if args.timeout <= 0:
+        raise ValueError("--timeout must be positive")
+
+
+def usage_error(parser: argparse.ArgumentParser, message: str) -> int:
+    """Print the usage and ``message`` as argparse does; the exit status of a usage error."""
+    parser.print_usage(sys.stderr)
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -203,8 +227,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     unknown = sorted(set(profiles or []) - set(PROFILES))
     if unknown:
         raise ValueError(f"unknown profile(s): {', '.join(unknown)} (known: {', '.join(PROFILES)})")
-    if args.timeout <= 0:
-        raise ValueError("--timeout must be positive")
+    check_run_options(args)
     if args.peer and not args.url:
         raise ValueError(
             "--peer names another node of the target's deployment: give the target's URL too"
@@ -222,7 +245,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             "(system, progress), which every subscriber of this server receives: point it at a "
             "test instance and add --test-instance to confirm"
         )
-    return RunConfig(
+    return with_run_options(
+        RunConfig,
+        args,
         url=args.url,
         sse_url=args.sse_url,
         publish_url=args.publish_url,
@@ -231,6 +256,17 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         other_token=args.other_token,
         max_detached_total=args.max_detached_total,
         profiles=profiles,
+        peers=tuple(args.peer),
+    )
+
+
+_Config = TypeVar("_Config", bound=RunOptions)
+
+
+def with_run_options(kind: type[_Config], args: argparse.Namespace, **fields: Any) -> _Config:
+    """A ``kind`` (server or client run config) of ``fields`` and the options every run takes
+    (:func:`add_case_globs`, :func:`add_run_options`), as ``args`` gives them."""
+    return kind(
         only=args.only,
         exclude=args.exclude,
         budget=args.budget,
@@ -238,7 +274,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         strict=args.strict,
         timeout=args.timeout,
         case_timeout=args.case_timeout,
-        peers=tuple(args.peer),
+        **fields,
     )
 
 
@@ -296,9 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = config_from_args(args)
     except ValueError as exc:
-        parser.print_usage(sys.stderr)
-        print(f"canaux-conformance: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_error(parser, str(exc))
     if args.budget not in BUDGETS:  # pragma: no cover - argparse only offers known budgets
         return EXIT_USAGE
     return run_and_report(

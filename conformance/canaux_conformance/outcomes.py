@@ -60,8 +60,11 @@ class CaseSkipped(Exception):
 class SuiteError(Exception):
     """The suite itself did something wrong, e.g. broke a limit the server announced.
 
-    Reported as ``error``: it says nothing about the server under test.
+    Reported as ``error``: it says nothing about the server under test. ``culprit`` says who
+    broke in the verdict's message (a subclass names another part of the set-up).
     """
+
+    culprit = "the suite broke"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

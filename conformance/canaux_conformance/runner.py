@@ -15,26 +15,27 @@ import asyncio
 import contextlib
 import fnmatch
 import itertools
-import secrets
 import time
 import traceback
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import httpx
 
 from canaux_conformance.audit import AuditFailure
 from canaux_conformance.cases import (
-    BUDGETS,
     PROFILES,
     Case,
     CaseContext,
     all_cases,
+    budget_named,
     load_suites,
     new_run_id,
     requirement_for,
+    run_seed,
 )
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped, SuiteError, Verdict
 from canaux_conformance.results import CaseResult, RunResult, requirement_index
@@ -43,15 +44,21 @@ from canaux_conformance.wire import HandshakeRefused, RawClient, Transcript
 
 __all__ = [
     "NO_PEER",
+    "Judged",
+    "Judgement",
     "Progress",
     "RunConfig",
+    "RunOptions",
     "broken_suite",
     "case_result",
+    "case_seed",
     "is_must",
+    "judge",
     "probe",
     "run",
     "run_case",
     "run_cases",
+    "run_each",
     "select_cases",
 ]
 
@@ -61,9 +68,25 @@ NO_PEER = "no peer given (--peer: the URL of another node of the same deployment
 "not checked: no peer given", which neither fails nor makes the run incomplete."""
 
 
+@dataclass(kw_only=True)
+class RunOptions:
+    """What server and client runs are both given: the case selection, the effort and the
+    strictness (the CLI's ``--only``/``--exclude`` and run options); keyword-only."""
+
+    only: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    budget: str = "default"
+    seed: int | None = None
+    strict: bool = False
+    timeout: float = 5.0
+    """Seconds for one wait (a reply, an event, a close, an adapter message)."""
+    case_timeout: float | None = None
+    """Seconds one case may take; ``None``: the budget's default."""
+
+
 @dataclass
-class RunConfig:
-    """Everything a run needs; the CLI fills it from its options."""
+class RunConfig(RunOptions):
+    """Everything a server run needs; the CLI fills it from its options."""
 
     url: str | None = None
     sse_url: str | None = None
@@ -76,15 +99,6 @@ class RunConfig:
     unknown (read from ``server_args`` when the suite starts the reference itself)."""
     profiles: Sequence[str] | None = None
     """``None``: the profiles the welcome implies, plus sse/legacy when their endpoints answer."""
-    only: Sequence[str] = ()
-    exclude: Sequence[str] = ()
-    budget: str = "default"
-    seed: int | None = None
-    strict: bool = False
-    timeout: float = 5.0
-    """Seconds for one wait (a reply, an event, a close)."""
-    case_timeout: float | None = None
-    """Seconds one case may take; ``None``: the budget's default."""
     server_args: Sequence[str] | None = None
     """Options for the reference server started when ``url`` is ``None``."""
     peers: Sequence[str] = ()
@@ -312,8 +326,9 @@ def is_must(case: Case, requirement: str) -> bool:
     return case.level == "MUST" and level == "MUST"
 
 
-def _case_seed(seed: int, case_id: str) -> int:
-    # Each case gets its own stream, stable for a given run seed and case ID.
+def case_seed(seed: int, case_id: str) -> int:
+    """The seed of case ``case_id`` in a run of seed ``seed`` (server and client runs): each
+    case gets its own stream, stable for a given run seed and case ID."""
     return (seed ^ zlib.crc32(case_id.encode())) & 0xFFFFFFFF
 
 
@@ -325,14 +340,75 @@ def _audit_finding(ctx: CaseContext, failure: CaseFailed) -> CaseFailed | None:
     return next((v for v in found if isinstance(v, AuditFailure)), None)
 
 
-async def run_case(case: Case, ctx: CaseContext, *, case_timeout: float) -> CaseResult:
-    """Run one case and derive its verdict."""
-    started = time.perf_counter()
-    verdict = Verdict.PASS
-    message = ""
+class Judged(Protocol):
+    """What :func:`judge` needs of a case's context (a server or a client case's)."""
+
+    @property
+    def transcript(self) -> Transcript: ...
+
+    def check(self) -> None:
+        """Raise the first finding no wait has raised yet."""
+
+    async def aclose(self) -> None:
+        """Close everything the case opened."""
+
+
+@dataclass
+class Judgement:
+    """How one case ended: its verdict and what explains it, before it becomes a result."""
+
+    started: float
+    """``time.perf_counter()`` when the case began."""
+    verdict: Verdict = Verdict.PASS
+    message: str = ""
     requirement: str | None = None
     trace: str | None = None
-    applicable = True
+    applicable: bool = True
+
+    def failed(self, case: Case, failure: CaseFailed) -> None:
+        """The case broke ``failure``'s requirement: fail (a MUST) or non-strict."""
+        self.requirement = requirement_for(failure, case)
+        self.message = failure.message
+        self.verdict = Verdict.FAIL if is_must(case, self.requirement) else Verdict.NON_STRICT
+
+    def error(self, message: str) -> None:
+        """The suite (or the set-up) broke, not the party under test."""
+        self.verdict = Verdict.ERROR
+        self.message = message
+        self.trace = traceback.format_exc()
+
+    def result(self, case: Case, transcript: Transcript) -> CaseResult:
+        return case_result(
+            case,
+            self.verdict,
+            message=self.message,
+            requirement=self.requirement,
+            started=self.started,
+            transcript=transcript,
+            trace=self.trace,
+            applicable=self.applicable,
+        )
+
+
+async def judge(
+    case: Case,
+    ctx: Judged,
+    *,
+    case_timeout: float,
+    close_within: float,
+    party: str,
+    root_cause: Callable[[CaseFailed], CaseFailed | None],
+    recheck_skipped: bool = False,
+) -> Judgement:
+    """Run ``case`` on ``ctx`` within ``case_timeout`` seconds, close what it opened (within
+    ``close_within``), and derive its verdict (a server or a client case).
+
+    ``party``: who is under test (``"server"``, ``"client"``), named when the suite broke
+    instead. ``root_cause``: the finding that explains a failure better than the failure itself
+    (a frame the audit rejected, which the case then never saw), if any. ``recheck_skipped``:
+    a finding seen before a skip still fails the case.
+    """
+    judged = Judgement(started=time.perf_counter())
     try:
         try:
             async with asyncio.timeout(case_timeout):
@@ -340,59 +416,59 @@ async def run_case(case: Case, ctx: CaseContext, *, case_timeout: float) -> Case
                 ctx.check()  # a late invalid frame still counts
         finally:
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(ctx.timeout * 2):
+                async with asyncio.timeout(close_within):
                     await ctx.aclose()
-        ctx.check()  # the stream audit: frames that arrived while the connections closed
+        ctx.check()  # the audit: frames that arrived while the connections closed
     except CaseFailed as failure:
-        # A frame the stream audit rejected is the root cause: the case usually failed because
-        # that frame never reached it (audit.py).
-        failure = _audit_finding(ctx, failure) or failure
-        requirement = requirement_for(failure, case)
-        message = failure.message
-        verdict = Verdict.FAIL if is_must(case, requirement) else Verdict.NON_STRICT
+        # A frame the audit rejected is the root cause: the case usually failed because that
+        # frame never reached it (audit.py).
+        judged.failed(case, root_cause(failure) or failure)
     except CaseSkipped as skipped:
-        verdict, message, applicable = Verdict.SKIPPED, skipped.reason, skipped.applicable
-        try:
-            ctx.check()  # a leak seen before the skip still fails the case (audit.py)
-        except CaseFailed as failure:
-            requirement = requirement_for(failure, case)
-            message = failure.message
-            verdict = Verdict.FAIL if is_must(case, requirement) else Verdict.NON_STRICT
+        judged.verdict, judged.message = Verdict.SKIPPED, skipped.reason
+        judged.applicable = skipped.applicable
+        if recheck_skipped:
+            try:
+                ctx.check()  # a leak seen before the skip still fails the case (audit.py)
+            except CaseFailed as failure:
+                judged.failed(case, failure)
     except SuiteError as exc:
-        # The suite's own mistake (e.g. it broke a limit the server announced): not a finding.
-        verdict = Verdict.ERROR
-        message = f"the suite broke, not the server: {exc.message}"
-        trace = traceback.format_exc()
+        # The suite's own mistake (e.g. it broke a limit the server announced), or its set-up's
+        # (an adapter that broke its protocol): not a finding.
+        judged.error(f"{exc.culprit}, not the {party}: {exc.message}")
     except TimeoutError:
-        verdict = Verdict.ERROR
-        message = f"the case did not finish within its {case_timeout:g}s budget"
-        trace = traceback.format_exc()
+        judged.error(f"the case did not finish within its {case_timeout:g}s budget")
     except Exception as exc:
-        verdict = Verdict.ERROR
-        message = f"the suite broke: {type(exc).__name__}: {exc}"
-        trace = traceback.format_exc()
-    return case_result(
+        judged.error(f"the suite broke: {type(exc).__name__}: {exc}")
+    return judged
+
+
+async def run_case(case: Case, ctx: CaseContext, *, case_timeout: float) -> CaseResult:
+    """Run one server case and derive its verdict."""
+    judged = await judge(
         case,
-        verdict,
-        message=message,
-        requirement=requirement,
-        started=started,
-        transcript=ctx.transcript,
-        trace=trace,
-        applicable=applicable,
+        ctx,
+        case_timeout=case_timeout,
+        close_within=ctx.timeout * 2,
+        party="server",
+        root_cause=lambda failure: _audit_finding(ctx, failure),
+        recheck_skipped=True,
     )
+    return judged.result(case, ctx.transcript)
 
 
-async def run_cases(
+async def run_each(
     cases: Sequence[Case],
+    run_one: Callable[[Case], Awaitable[CaseResult]],
     *,
-    make_context: Callable[[Case], CaseContext],
-    case_timeout: Callable[[Case], float],
     skip: Callable[[Case], str | None] = lambda _: None,
     unchecked: Callable[[Case], str | None] = lambda _: None,
     progress: Progress | None = None,
+    at_once: int | None = None,
+    waiting_first: bool = False,
 ) -> list[CaseResult]:
-    """Run ``cases``: waiting ones in the background, the rest one after another.
+    """Run ``cases`` with ``run_one`` (server or client cases): the waiting ones
+    (:attr:`Case.waits`) alongside each other, at most ``at_once`` of them at a time (no bound
+    when ``None``), the rest one after another, meanwhile or (``waiting_first``) after them.
 
     ``skip``: why a case's profile is not tested (skipped). ``unchecked``: why the run
     cannot run a case at all (it needs a second node and no peer was given): skipped too,
@@ -401,6 +477,7 @@ async def run_cases(
     """
     progress = progress or Progress()
     results: dict[str, CaseResult] = {}
+    gate = asyncio.Semaphore(at_once) if at_once is not None else None
 
     async def one(case: Case) -> None:
         progress.case_started(case)
@@ -414,12 +491,21 @@ async def run_cases(
                 unchecked=missing is not None,
             )  # fmt: skip
         else:
-            result = await run_case(case, make_context(case), case_timeout=case_timeout(case))
+            result = await run_one(case)
         results[case.id] = result
         progress.case_finished(result)
 
-    background = [asyncio.create_task(one(c)) for c in cases if c.waits]
+    async def waiting(case: Case) -> None:
+        if gate is None:
+            await one(case)
+            return
+        async with gate:
+            await one(case)
+
+    background = [asyncio.create_task(waiting(c)) for c in cases if c.waits]
     try:
+        if waiting_first:
+            await asyncio.gather(*background)
         for case in cases:
             if not case.waits:
                 await one(case)
@@ -430,14 +516,30 @@ async def run_cases(
     return [results[c.id] for c in cases if c.id in results]
 
 
+async def run_cases(
+    cases: Sequence[Case],
+    *,
+    make_context: Callable[[Case], CaseContext],
+    case_timeout: Callable[[Case], float],
+    skip: Callable[[Case], str | None] = lambda _: None,
+    unchecked: Callable[[Case], str | None] = lambda _: None,
+    progress: Progress | None = None,
+) -> list[CaseResult]:
+    """Run server ``cases`` (:func:`run_each` with :func:`run_case`): waiting ones in the
+    background, the rest one after another."""
+
+    async def run_one(case: Case) -> CaseResult:
+        return await run_case(case, make_context(case), case_timeout=case_timeout(case))
+
+    return await run_each(cases, run_one, skip=skip, unchecked=unchecked, progress=progress)
+
+
 async def run(config: RunConfig, *, progress: Progress | None = None) -> RunResult:
     """A whole run: start or reach the target, probe, select, run, collect."""
-    if config.budget not in BUDGETS:
-        raise ValueError(f"unknown budget {config.budget!r}; known: {', '.join(BUDGETS)}")
+    budget = budget_named(config.budget)
     if config.peers and config.url is None:
         raise ValueError("a peer is another node of the target's deployment: give the target URL")
-    budget = BUDGETS[config.budget]
-    seed = config.seed if config.seed is not None else secrets.randbelow(2**32)
+    seed = run_seed(config.seed)
     run_id = new_run_id()
     started = time.perf_counter()
     reference: ReferenceServer | None = None
@@ -505,7 +607,7 @@ async def run(config: RunConfig, *, progress: Progress | None = None) -> RunResu
                 target=target,
                 case_id=case.id,
                 run_id=run_id,
-                seed=_case_seed(seed, case.id),
+                seed=case_seed(seed, case.id),
                 budget=budget,
                 timeout=config.timeout,
                 server=server,
@@ -522,7 +624,7 @@ async def run(config: RunConfig, *, progress: Progress | None = None) -> RunResu
             return NO_PEER if case.nodes > len(target.nodes) else None
 
         def case_timeout(case: Case) -> float:
-            return config.case_timeout or case.timeout or budget.case_timeout
+            return budget.timeout_for(case, config.case_timeout)
 
         result.results = [broken_suite(name, trace) for name, trace in sorted(broken.items())]
         result.results += await run_cases(

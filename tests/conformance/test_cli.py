@@ -66,6 +66,12 @@ class TestOptions:
         assert main(["ws://h:1/ws", "--profile", "core,telepathy"]) == 64
         assert "telepathy" in capsys.readouterr().err
 
+    def test_a_timeout_that_is_not_positive_is_a_usage_error(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["ws://h:1/ws", "--timeout", "0"]) == 64
+        assert "canaux-conformance: error: --timeout must be positive" in capsys.readouterr().err
+
     def test_list_prints_every_case(self, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["--list", "--only", "HS-*"]) == 0
         lines = capsys.readouterr().out.splitlines()

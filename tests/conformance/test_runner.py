@@ -18,9 +18,17 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from canaux_conformance.cases import BUDGETS, Case, CaseContext, all_cases
-from canaux_conformance.outcomes import CaseFailed, CaseSkipped, Verdict
+from canaux_conformance.outcomes import CaseFailed, CaseSkipped, SuiteError, Verdict
 from canaux_conformance.results import CaseResult, requirement_index
-from canaux_conformance.runner import RunConfig, run, run_cases, select_cases
+from canaux_conformance.runner import (
+    RunConfig,
+    case_result,
+    judge,
+    run,
+    run_cases,
+    run_each,
+    select_cases,
+)
 from canaux_conformance.target import Target
 from canaux_conformance.wire import SUBPROTOCOL
 
@@ -138,6 +146,49 @@ class TestVerdicts:
         results = _bounded(_run([_case("T-BUSY", busy), _case("T-WAIT", waiting, waits=True)]))
         assert [r.verdict for r in results.values()] == [Verdict.PASS, Verdict.PASS]
         assert list(results) == ["T-BUSY", "T-WAIT"]  # reported in case order
+
+    def test_waiting_cases_first_a_few_at_a_time_then_the_rest_alone(self) -> None:
+        """The client runs' order (run_each(at_once=..., waiting_first=True))."""
+        running: list[str] = []
+        log: list[tuple[str, int]] = []
+        cases = [_case(f"T-W{i}", None, waits=True) for i in range(5)]
+        cases.insert(1, _case("T-ALONE", None))
+
+        async def run_one(case: Case) -> CaseResult:
+            running.append(case.id)
+            log.append((case.id, len(running)))
+            await asyncio.sleep(0.01)  # lets the other waiting cases start meanwhile
+            running.remove(case.id)
+            return case_result(case, Verdict.PASS)
+
+        results = _bounded(run_each(cases, run_one, at_once=2, waiting_first=True))
+        assert [r.id for r in results] == [c.id for c in cases]
+        assert max(n for _, n in log) == 2
+        assert log[-1] == ("T-ALONE", 1)
+
+
+class TestJudge:
+    def test_a_suite_error_names_its_culprit_and_the_party_under_test(self) -> None:
+        class SetUpError(SuiteError):
+            culprit = "the set-up broke"
+
+        async def breaks(ctx: CaseContext) -> None:
+            raise SetUpError("no adapter")
+
+        async def suite_breaks(ctx: CaseContext) -> None:
+            raise SuiteError("over the limit")
+
+        async def one(fn: Any) -> str:
+            ctx = CaseContext(target=Target.from_url("ws://127.0.0.1:9/ws"), timeout=1.0)
+            judged = await judge(
+                _case("T-JUDGE", fn), ctx, case_timeout=1.0, close_within=1.0, party="client",
+                root_cause=lambda _: None,
+            )  # fmt: skip
+            assert judged.verdict is Verdict.ERROR
+            return judged.message
+
+        assert _bounded(one(breaks)) == "the set-up broke, not the client: no adapter"
+        assert _bounded(one(suite_breaks)) == "the suite broke, not the client: over the limit"
 
 
 class TestRegistry:

@@ -55,6 +55,8 @@ _STDERR_KEPT = 64_000
 class AdapterError(SuiteError):
     """The adapter broke spec/client-adapter.md: the case is an error of the set-up."""
 
+    culprit = "the adapter broke its protocol"
+
 
 @dataclass(frozen=True)
 class Message:
@@ -270,30 +272,20 @@ class Adapter:
     async def wait_for(
         self, predicate: Callable[[Message], bool], *, timeout: float, what: str
     ) -> Message:
-        """The first message (already received or to come) matching ``predicate``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        seen = 0
-        while True:
-            for message in self.messages[seen:]:
-                if predicate(message):
-                    return message
-            seen = len(self.messages)
-            self.check()
-            if self._eof:
-                raise AdapterError(f"the adapter exited while the suite waited for {what}")
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AdapterError(f"the adapter wrote no {what} within {timeout:g}s")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await self._changed.wait()
+        """The first message (already received or to come) matching ``predicate``; an
+        :class:`AdapterError` when the adapter exits or writes none within ``timeout``."""
+        found = await self.observe(predicate, timeout=timeout)
+        if found is not None:
+            return found
+        if self._eof:
+            raise AdapterError(f"the adapter exited while the suite waited for {what}")
+        raise AdapterError(f"the adapter wrote no {what} within {timeout:g}s")
 
     async def observe(
         self, predicate: Callable[[Message], bool], *, timeout: float
     ) -> Message | None:
-        """Like :meth:`wait_for`, but ``None`` instead of an error when nothing comes in time."""
+        """Like :meth:`wait_for`, but ``None`` instead of an error when nothing comes in time
+        (or the adapter exits first)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         seen = 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from canaux_conformance.cases import LEVELS, PROFILES, Case, Level, load_suites
+from canaux_conformance.cases import LEVELS, PROFILES, Case, Level, load_suites, registrar
 from canaux_conformance.client.context import ClientCaseContext
 
 __all__ = [
@@ -54,16 +54,13 @@ def client_case(
     if level not in LEVELS or profile not in PROFILES:
         raise ValueError(f"client case {id}: bad level {level!r} or profile {profile!r}")
 
-    def register(fn: ClientCaseFn) -> ClientCaseFn:
-        existing = CLIENT_REGISTRY.get(id)
-        if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
-            raise ValueError(f"client case id {id!r} registered twice ({existing.fn.__module__})")
-        CLIENT_REGISTRY[id] = Case(
+    return registrar(
+        CLIENT_REGISTRY,
+        lambda fn: Case(
             id, tuple(requirements), level, profile, title, fn, timeout, waits=not timing
-        )
-        return fn
-
-    return register
+        ),
+        what="client case",
+    )
 
 
 def all_client_cases() -> list[Case]:

@@ -11,10 +11,17 @@ errored, or a requirement could not be checked), 64 on a usage error.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
-from canaux_conformance.cli import EXIT_USAGE, add_run_options, list_cases, run_and_report
+from canaux_conformance.cli import (
+    add_case_globs,
+    add_run_options,
+    check_run_options,
+    list_cases,
+    run_and_report,
+    usage_error,
+    with_run_options,
+)
 from canaux_conformance.client.runner import ClientRunConfig, run_client
 
 __all__ = ["build_client_parser", "client_main"]
@@ -46,16 +53,8 @@ def build_client_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    select = parser.add_argument_group("selection")
-    select.add_argument(
-        "--only", action="append", default=[], metavar="GLOB", help="run only case IDs matching"
-    )
-    select.add_argument(
-        "--exclude", action="append", default=[], metavar="GLOB", help="skip case IDs matching"
-    )
-    select.add_argument("--list", action="store_true", help="list the client cases and exit")
+    add_case_globs(parser.add_argument_group("selection"), listed="the client cases")
     add_run_options(parser)
-    parser.set_defaults(budget="default")
     return parser
 
 
@@ -77,20 +76,11 @@ def client_main(argv: Sequence[str]) -> int:
 
         list_cases(all_client_cases(), args.only, args.exclude)
         return 0
-    if args.timeout <= 0:
-        parser.print_usage(sys.stderr)
-        print("canaux-conformance client: error: --timeout must be positive", file=sys.stderr)
-        return EXIT_USAGE
-    config = ClientRunConfig(
-        argv=command or None,
-        only=args.only,
-        exclude=args.exclude,
-        budget=args.budget,
-        seed=args.seed,
-        strict=args.strict,
-        timeout=args.timeout,
-        case_timeout=args.case_timeout,
-    )
+    try:
+        check_run_options(args)
+    except ValueError as exc:
+        return usage_error(parser, str(exc))
+    config = with_run_options(ClientRunConfig, args, argv=command or None)
     return run_and_report(
         args,
         lambda progress: run_client(config, progress=progress),

@@ -11,28 +11,26 @@ the server mode's; an adapter that breaks its protocol gives ``error``, never ``
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import secrets
 import sys
 import time
-import traceback
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from canaux_conformance.cases import BUDGETS, Case, load_suites, new_run_id, requirement_for
+from canaux_conformance.cases import Case, budget_named, load_suites, new_run_id, run_seed
 from canaux_conformance.client.adapter import Adapter, AdapterError, AdapterInfo
 from canaux_conformance.client.cases import CLIENT_SUITES, all_client_cases
 from canaux_conformance.client.context import ClientCaseContext
-from canaux_conformance.outcomes import CaseFailed, CaseSkipped, SuiteError, Verdict
+from canaux_conformance.outcomes import Verdict
 from canaux_conformance.results import CaseResult, RunResult
 from canaux_conformance.runner import (
     Progress,
+    RunOptions,
     broken_suite,
-    case_result,
-    is_must,
+    case_seed,
+    judge,
+    run_each,
     select_cases,
 )
 from canaux_conformance.target import TargetError
@@ -57,18 +55,11 @@ _AT_ONCE = 3
 
 
 @dataclass
-class ClientRunConfig:
+class ClientRunConfig(RunOptions):
     """Everything a client run needs; the CLI fills it from its options."""
 
     argv: Sequence[str] | None = None
     """The adapter command; ``None``: :data:`REFERENCE_ADAPTER`."""
-    only: Sequence[str] = ()
-    exclude: Sequence[str] = ()
-    budget: str = "default"
-    seed: int | None = None
-    strict: bool = False
-    timeout: float = 5.0
-    case_timeout: float | None = None
 
     @property
     def command(self) -> tuple[str, ...]:
@@ -87,66 +78,23 @@ async def probe_adapter(argv: Sequence[str], timeout: float) -> AdapterInfo:
         await adapter.aclose()
 
 
-def _case_seed(seed: int, case_id: str) -> int:
-    return (seed ^ zlib.crc32(case_id.encode())) & 0xFFFFFFFF
-
-
 async def run_client_case(case: Case, ctx: ClientCaseContext, *, case_timeout: float) -> CaseResult:
-    """Run one client case and derive its verdict (as the server runner does)."""
-    started = time.perf_counter()
-    verdict = Verdict.PASS
-    message = ""
-    requirement: str | None = None
-    trace: str | None = None
-    applicable = True
-    try:
-        try:
-            async with asyncio.timeout(case_timeout):
-                await case.fn(ctx)
-                ctx.check()
-        finally:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(ctx.timeout * 3):
-                    await ctx.aclose()
-        ctx.check()  # frames that arrived while the case closed its connections
-    except AdapterError as exc:
-        verdict = Verdict.ERROR
-        message = f"the adapter broke its protocol, not the client: {exc.message}"
-        trace = traceback.format_exc()
-    except CaseFailed as failure:
-        # A frame the audit rejected is the root cause: the case often failed because of it.
-        failure = ctx.first_violation() or failure
-        requirement = requirement_for(failure, case)
-        message = failure.message
-        verdict = Verdict.FAIL if is_must(case, requirement) else Verdict.NON_STRICT
-    except CaseSkipped as skipped:
-        verdict, message, applicable = Verdict.SKIPPED, skipped.reason, skipped.applicable
-    except SuiteError as exc:
-        verdict = Verdict.ERROR
-        message = f"the suite broke, not the client: {exc.message}"
-        trace = traceback.format_exc()
-    except TimeoutError:
-        verdict = Verdict.ERROR
-        message = f"the case did not finish within its {case_timeout:g}s budget"
-        trace = traceback.format_exc()
-    except Exception as exc:
-        verdict = Verdict.ERROR
-        message = f"the suite broke: {type(exc).__name__}: {exc}"
-        trace = traceback.format_exc()
+    """Run one client case and derive its verdict (:func:`~canaux_conformance.runner.judge`,
+    as the server runner does); the adapter's stderr goes into the transcript of a case that
+    did not pass."""
+    judged = await judge(
+        case,
+        ctx,
+        case_timeout=case_timeout,
+        close_within=ctx.timeout * 3,
+        party="client",
+        root_cause=lambda _: ctx.first_violation(),
+    )
     stderr = ctx.stderr()
-    if stderr and verdict is not Verdict.PASS:
+    if stderr and judged.verdict is not Verdict.PASS:
         with contextlib.suppress(RuntimeError):
             ctx.transcript.note(stderr[-_STDERR_SHOWN:], client="adapter")
-    return case_result(
-        case,
-        verdict,
-        message=message,
-        requirement=requirement,
-        started=started,
-        transcript=ctx.transcript,
-        trace=trace,
-        applicable=applicable,
-    )
+    return judged.result(case, ctx.transcript)
 
 
 def profile_skip(case: Case, info: AdapterInfo) -> str | None:
@@ -162,11 +110,9 @@ def profile_skip(case: Case, info: AdapterInfo) -> str | None:
 
 async def run_client(config: ClientRunConfig, *, progress: Progress | None = None) -> RunResult:
     """A whole client run: probe the adapter, select the cases, run each with a fresh adapter."""
-    if config.budget not in BUDGETS:
-        raise ValueError(f"unknown budget {config.budget!r}; known: {', '.join(BUDGETS)}")
-    budget = BUDGETS[config.budget]
+    budget = budget_named(config.budget)
     progress = progress or Progress()
-    seed = config.seed if config.seed is not None else secrets.randbelow(2**32)
+    seed = run_seed(config.seed)
     started = time.perf_counter()
     argv = config.command
     info = await probe_adapter(argv, config.timeout)
@@ -200,37 +146,29 @@ async def run_client(config: ClientRunConfig, *, progress: Progress | None = Non
         broken_suite(name, trace, id_prefix="CL-SUITE-", what="client suite")
         for name, trace in sorted(broken.items())
     ]
-    outcomes: dict[str, CaseResult] = {}
-    gate = asyncio.Semaphore(_AT_ONCE)
 
-    async def one(case: Case) -> None:
-        progress.case_started(case)
-        reason = profile_skip(case, info)
-        if reason is not None:  # decided by ready: no adapter process is started for it
-            outcomes[case.id] = case_result(case, Verdict.SKIPPED, message=reason, applicable=False)
-            progress.case_finished(outcomes[case.id])
-            return
-        ctx = ClientCaseContext(
+    def make_context(case: Case) -> ClientCaseContext:
+        return ClientCaseContext(
             adapter_argv=argv,
             case_id=case.id,
-            seed=_case_seed(seed, case.id),
+            seed=case_seed(seed, case.id),
             budget=budget,
             timeout=config.timeout,
         )
-        timeout = config.case_timeout or case.timeout or budget.case_timeout
-        outcome = await run_client_case(case, ctx, case_timeout=timeout)
-        outcomes[case.id] = outcome
-        progress.case_finished(outcome)
 
-    async def gated(case: Case) -> None:
-        async with gate:
-            await one(case)
+    async def run_one(case: Case) -> CaseResult:
+        timeout = budget.timeout_for(case, config.case_timeout)
+        return await run_client_case(case, make_context(case), case_timeout=timeout)
 
-    # Cases that measure delays run alone, after the others (client_case(timing=True)).
-    await asyncio.gather(*(gated(c) for c in cases if c.waits))
-    for case in cases:
-        if not case.waits:
-            await one(case)
-    result.results += [outcomes[c.id] for c in cases]
+    # Cases that measure delays run alone, after the others (client_case(timing=True)); a case
+    # of a profile the adapter did not declare starts no adapter process (decided by ready).
+    result.results += await run_each(
+        cases,
+        run_one,
+        skip=lambda case: profile_skip(case, info),
+        progress=progress,
+        at_once=_AT_ONCE,
+        waiting_first=True,
+    )
     result.duration = time.perf_counter() - started
     return result

@@ -167,3 +167,18 @@ for line in sys.stdin:
             return adapter._process.returncode
 
         assert _run(scenario, _program(tmp_path, body)) != 0
+
+
+class TestWaitingForAMessage:
+    """``wait_for`` is ``observe`` that turns "nothing came" into an AdapterError saying why."""
+
+    def test_nothing_within_the_timeout(self, tmp_path: Path) -> None:
+        body = f"out({READY!r})\nsys.stdin.read()"
+
+        async def scenario(adapter: Adapter) -> None:
+            await adapter.start()
+            assert await adapter.observe(lambda m: m.kind == "ack", timeout=0.2) is None
+            await adapter.wait_for(lambda m: m.kind == "ack", timeout=0.2, what="ack")
+
+        with pytest.raises(AdapterError, match=r"wrote no ack within 0\.2s"):
+            _run(scenario, _program(tmp_path, body))

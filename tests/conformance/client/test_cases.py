@@ -39,3 +39,13 @@ def test_client_cases_are_not_server_cases() -> None:
 def test_a_client_case_id_must_say_it_is_one() -> None:
     with pytest.raises(ValueError, match="must start with 'CL-'"):
         client_case(id="HS-99", requirements=("CLIENT-1",), title="x")
+
+
+def test_another_function_under_a_taken_client_case_id_is_refused() -> None:
+    taken = all_client_cases()[0]
+
+    async def impostor(ctx: object) -> None:
+        """Not the registered case."""
+
+    with pytest.raises(ValueError, match=f"client case id '{taken.id}' registered twice"):
+        client_case(id=taken.id, requirements=("CLIENT-1",), title="x")(impostor)

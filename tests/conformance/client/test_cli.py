@@ -49,3 +49,9 @@ def test_the_server_mode_help_points_to_the_client_mode() -> None:
         check=False,
     )
     assert "canaux-conformance client" in result.stdout
+
+
+def test_a_timeout_that_is_not_positive_is_a_usage_error_as_in_server_mode() -> None:
+    result = _cli("--timeout", "0")
+    assert result.returncode == 64
+    assert "canaux-conformance client: error: --timeout must be positive" in result.stderr
