@@ -298,8 +298,8 @@ class CaseContext:
     ) -> RawClient:
         """Open a WebSocket (no hello yet); closed by the runner when the case ends.
 
-        ``legacy``: a legacy endpoint (§12), frames checked against legacy.json. ``node``:
-        which node of the deployment (0: the target, 1.. its ``--peer`` URLs).
+        ``legacy``: a legacy endpoint (spec legacy.md), frames checked against legacy.json.
+        ``node``: which node of the deployment (0: the target, 1.. its ``--peer`` URLs).
         """
         name = name or chr(ord("A") + len(self.clients) % 26)
         target_url = url or self.target.node_url(node)
@@ -308,7 +308,7 @@ class CaseContext:
             and self.target.token
             and not any(key.lower() == "authorization" for key in (headers or {}))
         ):
-            # A legacy connection's identity is its HTTP credentials (spec §12).
+            # A legacy connection's identity is its HTTP credentials (spec legacy.md).
             headers = {**(headers or {}), "Authorization": f"Bearer {self.target.token}"}
         if via is not None:
             target_url = via.url(target_url)
@@ -365,7 +365,7 @@ class CaseContext:
         self.proxies.append(proxy)
         return await proxy.start()
 
-    # ----------------------------------------------------------------- HTTP publish (§13)
+    # ----------------------------------------------------------------- HTTP publish
 
     async def http_publish(self, channel: str, data: Any) -> httpx.Response:
         """``POST`` to the publish URL (skips the case when there is none)."""

@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--sse-url", help="SSE endpoint (default: <base>/events when it answers)")
     target.add_argument(
         "--publish-url",
-        help="HTTP publish endpoint (POST /publish, §13), to drive system/progress channels",
+        help="HTTP publish endpoint (POST /publish, spec http-publish.md), to drive the "
+        "system/progress channels",
     )
     target.add_argument("--publish-token", help="bearer token for --publish-url")
     target.add_argument(

@@ -1,4 +1,5 @@
-"""The suite's model of delivery: what each session must receive, checked event by event (§5-§7).
+"""The suite's model of delivery: what each session must receive, checked event by event
+(spec operations.md, delivery.md, resume.md).
 
 :class:`DeliveryModel` records the publishes on ``conformance.*`` channels, the subscriptions and
 the resumes of every session the state machine drives, and checks each received event against
@@ -64,7 +65,7 @@ class MissingEvents(CaseFailed):
 
 
 class DeliveryModel:
-    """Expected deliveries of ``conformance.*`` publishes, per session (§6, CONF-1).
+    """Expected deliveries of ``conformance.*`` publishes, per session (DELIVERY-2, CONF-1).
 
     Pure: no I/O, no clock. :meth:`on_event` raises :class:`CaseFailed` naming the requirement
     an event breaks.

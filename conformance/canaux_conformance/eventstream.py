@@ -1,4 +1,4 @@
-"""An SSE reader for the suite: ``GET /events`` read message by message (spec §11).
+"""An SSE reader for the suite: ``GET /events`` read message by message (spec sse.md).
 
 The suite parses text/event-stream itself (the HTML standard's format: ``event:``, ``id:`` and
 ``data:`` fields, comment lines starting with ``:``, a blank line dispatching a message) so

@@ -1,4 +1,5 @@
-"""Equality and interoperability of decoded JSON values, as the delivery checks need them (§6).
+"""Equality and interoperability of decoded JSON values, as the delivery checks need them
+(JSON-equal: spec index.md "Notational conventions").
 
 ``json_equal`` compares the way JSON means (``1`` and ``1.0`` are one number, ``true`` is not
 ``1``); ``interoperable`` says whether a value survives every implementation exactly (RFC 8259

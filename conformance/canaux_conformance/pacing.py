@@ -1,4 +1,5 @@
-"""Pacing a client within the token bucket its server announced (spec §9 LIMIT-3, LIMIT-8)."""
+"""Pacing a client within the token bucket its server announced (spec limits.md "Rate",
+LIMIT-3, LIMIT-8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A loopback TCP proxy that injects real network faults (spec §7 resume, §8 heartbeat, §9).
+"""A loopback TCP proxy that injects real network faults (spec resume.md, heartbeat.md, limits.md).
 
 A polite WebSocket close is not a network failure. To test resume and heartbeat honestly the
 suite puts :class:`FaultProxy` between a client and the server and then:

@@ -1,4 +1,4 @@
-"""The suite's own model of the ``playqueue`` channel (spec §10 "playqueue", QUEUE-1..3).
+"""The suite's own model of the ``playqueue`` channel (standard-channels.md, QUEUE-1..3).
 
 The conformance suite never trusts the server's arithmetic: every ``state`` event the
 server broadcasts is compared with what this model computes from the same commands.

@@ -1,4 +1,4 @@
-"""What a resume request must get, from the limits the server announced (§7 RESUME-2, §9 LIMIT-5).
+"""What a resume request must get, from the limits the server announced (RESUME-2, LIMIT-5).
 
 RESUME-2 says when a server MUST resume a session (``resumed: true``) and when it MUST NOT:
 the session is still within its window (``limits.resume_window_ms``, counted from the detach),

@@ -193,7 +193,7 @@ async def _probe_peers(target: Target, server: ServerInfo | None, timeout: float
 
 
 def _credentials(target: Target) -> dict[str, str]:
-    """The HTTP credentials of the run's identity (SSE and legacy endpoints, spec §11, §12)."""
+    """The HTTP credentials of the run's identity (SSE and legacy endpoints: sse.md, legacy.md)."""
     return {"Authorization": f"Bearer {target.token}"} if target.token else {}
 
 

@@ -66,9 +66,10 @@ def host_port(ws_url: str) -> tuple[str, int]:
 def derive_urls(ws_url: str) -> dict[str, str]:
     """The other endpoints of a server, assuming the standard layout next to its ``/ws`` path.
 
-    ``ws://h:p/prefix/ws`` gives ``http://h:p/prefix/events`` (SSE, §11), ``/prefix/publish``
-    (§13), ``/prefix/health``, and the legacy ``ws://h:p/prefix/ws/chat`` and ``/prefix/api/ws``
-    (§12). A mounted server (``app.mount("/canaux", …)``) keeps its prefix.
+    ``ws://h:p/prefix/ws`` gives ``http://h:p/prefix/events`` (SSE, spec sse.md),
+    ``/prefix/publish`` (http-publish.md), ``/prefix/health``, and the legacy
+    ``ws://h:p/prefix/ws/chat`` and ``/prefix/api/ws`` (legacy.md). A mounted server
+    (``app.mount("/canaux", …)``) keeps its prefix.
     """
     parts = urlsplit(ws_url)
     if parts.scheme not in ("ws", "wss"):
@@ -100,7 +101,7 @@ class Target:
     legacy_chat_url: str | None = None
     legacy_system_url: str | None = None
     token: str | None = None
-    """``hello.token`` for the suite's clients (an identity; §15)."""
+    """``hello.token`` for the suite's clients (an identity: spec security.md, SECURITY-2)."""
     other_token: str | None = None
     """A second identity, for the SECURITY-2 cases (resume under another identity)."""
     max_detached_total: int | None = None
@@ -164,7 +165,8 @@ class Target:
 
 @dataclass(frozen=True)
 class ServerInfo:
-    """What the server announced in a ``welcome`` (heartbeat, limits, catalogue; §2, §9)."""
+    """What the server announced in a ``welcome`` (heartbeat, limits, catalogue: spec handshake.md
+    "Welcome")."""
 
     welcome: Mapping[str, Any]
 

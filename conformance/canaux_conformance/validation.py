@@ -1,4 +1,5 @@
-"""Schema checks of what a server sends: frames (frame.json), channel data, legacy frames (§3, §12).
+"""Schema checks of what a server sends: frames (frame.json), channel data, legacy frames
+(spec frames.md, legacy.md).
 
 Every frame a run receives is checked, so the verdict comes from jsonschema-rs's compiled
 validators, whose regular expressions are ECMA-262's as the specification says (Python's
@@ -23,7 +24,7 @@ import canaux_schemas
 __all__ = ["SERVER_FRAME_TYPES", "FrameValidator", "catalogue_entry", "shared_validator"]
 
 SERVER_FRAME_TYPES = ("welcome", "ack", "error", "event", "ping", "pong")
-"""The frames a server sends (spec §3)."""
+"""The frames a server sends (spec frames.md)."""
 
 
 def catalogue_entry(
@@ -104,7 +105,7 @@ class FrameValidator:
         return self._by_type[kind].error(frame) or error
 
     def legacy_error(self, frame: Any) -> str | None:
-        """Why ``frame`` is not a valid legacy server frame (§12), or ``None`` if it is."""
+        """Why ``frame`` is not a valid legacy server frame (legacy.md), or ``None`` if it is."""
         return self._legacy.error(frame)
 
     def _data_validator(self, schema_id: str) -> _Checked | None:

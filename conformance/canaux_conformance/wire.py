@@ -1,4 +1,5 @@
-"""Raw Canaux frames over a WebSocket, checked against the schemas (spec §1, §3, Conformance).
+"""Raw Canaux frames over a WebSocket, checked against the schemas (spec transport.md,
+frames.md, index.md "Conformance").
 
 :class:`RawClient` is the suite's only way to talk to a server over WebSocket. It sends
 whatever a case asks for, byte for byte, and checks EVERY frame it receives: it must be a
@@ -139,7 +140,7 @@ class RawClient:
     ) -> None:
         self.url = url
         self.legacy = legacy
-        """A legacy endpoint (§12): frames are ``{"channel", "data"}``, checked by legacy.json."""
+        """A legacy endpoint (legacy.md): frames ``{"channel", "data"}``, checked by legacy.json."""
         self.name = name
         self.transcript = transcript if transcript is not None else Transcript()
         self.subprotocols = subprotocols

@@ -1,4 +1,4 @@
-"""A scripted SSE endpoint: the suite plays the server side of the SSE binding (spec §13).
+"""A scripted SSE endpoint: the suite plays the server side of the SSE binding (spec sse.md).
 
 :class:`ScriptedSSEServer` listens on 127.0.0.1, port 0, and answers every ``GET`` with status
 200 and ``text/event-stream``; each request becomes an :class:`SSEStream` handed to the case in

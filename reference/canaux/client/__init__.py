@@ -1,8 +1,9 @@
-"""The Canaux client: many channels over one WebSocket that repairs itself (spec §16).
+"""The Canaux client: many channels over one WebSocket that repairs itself (spec client.md).
 
 - :class:`Client` — handlers per channel, ``send`` with acks, reconnect/resume.
-- :class:`SSEReader` — read-only streams over Server-Sent Events (§13).
-- :class:`CentralWebSocketService`, :class:`WebSocketService` — the legacy names (§14).
+- :class:`SSEReader` — read-only streams over Server-Sent Events (sse.md).
+- :class:`CentralWebSocketService`, :class:`WebSocketService` — the legacy names (legacy.md
+  "Client library names").
 """
 
 from canaux.client.client import SUBPROTOCOL, Client, ClientState, ResetCallback, StateCallback

@@ -1,4 +1,5 @@
-"""The asyncio Canaux client: one WebSocket for every channel (spec §7, §8, §16).
+"""The asyncio Canaux client: one WebSocket for every channel (spec resume.md,
+heartbeat.md, client.md).
 
 :class:`Client` wraps the sans-I/O :class:`~canaux.protocol.client.ClientConnection` with a
 socket from ``websockets``. It reconnects forever with full-jitter backoff (CLIENT-1) whose
@@ -452,7 +453,7 @@ class Client:
                 subprotocols=[SUBPROTOCOL],
                 open_timeout=self._open_timeout,
                 close_timeout=self._close_timeout,
-                # The protocol has its own heartbeat (§8); websockets' would double it.
+                # The protocol has its own heartbeat (heartbeat.md); websockets' would double it.
                 ping_interval=None,
                 max_size=self._max_size,
             )

@@ -1,4 +1,4 @@
-"""The names applications used before Canaux, kept working (design note; spec §14 "Legacy").
+"""The names applications used before Canaux, kept working (design note; spec legacy.md).
 
 ``CentralWebSocketService`` and ``WebSocketService`` keep the API of the original design note
 (``register_handler(channel, fn)``, ``await connect()``, ``await send(channel, data)``) on top
@@ -44,7 +44,7 @@ MOUNT_PATH_ENV = "CANAUX_MOUNT_PATH"
 DEFAULT_WS_URL = "ws://localhost:8001/ws"
 DEFAULT_SSE_URL = "http://localhost:8001/events"
 
-# The single-purpose endpoints of the old services (§14). They speak the legacy framing, not
+# The single-purpose endpoints of the old services (legacy.md). They speak the legacy framing, not
 # canaux.v1, so a WS_URL still naming one of them is redirected to the multiplexed endpoint.
 _LEGACY_WS_PATHS = ("/api/ws", "/ws/chat")
 # The old SSE path of the design note's SSE_URL; the reference serves it as an alias of /events.

@@ -1,4 +1,5 @@
-"""Exceptions raised by the Canaux client (spec §5 "Operations", §12 "Registries", §16).
+"""Exceptions raised by the Canaux client (spec operations.md, error-codes.md,
+client.md).
 
 Their root is :class:`~canaux.protocol.errors.CanauxError` (the whole tree is drawn there)::
 
@@ -33,7 +34,7 @@ class ClientError(CanauxError):
 
 
 class PublishRejected(ClientError):
-    """The server refused a publish (OPS-1): ``code`` comes from the error registry (§12)."""
+    """The server refused a publish (OPS-1): ``code`` is from the registry (error-codes.md)."""
 
     def __init__(
         self,

@@ -1,4 +1,5 @@
-"""Application callbacks of the client: per-channel handlers and their dispatch (spec §6, §16).
+"""Application callbacks of the client: per-channel handlers and their dispatch (spec
+delivery.md, client.md).
 
 Callbacks may be plain functions or coroutine functions. They run one at a time, in the
 order their events arrived, on a task of their own: a handler may ``await client.send(...)``

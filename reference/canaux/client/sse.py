@@ -1,4 +1,4 @@
-"""Read-only Canaux over Server-Sent Events (spec §13 "SSE binding", §16).
+"""Read-only Canaux over Server-Sent Events (spec sse.md, client.md).
 
 :class:`SSEReader` streams ``GET /events?channels=a,b`` with httpx, parses
 ``text/event-stream``, and yields each ``event`` frame exactly once and in order. When the

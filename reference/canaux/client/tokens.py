@@ -1,4 +1,4 @@
-"""Credentials for each connection: a fixed token or a token provider (spec §16, CLIENT-10).
+"""Credentials for each connection: a fixed token or a token provider (spec client.md, CLIENT-10).
 
 A provider is a callable, plain or async, that returns the token to present (or ``None``). The
 client calls it before EVERY connection it opens, so a reconnection (after a drop, a server

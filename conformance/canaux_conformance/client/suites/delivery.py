@@ -1,4 +1,4 @@
-"""Client cases: what the application is given of the event stream (spec §6, Client behaviour)."""
+"""Client cases: what the application is given of the event stream (spec delivery.md, client.md)."""
 
 from __future__ import annotations
 

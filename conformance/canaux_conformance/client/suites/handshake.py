@@ -1,4 +1,4 @@
-"""Client cases: the opening handshake and hello (spec §1 Transport, §2 Handshake)."""
+"""Client cases: the opening handshake and hello (spec transport.md, handshake.md)."""
 
 from __future__ import annotations
 

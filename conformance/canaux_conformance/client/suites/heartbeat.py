@@ -1,4 +1,4 @@
-"""Client cases: ping, pong and a silent server (spec §8 Heartbeat)."""
+"""Client cases: ping, pong and a silent server (spec heartbeat.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Client cases: answers to the application's requests and the frame limit (spec §5, §9)."""
+"""Client cases: answers to the application's requests and the frame limit (spec operations.md,
+limits.md)."""
 
 from __future__ import annotations
 

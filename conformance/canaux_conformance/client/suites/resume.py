@@ -1,4 +1,4 @@
-"""Client cases: coming back after a drop (spec §7 Resume, Client behaviour "Resuming")."""
+"""Client cases: coming back after a drop (spec resume.md, client.md "Resuming")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Client cases: SSE clients (spec §13 "Server-Sent Events binding", issue 12 item 7).
+"""Client cases: SSE clients (spec sse.md, issue 12 item 7).
 
 The suite serves the SSE binding itself (:mod:`canaux_conformance.client.sse_server`) and asks
 the adapter for a read-only stream with the optional ``sse`` command; an adapter without one

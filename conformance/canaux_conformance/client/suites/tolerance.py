@@ -1,4 +1,4 @@
-"""Client cases: what a client must accept from a server (spec §1 Transport, §8 Heartbeat)."""
+"""Client cases: what a client must accept from a server (spec transport.md, heartbeat.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Client cases: malformed server messages (spec §1 Transport)."""
+"""Client cases: malformed server messages (spec transport.md)."""
 
 from __future__ import annotations
 
