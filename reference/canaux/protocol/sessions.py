@@ -414,17 +414,26 @@ class ServerSessions(Generic[Sink]):
         and the session leaves this process (it is discarded here, see
         :meth:`take_discarded`).
 
-        ``None`` (the session stays here) unless it is detached and has no work under way: a
-        chat reply still streaming, or a request whose effect has not been committed,
-        belongs to this process until it ends.
+        ``None`` (the session stays here) unless it is detached and has no request whose
+        effect has not been committed: that belongs to this process until it is. Work still
+        running for it (a chat reply streaming) goes on here when the session's own events
+        are routed through a shared stream (:meth:`route_emits`): the rest of the reply
+        reaches the session wherever it is resumed; otherwise the session stays too.
         """
-        if session._carrier is not None or session.discarded:
-            return None
-        if session._in_flight or any(not r.done() for r in session._requests):
+        if session._carrier is not None or session.discarded or not self._movable(session):
             return None
         snapshot = self._snapshot(session)
+        # Not cancelled by the discard: what it emits takes the shared stream to the session.
+        session._requests = []
         self.discard(session)
         return snapshot
+
+    @staticmethod
+    def _movable(session: ServerSession) -> bool:
+        if session._in_flight:
+            return False
+        running = any(not r.done() for r in session._requests)
+        return not running or session._route is not None
 
     def checkpoint(self, session: ServerSession) -> dict[str, Any] | None:
         """The snapshot of a session that stays here (attached, or detached with work under
@@ -440,11 +449,9 @@ class ServerSessions(Generic[Sink]):
         """Another process resumes this ATTACHED session [RESUME-4]: the session leaves its
         connection and this process (as :meth:`export`); returns the connection, which the
         door closes with 4411, and the snapshot. ``None`` (nothing changes) when it is not
-        attached or has work under way."""
+        attached or cannot move (see :meth:`export`)."""
         carrier = session._carrier
-        if carrier is None or session._in_flight:
-            return None
-        if any(not r.done() for r in session._requests):
+        if carrier is None or not self._movable(session):
             return None
         session._carrier = None
         session._state.detach(now)

@@ -58,8 +58,8 @@ logger = logging.getLogger("canaux.server.sessions")
 HANDOVER_TIMEOUT_S = 10.0
 """Longest a resume waits for the process holding its session to store it [RESUME-4], while
 that process is alive and still holds it (it answers at once when it will not hand it over:
-work under way). A busy process may take seconds to store the sessions of a reconnect storm;
-giving up sooner answered ``resumed: false`` for sessions that were not gone. 10 s is the
+a request under way). A busy process may take seconds to store the sessions of a reconnect
+storm; giving up sooner answered ``resumed: false`` for sessions that were not gone. 10 s is the
 ceiling HANDSHAKE-12 puts on a server's hello timeout: the longest either side of a handshake
 is expected to wait for the other's next frame."""
 

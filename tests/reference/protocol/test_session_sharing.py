@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from canaux.protocol import frames
 from canaux.protocol.channels import Catalogue
 from canaux.protocol.limits import Limits
@@ -65,6 +67,42 @@ class TestExport:
         sessions.detach(session, carrier, 1.0)
         assert sessions.export(session) is None
         assert sessions.get(session.id) is session
+
+    @pytest.mark.parametrize("routed", [False, True])
+    def test_a_running_chat_reply_moves_with_the_session_only_if_its_events_are_routed(
+        self, routed: bool
+    ) -> None:
+        """A chat reply streaming (running work, no request under way) keeps its session here
+        unless the session's own events go through a shared stream: then the session leaves
+        and the work goes on, not cancelled, its events taking that stream (spec "Clusters")."""
+        sessions: ServerSessions[Carrier] = ServerSessions(LIMITS)
+        carrier = Carrier()
+        session = sessions.get(subscribed_session(sessions, carrier))
+        assert session is not None
+        reply = Work()
+        session.track(reply)
+        sent: list[tuple[str, str, str]] = []
+        if routed:
+            sessions.route_emits(session, lambda *event: sent.append(event))
+        sessions.detach(session, carrier, 1.0)
+        snapshot = sessions.export(session)
+        assert (snapshot is not None) is routed
+        assert not reply.cancelled
+        if routed:
+            session.emit("chat", {"type": "done"})  # after it left: through the stream
+            assert sent == [(session.id, "chat", '{"type":"done"}')]
+
+
+class Work:
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self, msg: object | None = None) -> bool:
+        self.cancelled = True
+        return True
+
+    def done(self) -> bool:
+        return False
 
 
 class TestAdopt:

@@ -480,6 +480,40 @@ class TestSharedSessions:
                 async with session(node, token=token, resume=resume) as (_, welcome):
                     assert welcome["resumed"] is (n > 0), (n, welcome)
 
+    async def test_a_chat_reply_still_streaming_follows_its_session_to_the_other_node(
+        self, redis_url: str
+    ) -> None:
+        """A takeover on node B while node A streams a chat reply to the session: A closes its
+        connection with 4411 and hands the session over; the rest of the reply (its chunks
+        and its ``done``) reaches the client on B, seqs running on [RESUME-4, CHAT-1,
+        CHAT-2]."""
+        agent = GatedAgent()
+        config = dataclasses.replace(make_config(), broker=redis_url, agent=agent)
+        async with (
+            running_server(config) as node_a,
+            running_server(config) as node_b,
+            session(node_a) as (ws_a, welcome_a),
+        ):
+            message = {"type": "message", "text": "hi"}
+            reply = await request(ws_a, {"type": "publish", "id": "c1", "channel": "chat",
+                                         "data": message})  # fmt: skip
+            assert reply["type"] == "ack", reply
+            agent.words.put_nowait("one ")
+            [first] = await events(ws_a, "chat", 1)
+            assert (first["data"]["type"], first["data"]["index"]) == ("chunk", 0)
+            resume = {"session": welcome_a["session"], "seq": first["seq"]}
+            async with session(node_b, resume=resume) as (ws_b, welcome_b):
+                assert welcome_b["resumed"] is True, welcome_b
+                assert await close_code(ws_a) == 4411
+                agent.words.put_nowait("two")
+                agent.words.put_nowait(None)
+                rest = await events(ws_b, "chat", 2)
+            assert [(e["seq"], e["data"]["type"], e["data"].get("index")) for e in rest] == [
+                (first["seq"] + 1, "chunk", 1),
+                (first["seq"] + 2, "done", None),
+            ]
+            assert rest[1]["data"]["chunks"] == 2
+
     async def test_a_resume_of_an_unknown_session_asks_no_node_for_it(
         self, redis_url: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -629,6 +663,17 @@ class TestSharedSSESessions:
                 assert response.status_code == 503, response.text
                 assert response.json()["code"] == "internal_error"
                 assert response.headers["retry-after"] == "1"
+
+
+class GatedAgent:
+    """A chat agent whose words the test hands it one at a time (``None`` ends the answer)."""
+
+    def __init__(self) -> None:
+        self.words: asyncio.Queue[str | None] = asyncio.Queue()
+
+    async def reply(self, text: str, conversation: str | None) -> AsyncIterator[str]:
+        while (word := await self.words.get()) is not None:
+            yield word
 
 
 class TestRedisRestart:
