@@ -514,6 +514,47 @@ class TestSharedSessions:
             ]
             assert rest[1]["data"]["chunks"] == 2
 
+    async def test_a_publish_under_way_when_its_connection_drops_still_takes_effect(
+        self, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The connection drops while its publish waits for Redis: the publish still takes
+        effect and is answered (the reply remembered), so a resume re-sending it gets the
+        ``ack`` of a publish that did happen, exactly once [OPS-7, OPS-9]; and the session,
+        no longer busy, can move to the other node."""
+        gate = asyncio.Event()
+        started = asyncio.Event()
+        real_publish = RedisBroker.publish
+
+        async def held(self: RedisBroker, channel: str, data: Any) -> int:
+            if channel == "conformance.held":
+                started.set()
+                await gate.wait()
+            return await real_publish(self, channel, data)
+
+        monkeypatch.setattr(RedisBroker, "publish", held)
+        channel = "conformance.held"
+        async with cluster(redis_url) as (node_a, node_b):
+            registry = node_a.runtime.registry
+            async with session(node_a) as (ws_a, welcome_a):
+                await subscribed(ws_a, channel)
+                await send(ws_a, publish_frame("p1", channel, 1))
+                async with asyncio.timeout(TIMEOUT):
+                    await started.wait()
+            sid = welcome_a["session"]
+            gate.set()
+            # Answered, then stored in Redis as any detached session.
+            await registry.wait_until(lambda: registry.get(sid) is None)
+            resume = {"session": sid, "seq": 0}
+            async with session(node_b, resume=resume) as (ws_b, welcome_b):
+                assert welcome_b["resumed"] is True, welcome_b
+                [event] = await events(ws_b, channel, 1)
+                assert (event["seq"], event["data"]) == (1, {"n": 1})
+                again = await request(ws_b, publish_frame("p1", channel, 1))
+                assert (again["type"], again["id"]) == ("ack", "p1"), again
+                await node_b.runtime.publish(channel, {"n": 2})
+                [after] = await events(ws_b, channel, 1)
+                assert (after["seq"], after["data"]) == (2, {"n": 2})  # p1 not applied twice
+
     async def test_a_resume_of_an_unknown_session_asks_no_node_for_it(
         self, redis_url: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
