@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.harness import cli, profile, report, validation
+from benchmarks.harness import cli, profile, report, scenarios, validation
 from benchmarks.harness.peers import Pinning
 from benchmarks.harness.scenarios import Fanout
 
@@ -162,7 +162,7 @@ def test_a_peer_that_cannot_hold_the_idle_connections_gets_a_row_saying_why(
         return {"peer": peer.name, "connections": connections, "kib_per_connection": 9.0,
                 "connect_s": 2.0, "load_average_1min": 1.0}  # fmt: skip
 
-    monkeypatch.setattr(cli.scenarios, "idle", idle)
+    monkeypatch.setattr(scenarios, "idle", idle)
     mode = dataclasses.replace(
         cli.QUICK, scenarios=("idle",), idle_repeats=1, peers=("python-socketio", "bare")
     )
