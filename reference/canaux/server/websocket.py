@@ -5,7 +5,7 @@ decide (framing, handshake, heartbeat, rate limit, malformed frames, the slow-co
 on its outgoing queue). This module feeds it the socket's frames and the time, writes what it
 produces, and answers its events with the rest of the server: sessions, hub, channel services.
 
-One task per connection besides the ASGI app's: the reader (frames in, operations answered in
+No task per connection but the ASGI app's, which reads (frames in, operations answered in
 arrival order [OPS-2]). Frames go out without a task: fan-out only appends to the core's
 outgoing queue and marks the connection dirty in its event loop's :class:`_Flusher`, which
 writes every dirty connection's whole queue once per loop pass, in one socket write through the
@@ -138,6 +138,11 @@ class WebSocketLink:
         """Whether a frame went out (the first is the welcome, HANDSHAKE-2)."""
         self._writer: asyncio.Task[None] | None = None
         """The fall-back path's writer task (no direct write path)."""
+        self._task: asyncio.Task[object] | None = None
+        """The ASGI app's task, which reads (see run)."""
+        self._reading = False
+        self._stopped = False
+        """_end() cancelled the app's task to stop its reading."""
         self.principal: Principal | None = None
         self._expiry: asyncio.TimerHandle | None = None
 
@@ -188,8 +193,14 @@ class WebSocketLink:
             self._writer.cancel()
 
     def _end(self) -> None:
-        if not self._ended.done():
-            self._ended.set_result(None)
+        if self._ended.done():
+            return
+        self._ended.set_result(None)
+        task = self._task
+        if self._reading and task is not None and task is not asyncio.current_task():
+            # The app's task waits for a frame (or answers one): it stops there (see run).
+            self._stopped = True
+            task.cancel()
 
     def internal_error(self) -> None:
         """A bug on our side while writing: 1011, the client may retry."""
@@ -282,14 +293,29 @@ class WebSocketLink:
         self._arm()
 
     async def run(self) -> None:
-        """Serve the connection until it is closed; the session stays resumable after."""
+        """Serve the connection until it is closed; the session stays resumable after.
+
+        The reading happens here, in the ASGI app's task (no task of its own). What ends the
+        connection meanwhile (a timer, the flusher, a takeover) cancels this task once, and
+        the cancellation is taken back here; any other cancellation goes on.
+        """
+        task = self._task = asyncio.current_task()
         self._runtime.connections.add(self)
-        reader = asyncio.create_task(self._read())
         if self._direct is None:
             self._writer = asyncio.create_task(self._write())
         self._arm()
         try:
-            await self._ended
+            try:
+                self._reading = True
+                try:
+                    await self._read()
+                finally:
+                    self._reading = False
+                await self._ended  # the frames queued before the close go out first
+            except asyncio.CancelledError:
+                if not self._stopped or task is None or task.cancelling() > 1:
+                    raise  # this task itself is cancelled, not just its reading
+                task.uncancel()
             if self.conn.closed and not self._peer_gone:
                 await self._close()
         finally:
@@ -300,12 +326,10 @@ class WebSocketLink:
                 self._timer = None
             if self._direct is not None:
                 self._direct.on_resume(None)
-            for task in (reader, self._writer):
-                if task is None:
-                    continue
-                task.cancel()
+            if self._writer is not None:
+                self._writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                    await self._writer
             if self.session is not None:
                 self._runtime.registry.detach(self.session, self)
             self._runtime.connections.discard(self)
