@@ -90,6 +90,9 @@ class SessionRegistry:
         self._background: set[asyncio.Task[None]] = set()
         self._announce: set[str] = set()
         """Sessions being stored that another process asked for: it is told when they are."""
+        self._handover_waiting: set[str] = set()
+        """Attached sessions another process asked for while a request of theirs was under
+        way: handed over once it is answered [RESUME-4]."""
         self._writes: dict[str, asyncio.Task[None]] = {}
         """The last write to the store of each session: the next one waits for it."""
         self._routed: dict[str, Session] = {}
@@ -274,6 +277,11 @@ class SessionRegistry:
         assert store is not None
         session = self._core.get(session_id)
         handed = None if session is None else self._core.hand_over(session, self.now())
+        if handed is None and session is not None and session.carrier is not None:
+            # A request of its connection is under way: handed over once it is answered
+            # (the other process waits while this one holds the session).
+            self._handover_waiting.add(session_id)
+            return
         if handed is None:
             if session_id in self._saving:
                 self._announce.add(session_id)  # said once it is stored
@@ -297,6 +305,9 @@ class SessionRegistry:
         :meth:`ServerSessions.export`), so any process can resume it.
         """
         self._core.detach(session, sink, self.now())
+        if session.id in self._handover_waiting and session.carrier is None:
+            self._handover_waiting.discard(session.id)
+            self._announce.add(session.id)  # stored below (or not): the asker is told
         store = self._store
         if store is not None and self.limits.resume_window_ms > 0:
             # No await between the snapshot and the position: the session had every event
@@ -476,7 +487,15 @@ class SessionRegistry:
 
     def commit(self, session: Session, outcome: Outcome) -> Outcome:
         """Record a decision once its effect happened; the reply is remembered [OPS-9]."""
-        return self._core.commit(session, outcome)
+        committed = self._core.commit(session, outcome)
+        self._handover_if_asked(session)
+        return committed
+
+    def _handover_if_asked(self, session: Session) -> None:
+        if session.id in self._handover_waiting:
+            # After the reply goes out (the caller sends it in this same step).
+            self._handover_waiting.discard(session.id)
+            asyncio.get_running_loop().call_soon(self._on_handover, session.id)
 
     def refuse(
         self,
@@ -489,7 +508,11 @@ class SessionRegistry:
         pointer: str | None = None,
     ) -> Outcome:
         """An error after the decision, remembered except internal_error [OPS-9, OPS-17]."""
-        return self._core.refuse(session, frame_id, code, message, channel=channel, pointer=pointer)
+        refused = self._core.refuse(
+            session, frame_id, code, message, channel=channel, pointer=pointer
+        )
+        self._handover_if_asked(session)
+        return refused
 
     def check_stream(self, catalogue: Catalogue, names: list[str]) -> StreamRefusal | None:
         """Whether a new SSE stream may subscribe to ``names`` [SSE-3]."""

@@ -555,6 +555,49 @@ class TestSharedSessions:
                 [after] = await events(ws_b, channel, 1)
                 assert (after["seq"], after["data"]) == (2, {"n": 2})  # p1 not applied twice
 
+    async def test_a_takeover_while_a_publish_is_under_way_waits_for_its_answer(
+        self, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A resume on node B of a session attached on node A while A's publish for it waits
+        for Redis: A answers the publish, then closes its connection with 4411 and hands the
+        session over; B resumes it with the event, and the publish re-sent there gets its
+        ``ack`` without being applied again [RESUME-4, OPS-9]."""
+        gate = asyncio.Event()
+        started = asyncio.Event()
+        real_publish = RedisBroker.publish
+
+        async def held(self: RedisBroker, channel: str, data: Any) -> int:
+            if channel == "conformance.held":
+                started.set()
+                await gate.wait()
+            return await real_publish(self, channel, data)
+
+        monkeypatch.setattr(RedisBroker, "publish", held)
+        channel = "conformance.held"
+        async with cluster(redis_url) as (node_a, node_b), session(node_a) as (ws_a, welcome_a):
+            await subscribed(ws_a, channel)
+            await send(ws_a, publish_frame("p1", channel, 1))
+            async with asyncio.timeout(TIMEOUT):
+                await started.wait()
+            resume = {"session": welcome_a["session"], "seq": 0}
+            async with open_ws(node_b) as ws_b:
+                await send(ws_b, {"type": "hello", "version": 1, "resume": resume})
+                with contextlib.suppress(TimeoutError):
+                    early = await recv(ws_b, timeout_s=0.5)  # B waits for A meanwhile
+                    raise AssertionError(f"answered before A's publish was: {early}")
+                gate.set()
+                welcome_b = await recv(ws_b)
+                assert welcome_b["type"] == "welcome", welcome_b
+                assert welcome_b["resumed"] is True, welcome_b
+                assert await close_code(ws_a) == 4411
+                [event] = await events(ws_b, channel, 1)
+                assert (event["seq"], event["data"]) == (1, {"n": 1})
+                again = await request(ws_b, publish_frame("p1", channel, 1))
+                assert (again["type"], again["id"]) == ("ack", "p1"), again
+                await node_b.runtime.publish(channel, {"n": 2})
+                [after] = await events(ws_b, channel, 1)
+                assert (after["seq"], after["data"]) == (2, {"n": 2})
+
     async def test_a_resume_of_an_unknown_session_asks_no_node_for_it(
         self, redis_url: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
