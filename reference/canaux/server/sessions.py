@@ -90,9 +90,10 @@ class SessionRegistry:
         self._background: set[asyncio.Task[None]] = set()
         self._announce: set[str] = set()
         """Sessions being stored that another process asked for: it is told when they are."""
-        self._handover_waiting: set[str] = set()
+        self._handover_waiting: dict[str, float] = {}
         """Attached sessions another process asked for while a request of theirs was under
-        way: handed over once it is answered [RESUME-4]."""
+        way, with when it asked: handed over once it is answered, if that process still
+        waits [RESUME-4]."""
         self._writes: dict[str, asyncio.Task[None]] = {}
         """The last write to the store of each session: the next one waits for it."""
         self._routed: dict[str, Session] = {}
@@ -280,7 +281,7 @@ class SessionRegistry:
         if handed is None and session is not None and session.carrier is not None:
             # A request of its connection is under way: handed over once it is answered
             # (the other process waits while this one holds the session).
-            self._handover_waiting.add(session_id)
+            self._handover_waiting[session_id] = time.monotonic()
             return
         if handed is None:
             if session_id in self._saving:
@@ -306,7 +307,7 @@ class SessionRegistry:
         """
         self._core.detach(session, sink, self.now())
         if session.id in self._handover_waiting and session.carrier is None:
-            self._handover_waiting.discard(session.id)
+            del self._handover_waiting[session.id]
             self._announce.add(session.id)  # stored below (or not): the asker is told
         store = self._store
         if store is not None and self.limits.resume_window_ms > 0:
@@ -492,9 +493,10 @@ class SessionRegistry:
         return committed
 
     def _handover_if_asked(self, session: Session) -> None:
-        if session.id in self._handover_waiting:
-            # After the reply goes out (the caller sends it in this same step).
-            self._handover_waiting.discard(session.id)
+        asked = self._handover_waiting.pop(session.id, None)
+        if asked is not None and time.monotonic() - asked < HANDOVER_TIMEOUT_S:
+            # After the reply goes out (the caller sends it in this same step); not once the
+            # asker stopped waiting (it answered resumed: false): the connection stays.
             asyncio.get_running_loop().call_soon(self._on_handover, session.id)
 
     def refuse(
