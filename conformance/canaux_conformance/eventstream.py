@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -35,7 +36,28 @@ from canaux_conformance.outcomes import CaseFailed
 from canaux_conformance.transcript import Transcript
 from canaux_conformance.validation import catalogue_entry, shared_validator
 
-__all__ = ["SseMessage", "SseStream"]
+__all__ = ["SseMessage", "SseStream", "split_lines"]
+
+
+async def split_lines(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The stream's lines, each without its end: only CRLF, LF and CR end a line [SSE-1].
+
+    Not httpx's ``aiter_lines``: it splits like ``str.splitlines``, also at U+2028, U+2029 and
+    U+0085, which JSON carries unescaped inside a ``data:`` value; the suite then cut a
+    correct server's frame in two and failed it.
+    """
+    partial, after_cr = "", False
+    async for chunk in chunks:
+        if not chunk:
+            continue
+        if after_cr and chunk.startswith("\n"):
+            chunk = chunk[1:]  # the LF of a CRLF split across two chunks
+        after_cr = chunk.endswith("\r")
+        pieces = chunk.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        pieces[0] = partial + pieces[0]
+        partial = pieces.pop()
+        for line in pieces:
+            yield line
 
 
 @dataclass
@@ -117,7 +139,7 @@ class SseStream:
         data: list[str] = []
         loop = asyncio.get_running_loop()
         try:
-            async for line in self._response.aiter_lines():
+            async for line in split_lines(self._response.aiter_text()):
                 if line == "":
                     if data:
                         message = SseMessage(event, last_id, "\n".join(data))

@@ -24,7 +24,7 @@ from canaux.client.tokens import TokenSource, resolve_token
 from canaux.protocol.backoff import DEFAULT_BASE, DEFAULT_CAP, Backoff, RandomSource
 from canaux.protocol.frames import Event, FrameError, Welcome, decode_json, parse_server_frame
 
-__all__ = ["SSEError", "SSEMessage", "SSEParser", "SSEReader"]
+__all__ = ["SSEError", "SSELines", "SSEMessage", "SSEParser", "SSEReader"]
 
 logger = logging.getLogger("canaux.client.sse")
 
@@ -48,6 +48,32 @@ class SSEMessage:
     event: str = "message"
     data: str = ""
     id: str | None = None
+
+
+@dataclass(slots=True)
+class SSELines:
+    """Split a ``text/event-stream`` into lines the way the event-stream grammar does.
+
+    Only CRLF, LF and CR end a line (WHATWG HTML, "Parsing an event stream"; [SSE-1]).
+    ``str.splitlines`` (behind httpx's ``aiter_lines``) also breaks at U+2028, U+2029, U+0085
+    and other separators, which JSON carries unescaped inside a ``data:`` value: a frame
+    holding one was cut in two and refused as invalid JSON.
+    """
+
+    _partial: str = ""
+    _after_cr: bool = False
+
+    def feed(self, chunk: str) -> list[str]:
+        """Take the next piece of the stream; return the lines it completes, in order."""
+        if not chunk:
+            return []
+        if self._after_cr and chunk.startswith("\n"):
+            chunk = chunk[1:]  # the LF of a CRLF split across two chunks
+        self._after_cr = chunk.endswith("\r")
+        pieces = chunk.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        pieces[0] = self._partial + pieces[0]
+        self._partial = pieces.pop()
+        return pieces
 
 
 @dataclass(slots=True)
@@ -250,25 +276,26 @@ class SSEReader:
                     raise _refusal(response.status_code, body, str(response.url))
                 if response.status_code != 200:
                     raise _Reconnect(f"http {response.status_code}")
-                parser = SSEParser()
-                lines = response.aiter_lines()
+                parser, splitter = SSEParser(), SSELines()
+                chunks = response.aiter_text()
                 silence = 30.0
                 while True:
                     try:
                         # [HEARTBEAT-4] a stream silent for two heartbeat intervals is dead
                         # (the server sends ": ping" at least once per interval, SSE-4).
                         async with asyncio.timeout(silence):
-                            line = await anext(lines)
+                            chunk = await anext(chunks)
                     except StopAsyncIteration:
                         raise _Reconnect("stream ended") from None
-                    message = parser.feed(line)
-                    if message is None:
-                        continue
-                    item = await self._message(message)
-                    if isinstance(item, Welcome):
-                        silence = 2 * item.heartbeat_ms / 1000
-                    if item is not None:
-                        yield item
+                    for line in splitter.feed(chunk):
+                        message = parser.feed(line)
+                        if message is None:
+                            continue
+                        item = await self._message(message)
+                        if isinstance(item, Welcome):
+                            silence = 2 * item.heartbeat_ms / 1000
+                        if item is not None:
+                            yield item
             finally:
                 self._response = None
 

@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from canaux.client import Client, SSEError, SSEReader
-from canaux.client.sse import SSEMessage, SSEParser
+from canaux.client.sse import SSELines, SSEMessage, SSEParser
 from canaux.protocol.frames import Event
 from canaux.server import ServerConfig
 from canaux.server.testing import RunningServer, running_server
@@ -51,6 +53,49 @@ class TestParser:
         ]
 
 
+def lines_of(chunks: list[str]) -> list[str]:
+    splitter = SSELines()
+    return [line for chunk in chunks for line in splitter.feed(chunk)]
+
+
+class TestLines:
+    """[SSE-1] only CRLF, LF and CR end a line of the stream (WHATWG event-stream grammar)."""
+
+    def test_unicode_line_separators_stay_inside_a_data_line(self) -> None:
+        # str.splitlines breaks at these three too, and JSON need not escape them (they are
+        # not control characters), so they reach the wire raw.
+        data = 'data: {"id":"a\u2028b\u2029c\u0085d"}'
+        assert lines_of([data + "\n", "\n"]) == [data, ""]
+
+    def test_crlf_split_across_two_chunks_is_one_line_end(self) -> None:
+        assert lines_of(["data: a\r", "\ndata: b\r\n\r\n"]) == ["data: a", "data: b", ""]
+
+    def test_cr_alone_and_lf_alone_end_lines(self) -> None:
+        assert lines_of(["a\rb\nc\r\n"]) == ["a", "b", "c"]
+
+    def test_an_unfinished_line_waits_for_its_end(self) -> None:
+        splitter = SSELines()
+        assert splitter.feed("data: {") == []
+        assert splitter.feed("") == []
+        assert splitter.feed("}\n") == ["data: {}"]
+
+    @given(
+        st.lists(
+            st.sampled_from(["a", "\u2028", "\u0085", "\r", "\n", "\r\n", "é", ":"]),
+            max_size=30,
+        ),
+        st.data(),
+    )
+    def test_any_chunking_gives_the_lines_of_the_whole_stream(
+        self, pieces: list[str], data: st.DataObject
+    ) -> None:
+        stream = "".join(pieces)
+        cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=6)))
+        chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+        whole = stream.replace("\r\n", "\n").replace("\r", "\n").split("\n")[:-1]
+        assert lines_of(chunks) == whole
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[RunningServer]:
     async with running_server(ServerConfig(conformance=True)) as running:
@@ -83,6 +128,24 @@ async def test_reader_yields_events_in_order_sse_1(server: RunningServer) -> Non
         assert [e.data["mark"] for e in events] == [f"e-{n}" for n in range(5)]
         assert [e.seq for e in events] == [1, 2, 3, 4, 5]
         assert reader.last_event_id == f"{reader.session}:5"
+
+
+@pytest.mark.anyio
+async def test_unicode_line_separators_in_data_arrive_intact_sse_1(server: RunningServer) -> None:
+    """The server writes U+2028, U+2029 and U+0085 raw inside ``data:`` (JSON allows it); the
+    reader must not take them for line ends [SSE-1, CONF-1]."""
+    channel = "conformance.sse-separators"
+    mark = "a\u2028b\u2029c\u0085d"
+    async with SSEReader(server.events_url, [channel]) as reader, Client(server.ws_url) as pub:
+        stream = reader.__aiter__()
+        first = asyncio.ensure_future(anext(stream))
+        async with asyncio.timeout(20):
+            await reader.wait_welcomed()
+        await pub.send(channel, {"mark": mark})
+        async with asyncio.timeout(20):
+            event = await first
+        assert event.data == {"mark": mark}
+        assert reader.resets == 0
 
 
 @pytest.mark.anyio
