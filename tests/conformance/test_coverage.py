@@ -27,14 +27,6 @@ KNOWN_GAPS: dict[str, str] = {}
 PENDING: dict[str, str] = {}
 """Requirements other work of this push added or rewrote; not held to the ratchet above (their
 cases land with that work), but still listed by the compliance matrix as having no case."""
-PENDING.update(
-    {
-        rid: "faults of a cluster (#13): the suite cannot cut a deployment off from its broker "
-        "nor restart the broker; tests/reference/server/test_redis_cluster.py checks the "
-        "reference (Redis stopped, restarted without persistence)"
-        for rid in ("CLUSTER-5", "CLUSTER-6", "CLUSTER-7")
-    }
-)
 
 NEW_MODULES = {
     "origin",

@@ -122,9 +122,13 @@ def test_requirement_index_entries_are_complete(texts: dict[str, str]) -> None:
 
 
 def test_only_a_few_requirements_are_untestable(requirements: list[speclib.Requirement]) -> None:
-    """Nearly everything the spec asks for shows on the wire; the exceptions say why (#9)."""
+    """Nearly everything the spec asks for shows on the wire; the exceptions say why (#9).
+
+    At most one in sixteen: logs, credentials' expiry, a server's own failures, and the three
+    faults of a cluster's broker (CLUSTER-5..7), which only the deployment's own tests can cause.
+    """
     untestable = {req.id: req.untestable for req in requirements if not req.testable}
-    assert len(untestable) <= len(requirements) // 20, untestable
+    assert len(untestable) <= len(requirements) // 16, untestable
 
 
 def test_requirement_index_follows_the_contents_order(
