@@ -76,8 +76,9 @@ class LegacyLink:
 
     def _interrupt(self) -> None:
         """Stop writing now: the writer may be stuck behind a client that does not read."""
-        if self._writer is not None and not self._writer.done():
-            # Safe: a blocked send waits for the socket to drain before it writes anything.
+        if self._writer is not None:
+            # Safe: a blocked send waits for the socket to drain before it writes anything
+            # (and cancelling a writer that has returned does nothing).
             self._writer.cancel()
 
     def _emit(self, channel: str, data: Any) -> None:
