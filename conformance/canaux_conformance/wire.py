@@ -698,9 +698,14 @@ class RawClient:
         paced: bool = True,
         beyond_limits: bool = False,
         record: bool = True,
+        fragments: int = 1,
     ) -> None:
         """Send one text frame, paced within the announced rate and checked against the
         announced ``max_frame_bytes`` [LIMIT-7].
+
+        ``fragments`` > 1: the message goes out as that many WebSocket frames (a first text
+        frame and continuation frames, RFC 6455 §5.4), which the server must reassemble
+        [TRANSPORT-24].
 
         ``paced=False``: sent at once, for a case that itself stays within the spec's bucket
         (a burst of at most ``max_rate``). ``beyond_limits=True``: the case breaks a limit on
@@ -727,6 +732,13 @@ class RawClient:
         self.audit.sent(text)
         if record:
             self.transcript.add(self.name, "send", text)
+        if fragments > 1:
+            step = -(-len(text) // fragments)
+            pieces = [text[i : i + step] for i in range(0, len(text), step)]
+            if record:
+                self.transcript.note(f"sent as {len(pieces)} WebSocket fragments", self.name)
+            await self.connection.send(pieces)
+            return
         if not beyond_limits:
             await self.connection.send(text)
             return

@@ -609,6 +609,80 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "protocol always offers the direct writer, so on the power run's server _writer is "
         "None (the mutants that then touch None fail at once and are killed)",
     ),
+    # -- judged after the run of seed 20261207 (tree c73d31d, 2026-12-02) ------------------
+    Equivalent(
+        path="canaux/server/asyncapi.py",
+        scope="build_document",
+        before='elif name == "ping":',
+        reason="decides which receive operations of GET /asyncapi.json declare a pong reply; "
+        "HTTP-7 specifies the document's channels (addresses, messages, $defs, resolvable "
+        "$refs), not its operations or replies, so either document is a conformant one",
+    ),
+    Equivalent(
+        path="canaux/server/websocket.py",
+        scope="WebSocketLink.run",
+        before="self._timer = None",
+        reason="forgets the core's deadline timer in run()'s finally, the line after "
+        "cancelling it: the connection has ended and nothing arms a timer on it again; only "
+        "the reference to a cancelled handle stays, until the link itself goes",
+    ),
+    Equivalent(
+        path="canaux/protocol/outbound.py",
+        scope="OutboundQueue.clear",
+        before="self._exempt_count = self._exempt_bytes = 0",
+        reason="the same as _ready.clear() above: clear() runs only once the queue "
+        "overflowed or the connection closes with 4503, and nothing is queued or written to "
+        "that connection afterwards, so the counters of its exempt frames (the welcome and "
+        "a resume's replay) are never read again",
+    ),
+    Equivalent(
+        path="canaux/protocol/frames.py",
+        operator="constant",
+        contains="pattern=CATALOGUE_NAME_PATTERN",
+        reason="the length bound of a catalogue entry's name, which only the server's own "
+        "catalogue holds (checked when the server is built; no client frame carries one): "
+        "the reference's names are all far shorter, so the server serves the same catalogue "
+        "(client frames' channel names are ChannelName, with its own bound)",
+    ),
+    Equivalent(
+        path="canaux/server/access.py",
+        scope="identity_of",
+        kind=OUT_OF_REACH,
+        reason="a helper exported for applications (the identity of a token); no door of the "
+        "server calls it, so no request reaches it",
+    ),
+    Equivalent(
+        path="canaux/server/runtime.py",
+        scope="ServerRuntime.publish_threadsafe",
+        kind=OUT_OF_REACH,
+        reason="publish_threadsafe() is the in-process API for other threads; no request "
+        "reaches it",
+    ),
+    Equivalent(
+        path="canaux/server/http_api.py",
+        scope="_authorized",
+        kind=OUT_OF_REACH,
+        reason="checks the publish token of POST /tasks/scan only (HTTP publish authenticates "
+        "through access.authenticate): the reference-only scan runner, off without "
+        "--scan-root",
+    ),
+    Equivalent(
+        path="canaux/protocol/server.py",
+        scope="ServerConnection.reply",
+        before="if self._state is OPEN:",
+        reason="a reply then no longer counts as a frame sent for the heartbeat, so the "
+        "server may ping sooner than it must (heartbeat_ms after the last frame that was not "
+        "a reply): HEARTBEAT-1 sets when a ping must come at the latest, never the earliest, "
+        "and a client answers every ping either way",
+    ),
+    Equivalent(
+        path="canaux/server/sessions.py",
+        scope="SessionRegistry.start",
+        kind=OUT_OF_REACH,
+        contains="self._spawn(",
+        reason="starts listening to the shared session store (Redis) for hand-overs; the "
+        "power run's server keeps its sessions in memory (no store), so the line never runs",
+    ),
 )
 
 
