@@ -24,7 +24,6 @@ States, and what moves between them::
 from __future__ import annotations
 
 import enum
-import itertools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -178,8 +177,9 @@ class ServerConnection:
         # read overflows it.
         self._queue = OutboundQueue(limits.outbound_queue, limits.outbound_queue_bytes)
         self._queue.hold_replies = True
-        self._held_pongs: list[str] = []  # pings answered before the welcome [HANDSHAKE-2]
-        self._ping_nonces = itertools.count(1)
+        # Pings answered before the welcome [HANDSHAKE-2]; made when one comes (idle memory).
+        self._held_pongs: list[str] | None = None
+        self._pings_sent = 0
         self._last_ping = now
         # [LIMIT-3] token bucket: capacity max_rate, refilled at max_rate per second.
         self._tokens = float(limits.max_rate)
@@ -289,7 +289,8 @@ class ServerConnection:
         # may not send anything else first [HANDSHAKE-2].
         if self._state is OPEN and now >= self._ping_due():
             self._last_ping = now
-            self._send(frames.encode(frames.Ping(nonce=str(next(self._ping_nonces)))), now)
+            self._pings_sent += 1
+            self._send(frames.encode(frames.Ping(nonce=str(self._pings_sent))), now)
 
     def _ping_due(self) -> float:
         interval = self.limits.heartbeat_ms / 1000.0
@@ -365,9 +366,12 @@ class ServerConnection:
         self._queue.put(frames.encode(welcome), bounded=False)
         for text in replay:
             self._queue.put(text, bounded=False)
-        for text in self._held_pongs:
+        for text in self._held_pongs or ():
             self._send(text, now)
-        self._held_pongs.clear()
+        self._held_pongs = None
+        # Only the welcome reads the hello: an idle connection does not keep the frame (its
+        # pydantic model weighs about 0.5 KiB).
+        self.hello = None
         self._queue.release()
 
     @property
@@ -526,6 +530,8 @@ class ServerConnection:
             if self._state is OPEN:
                 self._send(pong, self._now)
             else:
+                if self._held_pongs is None:
+                    self._held_pongs = []
                 self._held_pongs.append(pong)  # [HANDSHAKE-2] the welcome goes first
             self._events.append(PingReceived(frame.nonce))
         elif isinstance(frame, frames.Pong):

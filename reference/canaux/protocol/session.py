@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections import OrderedDict
 from typing import Any
 
 from canaux.protocol.frames import dumps, event_frame, text_bytes
@@ -65,7 +64,9 @@ class SessionState:
         self._buffer: dict[int, str] = {}
         self._buffer_bytes = 0
         """UTF-8 bytes of the frames in ``_buffer`` [LIMIT-11]."""
-        self._replies: OrderedDict[str, str] = OrderedDict()
+        # frame id -> reply, oldest first: a plain dict (ordered) of strs, which the garbage
+        # collector does not track, and half an OrderedDict's size on an idle session.
+        self._replies: dict[str, str] = {}
         self.attached = False
         self.detached_at: float | None = None
         self.discarded = False
@@ -216,12 +217,13 @@ class SessionState:
 
     def remember_reply(self, frame_id: str, text: str) -> None:
         """Keep the reply sent to client frame ``frame_id`` [OPS-9]."""
-        self._replies[frame_id] = text
-        self._replies.move_to_end(frame_id)
+        replies = self._replies
+        replies.pop(frame_id, None)  # the newest goes last
+        replies[frame_id] = text
         # [OPS-9] bounded memory: the oldest ids go first; Limits guarantees the bound is at
         # least the resume buffer.
-        while len(self._replies) > self.limits.dedup_ids:
-            self._replies.popitem(last=False)
+        while len(replies) > self.limits.dedup_ids:
+            del replies[next(iter(replies))]
 
     def forget_reply(self, frame_id: str) -> None:
         """Drop any reply kept for ``frame_id``: the frame may be sent again [OPS-17]."""

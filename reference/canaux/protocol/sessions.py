@@ -106,11 +106,12 @@ class ServerSession:
         self._state = state
         self._transport: Transport = transport
         self._carrier: EventSink | None = None
-        self._requests: list[Cancellable] = []
+        # Both made when needed and dropped when empty: an idle session keeps neither.
+        self._requests: list[Cancellable] | None = None
         # Requests decided but not yet committed (their effect is under way), with the reply
         # decided for them: the same id arriving meanwhile (re-sent after a resume on another
         # connection) gets that reply and no second effect [OPS-9].
-        self._in_flight: dict[str, str] = {}
+        self._in_flight: dict[str, str] | None = None
         # Where emit() sends events for this session only, when they must go the way channel
         # events go (a shared stream, spec "Clusters"); None: straight to deliver().
         self._route: Callable[[str, str, str], None] | None = None
@@ -187,12 +188,24 @@ class ServerSession:
 
     def track(self, request: Cancellable) -> None:
         """Keep running work of this session; it is cancelled if the session is discarded."""
-        self._requests = [r for r in self._requests if not r.done()]
+        self._requests = [r for r in self._requests or () if not r.done()]
         self._requests.append(request)
 
+    def _busy(self) -> bool:
+        """Whether work this session started is still running."""
+        return any(not r.done() for r in self._requests or ())
+
+    def _settle(self, frame_id: str) -> None:
+        """``frame_id``'s effect happened (or never will): it is no longer in flight."""
+        in_flight = self._in_flight
+        if in_flight is not None:
+            in_flight.pop(frame_id, None)
+            if not in_flight:
+                self._in_flight = None
+
     def _cancel_requests(self) -> None:
-        requests, self._requests = self._requests, []
-        for request in requests:
+        requests, self._requests = self._requests, None
+        for request in requests or ():
             request.cancel()
 
 
@@ -424,7 +437,7 @@ class ServerSessions(Generic[Sink]):
             return None
         snapshot = self._snapshot(session)
         # Not cancelled by the discard: what it emits takes the shared stream to the session.
-        session._requests = []
+        session._requests = None
         self.discard(session)
         return snapshot
 
@@ -432,8 +445,7 @@ class ServerSessions(Generic[Sink]):
     def _movable(session: ServerSession) -> bool:
         if session._in_flight:
             return False
-        running = any(not r.done() for r in session._requests)
-        return not running or session._route is not None
+        return not session._busy() or session._route is not None
 
     def checkpoint(self, session: ServerSession) -> dict[str, Any] | None:
         """The snapshot of a session that stays here (attached, or detached with work under
@@ -530,7 +542,7 @@ class ServerSessions(Generic[Sink]):
     def commit(self, session: ServerSession, outcome: Outcome) -> Outcome:
         """Record a decision once its effect happened; the reply is remembered [OPS-9]."""
         if not outcome.replayed:
-            session._in_flight.pop(outcome.frame_id, None)
+            session._settle(outcome.frame_id)
         return commit(session._state, outcome)
 
     def refuse(
@@ -545,13 +557,14 @@ class ServerSessions(Generic[Sink]):
     ) -> Outcome:
         """An error answering ``frame_id`` after the decision (a channel refused, the server
         failed); remembered for dedup, except ``internal_error`` [OPS-9, OPS-17]."""
-        session._in_flight.pop(frame_id, None)
+        session._settle(frame_id)
         text = refuse(session._state, frame_id, code, message, channel=channel, pointer=pointer)
         return Outcome(frame_id, text, error=code, channel=channel, committed=True)
 
     @staticmethod
     def _under_way(session: ServerSession, frame_id: str) -> Outcome | None:
-        reply = session._in_flight.get(frame_id)
+        in_flight = session._in_flight
+        reply = in_flight.get(frame_id) if in_flight is not None else None
         if reply is None:
             return None
         # [OPS-9] "NOT applied again": the reply decided for the first copy.
@@ -560,6 +573,8 @@ class ServerSessions(Generic[Sink]):
     @staticmethod
     def _reserve(session: ServerSession, outcome: Outcome) -> Outcome:
         if outcome.effect is not Effect.NONE:
+            if session._in_flight is None:
+                session._in_flight = {}
             session._in_flight[outcome.frame_id] = outcome.reply
         return outcome
 
