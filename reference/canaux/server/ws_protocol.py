@@ -15,8 +15,10 @@ buffer over the high-water mark); the caller then writes nothing more until the 
 set with :meth:`~DirectWriter.on_resume` runs, and what it has not written stays in the core's
 bounded queue, which finds the slow consumer [LIMIT-4].
 
-Idle memory: the receive queue stores nothing while empty, and the handshake request and
-response uvicorn keeps for the whole connection are dropped once the connection is accepted.
+Idle memory: the receive queue and the writable flag store nothing while nobody waits, the
+handshake request and response uvicorn keeps for the whole connection are dropped once the
+connection is accepted, and the protocol object keeps per connection only what differs from
+one connection to the next (see :class:`CoalescingWebSocketProtocol`).
 """
 
 from __future__ import annotations
@@ -31,12 +33,16 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
+from uvicorn.config import Config
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.server import ServerState
 from websockets.exceptions import InvalidState
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.protocol import OPEN
+from websockets.server import ServerProtocol
 
-__all__ = ["WRITER", "CoalescingWebSocketProtocol", "DirectWriter", "ReceiveQueue"]
+__all__ = ["WRITER", "CoalescingWebSocketProtocol", "DirectWriter", "Flag", "ReceiveQueue"]
 
 logger = logging.getLogger("canaux.server.ws")
 
@@ -120,14 +126,121 @@ class ReceiveQueue:
         return item
 
 
-class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's sans-I/O protocol writing a batch of frames (see :data:`MORE`) at once."""
+class Flag:
+    """The part of :class:`asyncio.Event` uvicorn's protocol uses (``writable``), storing no
+    waiter list while nobody waits: an Event makes a deque at once (about 0.75 KiB)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        if self._set:
+            return
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        if self._set:
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+
+_DEFLATE = (
+    ServerPerMessageDeflateFactory(
+        server_max_window_bits=12, client_max_window_bits=12, compress_settings={"memLevel": 5}
+    ),
+)
+"""uvicorn's permessage-deflate offer, with its settings, made once: a factory keeps nothing of
+a connection (each negotiation makes its own extension), and uvicorn made one per connection."""
+
+
+class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O protocol writing a batch of frames (see :data:`MORE`) at once.
+
+    Idle memory: uvicorn's ``__init__`` gives every connection 38 attributes, which no longer
+    fit the instance dictionary CPython shares between objects of a class (1.6 KiB each); most
+    are the same on every connection. This ``__init__`` (instead of uvicorn's, not after it)
+    sets only what differs; the rest are class attributes of the same value, or read from the
+    config (``tests/reference/server/test_ws_protocol_idle.py`` checks both against uvicorn's
+    own ``__init__``). An attribute uvicorn later assigns becomes the instance's as usual.
+    """
+
+    # uvicorn's initial values, shared.
+    logger = logging.getLogger("uvicorn.error")
+    transport: asyncio.Transport = None  # type: ignore[assignment]
+    server: tuple[str, int | None] | None = None
+    client: tuple[str, int] | None = None
+    scheme: Any = None
+    handshake_initiated = False
+    handshake_complete = False
+    close_sent = False
+    disconnected = False
+    close_timer: asyncio.TimerHandle | None = None
+    close_timeout = 10.0
+    initial_response: tuple[int, list[tuple[str, str]], bytes] | None = None
+    read_paused = False
+    ping_timer: asyncio.TimerHandle | None = None
+    pong_timer: asyncio.TimerHandle | None = None
+    pending_ping_payload: bytes | None = None
+    ping_sent_at = 0.0
+    last_ping_rtt = 0.0
+    curr_msg_data_type: Any = "bytes"
+
+    # uvicorn's values from the config, which it only reads.
+    root_path = property(lambda self: self.config.root_path)
+    asgi_version = property(lambda self: self.config.asgi_version)
+    ping_interval = property(lambda self: self.config.ws_ping_interval)
+    ping_timeout = property(lambda self: self.config.ws_ping_timeout)
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        # Deliberately not super().__init__(): see the class docstring.
+        if not config.loaded:
+            config.load()  # pragma: no cover - uvicorn loads it before any connection
+        self.config = config
+        self.app = config.loaded_app
+        self.loop = _loop or asyncio.get_event_loop()
+        self.app_state = app_state
+        self.connections = server_state.connections
+        self.tasks = server_state.tasks
+        self.default_headers = server_state.default_headers
         # Same behaviour for uvicorn's protocol (put_nowait, get, empty), ~1.1 KiB less per
         # idle connection (measured with tracemalloc).
         self.queue = ReceiveQueue()  # type: ignore[assignment]
+        self.conn = ServerProtocol(
+            extensions=_DEFLATE if config.ws_per_message_deflate else (),
+            max_size=config.ws_max_size,
+            logger=self.logger,
+        )
+        self.writable = Flag()  # type: ignore[assignment]
+        self.writable.set()
+        self.frames: list[bytes] = []
 
     async def run_asgi(self) -> None:
         await super().run_asgi()
