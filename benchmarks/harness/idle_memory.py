@@ -46,8 +46,8 @@ def traced_peer(snapdir: Path, frames: int = 12) -> Peer:
     argv = (
         command[0], "-X", f"tracemalloc={frames}", "-m", "benchmarks.harness.traced_serve",
         str(snapdir), *command[3:],
-        # tracemalloc slows everything several times: no opening may time out meanwhile.
-        "--handshake-timeout-ms", "600000",
+        # tracemalloc slows everything several times: the longest opening the server allows.
+        "--handshake-timeout-ms", "30000",
     )  # fmt: skip
     return Peer("canaux-traced", "canaux", "canaux (tracemalloc)", argv=argv)
 
