@@ -47,7 +47,7 @@ def traced_peer(snapdir: Path, frames: int = 12) -> Peer:
         command[0], "-X", f"tracemalloc={frames}", "-m", "benchmarks.harness.traced_serve",
         str(snapdir), *command[3:],
         # tracemalloc slows everything several times: the longest opening the server allows.
-        "--handshake-timeout-ms", "30000",
+        "--handshake-timeout-ms", "30000", "--hello-timeout-ms", "60000",
     )  # fmt: skip
     return Peer("canaux-traced", "canaux", "canaux (tracemalloc)", argv=argv)
 
