@@ -180,10 +180,11 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
 
     Idle memory: uvicorn's ``__init__`` gives every connection 38 attributes (a 1.6 KiB
     instance dictionary each, measured with tracemalloc; 0.8 KiB here, 23 attributes after the
-    handshake); most are the same on every connection. This ``__init__`` (instead of uvicorn's, not after it)
-    sets only what differs; the rest are class attributes of the same value, or read from the
-    config (``tests/reference/server/test_ws_protocol_idle.py`` checks both against uvicorn's
-    own ``__init__``). An attribute uvicorn later assigns becomes the instance's as usual.
+    handshake); most are the same on every connection. This ``__init__`` (instead of
+    uvicorn's, not after it) sets only what differs; the rest are class attributes of the
+    same value, or read from the config (``tests/reference/server/test_ws_protocol_idle.py``
+    checks both against uvicorn's own ``__init__``). An attribute uvicorn later assigns
+    becomes the instance's as usual.
     """
 
     # uvicorn's initial values, shared.
