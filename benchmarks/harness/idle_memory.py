@@ -48,6 +48,8 @@ def traced_peer(snapdir: Path, frames: int = 12) -> Peer:
         str(snapdir), *command[3:],
         # tracemalloc slows everything several times: the longest opening the server allows.
         "--handshake-timeout-ms", "30000", "--hello-timeout-ms", "60000",
+        # A snapshot stops the server for seconds: no heartbeat may time out meanwhile.
+        "--heartbeat-ms", "300000",
     )  # fmt: skip
     return Peer("canaux-traced", "canaux", "canaux (tracemalloc)", argv=argv)
 
