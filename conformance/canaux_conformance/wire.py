@@ -19,8 +19,9 @@ probes a limit on purpose says so (``send_text(..., beyond_limits=True)``); a ``
 ``1009`` close it did not expect is then the suite's error, and otherwise the server's fault.
 
 The parts it is built from have their own modules: :mod:`~canaux_conformance.pacing` (the
-token bucket), :mod:`~canaux_conformance.transcript` (what was sent and received) and
-:mod:`~canaux_conformance.validation` (the schema checks of server frames).
+token bucket), :mod:`~canaux_conformance.transcript` (what was sent and received),
+:mod:`~canaux_conformance.validation` (the schema checks of server frames) and
+:mod:`~canaux_conformance.waits` (the bounded wait for a frame).
 """
 
 # Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.
@@ -51,6 +52,7 @@ from canaux_conformance.validation import (
     catalogue_entry,
     shared_validator,
 )
+from canaux_conformance.waits import wait_until
 
 # The client's own names, and (for code that imported them from here) those of the modules
 # its parts moved to: pacing (Pacer), transcript (Transcript, TranscriptEntry), validation
@@ -483,29 +485,23 @@ class RawClient:
         requirement: str | None,
     ) -> Frame:
         limit = self.timeout if timeout is None else timeout
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
-        while True:
-            # Clear before looking, so a frame arriving after the look still wakes us.
-            self._arrived.clear()
+
+        def look() -> Frame | None:
             found = self._take(matcher)
-            if found is not None:
-                return found
-            # A violation surfaces at the first wait that does not find its frame at once
-            # (or at the end of the case): frames received before it are still delivered.
-            self.check()
-            if self.closed:
-                raise self._closed_failure(what, requirement)
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise CaseFailed(
-                    f"client {self.name}: no {what} within {limit:g}s", requirement=requirement
-                )
-            try:
-                async with asyncio.timeout(remaining):
-                    await self._arrived.wait()
-            except TimeoutError:
-                continue
+            if found is None:
+                # A violation surfaces at the first wait that does not find its frame at once
+                # (or at the end of the case): frames received before it are still delivered.
+                self.check()
+            return found
+
+        found = await wait_until(look, self._arrived, timeout=limit, ended=lambda: self.closed)
+        if found is not None:
+            return found
+        if self.closed:
+            raise self._closed_failure(what, requirement)
+        raise CaseFailed(
+            f"client {self.name}: no {what} within {limit:g}s", requirement=requirement
+        )
 
     @staticmethod
     def matcher(type: str | None = None, **fields: Any) -> Matcher:

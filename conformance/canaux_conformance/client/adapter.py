@@ -24,6 +24,7 @@ from typing import Any
 from canaux_conformance.cases import PROFILES
 from canaux_conformance.outcomes import CaseSkipped, SuiteError
 from canaux_conformance.transcript import Transcript
+from canaux_conformance.waits import wait_until
 
 __all__ = [
     "ADAPTER_PROTOCOL",
@@ -286,22 +287,18 @@ class Adapter:
     ) -> Message | None:
         """Like :meth:`wait_for`, but ``None`` instead of an error when nothing comes in time
         (or the adapter exits first)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         seen = 0
-        while True:
+
+        def look() -> Message | None:
+            nonlocal seen
             for message in self.messages[seen:]:
                 if predicate(message):
                     return message
             seen = len(self.messages)
             self.check()
-            remaining = deadline - loop.time()
-            if remaining <= 0 or self._eof:
-                return None
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await self._changed.wait()
+            return None
+
+        return await wait_until(look, self._changed, timeout=timeout, ended=lambda: self._eof)
 
     # ----------------------------------------------------------------- readers
 

@@ -38,6 +38,7 @@ import canaux_schemas
 from canaux_conformance.ijson import is_i_json
 from canaux_conformance.outcomes import CaseFailed
 from canaux_conformance.transcript import Transcript
+from canaux_conformance.waits import wait_until
 from canaux_conformance.wire import SUBPROTOCOL
 
 __all__ = [
@@ -236,21 +237,16 @@ class ScriptedConnection:
     async def next_or_none(
         self, *, timeout: float, types: Sequence[str] | None = None
     ) -> ClientFrame | None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
+
+        def look() -> ClientFrame | None:
             while self._read < len(self.received):
                 item = self.received[self._read]
                 self._read += 1
                 if types is None or item.type in types:
                     return item
-            remaining = deadline - loop.time()
-            if remaining <= 0 or self._ended.is_set():
-                return None
-            self._arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await self._arrived.wait()
+            return None
+
+        return await wait_until(look, self._arrived, timeout=timeout, ended=self._ended.is_set)
 
     async def hello(self, *, timeout: float) -> ClientFrame:
         """The client's first frame, which must be a valid ``hello`` [HANDSHAKE-1]."""
