@@ -40,6 +40,16 @@ def test_the_cost_per_delivery_counts_every_measured_process() -> None:
     assert cluster.cost_per_delivery_us(fan) == pytest.approx(100.0)
 
 
+def test_the_latency_rate_is_half_the_slowest_rows_saturation() -> None:
+    # 100 subscribers: 3,000, 245 and 319 publishes per second at saturation.
+    fanouts = {
+        "memory": {"deliveries_per_s": 300_000.0},
+        "redis-1": {"deliveries_per_s": 24_480.0},
+        "redis-2": {"deliveries_per_s": 31_904.0},
+    }
+    assert cluster.latency_rate(fanouts, 100) == 122
+
+
 def test_the_committed_results_render_as_committed() -> None:
     report = json.loads((RESULTS / "cluster.json").read_text())
     assert set(report["results"]["fanout"]) == set(cluster.DEPLOYMENTS)
