@@ -683,6 +683,129 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         reason="starts listening to the shared session store (Redis) for hand-overs; the "
         "power run's server keeps its sessions in memory (no store), so the line never runs",
     ),
+    # Judged after the run of seed 20261208 (tree 7612248).
+    Equivalent(
+        path="canaux/server/sse.py",
+        scope="events_endpoint.events",
+        operator="delete",
+        before="registry.discard(session)",
+        kind=OUT_OF_REACH,
+        reason="runs only when registry.checkpoint raises SessionsUnavailable, which it does "
+        "only with a shared session store (without one it returns at once): the power run's "
+        "server keeps its sessions in memory",
+    ),
+    Equivalent(
+        path="canaux/server/sessions.py",
+        scope="SessionRegistry._changed",
+        contains="self._store is not None",
+        kind=OUT_OF_REACH,
+        reason="the branch runs for a session in _routed, and SessionRegistry.attach and the "
+        "hand-over fill _routed only when there is a shared session store: the power run "
+        "has none",
+    ),
+    Equivalent(
+        path="canaux/protocol/sessions.py",
+        scope="ServerSessions._forget_detached",
+        operator="delete",
+        before="del self._detached_by_identity[session.identity]",
+        reason="leaves an empty per-identity map behind instead of removing it: every read "
+        "of it (detached_count's len, detach's setdefault and its LIMIT-12 loop) sees zero "
+        "sessions either way, so no frame differs; what differs is memory only, one empty "
+        "OrderedDict per distinct identity that ever detached a session (the power run has "
+        "one identity)",
+    ),
+    Equivalent(
+        path="canaux/protocol/server.py",
+        scope="ServerConnection._take_token",
+        operator="return",
+        before="return False",
+        reason="None instead of False: the only caller (receive_text) tests "
+        "'if not self._take_token(now)', and both are false",
+    ),
+    Equivalent(
+        path="canaux/protocol/channels.py",
+        scope="Catalogue.standard",
+        kind=OUT_OF_REACH,
+        reason="Catalogue.standard is called by the reference's unit tests only: the server "
+        "builds its catalogue from server/channels/standard.py standard_channels",
+    ),
+    Equivalent(
+        path="canaux/server/channels/chat.py",
+        scope="run_chat_request",
+        contains="if close is not None:",
+        reason="with the test negated, an agent's reply iterator is not closed explicitly "
+        "(and 'await None()' raises a TypeError the suppress(Exception) around it swallows): "
+        "the reference's agent is EchoAgent, whose generator holds nothing to release, and "
+        "the event loop's async-generator hooks finalise it once collected; no event differs",
+    ),
+    Equivalent(
+        path="canaux/server/legacy.py",
+        scope="_admitted",
+        operator="return",
+        before="return False, None",
+        reason="the line runs after 'await websocket.close()' before accept, so the HTTP 403 "
+        "[SECURITY-14] is already written; the unpacking of None then raises in the endpoint "
+        "and uvicorn logs it and closes a transport that is already closing: the client sees "
+        "the same 403 and end",
+    ),
+    Equivalent(
+        path="canaux/server/collector.py",
+        scope="CollectorPacing.stop",
+        kind=OUT_OF_REACH,
+        reason="called once, when the server shuts down (run.py, after serving stopped): no "
+        "case runs while the server stops",
+    ),
+    Equivalent(
+        path="canaux/server/channels/channel.py",
+        scope="Publication.update_state",
+        kind=OUT_OF_REACH,
+        reason="the API an application's own channel hooks call; no channel of the reference "
+        "calls it (playqueue, progress and state-keyed publishes go to broker.update_state "
+        "directly)",
+    ),
+    Equivalent(
+        path="canaux/protocol/ijson.py",
+        scope="_fast_check",
+        operator="arith",
+        before="members += len(item)",
+        reason="the member count then never equals the count of colons when an object has "
+        "a member, so every such frame raises _Slow and goes to the exact reader, whose "
+        "verdict the fast path only ever repeats (TRANSPORT-12): slower, the same answers",
+    ),
+    Equivalent(
+        path="canaux/server/ws_protocol.py",
+        scope="CoalescingWebSocketProtocol.handle_connect",
+        contains="if scope is not None:",
+        reason="negated: an upgraded connection's scope lacks the direct-writer extension, so "
+        "the app writes through the ASGI fall-back path (the one used under other ASGI "
+        "servers: the same frames); a refused upgrade raises on None['extensions'] only "
+        "after uvicorn's handle_connect wrote the refusal and closed the transport",
+    ),
+    Equivalent(
+        path="canaux/server/runtime.py",
+        scope="ServerRuntime.closing",
+        kind=OUT_OF_REACH,
+        reason="true only while the server shuts down (the SSE 503 and the /ws refusal "
+        "while closing): no case runs while the server stops",
+    ),
+    Equivalent(
+        path="canaux/server/channels/standard.py",
+        scope="standard_channels",
+        operator="delete",
+        before="channels += [",
+        reason="the catalogue loses chat, playqueue, system and progress: each is a profile "
+        "a server MAY claim (CHANNEL-15 binds a server that claims it), so this is another "
+        "conformant server (conformance.* only); the suite skips the profiles' cases as not "
+        "applicable",
+    ),
+    Equivalent(
+        path="canaux/server/access.py",
+        scope="http_may_publish",
+        kind=OUT_OF_REACH,
+        reason="reached for a publisher other than the backend, i.e. a client token of an "
+        "authenticator; the power run's server has none (its HTTP publishes carry the "
+        "backend's publish token)",
+    ),
 )
 
 

@@ -1,6 +1,6 @@
 """Commands that move ``current`` as the table says (standard-channels.md) [QUEUE-5]: ``play``
-without an index (the first item of a queue that had none current, else where it was), and
-``remove`` before, at and after the current item."""
+without an index (the first item of a queue that had none current, else where it was),
+``remove`` before, at and after the current item, and ``add`` before, at and after it."""
 
 # Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.
 # ruff: noqa: ASYNC109
@@ -111,5 +111,62 @@ async def qremove_01(ctx: CaseContext) -> None:
             raise CaseFailed(
                 f"{what} gave current {state.get('current')!r}, playing "
                 f"{state.get('playing')!r}; the table says {current!r}, {playing!r}",
+                requirement="QUEUE-5",
+            )
+
+
+@case(
+    id="QADD-01",
+    requirements=("QUEUE-5",),
+    profile="playqueue",
+    title="add before or at current shifts current with its track; add after it does not",
+)
+async def qadd_01(ctx: CaseContext) -> None:
+    """A clears the queue, adds three tracks and plays index 1 (current 1). Adding at index 1
+    (= current) makes current 2, adding at index 0 makes it 3, both still on the same track;
+    adding at the end leaves it 3 [QUEUE-5: "If current ≠ null and index ≤ current,
+    current + 1"]."""
+    ctx.require_channel("playqueue")
+    a = await ctx.client("A")
+    await a.subscribe("playqueue")
+    snapshot = await a.expect("event", channel="playqueue", requirement="QUEUE-1")
+    version = snapshot["data"].get("version")
+    if not isinstance(version, int):
+        raise CaseFailed(f"snapshot without a version: {encode(snapshot)}", requirement="QUEUE-1")
+    setup: list[dict[str, Any]] = [{"op": "clear"}]
+    setup += [
+        {"op": "add", "track": {"id": f"{ctx.run_id}-add{n}", "title": f"add {n}"}}
+        for n in range(3)
+    ]
+    setup.append({"op": "play", "index": 1})
+    for command in setup:
+        await a.publish("playqueue", command)
+    version += len(setup)
+    playing_id = f"{ctx.run_id}-add1"
+    steps = (
+        (1, 2, "adding at index 1, the current one"),
+        (0, 3, "adding at index 0, before current 2"),
+        (5, 3, "adding at index 5, the end, after current 3"),
+    )
+    for index, current, what in steps:
+        track = {"id": f"{ctx.run_id}-new{index}", "title": f"inserted at {index}"}
+        await a.publish("playqueue", {"op": "add", "track": track, "index": index})
+        version += 1
+        state = (await _state(a, version, ctx.timeout))["data"]
+        items = state.get("items")
+        got = state.get("current")
+        track_id = (
+            items[got].get("id")
+            if isinstance(items, list)
+            and isinstance(got, int)
+            and 0 <= got < len(items)
+            and isinstance(items[got], dict)
+            else None
+        )
+        if got != current or track_id != playing_id or state.get("playing") is not True:
+            raise CaseFailed(
+                f"{what} gave current {got!r} (track {track_id!r}), playing "
+                f"{state.get('playing')!r}; the table says current {current} (track "
+                f"{playing_id!r}), playing true",
                 requirement="QUEUE-5",
             )
