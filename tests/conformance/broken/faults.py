@@ -24,6 +24,7 @@ from .power_faults import (
     ReceiveOnlyStillChats,
     RemembersByLastUse,
     RemoveLeavesCurrent,
+    SessionIdOneLonger,
     SlowPathDepthCountedTwice,
     SlowPathSafeIntegerOffByOne,
     SseSkipsTheSnapshot,
@@ -1396,6 +1397,7 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(SlowPathSafeIntegerOffByOne, ("ROBUST-06",), "TRANSPORT-19", "DELIVERY-5"),
     _b(SlowPathDepthCountedTwice, ("ROBUST-06",), "TRANSPORT-19"),
     _b(UnexpectedMemberPointsAtFirst, ("PTR-01",), "CHANNEL-5"),
+    _b(SessionIdOneLonger, ("ENV-HELLO-RESUME-SESSION-LONG",), "HANDSHAKE-4"),
     _b(SseSkipsTheSnapshot, ("SSE-QUEUE-01",), "QUEUE-1"),
     _b(ReceiveOnlyStillChats, ("LEG-RO-01",), "LEGACY-1", "LEGACY-3"),
 )

@@ -19,6 +19,7 @@ __all__ = [
     "ReceiveOnlyStillChats",
     "RemembersByLastUse",
     "RemoveLeavesCurrent",
+    "SessionIdOneLonger",
     "SlowPathDepthCountedTwice",
     "SlowPathSafeIntegerOffByOne",
     "SseSkipsTheSnapshot",
@@ -312,4 +313,22 @@ class ReceiveOnlyStillChats(Fault):
         if frame.get("channel") == "system" and forbidden and conn.session is None:
             done = {"type": "done", "request": "legacy-1", "chunks": 0}
             return [frame, {"channel": "chat", "data": done}]
+        return [frame]
+
+
+class SessionIdOneLonger(Fault):
+    """The mutant ``frames.py SessionId``: ``max_length=128`` → ``129`` [HANDSHAKE-4]: a
+    hello resuming a session id of 129 characters is read as valid (and answered with a new
+    session) instead of being closed with ``4400``. The relay cuts such an id to 128
+    characters, which the reference reads as a well-formed id it does not know."""
+
+    name = "session-id-one-longer"
+    description = "a hello whose resume.session has 129 characters opens a session, no 4400"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        resume = frame.get("resume")
+        if frame.get("type") == "hello" and isinstance(resume, dict):
+            session = resume.get("session")
+            if isinstance(session, str) and len(session) == 129:
+                resume["session"] = session[:128]
         return [frame]
