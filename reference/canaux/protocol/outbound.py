@@ -18,6 +18,10 @@ connection carries on. A frame that finds no bytes queued always fits, so one ev
 the bound never cuts a client that reads. What a stream sends before its live events (the
 welcome, the resume replay: ``bounded=False``) is bounded by the resume buffer already and does
 not count against the live events that follow it. Fan-out only ever appends: it never waits.
+
+An event is queued as its :class:`~canaux.protocol.frames.EventFrame` (its tail shared with
+every session of the fan-out), every other frame as text; a frame's size is its full UTF-8
+length either way [LIMIT-4, LIMIT-11].
 """
 
 from __future__ import annotations
@@ -25,9 +29,12 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from canaux.protocol.frames import text_bytes
+from canaux.protocol.frames import EventFrame, frame_size, frame_text
 
-__all__ = ["OutboundQueue"]
+QueuedFrame = str | EventFrame
+"""A frame in the queue: text, or an event kept as its parts."""
+
+__all__ = ["OutboundQueue", "QueuedFrame"]
 
 
 @dataclass(slots=True)
@@ -35,7 +42,7 @@ class _Slot:
     """A place in the reply order: ``text`` is ``None`` until the reply is decided."""
 
     frame_id: str | None
-    text: str | None = field(default=None)
+    text: QueuedFrame | None = field(default=None)
     size: int = field(default=0)
     """UTF-8 bytes of ``text`` (0 until decided)."""
 
@@ -65,9 +72,10 @@ class OutboundQueue:
             raise ValueError("max_bytes must be at least 1")
         self.limit = limit
         self.max_bytes = max_bytes
-        self._ready: list[str] = []
+        self._ready: list[QueuedFrame] = []
         self._ready_bytes = 0
-        self._held: deque[_Slot] = deque()
+        # Made at the first reply slot: an idle connection holds no empty deque (760 B).
+        self._held: deque[_Slot] | None = None
         self._held_bytes = 0
         # What was queued with bounded=False and not yet taken (the welcome, the replay):
         # bounded by the resume buffer already, it does not count against live events.
@@ -81,7 +89,7 @@ class OutboundQueue:
         """While set, decided replies stay in their slots (before the welcome [HANDSHAKE-2])."""
 
     def __len__(self) -> int:
-        return len(self._ready) + len(self._held)
+        return len(self._ready) + (len(self._held) if self._held is not None else 0)
 
     def __bool__(self) -> bool:
         return bool(self._ready) or bool(self._held)
@@ -93,7 +101,7 @@ class OutboundQueue:
 
     # Inputs -------------------------------------------------------------------------------
 
-    def put(self, text: str, *, bounded: bool = True, after_replies: bool = False) -> bool:
+    def put(self, text: QueuedFrame, *, bounded: bool = True, after_replies: bool = False) -> bool:
         """Queue frame ``text``; ``False`` when it was dropped (closed or overflowed).
 
         ``bounded=False`` is for what a stream sends before it takes live events (the welcome
@@ -103,7 +111,7 @@ class OutboundQueue:
         """
         if self.closed or self.overflowed:
             return False
-        size = text_bytes(text)
+        size = frame_size(text)
         if bounded and not self._fits(size):
             return False
         held = self._held
@@ -125,9 +133,11 @@ class OutboundQueue:
 
         ``False`` when the queue overflowed (or is closed).
         """
-        size = 0 if text is None else text_bytes(text)
+        size = 0 if text is None else frame_size(text)
         if self.closed or self.overflowed or not self._fits(size):
             return False
+        if self._held is None:
+            self._held = deque()
         self._held.append(_Slot(frame_id, text, size))
         self._held_bytes += size
         self._release()
@@ -135,11 +145,11 @@ class OutboundQueue:
 
     def fill(self, frame_id: str, text: str) -> bool:
         """Decide the reply of request ``frame_id``; ``False`` if no such reply is awaited."""
-        for slot in self._held:
+        for slot in self._held or ():
             if slot.text is None and slot.frame_id == frame_id:
                 # A reply is never refused once its place is kept: its bytes count from now.
                 slot.text = text
-                slot.size = text_bytes(text)
+                slot.size = frame_size(text)
                 self._held_bytes += slot.size
                 self._release()
                 return True
@@ -152,7 +162,7 @@ class OutboundQueue:
 
     def drop_replies(self) -> None:
         """Forget every reply slot (the connection is closing: no reply will be decided)."""
-        self._held.clear()
+        self._held = None
         self._held_bytes = 0
 
     def close(self) -> None:
@@ -162,7 +172,7 @@ class OutboundQueue:
     def clear(self) -> None:
         """Drop everything queued."""
         self._ready.clear()
-        self._held.clear()
+        self._held = None
         self._ready_bytes = self._held_bytes = 0
         self._exempt_count = self._exempt_bytes = 0
 
@@ -171,19 +181,24 @@ class OutboundQueue:
     @property
     def pending_replies(self) -> list[str | None]:
         """Ids of the requests still waiting for a reply, oldest first (``None``: no id)."""
-        return [slot.frame_id for slot in self._held if slot.text is None]
+        return [slot.frame_id for slot in self._held or () if slot.text is None]
 
-    def take(self) -> list[str]:
-        """Every frame ready to go, oldest first; each is handed over once."""
+    def take(self) -> list[QueuedFrame]:
+        """Every frame ready to go, oldest first; each is handed over once (an event as its
+        :class:`~canaux.protocol.frames.EventFrame`)."""
         out, self._ready = self._ready, []
         self._ready_bytes = 0
         self._exempt_count = self._exempt_bytes = 0
         return out
 
+    def take_texts(self) -> list[str]:
+        """:meth:`take` with every frame as text (for a consumer that writes text)."""
+        return [frame_text(frame) for frame in self.take()]
+
     # Internals ----------------------------------------------------------------------------
 
     def _fits(self, size: int) -> bool:
-        count = len(self._ready) + len(self._held) - self._exempt_count
+        count = len(self) - self._exempt_count
         if count < self.limit:
             queued = self._ready_bytes + self._held_bytes - self._exempt_bytes
             # [LIMIT-4] bytes too; a frame that finds none queued always fits.
@@ -198,9 +213,13 @@ class OutboundQueue:
         if self.hold_replies:
             return
         held, ready = self._held, self._ready
+        if held is None:
+            return
         while held and held[0].text is not None:
             slot = held.popleft()
             assert slot.text is not None
             ready.append(slot.text)
             self._held_bytes -= slot.size
             self._ready_bytes += slot.size
+        if not held:
+            self._held = None

@@ -148,10 +148,11 @@ class WebSocketLink:
 
     # EventSink ---------------------------------------------------------------------------
 
-    def send_event(self, channel: str, seq: int, text: str) -> None:
+    def send_event(self, channel: str, seq: int, frame: frames.EventFrame) -> None:
         # Never waits: the core queues the frame, or cuts the connection with 4503 when its
-        # queue is full [LIMIT-4]; the session keeps the event for a resume either way.
-        if self.conn.send_event_text(text, _now()) and self.conn.closed:
+        # queue is full [LIMIT-4]; the session keeps the event for a resume either way. The
+        # frame stays as its parts (the tail shared by the fan-out) up to the socket write.
+        if self.conn.send_event_text(frame, _now()) and self.conn.closed:
             self._interrupt()
             return
         self._mark()
@@ -227,7 +228,7 @@ class WebSocketLink:
         direct = self._direct
         assert direct is not None
         if not self._paused:
-            batch = conn.data_to_send()
+            batch = conn.frames_to_send()
             if batch:
                 try:
                     writable = direct.write_texts(batch)

@@ -42,6 +42,8 @@ from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFact
 from websockets.protocol import OPEN
 from websockets.server import ServerProtocol
 
+from canaux.protocol.frames import EventFrame
+
 __all__ = ["WRITER", "CoalescingWebSocketProtocol", "DirectWriter", "Flag", "ReceiveQueue"]
 
 logger = logging.getLogger("canaux.server.ws")
@@ -60,8 +62,11 @@ each frame with the ASGI ``send`` callable.
 class DirectWriter(Protocol):
     """What :data:`WRITER` offers: writing frames without the ASGI send chain."""
 
-    def write_texts(self, texts: Sequence[str]) -> bool:
+    def write_texts(self, texts: Sequence[str | EventFrame]) -> bool:
         """Frame ``texts`` as text frames, in order, and write them in one transport write.
+
+        An :class:`~canaux.protocol.frames.EventFrame` is written as its parts (the shared
+        tail as it is): no text is encoded for it.
 
         ``False`` when the transport is paused after this write (over its high-water mark):
         write nothing more until the :meth:`on_resume` callback runs. Raises
@@ -316,7 +321,7 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
         if self._resume is not None:
             self._resume()
 
-    def write_texts(self, texts: Sequence[str]) -> bool:
+    def write_texts(self, texts: Sequence[str | EventFrame]) -> bool:
         transport = self.transport
         conn = self.conn
         if self.disconnected or self.close_sent or conn.state is not OPEN or transport.is_closing():
@@ -328,20 +333,33 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
             # A negotiated extension (permessage-deflate, RFC 7692) transforms every frame:
             # the websockets connection frames them, never headers written here.
             for text in texts:
-                conn.send_text(text.encode())
+                conn.send_text(text.encode() if type(text) is str else text.to_bytes())  # type: ignore[union-attr]
             out += conn.data_to_send()
         else:
             append = out.append
+            prefix = EventFrame.PREFIX
             for text in texts:
-                data = text.encode()
-                size = len(data)
+                if type(text) is str:
+                    data = text.encode()
+                    size = len(data)
+                else:
+                    # [LIMIT-11] the frame's full UTF-8 length: prefix, digits, tail.
+                    event: EventFrame = text  # type: ignore[assignment]
+                    size = event.size
                 if size < 126:
                     append(_SMALL_HEADERS[size])
                 elif size < 65536:
                     append(_MEDIUM_HEADER.pack(0x81, 126, size))
                 else:
                     append(_LARGE_HEADER.pack(0x81, 127, size))
-                append(data)
+                if type(text) is str:
+                    append(data)
+                else:
+                    # The event's shared tail goes in as it is; the join below is the one
+                    # copy of it per connection.
+                    append(prefix)
+                    append(event.digits)
+                    append(event.tail)
         if out:
             transport.write(b"".join(out))
         # The transport calls pause_writing() from inside write() when it passes the mark.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from canaux.protocol.frames import EventFrame
 from canaux.protocol.outbound import OutboundQueue
 
 
@@ -151,3 +152,45 @@ class TestByteBound:
         queue = OutboundQueue(3)
         assert queue.put("x" * 1_000_000)
         assert queue.put("y" * 1_000_000)
+
+
+class TestEventFrames:
+    """An event is queued as its parts; its size is the full frame's UTF-8 length [LIMIT-4]."""
+
+    def test_an_event_frame_counts_its_full_utf8_length_limit_4(self) -> None:
+        frame = EventFrame(b"12", ',"channel":"c","data":"é€"}'.encode())
+        queue = OutboundQueue(8)
+        assert queue.put(frame)
+        assert queue.put("ab")
+        assert queue.queued_bytes == len(frame.text.encode()) + 2
+        assert queue.take() == [frame, "ab"]
+
+    def test_take_texts_gives_every_frame_as_text(self) -> None:
+        frame = EventFrame(b"1", b',"channel":"c","data":1}')
+        queue = OutboundQueue(8)
+        queue.put(frame)
+        queue.put("x")
+        assert queue.take_texts() == ['{"type":"event","seq":1,"channel":"c","data":1}', "x"]
+
+    def test_a_byte_bound_overflows_on_the_full_frame_length_limit_4(self) -> None:
+        tail = b',"channel":"c","data":"' + b"x" * 65_000 + b'"}'
+        queue = OutboundQueue(8, max_bytes=65_536)
+        assert queue.put("y" * 400)
+        assert queue.put(EventFrame(b"1", tail))  # 400 + 65,048 bytes fit
+        assert not queue.put(EventFrame(b"22", tail))
+        assert queue.overflowed
+
+
+class TestIdle:
+    def test_no_reply_deque_while_no_reply_is_awaited(self) -> None:
+        queue = OutboundQueue(8)
+        assert queue._held is None  # an idle connection holds no empty deque (760 B)
+        queue.expect("r1")
+        assert queue._held is not None
+        queue.fill("r1", "ack")
+        assert queue._held is None
+        assert queue.take() == ["ack"]
+        queue.expect("r2")
+        queue.drop_replies()
+        assert queue._held is None
+        assert queue.pending_replies == []
