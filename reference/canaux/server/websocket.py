@@ -355,8 +355,12 @@ class WebSocketLink:
                     conn.receive_text(text, _now())
                 else:
                     conn.receive_bytes(message.get("bytes") or b"", _now())
+                # An idle connection waits for its next frame holding nothing of this one:
+                # its text, the parsed frame and its event (about 1 KiB, issue #14).
+                del message, text
                 for event in conn.events_received():
                     await self._answer(event)
+                    del event
             except Exception:
                 # A bug on our side must not leave the client hanging: 1011, it may retry.
                 logger.exception("internal error on a connection")
