@@ -491,7 +491,7 @@ class EventFrame:
     that needs text (SSE, the ASGI send path, the session snapshot).
     """
 
-    __slots__ = ("digits", "tail")
+    __slots__ = ("digits", "size", "tail")
 
     PREFIX: Final = _EVENT_PREFIX_UTF8
     """``{"type":"event","seq":`` in UTF-8: the part every event frame starts with."""
@@ -499,6 +499,8 @@ class EventFrame:
     def __init__(self, digits: bytes, tail: bytes) -> None:
         self.digits = digits
         self.tail = tail
+        self.size = _EVENT_PREFIX_BYTES + len(digits) + len(tail)
+        """The frame's full UTF-8 length, as every byte bound counts it [LIMIT-4, LIMIT-11]."""
 
     @classmethod
     def parse(cls, text: str) -> EventFrame:
@@ -516,11 +518,6 @@ class EventFrame:
     @property
     def seq(self) -> int:
         return int(self.digits)
-
-    @property
-    def size(self) -> int:
-        """The frame's full UTF-8 length, as every byte bound counts it [LIMIT-4, LIMIT-11]."""
-        return _EVENT_PREFIX_BYTES + len(self.digits) + len(self.tail)
 
     @property
     def text(self) -> str:

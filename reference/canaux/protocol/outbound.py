@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from canaux.protocol.frames import EventFrame, frame_size, frame_text
+from canaux.protocol.frames import EventFrame, frame_size, frame_text, text_bytes
 
 QueuedFrame = str | EventFrame
 """A frame in the queue: text, or an event kept as its parts."""
@@ -111,7 +111,7 @@ class OutboundQueue:
         """
         if self.closed or self.overflowed:
             return False
-        size = frame_size(text)
+        size = text_bytes(text) if type(text) is str else text.size  # type: ignore[union-attr]
         if bounded and not self._fits(size):
             return False
         held = self._held

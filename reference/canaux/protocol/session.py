@@ -97,7 +97,7 @@ class SessionState:
         tail is one bytes object for every session given the same ``data_json``)."""
         # [DELIVERY-1] first event 1, then exactly previous + 1, across resumed connections.
         seq = self.seq = self.seq + 1
-        frame = EventFrame(str(seq).encode(), event_tail(channel, data_json))
+        frame = EventFrame(b"%d" % seq, event_tail(channel, data_json))
         buffer = self._buffer
         buffer[seq] = frame.tail
         # Its exact UTF-8 length [LIMIT-11]: the frame's, not the tail's.
