@@ -248,12 +248,14 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
         self.writable.set()
         self.frames: list[bytes] = []
 
-    async def run_asgi(self) -> None:
-        await super().run_asgi()
+    def on_task_complete(self, task: asyncio.Task[None]) -> None:
+        super().on_task_complete(task)
         # [TRANSPORT-23] uvicorn closes the transport once the app returns, but asyncio keeps
         # the socket open until its write buffer drains: a client that never reads again
         # (a slow consumer cut with 4503) would hold it for ever. The app already waited its
         # close timeout for the close frame; what is still open a moment later is reset.
+        # (The app task's done callback, not an override of run_asgi: that would be one more
+        # coroutine suspended for the life of every idle connection, issue #14.)
         if not self.disconnected:
             asyncio.get_running_loop().call_later(END_GRACE_S, self._end_now)
 

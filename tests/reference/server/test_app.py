@@ -78,6 +78,8 @@ async def test_ws_goes_from_the_app_straight_to_the_door(prefix: str) -> None:
         at = names.index("_CanauxApp.__call__")
         # No error or exception middleware, router or route in between.
         assert names[at + 1] == "websocket_endpoint", names
+        # uvicorn's task runs the app directly (ws_protocol ends it in a done callback).
+        assert names[0] == "WebSocketsSansIOProtocol.run_asgi", names
 
 
 async def test_an_app_given_middleware_serves_ws_through_it() -> None:
