@@ -799,6 +799,25 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "applicable",
     ),
     Equivalent(
+        path="canaux/protocol/frames.py",
+        scope="<module>",
+        operator="constant",
+        before="StrictStr, Field(min_length=22, max_length=128, pattern=SESSION_ID_PATTERN)",
+        after="StrictStr, Field(min_length=22, max_length=129, pattern=SESSION_ID_PATTERN)",
+        reason="SESSION_ID_PATTERN (^[A-Za-z0-9_-]{22,128}$) bounds the length to 128 too: a "
+        "129-character id is still refused with 4400, only the reason's wording changes "
+        "(checked: ENV-HELLO-RESUME-SESSION-LONG passes this mutant)",
+    ),
+    Equivalent(
+        path="canaux/protocol/frames.py",
+        scope="<module>",
+        operator="constant",
+        before="StrictStr, Field(min_length=22, max_length=128, pattern=SESSION_ID_PATTERN)",
+        after="StrictStr, Field(min_length=21, max_length=128, pattern=SESSION_ID_PATTERN)",
+        reason="SESSION_ID_PATTERN (^[A-Za-z0-9_-]{22,128}$) requires 22 characters too: a "
+        "21-character id is still refused with 4400",
+    ),
+    Equivalent(
         path="canaux/server/access.py",
         scope="http_may_publish",
         kind=OUT_OF_REACH,

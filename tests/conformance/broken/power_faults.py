@@ -317,10 +317,12 @@ class ReceiveOnlyStillChats(Fault):
 
 
 class SessionIdOneLonger(Fault):
-    """The mutant ``frames.py SessionId``: ``max_length=128`` → ``129`` [HANDSHAKE-4]: a
-    hello resuming a session id of 129 characters is read as valid (and answered with a new
-    session) instead of being closed with ``4400``. The relay cuts such an id to 128
-    characters, which the reference reads as a well-formed id it does not know."""
+    """A server whose session id check has no upper bound [HANDSHAKE-4]: a hello resuming a
+    session id of 129 characters is read as valid (and answered with a new session) instead
+    of being closed with ``4400``. The relay cuts such an id to 128 characters, which the
+    reference reads as a well-formed id it does not know. (The power run's mutant of
+    ``frames.py SessionId``, ``max_length`` 128 → 129, is not this server: the reference's
+    pattern bounds the length as well, so it is judged equivalent.)"""
 
     name = "session-id-one-longer"
     description = "a hello whose resume.session has 129 characters opens a session, no 4400"
