@@ -1,6 +1,7 @@
 """Commands that move ``current`` as the table says (standard-channels.md) [QUEUE-5]: ``play``
 without an index (the first item of a queue that had none current, else where it was),
-``remove`` before, at and after the current item, and ``add`` before, at and after it."""
+``remove`` before, at and after the current item, ``add`` before, at and after it, and ``move``
+past it and of it."""
 
 # Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.
 # ruff: noqa: ASYNC109
@@ -26,6 +27,15 @@ async def _state(client: RawClient, version: int, timeout: float) -> Frame:
         requirement="QUEUE-8",
         what=f"the playqueue state of version {version}",
     )
+
+
+def _current_track(state: dict[str, Any]) -> object:
+    """The ``id`` of the track ``current`` points at in a queue state, if it points at one."""
+    items, current = state.get("items"), state.get("current")
+    if isinstance(items, list) and isinstance(current, int) and 0 <= current < len(items):
+        track = items[current]
+        return track.get("id") if isinstance(track, dict) else None
+    return None
 
 
 @case(
@@ -153,20 +163,57 @@ async def qadd_01(ctx: CaseContext) -> None:
         await a.publish("playqueue", {"op": "add", "track": track, "index": index})
         version += 1
         state = (await _state(a, version, ctx.timeout))["data"]
-        items = state.get("items")
-        got = state.get("current")
-        track_id = (
-            items[got].get("id")
-            if isinstance(items, list)
-            and isinstance(got, int)
-            and 0 <= got < len(items)
-            and isinstance(items[got], dict)
-            else None
-        )
+        got, track_id = state.get("current"), _current_track(state)
         if got != current or track_id != playing_id or state.get("playing") is not True:
             raise CaseFailed(
                 f"{what} gave current {got!r} (track {track_id!r}), playing "
                 f"{state.get('playing')!r}; the table says current {current} (track "
                 f"{playing_id!r}), playing true",
+                requirement="QUEUE-5",
+            )
+
+
+@case(
+    id="QMOVE-01",
+    requirements=("QUEUE-5",),
+    profile="playqueue",
+    title="move keeps current on the same track: moved past it either way, or moved itself",
+)
+async def qmove_01(ctx: CaseContext) -> None:
+    """A clears the queue, adds four tracks and plays index 1 (current 1). Moving 3 to 0
+    (past current, backwards) makes current 2; moving 0 to 3 (past it, forwards) makes it 1
+    again; moving 1 (current itself) to 3 makes it 3: each time on the same track [QUEUE-5:
+    "current follows the item it pointed at"]."""
+    ctx.require_channel("playqueue")
+    a = await ctx.client("A")
+    await a.subscribe("playqueue")
+    snapshot = await a.expect("event", channel="playqueue", requirement="QUEUE-1")
+    version = snapshot["data"].get("version")
+    if not isinstance(version, int):
+        raise CaseFailed(f"snapshot without a version: {encode(snapshot)}", requirement="QUEUE-1")
+    setup: list[dict[str, Any]] = [{"op": "clear"}]
+    setup += [
+        {"op": "add", "track": {"id": f"{ctx.run_id}-mv{n}", "title": f"move {n}"}}
+        for n in range(4)
+    ]
+    setup.append({"op": "play", "index": 1})
+    for command in setup:
+        await a.publish("playqueue", command)
+    version += len(setup)
+    playing_id = f"{ctx.run_id}-mv1"
+    steps = (
+        (3, 0, 2, "moving 3 to 0, past current 1 backwards"),
+        (0, 3, 1, "moving 0 to 3, past current 2 forwards"),
+        (1, 3, 3, "moving 1, the current one, to 3"),
+    )
+    for source, target, current, what in steps:
+        await a.publish("playqueue", {"op": "move", "from": source, "to": target})
+        version += 1
+        state = (await _state(a, version, ctx.timeout))["data"]
+        got, track_id = state.get("current"), _current_track(state)
+        if got != current or track_id != playing_id:
+            raise CaseFailed(
+                f"{what} gave current {got!r} (track {track_id!r}); the table says current "
+                f"{current} (track {playing_id!r})",
                 requirement="QUEUE-5",
             )
