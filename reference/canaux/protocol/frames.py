@@ -47,6 +47,7 @@ __all__ = [
     "SCHEMA_URI_PATTERN",
     "SERVER_FRAME_TYPES",
     "SESSION_ID_PATTERN",
+    "SHARED_TAIL_MIN",
     "Ack",
     "CatalogueEntry",
     "ClientFrame",
@@ -542,14 +543,28 @@ class EventFrame:
     __hash__ = None  # type: ignore[assignment]
 
 
-def frame_text(frame: str | EventFrame) -> str:
-    """A queued frame as text: itself, or an :class:`EventFrame`'s text made now."""
-    return frame if type(frame) is str else frame.text  # type: ignore[union-attr]
+SHARED_TAIL_MIN: Final = 1024
+"""The tail length from which an event is queued as its parts: below it, one ``bytes`` of the
+whole frame costs less than the parts' object (which the garbage collector tracks while it
+waits in a queue: measured 0.5 µs more per session at 100 B) and is about its size."""
 
 
-def frame_size(frame: str | EventFrame) -> int:
+def frame_text(frame: str | bytes | EventFrame) -> str:
+    """A queued frame as text: itself, or the text of its UTF-8 or its parts, made now."""
+    if type(frame) is str:
+        return frame
+    if type(frame) is bytes:
+        return frame.decode("utf-8", "surrogatepass")
+    return frame.text  # type: ignore[union-attr]
+
+
+def frame_size(frame: str | bytes | EventFrame) -> int:
     """A queued frame's UTF-8 length [LIMIT-4, LIMIT-11]."""
-    return text_bytes(frame) if type(frame) is str else frame.size  # type: ignore[union-attr]
+    if type(frame) is str:
+        return text_bytes(frame)
+    if type(frame) is bytes:
+        return len(frame)
+    return frame.size  # type: ignore[union-attr]
 
 
 def event_frame(seq: int, channel: str, data_json: str) -> tuple[str, int]:

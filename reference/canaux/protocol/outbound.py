@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 
 from canaux.protocol.frames import EventFrame, frame_size, frame_text, text_bytes
 
-QueuedFrame = str | EventFrame
-"""A frame in the queue: text, or an event kept as its parts."""
+QueuedFrame = str | bytes | EventFrame
+"""A frame in the queue: text, an event's UTF-8 (a small one), or an event kept as its parts."""
 
 __all__ = ["OutboundQueue", "QueuedFrame"]
 
@@ -111,7 +111,13 @@ class OutboundQueue:
         """
         if self.closed or self.overflowed:
             return False
-        size = text_bytes(text) if type(text) is str else text.size  # type: ignore[union-attr]
+        kind = type(text)
+        if kind is str:
+            size = text_bytes(text)  # type: ignore[arg-type]
+        elif kind is bytes:
+            size = len(text)  # type: ignore[arg-type]
+        else:
+            size = text.size  # type: ignore[union-attr]
         if bounded and not self._fits(size):
             return False
         held = self._held

@@ -398,8 +398,10 @@ class ServerConnection:
         if self._state is OPEN:
             self._last_sent = self._clock(now)
 
-    def send_event_text(self, text: str | frames.EventFrame, now: float | None = None) -> bool:
-        """Send an encoded ``event`` frame (text, or its parts: an
+    def send_event_text(
+        self, text: str | bytes | frames.EventFrame, now: float | None = None
+    ) -> bool:
+        """Send an encoded ``event`` frame (text, its UTF-8, or its parts: an
         :class:`~canaux.protocol.frames.EventFrame`, queued as it is); ``False`` when the
         connection is already closed.
 

@@ -151,8 +151,10 @@ class WebSocketLink:
     def send_event(self, channel: str, seq: int, frame: frames.EventFrame) -> None:
         # Never waits: the core queues the frame, or cuts the connection with 4503 when its
         # queue is full [LIMIT-4]; the session keeps the event for a resume either way. The
-        # frame stays as its parts (the tail shared by the fan-out) up to the socket write.
-        if self.conn.send_event_text(frame, _now()) and self.conn.closed:
+        # frame stays as its parts (the tail shared by the fan-out) up to the socket write; a
+        # small one is queued as one bytes object (frames.SHARED_TAIL_MIN).
+        queued = frame if len(frame.tail) >= frames.SHARED_TAIL_MIN else frame.to_bytes()
+        if self.conn.send_event_text(queued, _now()) and self.conn.closed:
             self._interrupt()
             return
         self._mark()

@@ -180,6 +180,13 @@ class TestEventFrames:
         assert not queue.put(EventFrame(b"22", tail))
         assert queue.overflowed
 
+    def test_a_small_event_queued_as_utf8_counts_its_bytes_limit_4(self) -> None:
+        frame = EventFrame(b"3", ',"channel":"c","data":"é"}'.encode())
+        queue = OutboundQueue(8)
+        assert queue.put(frame.to_bytes())
+        assert queue.queued_bytes == frame.size == len(frame.text.encode())
+        assert queue.take_texts() == [frame.text]
+
 
 class TestIdle:
     def test_no_reply_deque_while_no_reply_is_awaited(self) -> None:
