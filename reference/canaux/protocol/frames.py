@@ -486,7 +486,8 @@ class EventFrame:
     """An ``event`` frame kept as its parts: the seq's ASCII ``digits`` (per session) and the
     UTF-8 ``tail`` after them, one ``bytes`` object shared by every session of the fan-out.
 
-    The resume buffer and the outbound queue hold these, so an event's payload is in memory
+    The resume buffer holds the shared tail and the outbound queue these (an event under
+    :data:`SHARED_TAIL_MIN` as one ``bytes`` of its frame), so an event's payload is in memory
     once per event, not once per subscriber; the WebSocket writer writes the parts after its
     header as they are. :attr:`text` is the frame as ``str``, made on demand for a consumer
     that needs text (SSE, the ASGI send path, the session snapshot).
