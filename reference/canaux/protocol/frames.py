@@ -47,13 +47,11 @@ __all__ = [
     "SCHEMA_URI_PATTERN",
     "SERVER_FRAME_TYPES",
     "SESSION_ID_PATTERN",
-    "SHARED_TAIL_MIN",
     "Ack",
     "CatalogueEntry",
     "ClientFrame",
     "Error",
     "Event",
-    "EventFrame",
     "Frame",
     "FrameError",
     "Hello",
@@ -71,10 +69,7 @@ __all__ = [
     "encode",
     "error_text",
     "event_frame",
-    "event_tail",
     "event_text",
-    "frame_size",
-    "frame_text",
     "parse_client_frame",
     "parse_frame",
     "parse_server_frame",
@@ -455,127 +450,34 @@ def text_bytes(text: str) -> int:
 
 
 _EVENT_PREFIX: Final = '{"type":"event","seq":'
-_EVENT_PREFIX_UTF8: Final = _EVENT_PREFIX.encode()
 _EVENT_PREFIX_BYTES: Final = len(_EVENT_PREFIX)
 
-# The last event's channel, data (the very object fan-out hands every session) and the rest of
-# its frame after the seq, in UTF-8. The data is held here, so the identity test below can
-# never match another object at a reused address.
-_last_event: tuple[str, str, bytes] = ("", "", b"")
-
-
-def event_tail(channel: str, data_json: str) -> bytes:
-    """The part of an ``event`` frame after its seq (channel, data, closing brace) in UTF-8.
-
-    Only the seq differs between sessions [DELIVERY-1]: fan-out hands every subscriber the same
-    ``data_json`` object, so the tail is encoded once per event and every session of the
-    fan-out gets the very same ``bytes`` object (see :class:`EventFrame`).
-    """
-    global _last_event
-    last = _last_event
-    if last[1] is data_json and last[0] == channel:
-        return last[2]
-    # A valid channel name [CHANNEL-1] never needs escaping, but dumps() keeps this safe for
-    # any string. JSON from dumps() is valid Unicode; surrogatepass is text_bytes()'s rule.
-    tail = f',"channel":{dumps(channel)},"data":{data_json}}}'.encode("utf-8", "surrogatepass")
-    _last_event = (channel, data_json, tail)
-    return tail
-
-
-class EventFrame:
-    """An ``event`` frame kept as its parts: the seq's ASCII ``digits`` (per session) and the
-    UTF-8 ``tail`` after them, one ``bytes`` object shared by every session of the fan-out.
-
-    The resume buffer holds the shared tail and the outbound queue these (an event under
-    :data:`SHARED_TAIL_MIN` as one ``bytes`` of its frame), so an event's payload is in memory
-    once per event, not once per subscriber; the WebSocket writer writes the parts after its
-    header as they are. :attr:`text` is the frame as ``str``, made on demand for a consumer
-    that needs text (SSE, the ASGI send path, the session snapshot).
-    """
-
-    __slots__ = ("digits", "size", "tail")
-
-    PREFIX: Final = _EVENT_PREFIX_UTF8
-    """``{"type":"event","seq":`` in UTF-8: the part every event frame starts with."""
-
-    def __init__(self, digits: bytes, tail: bytes) -> None:
-        self.digits = digits
-        self.tail = tail
-        self.size = _EVENT_PREFIX_BYTES + len(digits) + len(tail)
-        """The frame's full UTF-8 length, as every byte bound counts it [LIMIT-4, LIMIT-11]."""
-
-    @classmethod
-    def parse(cls, text: str) -> EventFrame:
-        """The parts of event frame ``text`` as :func:`event_frame` writes it; raise
-        :class:`ValueError` for any other text."""
-        if text.startswith(_EVENT_PREFIX):
-            end = _EVENT_PREFIX_BYTES
-            while end < len(text) and text[end].isdigit() and text[end].isascii():
-                end += 1
-            if end > _EVENT_PREFIX_BYTES and text.startswith(',"channel":', end):
-                digits = text[_EVENT_PREFIX_BYTES:end].encode()
-                return cls(digits, text[end:].encode("utf-8", "surrogatepass"))
-        raise ValueError("not an event frame of this implementation")
-
-    @property
-    def seq(self) -> int:
-        return int(self.digits)
-
-    @property
-    def text(self) -> str:
-        """The frame as text (a copy of the payload: made only where text is needed)."""
-        return _EVENT_PREFIX + self.digits.decode() + self.tail.decode("utf-8", "surrogatepass")
-
-    def to_bytes(self) -> bytes:
-        """The frame in UTF-8, in one ``bytes`` object (a copy of the payload)."""
-        return b"".join((_EVENT_PREFIX_UTF8, self.digits, self.tail))
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __repr__(self) -> str:
-        return f"<EventFrame seq={self.digits.decode()} {self.size} B>"
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, EventFrame):
-            return self.digits == other.digits and self.tail == other.tail
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-SHARED_TAIL_MIN: Final = 1024
-"""The tail length from which an event is queued as its parts: below it, one ``bytes`` of the
-whole frame costs less than the parts' object (which the garbage collector tracks while it
-waits in a queue: measured 0.5 µs more per session at 100 B) and is about its size."""
-
-
-def frame_text(frame: str | bytes | EventFrame) -> str:
-    """A queued frame as text: itself, or the text of its UTF-8 or its parts, made now."""
-    if type(frame) is str:
-        return frame
-    if type(frame) is bytes:
-        return frame.decode("utf-8", "surrogatepass")
-    return frame.text  # type: ignore[union-attr]
-
-
-def frame_size(frame: str | bytes | EventFrame) -> int:
-    """A queued frame's UTF-8 length [LIMIT-4, LIMIT-11]."""
-    if type(frame) is str:
-        return text_bytes(frame)
-    if type(frame) is bytes:
-        return len(frame)
-    return frame.size  # type: ignore[union-attr]
+# The last event's channel, data (the very object fan-out hands every session), the rest of its
+# frame after the seq, and that rest's UTF-8 length. The data is held here, so the identity
+# test below can never match another object at a reused address.
+_last_event: tuple[str, str, str, int] = ("", "", "", 0)
 
 
 def event_frame(seq: int, channel: str, data_json: str) -> tuple[str, int]:
     """The text of an ``event`` frame whose ``data`` is already encoded, and its UTF-8 length.
 
-    The length is exact, as the byte bounds count it [LIMIT-4, LIMIT-10, LIMIT-11]: the seq's
-    digits are ASCII. The fan-out path keeps :class:`EventFrame` instead (no text per session).
+    Only ``seq`` differs between sessions [DELIVERY-1]: fan-out hands every subscriber the same
+    ``data_json`` object, so the rest of the frame (channel and data) and its byte length are
+    built once per event and only the seq is spliced in per session. The length is exact, as
+    the byte bounds count it [LIMIT-4, LIMIT-10, LIMIT-11]: the seq's digits are ASCII.
     """
-    frame = EventFrame(str(seq).encode(), event_tail(channel, data_json))
-    return frame.text, frame.size
+    global _last_event
+    last = _last_event
+    if last[1] is data_json and last[0] == channel:
+        suffix, suffix_bytes = last[2], last[3]
+    else:
+        # A valid channel name [CHANNEL-1] never needs escaping, but dumps() keeps this safe
+        # for any string.
+        suffix = f',"channel":{dumps(channel)},"data":{data_json}}}'
+        suffix_bytes = text_bytes(suffix)
+        _last_event = (channel, data_json, suffix, suffix_bytes)
+    digits = str(seq)
+    return f"{_EVENT_PREFIX}{digits}{suffix}", _EVENT_PREFIX_BYTES + len(digits) + suffix_bytes
 
 
 def event_text(seq: int, channel: str, data_json: str) -> str:

@@ -18,10 +18,6 @@ connection carries on. A frame that finds no bytes queued always fits, so one ev
 the bound never cuts a client that reads. What a stream sends before its live events (the
 welcome, the resume replay: ``bounded=False``) is bounded by the resume buffer already and does
 not count against the live events that follow it. Fan-out only ever appends: it never waits.
-
-An event is queued as its :class:`~canaux.protocol.frames.EventFrame` (its tail shared with
-every session of the fan-out), every other frame as text; a frame's size is its full UTF-8
-length either way [LIMIT-4, LIMIT-11].
 """
 
 from __future__ import annotations
@@ -29,12 +25,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from canaux.protocol.frames import EventFrame, frame_size, frame_text, text_bytes
+from canaux.protocol.frames import text_bytes
 
-QueuedFrame = str | bytes | EventFrame
-"""A frame in the queue: text, an event's UTF-8 (a small one), or an event kept as its parts."""
-
-__all__ = ["OutboundQueue", "QueuedFrame"]
+__all__ = ["OutboundQueue"]
 
 
 @dataclass(slots=True)
@@ -42,7 +35,7 @@ class _Slot:
     """A place in the reply order: ``text`` is ``None`` until the reply is decided."""
 
     frame_id: str | None
-    text: QueuedFrame | None = field(default=None)
+    text: str | None = field(default=None)
     size: int = field(default=0)
     """UTF-8 bytes of ``text`` (0 until decided)."""
 
@@ -72,7 +65,7 @@ class OutboundQueue:
             raise ValueError("max_bytes must be at least 1")
         self.limit = limit
         self.max_bytes = max_bytes
-        self._ready: list[QueuedFrame] = []
+        self._ready: list[str] = []
         self._ready_bytes = 0
         # Made at the first reply slot: an idle connection holds no empty deque (760 B).
         self._held: deque[_Slot] | None = None
@@ -101,7 +94,7 @@ class OutboundQueue:
 
     # Inputs -------------------------------------------------------------------------------
 
-    def put(self, text: QueuedFrame, *, bounded: bool = True, after_replies: bool = False) -> bool:
+    def put(self, text: str, *, bounded: bool = True, after_replies: bool = False) -> bool:
         """Queue frame ``text``; ``False`` when it was dropped (closed or overflowed).
 
         ``bounded=False`` is for what a stream sends before it takes live events (the welcome
@@ -111,13 +104,7 @@ class OutboundQueue:
         """
         if self.closed or self.overflowed:
             return False
-        kind = type(text)
-        if kind is str:
-            size = text_bytes(text)  # type: ignore[arg-type]
-        elif kind is bytes:
-            size = len(text)  # type: ignore[arg-type]
-        else:
-            size = text.size  # type: ignore[union-attr]
+        size = text_bytes(text)
         if bounded and not self._fits(size):
             return False
         held = self._held
@@ -139,7 +126,7 @@ class OutboundQueue:
 
         ``False`` when the queue overflowed (or is closed).
         """
-        size = 0 if text is None else frame_size(text)
+        size = 0 if text is None else text_bytes(text)
         if self.closed or self.overflowed or not self._fits(size):
             return False
         if self._held is None:
@@ -155,7 +142,7 @@ class OutboundQueue:
             if slot.text is None and slot.frame_id == frame_id:
                 # A reply is never refused once its place is kept: its bytes count from now.
                 slot.text = text
-                slot.size = frame_size(text)
+                slot.size = text_bytes(text)
                 self._held_bytes += slot.size
                 self._release()
                 return True
@@ -189,17 +176,12 @@ class OutboundQueue:
         """Ids of the requests still waiting for a reply, oldest first (``None``: no id)."""
         return [slot.frame_id for slot in self._held or () if slot.text is None]
 
-    def take(self) -> list[QueuedFrame]:
-        """Every frame ready to go, oldest first; each is handed over once (an event as its
-        :class:`~canaux.protocol.frames.EventFrame`)."""
+    def take(self) -> list[str]:
+        """Every frame ready to go, oldest first; each is handed over once."""
         out, self._ready = self._ready, []
         self._ready_bytes = 0
         self._exempt_count = self._exempt_bytes = 0
         return out
-
-    def take_texts(self) -> list[str]:
-        """:meth:`take` with every frame as text (for a consumer that writes text)."""
-        return [frame_text(frame) for frame in self.take()]
 
     # Internals ----------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ from canaux.protocol.frames import PROTOCOL_VERSION
 from canaux.protocol.ijson import IJsonError
 from canaux.protocol.limits import Limits
 from canaux.protocol.operations import Outcome
-from canaux.protocol.outbound import OutboundQueue, QueuedFrame
+from canaux.protocol.outbound import OutboundQueue
 from canaux.protocol.session import SessionState
 
 __all__ = [
@@ -335,12 +335,11 @@ class ServerConnection:
             # [HANDSHAKE-15] "When resumed is false, welcome.seq MUST be 0 and the session
             # MUST have no subscriptions."
             raise LocalProtocolError("a fresh session must have seq 0 and no subscriptions")
-        replay: list[frames.EventFrame] = []
+        replay: list[str] = []
         if resumed:
             if self.hello.resume is None or self.hello.resume.session != session.id:
                 raise LocalProtocolError("resumed welcome for a session the hello did not ask")
-            # As their parts: the tails are the resume buffer's, no text made per event.
-            found = session.replay_frames_after(self.hello.resume.seq)
+            found = session.replay_after(self.hello.resume.seq)
             if found is None:
                 # [RESUME-2] "never a partial replay": ServerSessions.open() checked it.
                 raise LocalProtocolError("resume without the events to replay")
@@ -365,8 +364,8 @@ class ServerConnection:
         # events that follow, so a full replay never cuts the client that asked for it.
         self._last_sent = now
         self._queue.put(frames.encode(welcome), bounded=False)
-        for event in replay:
-            self._queue.put(event, bounded=False)
+        for text in replay:
+            self._queue.put(text, bounded=False)
         for text in self._held_pongs or ():
             self._send(text, now)
         self._held_pongs = None
@@ -398,12 +397,8 @@ class ServerConnection:
         if self._state is OPEN:
             self._last_sent = self._clock(now)
 
-    def send_event_text(
-        self, text: str | bytes | frames.EventFrame, now: float | None = None
-    ) -> bool:
-        """Send an encoded ``event`` frame (text, its UTF-8, or its parts: an
-        :class:`~canaux.protocol.frames.EventFrame`, queued as it is); ``False`` when the
-        connection is already closed.
+    def send_event_text(self, text: str, now: float | None = None) -> bool:
+        """Send an encoded ``event`` frame; ``False`` when the connection is already closed.
 
         Closing races with fan-out, so a closed connection drops the event quietly: the
         session's resume buffer still holds it.
@@ -441,13 +436,7 @@ class ServerConnection:
     # Outputs ------------------------------------------------------------------------------
 
     def data_to_send(self) -> list[str]:
-        """Frames to write to the socket, in order, as text; each call hands them over once."""
-        return self._queue.take_texts()
-
-    def frames_to_send(self) -> list[QueuedFrame]:
-        """:meth:`data_to_send` with each event as its
-        :class:`~canaux.protocol.frames.EventFrame` (the tail shared by every session): for a
-        writer that writes bytes, with no text made per session."""
+        """Frames to write to the socket, in order; each call hands them over once."""
         return self._queue.take()
 
     def events_received(self) -> list[ConnEvent]:

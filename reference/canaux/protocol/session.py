@@ -11,7 +11,7 @@ import hmac
 import secrets
 from typing import Any
 
-from canaux.protocol.frames import EventFrame, dumps, event_tail
+from canaux.protocol.frames import dumps, event_frame, text_bytes
 from canaux.protocol.limits import Limits
 
 __all__ = ["SESSION_ID_BYTES", "SessionState", "new_session_id"]
@@ -57,13 +57,11 @@ class SessionState:
         """Subscribed channels, in subscription order (a dict used as an ordered set)."""
         # The buffer also holds events sent while attached: the client may not have received
         # them when the connection drops (spec §7).
-        # seq -> the event's frame after its seq (EventFrame.tail), for the last
-        # ``resume_buffer`` seqs (always consecutive): one bytes object shared by every session
-        # of the fan-out, so a payload is held once per event, not once per subscriber. A dict
-        # of ints and bytes is never tracked by the garbage collector, where a deque is, and a
+        # seq -> frame text, for the last ``resume_buffer`` seqs (always consecutive). A dict of
+        # ints and strs is never tracked by the garbage collector, where a deque is, and a
         # full collection visits every item of it: with thousands of events buffered per
         # session that walk alone stalled the event loop for tens of milliseconds.
-        self._buffer: dict[int, bytes] = {}
+        self._buffer: dict[int, str] = {}
         self._buffer_bytes = 0
         """UTF-8 bytes of the frames in ``_buffer`` [LIMIT-11]."""
         # frame id -> reply, oldest first: a plain dict (ordered) of strs, which the garbage
@@ -88,24 +86,18 @@ class SessionState:
         return self.next_event_json(channel, dumps(data))
 
     def next_event_json(self, channel: str, data_json: str) -> tuple[int, str]:
-        """Same as :meth:`next_event` with ``data`` already encoded; the frame as text."""
-        frame = self.next_event_frame(channel, data_json)
-        return self.seq, frame.text
-
-    def next_event_frame(self, channel: str, data_json: str) -> EventFrame:
-        """Number the next event and keep it for replay, as its parts (fan-out's path: the
-        tail is one bytes object for every session given the same ``data_json``)."""
+        """Same as :meth:`next_event` with ``data`` already encoded (fan-out encodes it once)."""
         # [DELIVERY-1] first event 1, then exactly previous + 1, across resumed connections.
         seq = self.seq = self.seq + 1
-        frame = EventFrame(b"%d" % seq, event_tail(channel, data_json))
+        # Built once per event but for the seq, with its exact UTF-8 length [LIMIT-11].
+        text, size = event_frame(seq, channel, data_json)
         buffer = self._buffer
-        buffer[seq] = frame.tail
-        # Its exact UTF-8 length [LIMIT-11]: the frame's, not the tail's.
-        self._buffer_bytes += frame.size
+        buffer[seq] = text
+        self._buffer_bytes += size
         limits = self.limits
         if len(buffer) > limits.resume_buffer or self._buffer_bytes > limits.resume_buffer_bytes:
             self._trim()
-        return frame
+        return seq, text
 
     def _trim(self) -> None:
         # [LIMIT-5, LIMIT-11] the newest events that fit both bounds, always the newest one;
@@ -115,7 +107,7 @@ class SessionState:
             self._buffer_bytes > limits.resume_buffer_bytes and len(buffer) > 1
         ):
             oldest = self.seq - len(buffer) + 1
-            self._buffer_bytes -= EventFrame(str(oldest).encode(), buffer.pop(oldest)).size
+            self._buffer_bytes -= text_bytes(buffer.pop(oldest))
 
     @property
     def buffered_bytes(self) -> int:
@@ -133,11 +125,6 @@ class SessionState:
         [RESUME-2] "never a partial replay": either every missing event is still buffered,
         or there is nothing to replay at all.
         """
-        found = self.replay_frames_after(seq)
-        return None if found is None else [frame.text for frame in found]
-
-    def replay_frames_after(self, seq: int) -> list[EventFrame] | None:
-        """:meth:`replay_after` as :class:`EventFrame` (their tails are the buffer's)."""
         if seq < 0 or seq > self.seq:
             return None
         if seq == self.seq:
@@ -146,7 +133,7 @@ class SessionState:
         if oldest is None or oldest > seq + 1:
             return None
         buffer = self._buffer
-        return [EventFrame(str(n).encode(), buffer[n]) for n in range(seq + 1, self.seq + 1)]
+        return [buffer[n] for n in range(seq + 1, self.seq + 1)]
 
     # Attachment and resume ----------------------------------------------------------------
 
@@ -207,11 +194,7 @@ class SessionState:
             "identity": self.identity,
             "seq": self.seq,
             "subscriptions": list(self.subscriptions),
-            # The frame as text, made now: the snapshot is JSON.
-            "buffer": [
-                [seq, EventFrame(str(seq).encode(), tail).text]
-                for seq, tail in self._buffer.items()
-            ],
+            "buffer": [[seq, text] for seq, text in self._buffer.items()],
             "replies": [[frame_id, text] for frame_id, text in self._replies.items()],
         }
 
@@ -223,11 +206,8 @@ class SessionState:
         state.subscriptions = dict.fromkeys(str(name) for name in snapshot["subscriptions"])
         buffer = [(int(seq), str(text)) for seq, text in snapshot["buffer"]]
         state.seq = int(snapshot["seq"])
-        kept = [(seq, EventFrame.parse(text)) for seq, text in buffer[-limits.resume_buffer :]]
-        if any(frame.seq != seq for seq, frame in kept):
-            raise ValueError("a buffered event's seq is not its place")
-        state._buffer = {seq: frame.tail for seq, frame in kept}
-        state._buffer_bytes = sum(frame.size for _, frame in kept)
+        state._buffer = dict(buffer[-limits.resume_buffer :])
+        state._buffer_bytes = sum(text_bytes(text) for text in state._buffer.values())
         state._trim()  # [LIMIT-11] this process's byte bound too
         for frame_id, text in snapshot["replies"]:
             state.remember_reply(str(frame_id), str(text))

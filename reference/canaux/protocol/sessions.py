@@ -75,10 +75,8 @@ Transport = Literal["ws", "sse"]
 class EventSink(Protocol):
     """The connection carrying a session: takes its event frames without waiting."""
 
-    def send_event(self, channel: str, seq: int, frame: frames.EventFrame) -> None:
-        """Queue event ``seq`` of ``channel`` for the peer: ``frame`` holds the frame's parts,
-        its tail shared with every session of the fan-out (``frame.text`` where text is
-        needed)."""
+    def send_event(self, channel: str, seq: int, text: str) -> None:
+        """Queue event ``seq`` (frame ``text``) of ``channel`` for the peer."""
 
     def replace(self) -> None:
         """Another connection resumed the session: close this one with 4411 [RESUME-4]."""
@@ -168,10 +166,10 @@ class ServerSession:
         state = self._state
         if state.discarded:
             return
-        frame = state.next_event_frame(channel, data_json)
+        seq, text = state.next_event_json(channel, data_json)
         carrier = self._carrier
         if carrier is not None:
-            carrier.send_event(channel, state.seq, frame)
+            carrier.send_event(channel, seq, text)
 
     def emit(self, channel: str, data: Any) -> None:
         """Deliver an event to this session only (chat replies, snapshots) [CHAT-2, QUEUE-1]."""

@@ -53,8 +53,8 @@ class Outbound:
         self._wake.set()
 
     def take(self) -> list[str]:
-        """Everything queued, oldest first, and empty the queue (as text: it takes only text)."""
-        frames = self._queue.take_texts()
+        """Everything queued, oldest first, and empty the queue."""
+        frames = self._queue.take()
         if not self._queue.closed and not self._queue.overflowed:
             self._wake.clear()
         return frames

@@ -56,9 +56,8 @@ class SSEStream(Response):
 
     # EventSink -----------------------------------------------------------------------------
 
-    def send_event(self, channel: str, seq: int, frame: frames.EventFrame) -> None:
-        # SSE writes text: the frame's text is made here [SSE-1].
-        self.outbound.put(event_message(channel, self.session.id, seq, frame.text))
+    def send_event(self, channel: str, seq: int, text: str) -> None:
+        self.outbound.put(event_message(channel, self.session.id, seq, text))
 
     def replace(self) -> None:
         # [RESUME-4] another stream or socket resumed the session: this one ends.

@@ -148,13 +148,10 @@ class WebSocketLink:
 
     # EventSink ---------------------------------------------------------------------------
 
-    def send_event(self, channel: str, seq: int, frame: frames.EventFrame) -> None:
+    def send_event(self, channel: str, seq: int, text: str) -> None:
         # Never waits: the core queues the frame, or cuts the connection with 4503 when its
-        # queue is full [LIMIT-4]; the session keeps the event for a resume either way. The
-        # frame stays as its parts (the tail shared by the fan-out) up to the socket write; a
-        # small one is queued as one bytes object (frames.SHARED_TAIL_MIN).
-        queued = frame if len(frame.tail) >= frames.SHARED_TAIL_MIN else frame.to_bytes()
-        if self.conn.send_event_text(queued, _now()) and self.conn.closed:
+        # queue is full [LIMIT-4]; the session keeps the event for a resume either way.
+        if self.conn.send_event_text(text, _now()) and self.conn.closed:
             self._interrupt()
             return
         self._mark()
@@ -230,7 +227,7 @@ class WebSocketLink:
         direct = self._direct
         assert direct is not None
         if not self._paused:
-            batch = conn.frames_to_send()
+            batch = conn.data_to_send()
             if batch:
                 try:
                     writable = direct.write_texts(batch)

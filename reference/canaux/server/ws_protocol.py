@@ -42,8 +42,6 @@ from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFact
 from websockets.protocol import OPEN
 from websockets.server import ServerProtocol
 
-from canaux.protocol.frames import EventFrame
-
 __all__ = ["WRITER", "CoalescingWebSocketProtocol", "DirectWriter", "Flag", "ReceiveQueue"]
 
 logger = logging.getLogger("canaux.server.ws")
@@ -62,12 +60,8 @@ each frame with the ASGI ``send`` callable.
 class DirectWriter(Protocol):
     """What :data:`WRITER` offers: writing frames without the ASGI send chain."""
 
-    def write_texts(self, texts: Sequence[str | bytes | EventFrame]) -> bool:
+    def write_texts(self, texts: Sequence[str]) -> bool:
         """Frame ``texts`` as text frames, in order, and write them in one transport write.
-
-        ``bytes`` are a frame's UTF-8, written as they are; an
-        :class:`~canaux.protocol.frames.EventFrame` is written as its parts (the shared tail
-        as it is): no text is encoded for either.
 
         ``False`` when the transport is paused after this write (over its high-water mark):
         write nothing more until the :meth:`on_resume` callback runs. Raises
@@ -324,7 +318,7 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
         if self._resume is not None:
             self._resume()
 
-    def write_texts(self, texts: Sequence[str | bytes | EventFrame]) -> bool:
+    def write_texts(self, texts: Sequence[str]) -> bool:
         transport = self.transport
         conn = self.conn
         if self.disconnected or self.close_sent or conn.state is not OPEN or transport.is_closing():
@@ -336,43 +330,20 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
             # A negotiated extension (permessage-deflate, RFC 7692) transforms every frame:
             # the websockets connection frames them, never headers written here.
             for text in texts:
-                kind = type(text)
-                if kind is str:
-                    conn.send_text(text.encode())  # type: ignore[union-attr]
-                elif kind is bytes:
-                    conn.send_text(text)  # type: ignore[arg-type]
-                else:
-                    conn.send_text(text.to_bytes())  # type: ignore[union-attr]
+                conn.send_text(text.encode())
             out += conn.data_to_send()
         else:
             append = out.append
-            prefix = EventFrame.PREFIX
             for text in texts:
-                kind = type(text)
-                if kind is str:
-                    data = text.encode()  # type: ignore[union-attr]
-                    size = len(data)
-                elif kind is bytes:
-                    data = text
-                    size = len(data)  # type: ignore[arg-type]
-                else:
-                    # [LIMIT-11] the frame's full UTF-8 length: prefix, digits, tail.
-                    event: EventFrame = text  # type: ignore[assignment]
-                    size = event.size
+                data = text.encode()
+                size = len(data)
                 if size < 126:
                     append(_SMALL_HEADERS[size])
                 elif size < 65536:
                     append(_MEDIUM_HEADER.pack(0x81, 126, size))
                 else:
                     append(_LARGE_HEADER.pack(0x81, 127, size))
-                if kind is not EventFrame:
-                    append(data)
-                else:
-                    # The event's shared tail goes in as it is; the join below is the one
-                    # copy of it per connection.
-                    append(prefix)
-                    append(event.digits)
-                    append(event.tail)
+                append(data)
         if out:
             transport.write(b"".join(out))
         # The transport calls pause_writing() from inside write() when it passes the mark.

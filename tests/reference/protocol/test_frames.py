@@ -154,15 +154,6 @@ class TestEncoding:
                     "data": json.loads(data_json),
                 }
                 assert frames.event_text(seq, channel, data_json) == text
-                parsed = frames.EventFrame.parse(text)
-                assert (parsed.seq, parsed.text, parsed.size) == (seq, text, size)
-
-    def test_event_tail_is_one_object_per_event(self) -> None:
-        data_json = '{"t":"é"}'
-        tail = frames.event_tail("conformance.a", data_json)
-        assert frames.event_tail("conformance.a", data_json) is tail
-        assert tail == ',"channel":"conformance.a","data":{"t":"é"}}'.encode()
-        assert frames.event_tail("conformance.b", data_json) != tail
 
 
 class TestDecodingJson:

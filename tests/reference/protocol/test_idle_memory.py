@@ -16,7 +16,6 @@ import tracemalloc
 from typing import Any
 
 from canaux.protocol.channels import Catalogue
-from canaux.protocol.frames import EventFrame
 from canaux.protocol.limits import Limits
 from canaux.protocol.server import HelloReceived, ServerConnection, SubscribeRequested
 from canaux.protocol.sessions import ServerSession, ServerSessions
@@ -29,7 +28,7 @@ HELLO = json.dumps({"type": "hello", "version": 1})
 class Carrier:
     __slots__ = ()
 
-    def send_event(self, channel: str, seq: int, frame: EventFrame) -> None:
+    def send_event(self, channel: str, seq: int, text: str) -> None:
         pass
 
     def replace(self) -> None:

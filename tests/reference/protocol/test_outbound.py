@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from canaux.protocol.frames import EventFrame
 from canaux.protocol.outbound import OutboundQueue
 
 
@@ -152,40 +151,6 @@ class TestByteBound:
         queue = OutboundQueue(3)
         assert queue.put("x" * 1_000_000)
         assert queue.put("y" * 1_000_000)
-
-
-class TestEventFrames:
-    """An event is queued as its parts; its size is the full frame's UTF-8 length [LIMIT-4]."""
-
-    def test_an_event_frame_counts_its_full_utf8_length_limit_4(self) -> None:
-        frame = EventFrame(b"12", ',"channel":"c","data":"é€"}'.encode())
-        queue = OutboundQueue(8)
-        assert queue.put(frame)
-        assert queue.put("ab")
-        assert queue.queued_bytes == len(frame.text.encode()) + 2
-        assert queue.take() == [frame, "ab"]
-
-    def test_take_texts_gives_every_frame_as_text(self) -> None:
-        frame = EventFrame(b"1", b',"channel":"c","data":1}')
-        queue = OutboundQueue(8)
-        queue.put(frame)
-        queue.put("x")
-        assert queue.take_texts() == ['{"type":"event","seq":1,"channel":"c","data":1}', "x"]
-
-    def test_a_byte_bound_overflows_on_the_full_frame_length_limit_4(self) -> None:
-        tail = b',"channel":"c","data":"' + b"x" * 65_000 + b'"}'
-        queue = OutboundQueue(8, max_bytes=65_536)
-        assert queue.put("y" * 400)
-        assert queue.put(EventFrame(b"1", tail))  # 400 + 65,048 bytes fit
-        assert not queue.put(EventFrame(b"22", tail))
-        assert queue.overflowed
-
-    def test_a_small_event_queued_as_utf8_counts_its_bytes_limit_4(self) -> None:
-        frame = EventFrame(b"3", ',"channel":"c","data":"é"}'.encode())
-        queue = OutboundQueue(8)
-        assert queue.put(frame.to_bytes())
-        assert queue.queued_bytes == frame.size == len(frame.text.encode())
-        assert queue.take_texts() == [frame.text]
 
 
 class TestIdle:

@@ -15,7 +15,7 @@ import pytest
 from canaux.protocol.channels import Catalogue
 from canaux.protocol.client import Acked, ClientConnection, EventReceived, Reset, Welcomed
 from canaux.protocol.codes import CloseCode
-from canaux.protocol.frames import EventFrame, dumps
+from canaux.protocol.frames import dumps
 from canaux.protocol.limits import Limits
 from canaux.protocol.operations import Effect
 from canaux.protocol.server import (
@@ -34,8 +34,8 @@ class Carrier:
     def __init__(self, conn: ServerConnection) -> None:
         self.conn = conn
 
-    def send_event(self, channel: str, seq: int, frame: EventFrame) -> None:
-        self.conn.send_event_text(frame)
+    def send_event(self, channel: str, seq: int, text: str) -> None:
+        self.conn.send_event_text(text)
 
     def replace(self) -> None:
         self.conn.close(CloseCode.SESSION_REPLACED, "session resumed elsewhere")  # [RESUME-4]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -254,59 +253,3 @@ class TestDedup:
         session.remember_reply("c4", "4")
         assert session.reply_for("c0") == "error"
         assert session.reply_for("c1") is None
-
-
-class TestSharedEventFrames:
-    """Frames built once per event and spliced per session: the payload exists once per event
-    in the resume buffer, and every byte bound still counts the full frame [LIMIT-11]."""
-
-    def test_sessions_given_one_event_share_one_tail_object(self) -> None:
-        limits = Limits(resume_buffer=8, resume_window_ms=60000)
-        sessions = [SessionState("tok", limits) for _ in range(5)]
-        sessions[2].seq = 99_999  # another seq width
-        data_json = json.dumps({"t": "é€😀" * 300}, ensure_ascii=False)
-        got = [s.next_event_frame("conformance.a", data_json) for s in sessions]
-        tail = got[0].tail
-        assert all(frame.tail is tail for frame in got)  # one bytes object for the fan-out
-        for session, frame in zip(sessions, got, strict=True):
-            (kept,) = session.replay_frames_after(session.seq - 1)  # type: ignore[misc]
-            assert kept.tail is tail  # the resume buffer holds the shared tail, not a copy
-            assert frame.seq == session.seq
-            assert frame.size == len(frame.text.encode()) == session.buffered_bytes
-            assert frame.to_bytes() == frame.text.encode()
-            assert json.loads(frame.text) == {
-                "type": "event",
-                "seq": session.seq,
-                "channel": "conformance.a",
-                "data": json.loads(data_json),
-            }
-
-    def test_replay_as_text_and_as_frames_agree_exactly(self) -> None:
-        session = SessionState("tok", Limits(resume_buffer=8, resume_window_ms=60000))
-        texts = [session.next_event("conformance.a", {"n": n, "t": "é" * n})[1] for n in range(6)]
-        assert session.replay_after(2) == texts[2:]
-        frames = session.replay_frames_after(2)
-        assert frames is not None
-        assert [f.text for f in frames] == texts[2:]
-
-    def test_a_snapshot_restores_the_exact_frames(self) -> None:
-        limits = Limits(resume_buffer=8, resume_window_ms=60000)
-        session = SessionState("tok", limits)
-        for n in range(10):
-            session.next_event("conformance.a", {"n": n, "t": "€\u2028" * n})
-        snapshot = json.loads(json.dumps(session.snapshot()))  # as the shared store keeps it
-        restored = SessionState.restore(snapshot, limits)
-        assert restored.replay_after(2) == session.replay_after(2)
-        assert restored.buffered_bytes == session.buffered_bytes
-        assert restored.next_event("conformance.a", 1) == session.next_event("conformance.a", 1)
-
-    def test_a_snapshot_with_a_foreign_frame_is_refused(self) -> None:
-        session = session_with(2)
-        snapshot = session.snapshot()
-        snapshot["buffer"][0][1] = '{"type":"ping"}'
-        with pytest.raises(ValueError, match="not an event frame"):
-            SessionState.restore(snapshot, LIMITS)
-        snapshot = session.snapshot()
-        snapshot["buffer"][0][1] = snapshot["buffer"][1][1]  # seq 2's frame in seq 1's place
-        with pytest.raises(ValueError, match="not its place"):
-            SessionState.restore(snapshot, LIMITS)

@@ -21,7 +21,7 @@ class Carrier:
     def __init__(self) -> None:
         self.events: list[int] = []
 
-    def send_event(self, channel: str, seq: int, frame: frames.EventFrame) -> None:
+    def send_event(self, channel: str, seq: int, text: str) -> None:
         self.events.append(seq)
 
     def replace(self) -> None:

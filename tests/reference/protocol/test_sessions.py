@@ -18,7 +18,7 @@ class Carrier:
         self.events: list[int] = []
         self.replaced = False
 
-    def send_event(self, channel: str, seq: int, frame: frames.EventFrame) -> None:
+    def send_event(self, channel: str, seq: int, text: str) -> None:
         self.events.append(seq)
 
     def replace(self) -> None:

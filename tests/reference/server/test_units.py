@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from canaux.protocol.frames import EventFrame
 from canaux.protocol.limits import Limits
 from canaux.server.broker import BrokerMessage, MemoryBroker, StateChange
 from canaux.server.channels.chat import EchoAgent, run_chat_request
@@ -34,8 +33,8 @@ class Sink:
         self.events: list[tuple[str, int, str]] = []
         self.replaced = False
 
-    def send_event(self, channel: str, seq: int, frame: EventFrame) -> None:
-        self.events.append((channel, seq, frame.text))
+    def send_event(self, channel: str, seq: int, text: str) -> None:
+        self.events.append((channel, seq, text))
 
     def replace(self) -> None:
         self.replaced = True

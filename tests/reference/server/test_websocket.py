@@ -13,7 +13,6 @@ import pytest
 from starlette.websockets import WebSocket, WebSocketState
 
 from canaux.protocol.codes import CloseCode
-from canaux.protocol.frames import EventFrame, frame_text
 from canaux.protocol.limits import Limits
 from canaux.server.config import ServerConfig
 from canaux.server.runtime import ServerRuntime
@@ -34,8 +33,8 @@ class FakeWriter:
         self.paused = False
         self.resume: Callable[[], None] | None = None
 
-    def write_texts(self, texts: Sequence[str | EventFrame]) -> bool:
-        self.writes.append([frame_text(text) for text in texts])
+    def write_texts(self, texts: Sequence[str]) -> bool:
+        self.writes.append(list(texts))
         self.wrote.set()
         return not self.paused
 
@@ -88,8 +87,8 @@ async def open_link(limits: Limits) -> AsyncIterator[tuple[WebSocketLink, FakeWr
         await runtime.aclose(announce=False)
 
 
-def _event(seq: int) -> EventFrame:
-    return EventFrame(str(seq).encode(), b',"channel":"conformance.f","data":{}}')
+def _event(seq: int) -> str:
+    return json.dumps({"type": "event", "seq": seq, "channel": "conformance.f", "data": {}})
 
 
 async def test_a_burst_of_events_leaves_in_one_write_per_loop_pass() -> None:
@@ -99,7 +98,7 @@ async def test_a_burst_of_events_leaves_in_one_write_per_loop_pass() -> None:
             link.send_event("conformance.f", seq, _event(seq))
         assert len(writer.writes) == before  # fan-out never writes: it marks the link
         await asyncio.sleep(0)  # one loop pass (a yield, not a wait on time)
-        assert writer.writes[before:] == [[_event(seq).text for seq in range(1, 51)]]
+        assert writer.writes[before:] == [[_event(seq) for seq in range(1, 51)]]
 
 
 async def test_a_paused_socket_keeps_frames_in_the_bounded_queue_then_4503_limit_4() -> None:
@@ -140,4 +139,4 @@ async def test_a_drained_socket_gets_what_waited_in_one_write() -> None:
         assert resume is not None
         resume()
         await asyncio.sleep(0)
-        assert writer.writes[written:] == [[_event(seq).text for seq in range(2, 6)]]
+        assert writer.writes[written:] == [[_event(seq) for seq in range(2, 6)]]
