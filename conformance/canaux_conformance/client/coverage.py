@@ -27,6 +27,10 @@ NOT_CHECKED: dict[str, str] = {
 }
 """Requirement → why no client case checks it."""
 
-PENDING: dict[str, str] = {}
-"""Requirements whose client cases are being written (issue 12: the backoff distribution and
-SSE client cases); remove the entry when a case naming the requirement lands."""
+PENDING: dict[str, str] = {
+    "TRANSPORT-24": "added for servers with FRAG-01 (issue 9); the client case (the scripted "
+    "server sends an event in several WebSocket fragments, which the client must deliver "
+    "whole) and its broken client are still to be written",
+}
+"""Requirements whose client cases are being written; remove the entry when a case naming the
+requirement lands."""
