@@ -38,6 +38,28 @@ def _current_track(state: dict[str, Any]) -> object:
     return None
 
 
+async def _queue_after(ctx: CaseContext, commands: list[dict[str, Any]]) -> tuple[RawClient, int]:
+    """Client A subscribed to ``playqueue`` after ``commands``: A and the version they lead to."""
+    ctx.require_channel("playqueue")
+    a = await ctx.client("A")
+    await a.subscribe("playqueue")
+    snapshot = await a.expect("event", channel="playqueue", requirement="QUEUE-1")
+    version = snapshot["data"].get("version")
+    if not isinstance(version, int):
+        raise CaseFailed(f"snapshot without a version: {encode(snapshot)}", requirement="QUEUE-1")
+    for command in commands:
+        await a.publish("playqueue", command)
+    return a, version + len(commands)
+
+
+def _cleared_with(ctx: CaseContext, key: str, title: str, count: int) -> list[dict[str, Any]]:
+    """Clear the queue, then add ``count`` tracks (ids ``<run>-<key><n>``)."""
+    return [{"op": "clear"}] + [
+        {"op": "add", "track": {"id": f"{ctx.run_id}-{key}{n}", "title": f"{title} {n}"}}
+        for n in range(count)
+    ]
+
+
 @case(
     id="QPLAY-01",
     requirements=("QUEUE-5",),
@@ -47,22 +69,7 @@ def _current_track(state: dict[str, Any]) -> object:
 async def qplay_01(ctx: CaseContext) -> None:
     """A clears the queue, adds two tracks and sends play without index: current becomes 0,
     playing true. A plays index 1, pauses, and plays without index: current stays 1 [QUEUE-5]."""
-    ctx.require_channel("playqueue")
-    a = await ctx.client("A")
-    await a.subscribe("playqueue")
-    snapshot = await a.expect("event", channel="playqueue", requirement="QUEUE-1")
-    version = snapshot["data"].get("version")
-    if not isinstance(version, int):
-        raise CaseFailed(f"snapshot without a version: {encode(snapshot)}", requirement="QUEUE-1")
-    commands: list[dict[str, Any]] = [
-        {"op": "clear"},
-        {"op": "add", "track": {"id": f"{ctx.run_id}-play0", "title": "play 0"}},
-        {"op": "add", "track": {"id": f"{ctx.run_id}-play1", "title": "play 1"}},
-        {"op": "play"},
-    ]
-    for command in commands:
-        await a.publish("playqueue", command)
-    version += len(commands)
+    a, version = await _queue_after(ctx, [*_cleared_with(ctx, "play", "play", 2), {"op": "play"}])
     state = (await _state(a, version, ctx.timeout))["data"]
     if (state.get("current"), state.get("playing")) != (0, True):
         raise CaseFailed(
@@ -92,22 +99,8 @@ async def qremove_01(ctx: CaseContext) -> None:
     """A clears the queue, adds three tracks and plays the last (current 2). Removing index 0
     makes current 1 (the same track); removing index 1 (current, the last) makes current 0;
     removing the last item leaves current null and playing false [QUEUE-5]."""
-    ctx.require_channel("playqueue")
-    a = await ctx.client("A")
-    await a.subscribe("playqueue")
-    snapshot = await a.expect("event", channel="playqueue", requirement="QUEUE-1")
-    version = snapshot["data"].get("version")
-    if not isinstance(version, int):
-        raise CaseFailed(f"snapshot without a version: {encode(snapshot)}", requirement="QUEUE-1")
-    setup: list[dict[str, Any]] = [{"op": "clear"}]
-    setup += [
-        {"op": "add", "track": {"id": f"{ctx.run_id}-rm{n}", "title": f"remove {n}"}}
-        for n in range(3)
-    ]
-    setup.append({"op": "play", "index": 2})
-    for command in setup:
-        await a.publish("playqueue", command)
-    version += len(setup)
+    setup = [*_cleared_with(ctx, "rm", "remove", 3), {"op": "play", "index": 2}]
+    a, version = await _queue_after(ctx, setup)
     steps = (
         (0, 1, True, "removing index 0 before current 2"),
         (1, 0, True, "removing index 1, the current and last item"),
@@ -136,22 +129,8 @@ async def qadd_01(ctx: CaseContext) -> None:
     (= current) makes current 2, adding at index 0 makes it 3, both still on the same track;
     adding at the end leaves it 3 [QUEUE-5: "If current ≠ null and index ≤ current,
     current + 1"]."""
-    ctx.require_channel("playqueue")
-    a = await ctx.client("A")
-    await a.subscribe("playqueue")
-    snapshot = await a.expect("event", channel="playqueue", requirement="QUEUE-1")
-    version = snapshot["data"].get("version")
-    if not isinstance(version, int):
-        raise CaseFailed(f"snapshot without a version: {encode(snapshot)}", requirement="QUEUE-1")
-    setup: list[dict[str, Any]] = [{"op": "clear"}]
-    setup += [
-        {"op": "add", "track": {"id": f"{ctx.run_id}-add{n}", "title": f"add {n}"}}
-        for n in range(3)
-    ]
-    setup.append({"op": "play", "index": 1})
-    for command in setup:
-        await a.publish("playqueue", command)
-    version += len(setup)
+    setup = [*_cleared_with(ctx, "add", "add", 3), {"op": "play", "index": 1}]
+    a, version = await _queue_after(ctx, setup)
     playing_id = f"{ctx.run_id}-add1"
     steps = (
         (1, 2, "adding at index 1, the current one"),
@@ -184,22 +163,8 @@ async def qmove_01(ctx: CaseContext) -> None:
     (past current, backwards) makes current 2; moving 0 to 3 (past it, forwards) makes it 1
     again; moving 1 (current itself) to 3 makes it 3: each time on the same track [QUEUE-5:
     "current follows the item it pointed at"]."""
-    ctx.require_channel("playqueue")
-    a = await ctx.client("A")
-    await a.subscribe("playqueue")
-    snapshot = await a.expect("event", channel="playqueue", requirement="QUEUE-1")
-    version = snapshot["data"].get("version")
-    if not isinstance(version, int):
-        raise CaseFailed(f"snapshot without a version: {encode(snapshot)}", requirement="QUEUE-1")
-    setup: list[dict[str, Any]] = [{"op": "clear"}]
-    setup += [
-        {"op": "add", "track": {"id": f"{ctx.run_id}-mv{n}", "title": f"move {n}"}}
-        for n in range(4)
-    ]
-    setup.append({"op": "play", "index": 1})
-    for command in setup:
-        await a.publish("playqueue", command)
-    version += len(setup)
+    setup = [*_cleared_with(ctx, "mv", "move", 4), {"op": "play", "index": 1}]
+    a, version = await _queue_after(ctx, setup)
     playing_id = f"{ctx.run_id}-mv1"
     steps = (
         (3, 0, 2, "moving 3 to 0, past current 1 backwards"),
