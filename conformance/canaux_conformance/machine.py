@@ -1,4 +1,5 @@
-"""The stateful heart of the suite: a Hypothesis machine driving several real clients (§5-§7, §15).
+"""The stateful heart of the suite: a Hypothesis machine driving several real clients
+(operations.md, delivery.md, resume.md, security.md).
 
 :func:`make_machine` builds a :class:`~hypothesis.stateful.RuleBasedStateMachine` bound to
 a :class:`~canaux_conformance.target.Target`. Each example opens 2-4 clients, each behind its
@@ -719,7 +720,7 @@ class CanauxMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self._attached()))
     @rule(i=st.integers(0, 3))
     def cut(self, i: int) -> None:
-        """Drop one client's TCP connection abruptly; its session is detached (§7)."""
+        """Drop one client's TCP connection abruptly; its session is detached (resume.md)."""
         slot = self._pick(self._attached(), i)
         self._say(f"network cut for {slot.name}")
         self._do(self._drop(slot))

@@ -1,4 +1,4 @@
-"""Shared checks of the delivery suites: marks, seq barriers, event histories (spec §6).
+"""Shared checks of the delivery suites: marks, seq barriers, event histories (spec delivery.md).
 
 The key tool is :func:`barrier`. "Nothing arrived" cannot be awaited; but every event sent
 to a session carries the next seq [DELIVERY-1], so when a marker published on a channel the

@@ -1,4 +1,5 @@
-"""Chat streaming: correlated chunks, then exactly one end, to the requester only (§10 chat).
+"""Chat streaming: correlated chunks, then exactly one end, to the requester only
+(standard-channels.md, chat).
 
 Privacy (CHAT-2 against other sessions) is checked by ISO-04 in
 :mod:`canaux_conformance.suites.isolation`.

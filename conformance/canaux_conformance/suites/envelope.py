@@ -1,4 +1,5 @@
-"""Envelope cases: every client vector of ``canaux_schemas.vectors()`` sent to the server (§1-§5).
+"""Envelope cases: every client vector of ``canaux_schemas.vectors()`` sent to the server
+(transport.md to operations.md).
 
 Each vector (``schemas/vectors/*.json``, described by ``schemas/vector.json``) becomes one case
 ``ENV-<NAME>``: the input is sent exactly as the vector says (frame, raw text, binary or an

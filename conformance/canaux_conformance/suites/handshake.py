@@ -1,6 +1,7 @@
-"""Handshake cases: subprotocol, hello/welcome, version, hello timeout, session ids (§1, §2).
+"""Handshake cases: subprotocol, hello/welcome, version, hello timeout, session ids
+(transport.md, handshake.md).
 
-Session ids are also a security matter (§15 SECURITY-1).
+Session ids are also a security matter (security.md SECURITY-1).
 """
 
 from __future__ import annotations

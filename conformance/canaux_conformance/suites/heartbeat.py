@@ -1,4 +1,4 @@
-"""Heartbeat cases: pings at the advertised interval, pongs, silent clients dropped (§8).
+"""Heartbeat cases: pings at the advertised interval, pongs, silent clients dropped (heartbeat.md).
 
 Timing cases read ``heartbeat_ms`` from the welcome and wait on the server's clock, so they
 are marked ``waits=True`` and run alongside the other cases. Margins are generous (a loaded

@@ -1,4 +1,4 @@
-"""HTTP publish cases: ``POST /publish`` and ``GET /health`` from outside (§13, http-publish.md).
+"""HTTP publish cases: ``POST /publish`` and ``GET /health`` from outside (http-publish.md).
 
 The endpoint is optional, so every case needs ``--publish-url`` (derived automatically when
 the suite starts the reference server) and is skipped without it. Accepted publishes must
@@ -53,7 +53,9 @@ _CLIENT_CHANNELS: dict[str, dict[str, Any]] = {
 
 def _publish_url(ctx: CaseContext) -> str:
     if not ctx.target.publish_url:
-        raise CaseSkipped("no --publish-url: the HTTP publish endpoint (§13) is not tested")
+        raise CaseSkipped(
+            "no --publish-url: the HTTP publish endpoint (http-publish.md) is not tested"
+        )
     return ctx.target.publish_url
 
 
@@ -543,7 +545,7 @@ async def http_pub_09_oversize_body(ctx: CaseContext) -> None:
 
 
 def health_url(publish_url: str) -> str | None:
-    """``GET /health`` next to ``POST /publish`` (the layout of §13), or None."""
+    """``GET /health`` next to ``POST /publish`` (the layout of http-publish.md), or None."""
     parts = urlsplit(publish_url)
     if not parts.path.endswith("/publish"):
         return None

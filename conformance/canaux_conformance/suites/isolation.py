@@ -1,4 +1,5 @@
-"""Isolation: nothing reaches a session that did not ask for it (§5 OPS-6, §6 DELIVERY-2, §15, §10).
+"""Isolation: nothing reaches a session that did not ask for it
+(operations.md OPS-6, delivery.md DELIVERY-2, security.md, standard-channels.md).
 
 Each negative check ends with a seq barrier (:func:`~canaux_conformance.suites._delivery.barrier`):
 the leak, if any, was assigned to the session before the marker and so arrived before it.

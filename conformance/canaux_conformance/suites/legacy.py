@@ -1,4 +1,4 @@
-"""Legacy endpoint cases: ``/ws/chat`` and ``/api/ws`` keep working for old clients (§12).
+"""Legacy endpoint cases: ``/ws/chat`` and ``/api/ws`` keep working for old clients (legacy.md).
 
 Skipped when the server has no legacy endpoints (they are the ``legacy`` profile). Frames
 received there are checked against ``legacy.json#/$defs/server_frame`` and the channel's

@@ -1,4 +1,4 @@
-"""Limit cases: the limits a welcome advertises are the ones the server enforces (§9).
+"""Limit cases: the limits a welcome advertises are the ones the server enforces (limits.md).
 
 Each case reads the limit from the server's own welcome and probes right at it: a frame one
 byte over ``max_frame_bytes`` (and one exactly at it), one subscription over

@@ -1,4 +1,6 @@
-"""Ordering: per-session seq, one order per channel, publisher order, reply order (§5, §6)."""
+"""Ordering: per-session seq, one order per channel, publisher order, reply order
+(operations.md, delivery.md).
+"""
 
 # Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.
 

@@ -1,4 +1,4 @@
-"""The playqueue channel against the suite's own model (§10 playqueue, QUEUE-1..3).
+"""The playqueue channel against the suite's own model (standard-channels.md playqueue, QUEUE-1..3).
 
 QUEUE-02 is a Hypothesis state machine: a commander publishes generated commands (indices
 in and out of range, fresh and stale ``if_version``) while an observer watches; every

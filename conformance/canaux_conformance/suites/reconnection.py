@@ -1,4 +1,5 @@
-"""Reconnection: real network faults, then resume (§7 RESUME-1..7, §5 OPS-9, §15 SECURITY-2).
+"""Reconnection: real network faults, then resume
+(resume.md RESUME-1..7, operations.md OPS-9, security.md SECURITY-2).
 
 Faults go through :class:`~canaux_conformance.proxy.FaultProxy`: a TCP reset (cut), a stall
 followed by a reset, and a half-close (FIN toward the server). After each, the client resumes

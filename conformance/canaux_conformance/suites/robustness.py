@@ -1,4 +1,4 @@
-"""Robustness probes: valid JSON that is hostile, and what it must (not) do (§1 "I-JSON").
+"""Robustness probes: valid JSON that is hostile, and what it must (not) do (transport.md "I-JSON").
 
 Every probe is well-formed JSON that I-JSON forbids [TRANSPORT-17]: an escaped lone surrogate,
 a noncharacter, a duplicate name, a number a double cannot hold, nesting deeper than 64. The

@@ -1,4 +1,5 @@
-"""Routing: a publish reaches every subscriber of its exact channel, unchanged (§5, §6, CONF-1).
+"""Routing: a publish reaches every subscriber of its exact channel, unchanged
+(operations.md, delivery.md, CONF-1).
 
 Also home of STATE-01, the stateful machine (:mod:`canaux_conformance.machine`), which mixes
 routing with isolation, order and resume under schedules Hypothesis chooses.

@@ -1,4 +1,4 @@
-"""SSE binding cases: ``GET /events`` streams, resume with Last-Event-ID, errors, pings (§11).
+"""SSE binding cases: ``GET /events`` streams, resume with Last-Event-ID, errors, pings (sse.md).
 
 Streams are read with :class:`~canaux_conformance.eventstream.SseStream`; every ``data`` is
 checked with the same schemas as WebSocket frames. Events are published from a WebSocket

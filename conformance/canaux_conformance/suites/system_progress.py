@@ -1,8 +1,9 @@
-"""Server-published channels: system and progress (§10 system/progress, CHANNEL-4, §13).
+"""Server-published channels: system and progress
+(standard-channels.md, CHANNEL-4, http-publish.md).
 
 Clients may not publish on them [CHANNEL-4]. To see their events the suite needs the server
 to emit some: with ``--publish-url`` (and ``--publish-token``) it posts them through
-``POST /publish`` (§13); without, those cases are skipped with the reason.
+``POST /publish`` (http-publish.md); without, those cases are skipped with the reason.
 """
 
 # Waits take a `timeout=` argument on purpose: every wait in a case is bounded per call.

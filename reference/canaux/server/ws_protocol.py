@@ -1,4 +1,4 @@
-"""uvicorn's sans-I/O WebSocket protocol with a direct write path (spec §6 "Delivery", §11).
+"""uvicorn's sans-I/O WebSocket protocol with a direct write path (spec delivery.md, transport.md).
 
 ASGI hands a server one ``websocket.send`` message per frame, and uvicorn writes each one to
 the socket at once: one ``send()`` system call per frame, and for every frame a trip through
@@ -74,7 +74,7 @@ class DirectWriter(Protocol):
 
 
 # Server-to-client frames are never masked (RFC 6455 §5.1): FIN + text opcode, then the
-# payload length in 7 bits, or 126 + 16 bits, or 127 + 64 bits (§5.2).
+# payload length in 7 bits, or 126 + 16 bits, or 127 + 64 bits (RFC 6455 §5.2).
 _SMALL_HEADERS = tuple(bytes((0x81, n)) for n in range(126))
 _MEDIUM_HEADER = struct.Struct("!BBH")
 _LARGE_HEADER = struct.Struct("!BBQ")
