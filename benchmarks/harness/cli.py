@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import loadgen, report, scenarios, validation
+from benchmarks.harness import loadgen, machine_share, report, scenarios, validation
 from benchmarks.harness.peers import PEERS, Peer, Pinning, by_name, pinning
 from benchmarks.harness.scenarios import Fanout
 
@@ -222,18 +222,12 @@ def _machine() -> dict[str, Any]:
     }
 
 
-def _load_note(start: float, end: float, cores: int) -> str:
-    if max(start, end) > 0.5 * cores:
-        return (
-            "The machine was shared while this ran (load above half its cores): the figures "
-            "are noisier than on a quiet machine, and a quiet-machine run is still to be made."
-        )
-    return "The machine was quiet."
-
-
 def _render(path: Path) -> int:
     recorded = json.loads(path.read_text())
     recorded["targets"] = report.evaluate(recorded["results"])
+    recorded["load_note"] = machine_share.share_note(
+        recorded.get("foreign_cores"), recorded["machine"]["cores"]
+    )
     recorded.pop("notes", None)
     if NOTES.is_file():
         recorded["notes"] = NOTES.read_text(encoding="utf-8").strip()
@@ -290,9 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     loadgen.build()
     pin = pinning(priority=not args.no_priority)
     load_start = os.getloadavg()
+    cpu_start = machine_share.CpuSnapshot.take()
     started = time.monotonic()
     results = measure(mode, pin, Progress())
     load_end = os.getloadavg()
+    foreign = machine_share.foreign_cores(cpu_start, machine_share.CpuSnapshot.take())
     out: dict[str, Any] = {
         "mode": mode.name,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -306,7 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "latency_window_s": mode.latency_window_s,
         "load_start": load_start,
         "load_end": load_end,
-        "load_note": _load_note(load_start[0], load_end[0], os.cpu_count() or 1),
+        "foreign_cores": foreign,
+        "load_note": machine_share.share_note(foreign, os.cpu_count() or 1),
         "results": results,
     }
     out["targets"] = report.evaluate(results)
