@@ -52,6 +52,7 @@ CATCHERS: dict[str, tuple[str, str]] = {
     "never-pongs": ("CL-PING-01", "quick"),
     "sends-oversize-frames": ("CL-LIMIT-01", "quick"),
     "accepts-binary-frames": ("CL-TRANS-01", "quick"),
+    "first-fragment-only": ("CL-FRAG-01", "quick"),
     "sse-forgets-position": ("CL-SSE-01", "quick"),
     "sse-delivers-duplicates": ("CL-SSE-01", "quick"),
     "sse-no-reset": ("CL-SSE-03", "quick"),

@@ -27,10 +27,6 @@ NOT_CHECKED: dict[str, str] = {
 }
 """Requirement → why no client case checks it."""
 
-PENDING: dict[str, str] = {
-    "TRANSPORT-24": "added for servers with FRAG-01 (issue 9); the client case (the scripted "
-    "server sends an event in several WebSocket fragments, which the client must deliver "
-    "whole) and its broken client are still to be written",
-}
+PENDING: dict[str, str] = {}
 """Requirements whose client cases are being written; remove the entry when a case naming the
 requirement lands."""

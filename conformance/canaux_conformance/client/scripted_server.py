@@ -5,8 +5,8 @@ the reference). Each WebSocket a client opens becomes a :class:`ScriptedConnecti
 case in arrival order; nothing is sent unless the case sends it, so a case can inject what a real
 network and a real server do (issue 12 item 3): a TCP cut, a stall, any close code, a welcome
 with ``resumed`` true or false, a replay with a gap or a duplicate seq, an event before the
-welcome, a frame of any size, garbage text, a binary frame, no subprotocol, no welcome at all,
-pings, a catalogue that forbids publishing.
+welcome, a frame of any size, garbage text, a binary frame, a message cut into several WebSocket
+frames, no subprotocol, no welcome at all, pings, a catalogue that forbids publishing.
 
 The one thing done without being asked: the client's own pings are answered (HEARTBEAT-2 binds
 the server too) unless the case stalls the connection.
@@ -24,6 +24,7 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -47,6 +48,7 @@ __all__ = [
     "ClientFrame",
     "ScriptedConnection",
     "ScriptedServer",
+    "fragment",
     "new_session_id",
 ]
 
@@ -63,6 +65,26 @@ DEFAULT_LIMITS: dict[str, int] = {
 _ABNORMAL = 1006
 _CHANNEL_RE = re.compile(r"[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*\Z")
 """[CHANNEL-1] the channel name grammar."""
+
+
+def fragment(text: str, count: int) -> list[bytes]:
+    """``text`` in UTF-8, cut into ``count`` pieces of about equal size (fewer if it is shorter).
+
+    A cut that would fall just before a multi-byte character falls inside it instead: RFC 6455
+    lets a fragment of a text message end in the middle of a character (only the reassembled
+    message must be valid UTF-8), and a client that decodes each fragment alone fails on it.
+    """
+    raw = text.encode()
+    step = max(1, -(-len(raw) // count))
+    cuts = [0]
+    for k in range(1, count):
+        at = k * step
+        if at < len(raw) and raw[at] >= 0xC0:  # the first byte of a multi-byte character
+            at += 1
+        if cuts[-1] < at < len(raw):
+            cuts.append(at)
+    cuts.append(len(raw))
+    return [raw[a:b] for a, b in pairwise(cuts)]
 
 
 def new_session_id() -> str:
@@ -146,15 +168,27 @@ class ScriptedConnection:
 
     # ----------------------------------------------------------------- sending
 
-    async def send(self, frame: Mapping[str, Any]) -> None:
+    async def send(self, frame: Mapping[str, Any], *, fragments: int = 1) -> None:
         """Send one frame as JSON text (a connection already gone is ignored: the case sees it
         in :meth:`wait_closed`)."""
-        await self.send_text(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+        text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+        await self.send_text(text, fragments=fragments)
 
-    async def send_text(self, text: str) -> None:
+    async def send_text(self, text: str, *, fragments: int = 1) -> None:
+        """Send one text message; ``fragments`` > 1: as that many WebSocket frames (a text
+        frame and continuation frames, RFC 6455 §5.4) cut by :func:`fragment`, which the
+        client must reassemble [TRANSPORT-24]."""
         self.transcript.add(self.name, "send", text)
         with contextlib.suppress(ConnectionClosed):
-            await self.ws.send(text)
+            if fragments <= 1:
+                await self.ws.send(text)
+                return
+            pieces = fragment(text, fragments)
+            self.transcript.note(
+                f"sent as {len(pieces)} WebSocket fragments of {[len(p) for p in pieces]} bytes",
+                self.name,
+            )
+            await self.ws.send(pieces, text=True)
 
     async def send_binary(self, payload: bytes) -> None:
         self.transcript.add(self.name, "send", f"<binary message, {len(payload)} bytes>")
@@ -170,8 +204,10 @@ class ScriptedConnection:
         heartbeat_ms: int = 30_000,
         limits: Mapping[str, int] | None = None,
         channels: Sequence[Mapping[str, Any]] | None = None,
+        fragments: int = 1,
     ) -> dict[str, Any]:
-        """Send a valid ``welcome`` (a fresh session id unless given); return it."""
+        """Send a valid ``welcome`` (a fresh session id unless given; in ``fragments``
+        WebSocket frames, see :meth:`send_text`); return it."""
         frame: dict[str, Any] = {
             "type": "welcome",
             "version": 1,
@@ -186,11 +222,12 @@ class ScriptedConnection:
                 else [{"name": "conformance.*", "publish": "client", "schema": CONFORMANCE_SCHEMA}]
             ),
         }
-        await self.send(frame)
+        await self.send(frame, fragments=fragments)
         return frame
 
-    async def event(self, seq: int, channel: str, data: Any) -> None:
-        await self.send({"type": "event", "seq": seq, "channel": channel, "data": data})
+    async def event(self, seq: int, channel: str, data: Any, *, fragments: int = 1) -> None:
+        frame = {"type": "event", "seq": seq, "channel": channel, "data": data}
+        await self.send(frame, fragments=fragments)
 
     async def ack(self, frame_id: str) -> None:
         await self.send({"type": "ack", "id": frame_id})

@@ -1,8 +1,9 @@
 """The broken clients: one patch each on the reference client, and what it breaks.
 
 A patch replaces one method or function of the reference client (``canaux.client``,
-``canaux.protocol.client``, ``canaux.protocol.backoff``) inside the adapter process, before the
-adapter creates its client. Each replaces something that must exist: a refactoring of the
+``canaux.protocol.client``, ``canaux.protocol.backoff``; for fragments, the ``connect`` through
+which ``canaux.client`` opens its ``websockets`` connection) inside the adapter process, before
+the adapter creates its client. Each replaces something that must exist: a refactoring of the
 reference that moves it makes the patch fail loudly (the adapter writes ``fatal``), never pass
 silently. Every other behaviour stays the reference's, so the cases that catch a broken client
 must cite one of the requirements listed for it.
@@ -244,6 +245,25 @@ def _accepts_binary_frames() -> None:
     _replace(ClientConnection, "receive_bytes", lambda self, data: None)
 
 
+def _first_fragment_only() -> None:
+    connect = getattr(client_module, "ws_connect")  # noqa: B009 -- not in its __all__
+
+    async def patched(*args: Any, **kwargs: Any) -> Any:
+        ws = await connect(*args, **kwargs)
+
+        async def recv(decode: bool | None = None) -> Any:
+            first = None
+            async for piece in ws.recv_streaming(decode):
+                if first is None:
+                    first = piece  # the continuation frames are read and dropped
+            return first
+
+        ws.recv = recv
+        return ws
+
+    _replace(client_module, "ws_connect", patched)
+
+
 def _sse_forgets_position() -> None:
     getattr(sse_module.SSEReader, "last_event_id")  # noqa: B009 -- it must exist
     sse_module.SSEReader.last_event_id = property(lambda self: None)  # type: ignore[method-assign,assignment]
@@ -370,6 +390,12 @@ BROKEN_CLIENTS: dict[str, BrokenClient] = {
             ("TRANSPORT-4",),
             "ignores binary frames instead of closing with 1003",
             _accepts_binary_frames,
+        ),
+        BrokenClient(
+            "first-fragment-only",
+            ("TRANSPORT-24",),
+            "keeps only the first WebSocket frame of a fragmented message",
+            _first_fragment_only,
         ),
         BrokenClient(
             "sse-forgets-position",

@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from canaux_conformance.client.scripted_server import ScriptedConnection, ScriptedServer
+from canaux_conformance.client.scripted_server import ScriptedConnection, ScriptedServer, fragment
 from canaux_conformance.transcript import Transcript
 
 T = TypeVar("T")
@@ -105,6 +105,26 @@ class TestInjections:
             return pong, answered
 
         assert _run(scenario) == ({"type": "pong", "nonce": "k"}, False)
+
+    def test_a_fragmented_message_reaches_the_client_in_several_frames(self) -> None:
+        async def scenario(server: ScriptedServer, ws: ClientConnection,
+                           conn: ScriptedConnection) -> list[str]:  # fmt: skip
+            await conn.event(1, "conformance.a", {"t": "é🧩" * 20}, fragments=3)
+            return [piece async for piece in ws.recv_streaming(decode=True)]
+
+        pieces = _run(scenario)
+        assert len([p for p in pieces if p]) == 3
+        assert json.loads("".join(pieces))["data"] == {"t": "é🧩" * 20}
+
+    def test_fragment_cuts_into_equal_pieces_and_inside_multibyte_characters(self) -> None:
+        assert fragment("abcdefgh", 3) == [b"abc", b"def", b"gh"]
+        assert fragment("ab", 5) == [b"a", b"b"]
+        pieces = fragment("é" * 10, 3)
+        assert b"".join(pieces) == ("é" * 10).encode()
+        assert len(pieces) == 3
+        for piece in pieces:  # every cut falls inside a character
+            with pytest.raises(UnicodeDecodeError):
+                piece.decode()
 
 
 class TestFrameAudit:
