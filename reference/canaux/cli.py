@@ -1,4 +1,4 @@
-"""The ``canaux`` command line: ``serve``, ``tail``, ``publish``, ``conformance`` (spec §17).
+"""The ``canaux`` command line: ``serve``, ``tail``, ``publish``, ``conformance`` (spec index.md).
 
 Each sub-command lives in :mod:`canaux.commands` as a module with ``add_parser(subparsers)``
 and ``run(args) -> int``; this module only dispatches.

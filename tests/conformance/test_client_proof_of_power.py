@@ -1,4 +1,4 @@
-"""Proof of power for clients: each deliberately broken client fails on what it breaks (§17).
+"""Proof of power for clients: each deliberately broken client fails on what it breaks (index.md).
 
 Each broken client is the reference client's adapter with one guarantee patched out
 (``tests/conformance/broken_clients/``). The client suite's runner runs the client case meant

@@ -1,6 +1,7 @@
-"""The config matrix: the suite judges every legal configuration of the reference the same (§17).
+"""The config matrix: the suite judges every legal configuration of the reference the same
+(index.md).
 
-Each configuration is one the spec allows (spec/limits.md, §9 authentication, a core-only
+Each configuration is one the spec allows (spec/limits.md, handshake.md authentication, a core-only
 catalogue, a mounted app). The suite starts the reference server itself, as a subprocess of
 ``canaux serve`` with the configuration's flags (exactly what a user runs:
 ``canaux serve --port 8001 <flags>`` then ``canaux-conformance ws://127.0.0.1:8001/ws``), and

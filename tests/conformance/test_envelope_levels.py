@@ -1,4 +1,4 @@
-"""The level of each ENV-* case comes from the spec's requirement index (spec §17)."""
+"""The level of each ENV-* case comes from the spec's requirement index (spec index.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The suite never imports the reference implementation (spec §17, DESIGN "Independent").
+"""The suite never imports the reference implementation (spec index.md, DESIGN "Independent").
 
 A bug in ``canaux`` must not be able to hide itself from the suite, so no module of
 ``canaux_conformance`` may import ``canaux`` or anything under it. ``canaux_schemas`` (the

@@ -1,4 +1,5 @@
-"""The machine: its delivery model, its asyncio bridge, and short live runs (§6, §7)."""
+"""The machine: its delivery model, its asyncio bridge, and short live runs
+(delivery.md, resume.md)."""
 
 from __future__ import annotations
 

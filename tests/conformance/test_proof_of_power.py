@@ -1,4 +1,4 @@
-"""Proof of power: each deliberately broken server is caught, citing what it breaks (§17).
+"""Proof of power: each deliberately broken server is caught, citing what it breaks (index.md).
 
 Each broken server is the reference server behind a fault-injecting relay
 (``tests/conformance/broken/``). The suite runs, end to end through its runner, only the

@@ -1,4 +1,5 @@
-"""The suite's playqueue model against the contract's playqueue semantics (§10, QUEUE-2/3)."""
+"""The suite's playqueue model against the contract's playqueue semantics
+(standard-channels.md, QUEUE-2/3)."""
 
 from __future__ import annotations
 

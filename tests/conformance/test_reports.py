@@ -1,4 +1,4 @@
-"""Tests of the report writers: report.json, JUnit XML, report.html, terminal summary (§17)."""
+"""Tests of the report writers: report.json, JUnit XML, report.html, terminal summary (index.md)."""
 
 from __future__ import annotations
 

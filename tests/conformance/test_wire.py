@@ -308,7 +308,7 @@ def test_catalogue_family_matching_follows_channel_2() -> None:
 
 
 class TestEventStreamReader:
-    """The suite's own text/event-stream parser (spec §13), fed by a raw HTTP server."""
+    """The suite's own text/event-stream parser (spec sse.md), fed by a raw HTTP server."""
 
     BODY = (
         ": ping\r\n\r\n"

@@ -155,7 +155,7 @@ def test_the_walk_finds_a_missing_description() -> None:
 
 
 class TestFrameUnion:
-    """frame.json: one union discriminated by ``type`` (spec §2)."""
+    """frame.json: one union discriminated by ``type`` (spec frames.md)."""
 
     def test_union_lists_every_frame_type_once(self) -> None:
         assert [b["$ref"] for b in FRAME["oneOf"]] == [f"#/$defs/{t}" for t in FRAME_TYPES]

@@ -1,4 +1,4 @@
-"""Every wire example in spec/*.md is a valid frame under schemas/frame.json (spec §2, "Frames").
+"""Every wire example in spec/*.md is a valid frame under schemas/frame.json (spec frames.md).
 
 A ```json code block in the spec holds one frame, several frames separated by whitespace, or a
 JSON array of frames. A block that deliberately shows something else (a channel payload, a

@@ -1,4 +1,5 @@
-"""``canaux conformance …``: run the conformance suite (``canaux-conformance``) (spec §17).
+"""``canaux conformance …``: run the conformance suite (``canaux-conformance``)
+(spec index.md, Conformance).
 
 Every argument after ``conformance`` goes to :func:`canaux_conformance.cli.main` unchanged;
 ``canaux conformance --help`` shows the suite's own help.

@@ -1,4 +1,5 @@
-"""``canaux publish CHANNEL JSON``: publish one message and wait for its ack (§5, §16).
+"""``canaux publish CHANNEL JSON``: publish one message and wait for its ack
+(operations.md, client.md).
 
 Exit status: 0 when the server acked; 1 when it answered an ``error`` (its code is printed);
 3 when no connection could be made in time or the server closed it for good.

@@ -1,4 +1,4 @@
-"""``canaux serve``: run the reference server (spec §17 "canaux.server").
+"""``canaux serve``: run the reference server (spec index.md).
 
 Prints ``canaux: listening on ws://HOST:PORT/ws`` once listening (with ``--port 0``, the port
 the system chose), so scripts and the conformance suite can read the address from stdout.

@@ -1,4 +1,4 @@
-"""``canaux tail CHANNEL...``: print every event of some channels, one JSON line each (§16).
+"""``canaux tail CHANNEL...``: print every event of some channels, one JSON line each (client.md).
 
 The command is a :class:`~canaux.client.Client` like any other: it reconnects by itself,
 resumes its session, and says on stderr when a lost session forced a resynchronisation.

@@ -1,4 +1,5 @@
-"""The sans-I/O core of Canaux: frames in, frames and events out (spec §1-§12).
+"""The sans-I/O core of Canaux: frames in, frames and events out
+(spec transport.md to standard-channels.md, security.md, error-codes.md, close-codes.md).
 
 Nothing here touches a socket, an event loop or the clock: callers feed received text in,
 take text to send out, and pass the current time in. The same core serves the asyncio

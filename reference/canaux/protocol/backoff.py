@@ -1,4 +1,4 @@
-"""Reconnection delays: exponential backoff with full jitter (spec §16, CLIENT-1, CLIENT-11).
+"""Reconnection delays: exponential backoff with full jitter (spec client.md, CLIENT-1, CLIENT-11).
 
 The one owner of a client's reconnection schedule is :class:`Backoff`: it counts the failed
 attempts since the last *healthy* connection (CLIENT-11: still open ``heartbeat_ms`` after its

@@ -1,4 +1,5 @@
-"""Channel names, the channel catalogue and payload validation (spec §4 "Channels", §10).
+"""Channel names, the channel catalogue and payload validation
+(spec channels.md, standard-channels.md).
 
 :class:`Catalogue` answers three questions the server asks for every subscribe and publish:
 does the channel exist [CHANNEL-2, CHANNEL-3], may a client publish on it [CHANNEL-4], and does
@@ -94,7 +95,7 @@ STANDARD_CHANNELS: Mapping[str, ChannelSpec] = {
         ChannelSpec(CONFORMANCE_FAMILY, "client", canaux_schemas.CHANNEL_SCHEMAS["conformance"]),
     )
 }
-"""The standard channels and the conformance family, with the meanings of spec §10."""
+"""The standard channels and the conformance family, with the meanings of standard-channels.md."""
 
 CONFORMANCE_ENTRIES: Mapping[str, ChannelSpec] = {
     spec.name: spec

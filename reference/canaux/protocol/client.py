@@ -1,4 +1,5 @@
-"""The client side of a Canaux connection, sans I/O (spec §3, §5, §7, §8, §16).
+"""The client side of a Canaux connection, sans I/O
+(spec handshake.md, operations.md, resume.md, heartbeat.md, client.md).
 
 :class:`ClientConnection` holds everything a client must remember across sockets: the
 session and the last contiguous ``seq`` (to resume), the channels the application wants,
@@ -70,7 +71,8 @@ PROTOCOL_ERROR = 1002
 """Close code (RFC 6455 "protocol error") for a server that broke the protocol, e.g. a seq gap."""
 
 DEFAULT_HEARTBEAT_MS = 15000
-"""Silence allowance before the first ``welcome`` tells the real interval (§8 reference default)."""
+"""Silence allowance before the first ``welcome`` tells the real interval
+(heartbeat.md: the reference default)."""
 
 Operation: TypeAlias = Subscribe | Unsubscribe | Publish
 

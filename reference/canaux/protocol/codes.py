@@ -1,4 +1,4 @@
-"""Error codes and close codes: the one registry in code (spec §12 "Registries").
+"""Error codes and close codes: the one registry in code (spec error-codes.md, close-codes.md).
 
 Every code the reference implementation sends or checks is a member of :class:`ErrorCode`,
 :class:`ChatErrorCode` or :class:`CloseCode`; ``tests/reference/protocol/test_codes.py`` checks
@@ -148,7 +148,7 @@ CLOSE_CODES: Mapping[CloseCode, CloseCodeInfo] = MappingProxyType(
         ),
     }
 )
-"""The close code table of spec §12, row by row."""
+"""The close code table of spec close-codes.md, row by row."""
 
 
 def should_reconnect(code: int | None) -> bool:

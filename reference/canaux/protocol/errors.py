@@ -1,4 +1,5 @@
-"""Every exception Canaux raises, under one root (spec §12 "Registries" for the codes).
+"""Every exception Canaux raises, under one root
+(spec error-codes.md, close-codes.md for the codes).
 
 The hierarchy (the module each class lives in, when not this one)::
 

@@ -1,4 +1,4 @@
-"""Frame models: one pydantic model per frame type (spec §2 "Frames", schemas/frame.json).
+"""Frame models: one pydantic model per frame type (spec frames.md, schemas/frame.json).
 
 The models accept exactly the JSON values ``schemas/frame.json`` accepts, with JSON Schema's
 notion of types: a boolean is never an integer and ``1.0`` is the integer ``1``. Unknown

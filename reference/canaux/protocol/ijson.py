@@ -1,4 +1,5 @@
-"""The I-JSON door: every JSON text the reference reads from a peer passes here (spec §1 "I-JSON").
+"""The I-JSON door: every JSON text the reference reads from a peer passes here
+(spec transport.md, "I-JSON").
 
 Frames are I-JSON messages (RFC 7493) [TRANSPORT-17]. :func:`loads` reads a text message, an
 HTTP body or a legacy frame and raises :class:`IJsonError` (a :class:`ValueError`) when the text

@@ -1,4 +1,5 @@
-"""The one limits table of the reference implementation (spec §11 "Limits", §8, §3).
+"""The one limits table of the reference implementation
+(spec limits.md, heartbeat.md, handshake.md).
 
 :class:`Limits` holds every number the server enforces. The values a client must know go out
 in ``welcome.limits`` [LIMIT-1] (the five required members, then the optional byte and session
@@ -54,7 +55,7 @@ class Limits:
     """Detached sessions kept by the server in all; one more discards the oldest [LIMIT-13]."""
 
     def __post_init__(self) -> None:
-        # The floors are the spec's [LIMIT-1, HANDSHAKE-3, §8]: a server announcing less
+        # The floors are the spec's [LIMIT-1, HANDSHAKE-3, heartbeat.md]: a server announcing less
         # would be non-conforming, so such a table is refused when it is built.
         floors = {
             "max_frame_bytes": 4096,

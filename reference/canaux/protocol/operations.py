@@ -1,4 +1,5 @@
-"""The rules of subscribe, unsubscribe and publish, decided for a session (spec §4, §5).
+"""The rules of subscribe, unsubscribe and publish, decided for a session
+(spec channels.md, operations.md).
 
 Decide, then commit. ``decide_*`` are pure: they read the session and return an
 :class:`Outcome` (the reply, and the effect the server must perform first: register the

@@ -1,4 +1,5 @@
-"""The outbound queue of one connection, sans I/O (spec §5 [OPS-2], §11 [LIMIT-4], [SECURITY-4]).
+"""The outbound queue of one connection, sans I/O
+(operations.md [OPS-2], limits.md [LIMIT-4], [SECURITY-4]).
 
 :class:`OutboundQueue` is the one queue type of every connection (WebSocket, SSE, legacy):
 frames wait in it, in order, until the I/O layer takes them for the socket. It holds two kinds

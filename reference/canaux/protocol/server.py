@@ -1,4 +1,5 @@
-"""Server side of one Canaux connection, sans I/O (spec §1, §3, §5, §8, §11).
+"""Server side of one Canaux connection, sans I/O
+(spec transport.md, handshake.md, operations.md, heartbeat.md, limits.md).
 
 :class:`ServerConnection` reads the frames of one WebSocket and decides what the protocol
 alone can decide: framing errors, the handshake, heartbeats, rate limiting, malformed

@@ -1,4 +1,5 @@
-"""Per-session state: seq numbering, resume buffer, dedup memory (spec §5-§7, §9).
+"""Per-session state: seq numbering, resume buffer, dedup memory
+(spec operations.md to resume.md, security.md).
 
 A :class:`SessionState` outlives the connections that carry it: the server keeps it while
 detached for ``resume_window_ms`` and hands it to the next connection that resumes it.
@@ -56,7 +57,7 @@ class SessionState:
         self.subscriptions: dict[str, None] = {}
         """Subscribed channels, in subscription order (a dict used as an ordered set)."""
         # The buffer also holds events sent while attached: the client may not have received
-        # them when the connection drops (spec §7).
+        # them when the connection drops (spec resume.md).
         # seq -> frame text, for the last ``resume_buffer`` seqs (always consecutive). A dict of
         # ints and strs is never tracked by the garbage collector, where a deque is, and a
         # full collection visits every item of it: with thousands of events buffered per

@@ -1,4 +1,5 @@
-"""Every session of one server and its whole lifecycle, sans I/O (spec §3-§7, §9, §13).
+"""Every session of one server and its whole lifecycle, sans I/O
+(spec handshake.md, channels.md to resume.md, security.md, sse.md).
 
 :class:`ServerSessions` is the ONE owner of the session lifecycle. Every front door (the
 WebSocket, the SSE stream) drives it the same way and never touches a session's fields, the

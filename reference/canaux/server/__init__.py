@@ -1,4 +1,5 @@
-"""The Canaux reference server: asyncio, Starlette and uvicorn (spec §13-§15, §17).
+"""The Canaux reference server: asyncio, Starlette and uvicorn
+(spec sse.md, legacy.md, http-publish.md, index.md).
 
 One process, one port: the Canaux WebSocket (``/ws``), the SSE binding (``/events``), the
 legacy sockets (``/ws/chat``, ``/api/ws``), HTTP publish and health. Protocol rules live in the

@@ -1,4 +1,4 @@
-"""Who may connect, and what their credentials let them do (spec §9 "Security", §3, §13).
+"""Who may connect, and what their credentials let them do (spec security.md, handshake.md, sse.md).
 
 - The ``Origin`` check [SECURITY-8] (:class:`~canaux.server.config.ServerConfig`
   ``allowed_origins``).

@@ -1,4 +1,4 @@
-"""The ASGI app of the reference server (spec §13-§15, §17 "canaux.server").
+"""The ASGI app of the reference server (spec sse.md, legacy.md, http-publish.md, index.md).
 
 :func:`create_app` builds a Starlette app with every front door on one port::
 

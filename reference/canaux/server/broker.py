@@ -1,4 +1,5 @@
-"""The broker: what several server processes must share (spec §6 "Delivery", §10, §17).
+"""The broker: what several server processes must share
+(spec delivery.md, standard-channels.md, clusters.md).
 
 A Canaux server process keeps its connections and sessions to itself, but three things must be
 the same for every process serving one deployment:

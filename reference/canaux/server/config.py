@@ -1,4 +1,4 @@
-"""Configuration of the reference server (spec §11 limits, §15 HTTP publish, §17 "canaux.server").
+"""Configuration of the reference server (spec limits.md, http-publish.md, index.md).
 
 One :class:`ServerConfig` describes a server: where it listens, which limits it enforces and
 announces, which channels it offers (the standard ones, the conformance family, the app's own),

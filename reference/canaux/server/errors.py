@@ -1,6 +1,6 @@
-"""JSON error bodies of the HTTP endpoints (spec §13 [SSE-3], §15 "HTTP publish").
+"""JSON error bodies of the HTTP endpoints (spec sse.md [SSE-3], http-publish.md).
 
-HTTP errors reuse the error registry of spec §12 (``unknown_channel``, ``bad_frame``…) plus
+HTTP errors reuse the error registry of error-codes.md (``unknown_channel``, ``bad_frame``…) plus
 ``unauthorized`` for a missing or wrong bearer token, so a client handles one vocabulary.
 """
 

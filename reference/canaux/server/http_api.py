@@ -1,4 +1,5 @@
-"""Plain HTTP endpoints: ``POST /publish``, ``GET /health``, ``POST /tasks/scan`` (spec §15).
+"""Plain HTTP endpoints: ``POST /publish``, ``GET /health``, ``POST /tasks/scan``
+(spec http-publish.md).
 
 ``POST /publish`` lets a backend job in another process publish on every channel the server
 itself may publish on (``system``, ``progress``, ``conformance.*``, app channels with

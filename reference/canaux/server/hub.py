@@ -1,4 +1,4 @@
-"""The hub: which local subscriber gets which channel, and the fan-out (spec §6 "Delivery").
+"""The hub: which local subscriber gets which channel, and the fan-out (spec delivery.md).
 
 The hub is this process's end of the broker. Each event the broker delivers is encoded once
 (``BrokerMessage.encoded``) and handed to every local subscriber of its channel, in the order

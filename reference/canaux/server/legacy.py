@@ -1,4 +1,4 @@
-"""The legacy endpoints ``/ws/chat`` and ``/api/ws`` (spec §14, profile ``legacy``).
+"""The legacy endpoints ``/ws/chat`` and ``/api/ws`` (spec legacy.md, profile ``legacy``).
 
 The single-purpose sockets of the application Canaux grew out of keep working: no
 subprotocol, no hello, no seq, no acks; every frame is ``{"channel": …, "data": …}``

@@ -1,4 +1,4 @@
-"""The outbound queue of an SSE stream or a legacy socket, in asyncio (spec §11 [LIMIT-4]).
+"""The outbound queue of an SSE stream or a legacy socket, in asyncio (spec limits.md [LIMIT-4]).
 
 The queue itself is the core's :class:`~canaux.protocol.outbound.OutboundQueue`, the one queue
 type of every connection (the WebSocket's core connection keeps one too); :class:`Outbound`

@@ -1,4 +1,4 @@
-"""A connection's principal and what its credentials grant (spec §9 "Security", CHANNEL-13).
+"""A connection's principal and what its credentials grant (spec security.md, CHANNEL-13).
 
 An authenticator (:class:`~canaux.server.config.ServerConfig` ``authenticate``) returns a
 :class:`Principal`, or just its identity as a ``str``. :class:`Grants` are the channel

@@ -1,4 +1,4 @@
-"""Running the reference server under uvicorn, with a graceful shutdown (spec §12 close 1001).
+"""Running the reference server under uvicorn, with a graceful shutdown (spec close-codes.md, 1001).
 
 uvicorn's own shutdown closes WebSockets with 1012 and waits for open streams to end; Canaux
 clients should see 1001 "going away" (reconnect and resume) and SSE streams should end, so
@@ -117,7 +117,7 @@ class CanauxUvicornServer(uvicorn.Server):
             captured.clear()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # Before uvicorn's own shutdown, which would close sockets with 1012 [spec §12: 1001].
+        # Before uvicorn's own shutdown, which would close sockets with 1012 [close-codes.md: 1001].
         await runtime_of(self._canaux_app).aclose()
         await super().shutdown(sockets)
 

@@ -1,4 +1,4 @@
-"""The running state of one server app: every shared part, built once (spec §17 "canaux.server").
+"""The running state of one server app: every shared part, built once (spec index.md).
 
 :class:`ServerRuntime` ties the parts together: the broker and the hub, the session registry,
 the channels (standard and the app's, :class:`~canaux.server.channels.table.ChannelTable`) and

@@ -1,4 +1,4 @@
-"""The sessions of this process, driven in asyncio (spec §7 "Resume", §9 "Security").
+"""The sessions of this process, driven in asyncio (spec resume.md, security.md).
 
 Every decision about a session's life is the sans-I/O
 :class:`~canaux.protocol.sessions.ServerSessions`'; the :class:`SessionRegistry` only gives it

@@ -1,4 +1,4 @@
-"""``GET /events``: the SSE binding (spec §13 "SSE binding", profile ``sse``).
+"""``GET /events``: the SSE binding (spec sse.md, profile ``sse``).
 
 Each stream is a session subscribed to the channels of ``?channels=a,b`` [SSE-1]. It starts with
 the welcome frame, then carries one SSE message per event; ``Last-Event-ID`` (or

@@ -1,4 +1,4 @@
-"""Text of the SSE binding (spec §13 "SSE binding"): messages, comments, resume positions.
+"""Text of the SSE binding (spec sse.md): messages, comments, resume positions.
 
 A stream starts with a ``welcome`` message without an ``id:`` line [SSE-1]; each event follows
 as ``event: <channel>`` / ``id: <session>:<seq>`` / ``data: <event frame>``; an idle stream gets

@@ -1,4 +1,4 @@
-"""Test support: run a reference server in-process on a free port (spec §17 "canaux.server").
+"""Test support: run a reference server in-process on a free port (spec index.md).
 
 ::
 

@@ -1,4 +1,5 @@
-"""``/ws``: a Canaux WebSocket connection, the I/O around the sans-I/O core (spec §1-§9, §11).
+"""``/ws``: a Canaux WebSocket connection, the I/O around the sans-I/O core
+(spec transport.md to limits.md, security.md).
 
 :class:`~canaux.protocol.server.ServerConnection` decides everything the protocol alone can
 decide (framing, handshake, heartbeat, rate limit, malformed frames, the slow-consumer bound

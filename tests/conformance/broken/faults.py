@@ -1,4 +1,4 @@
-"""The deliberately broken servers: one small fault each, and what must catch it (spec §17).
+"""The deliberately broken servers: one small fault each, and what must catch it (index.md).
 
 Every :class:`BrokenServer` names the cases to run against it and the requirement IDs a
 failure may cite; the proof of power asserts that at least one of those cases FAILS citing

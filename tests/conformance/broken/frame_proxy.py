@@ -1,6 +1,6 @@
 """A WebSocket/HTTP relay in front of the reference server that can break the protocol.
 
-Proof of power (spec §17 "Conformance"): every deliberately broken server is the real
+Proof of power (spec index.md, "Conformance"): every deliberately broken server is the real
 reference server behind a :class:`FrameProxy` running one :class:`Fault`. The proxy speaks
 WebSocket to the suite and to the reference server, frame by frame, and lets the fault
 rewrite, drop, delay, duplicate or copy frames between connections; HTTP requests (SSE,

@@ -7,7 +7,7 @@ one behaviour of the client patched out, inside the adapter process::
 
 :data:`~tests.conformance.broken_clients.catalogue.BROKEN_CLIENTS` names them and the
 requirements each breaks; ``tests/conformance/test_client_proof_of_power.py`` shows that the
-client cases catch every one, citing one of those requirements (spec §17 "Conformance").
+client cases catch every one, citing one of those requirements (spec index.md, "Conformance").
 """
 
 __all__: list[str] = []

@@ -1,1 +1,1 @@
-"""Tests of canaux.client (spec §16) and the client half of canaux.protocol."""
+"""Tests of canaux.client (spec client.md) and the client half of canaux.protocol."""

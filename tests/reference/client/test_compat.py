@@ -1,4 +1,4 @@
-"""The legacy names: CentralWebSocketService, WebSocketService, WS_URL / SSE_URL (§14)."""
+"""The legacy names: CentralWebSocketService, WebSocketService, WS_URL / SSE_URL (legacy.md)."""
 
 from __future__ import annotations
 

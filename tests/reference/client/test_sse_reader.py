@@ -1,4 +1,4 @@
-"""SSEReader: the text/event-stream parser, and streams from the reference server (§13)."""
+"""SSEReader: the text/event-stream parser, and streams from the reference server (sse.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Tests of canaux.protocol.channels: names, catalogue, payload validation (spec §4, §10)."""
+"""Tests of canaux.protocol.channels: names, catalogue, payload validation
+(spec channels.md, standard-channels.md)."""
 
 from __future__ import annotations
 

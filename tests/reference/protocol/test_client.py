@@ -1,4 +1,5 @@
-"""Tests of canaux.protocol.client: the sans-I/O client connection (spec §3, §5, §7, §8, §16).
+"""Tests of canaux.protocol.client: the sans-I/O client connection
+(spec handshake.md, operations.md, resume.md, heartbeat.md, client.md).
 
 No sockets: frames go in as text, frames and events come out.
 """

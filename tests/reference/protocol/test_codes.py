@@ -1,4 +1,4 @@
-"""Tests of canaux.protocol.codes: the code registries match the spec's tables (spec §12)."""
+"""Tests of canaux.protocol.codes: the code registries match error-codes.md and close-codes.md."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def registry_rows(filename: str) -> list[list[str]]:
 
 class TestErrorCodeRegistry:
     def test_error_codes_are_exactly_the_spec_table(self) -> None:
-        """Every error code used is in the spec's registry, and the reverse (spec §12)."""
+        """Every error code used is in the spec's registry, and the reverse (error-codes.md)."""
         rows = registry_rows("error-codes.md")
         codes = {row[0] for row in rows if re.fullmatch(r"[a-z][a-z_]*", row[0])}
         assert codes == {code.value for code in ErrorCode}

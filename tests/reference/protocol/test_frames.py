@@ -1,4 +1,4 @@
-"""Tests of canaux.protocol.frames: parsing, error pointers, encoding (spec §2)."""
+"""Tests of canaux.protocol.frames: parsing, error pointers, encoding (spec frames.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The frame models accept exactly what schemas/frame.json accepts (spec §2).
+"""The frame models accept exactly what schemas/frame.json accepts (spec frames.md).
 
 Values come from the schemas themselves (hypothesis-jsonschema), valid ones and mutated
 ones; for every value the pydantic models and ``jsonschema`` must give the same verdict.

@@ -1,4 +1,4 @@
-"""Tests of canaux.protocol.limits: the limits table (spec §11)."""
+"""Tests of canaux.protocol.limits: the limits table (spec limits.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Tests of canaux.protocol.operations: subscribe, unsubscribe, publish rules (spec §4, §5)."""
+"""Tests of canaux.protocol.operations: subscribe, unsubscribe, publish rules
+(spec channels.md, operations.md)."""
 
 from __future__ import annotations
 

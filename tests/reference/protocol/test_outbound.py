@@ -1,4 +1,5 @@
-"""Tests of canaux.protocol.outbound: the one queue type of every connection (§5, §11)."""
+"""Tests of canaux.protocol.outbound: the one queue type of every connection
+(operations.md, limits.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""An in-memory client/server pair built from the sans-I/O cores only (spec §5-§7).
+"""An in-memory client/server pair built from the sans-I/O cores only
+(spec operations.md, delivery.md, resume.md).
 
 :class:`MiniServer` is the smallest server layer the core allows: a door over
 :class:`~canaux.protocol.sessions.ServerSessions` and a hub, with every protocol decision

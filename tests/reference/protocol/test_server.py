@@ -1,6 +1,6 @@
 """Tests of canaux.protocol.server: one server connection driven with frames, no sockets.
 
-Spec §1 (transport), §3 (handshake), §5 (replies), §8 (heartbeat), §11 (limits).
+Spec transport.md, handshake.md, operations.md (replies), heartbeat.md, limits.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Tests of canaux.protocol.session: seq, resume buffer, resume rules, dedup (spec §5-§7, §9)."""
+"""Tests of canaux.protocol.session: seq, resume buffer, resume rules, dedup
+(operations.md to resume.md, security.md)."""
 
 from __future__ import annotations
 

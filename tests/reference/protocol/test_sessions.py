@@ -1,5 +1,5 @@
 """Tests of canaux.protocol.sessions: the one owner of the session lifecycle, driven with
-events and a fake clock, no sockets (spec §3, §5, §7, §9)."""
+events and a fake clock, no sockets (spec handshake.md, operations.md, resume.md, security.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Origin checks and authentication (spec §9 SECURITY-2/8, HANDSHAKE-7, SSE-8)."""
+"""Origin checks and authentication (spec security.md SECURITY-2/8, HANDSHAKE-7, SSE-8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``canaux`` command line: dispatch, ``serve`` options, the listening line (spec §17)."""
+"""The ``canaux`` command line: dispatch, ``serve`` options, the listening line (spec index.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``canaux serve --jwt-secret / --jwt-public-key``: the flags that switch JWT auth on (§17)."""
+"""``canaux serve --jwt-secret / --jwt-public-key``: the flags that switch JWT auth on
+(handshake.md, Authentication)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""POST /publish, GET /health, POST /tasks/scan (spec §15, HTTP-1, PROGRESS-1)."""
+"""POST /publish, GET /health, POST /tasks/scan (spec http-publish.md, HTTP-1, PROGRESS-1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The built-in JWT authenticator and token grants (spec §9 SECURITY-2/10, HANDSHAKE-7).
+"""The built-in JWT authenticator and token grants (spec security.md SECURITY-2/10, HANDSHAKE-7).
 
 Tokens are made here with PyJWT; RSA keys are generated with ``cryptography``.
 """

@@ -1,4 +1,4 @@
-"""The legacy sockets /ws/chat and /api/ws (spec §14, LEGACY-1..3)."""
+"""The legacy sockets /ws/chat and /api/ws (spec legacy.md, LEGACY-1..3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The app mounted in a real FastAPI application, served by uvicorn (spec §17 "app.py")."""
+"""The app mounted in a real FastAPI application, served by uvicorn
+(spec transport.md, Endpoint)."""
 
 from __future__ import annotations
 

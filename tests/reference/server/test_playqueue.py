@@ -1,4 +1,4 @@
-"""The play queue model (spec §10 "playqueue", QUEUE-2, QUEUE-3)."""
+"""The play queue model (standard-channels.md, playqueue, QUEUE-2, QUEUE-3)."""
 
 from __future__ import annotations
 

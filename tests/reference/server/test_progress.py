@@ -1,4 +1,4 @@
-"""Progress tasks (spec §10 "progress", PROGRESS-1) without sockets."""
+"""Progress tasks (standard-channels.md, progress, PROGRESS-1) without sockets."""
 
 from __future__ import annotations
 

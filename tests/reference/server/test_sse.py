@@ -1,4 +1,4 @@
-"""GET /events: the SSE binding (spec §13, SSE-1..4), read with httpx streaming."""
+"""GET /events: the SSE binding (spec sse.md, SSE-1..4), read with httpx streaming."""
 
 from __future__ import annotations
 

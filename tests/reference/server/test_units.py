@@ -1,5 +1,5 @@
 """Unit tests of the server parts that need no socket: broker, hub, outbound queue, sessions,
-chat runner, SSE text (spec §6, §7, §10, §11, §13)."""
+chat runner, SSE text (spec delivery.md, resume.md, limits.md, standard-channels.md, sse.md)."""
 
 from __future__ import annotations
 

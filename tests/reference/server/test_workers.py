@@ -129,7 +129,7 @@ class TestTwoWorkers:
             for n in range(2):
                 assert (await event_from(back, f"missed-{n}"))["data"]["mark"] == f"missed-{n}"
 
-            # SIGTERM: every worker closes its clients with 1001 [spec §12] and exits 0.
+            # SIGTERM: every worker closes its clients with 1001 [close-codes.md] and exits 0.
             server.process.send_signal(signal.SIGTERM)
             for ws in (sub_one, sub_two, back):
                 assert await close_code(ws) == 1001

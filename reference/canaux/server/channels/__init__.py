@@ -1,4 +1,5 @@
-"""Channels: the public API to declare them, and the standard ones built on it (spec §4, §10).
+"""Channels: the public API to declare them, and the standard ones built on it
+(spec channels.md, standard-channels.md).
 
 An application declares its channels with :class:`Channel` and passes them to
 ``ServerConfig(channels=[...])``; :mod:`canaux.server.channels.channel` documents the hooks.

@@ -1,4 +1,5 @@
-"""Declaring a channel: its name, schema, publishers, access policy and hooks (spec §4, §10).
+"""Declaring a channel: its name, schema, publishers, access policy and hooks
+(spec channels.md, standard-channels.md).
 
 A :class:`Channel` is everything a server needs to offer one catalogue entry: an exact name
 (``library``) or a family (``team.*``) [CHANNEL-1, CHANNEL-2], the schema of its data, who may

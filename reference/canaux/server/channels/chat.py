@@ -1,4 +1,4 @@
-"""The chat channel (spec §10 "chat"): an agent answers a message as a stream of chunks.
+"""The chat channel (standard-channels.md, chat): an agent answers a message as a stream of chunks.
 
 A chat publish starts a request named by the publish ``id``. The reply is a run of ``chunk``
 events (index 0, 1, 2…) closed by exactly one ``done`` or one ``error`` [CHAT-1], emitted only

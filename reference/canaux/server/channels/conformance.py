@@ -1,4 +1,4 @@
-"""The ``conformance.*`` family (spec §10 "conformance", profile ``core``) [CONF-1, CONF-2].
+"""The ``conformance.*`` family (spec standard-channels.md, profile ``core``) [CONF-1, CONF-2].
 
 Plain pub/sub: a publish, from a client, ``server.publish`` or ``POST /publish``, is delivered to
 every subscriber of that exact channel (the publisher too, if subscribed), in one order for all.

@@ -1,4 +1,4 @@
-"""The play queue (spec §10 "playqueue"): a pure queue model and the commands that change it.
+"""The play queue (standard-channels.md): a pure queue model and the commands that change it.
 
 :class:`QueueState` is immutable; :meth:`QueueState.apply` returns the next state or raises
 :class:`CommandRefused`, which carries the error code and the JSON pointer of the offending

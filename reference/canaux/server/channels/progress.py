@@ -1,4 +1,4 @@
-"""The progress channel (spec §10 "progress"): long-running tasks and their monotonic updates.
+"""The progress channel (standard-channels.md): long-running tasks and their monotonic updates.
 
 Every update, from a task of this server or from a backend through ``POST /publish``, passes
 :func:`check_update` against the task's previous update, held in the broker, so that a

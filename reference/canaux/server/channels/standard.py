@@ -1,7 +1,8 @@
 """The standard channels of the reference server, declared with the public channel API.
 
 :func:`standard_channels` is what :class:`~canaux.server.runtime.ServerRuntime` offers unless the
-configuration says otherwise: chat, playqueue, system, progress (spec §10) and, when enabled, the
+configuration says otherwise: chat, playqueue, system, progress (standard-channels.md) and, when
+enabled, the
 ``conformance.*`` family [CONF-2]. Each is an ordinary :class:`~canaux.server.channels.Channel`;
 an app channel with the same name replaces it (same catalogue entry, other behaviour: another
 chat agent, for instance) [CHANNEL-6, CHANNEL-15].

@@ -1,4 +1,4 @@
-"""The system channel (spec §10 "system"): server notices to every subscriber [SYSTEM-1].
+"""The system channel (standard-channels.md, system): server notices to every subscriber [SYSTEM-1].
 
 Only the server publishes here (clients get ``forbidden``, CHANNEL-4); the reference server
 announces its own start and stop, the end of tasks, and what backends post to ``POST /publish``.

@@ -1,4 +1,5 @@
-"""The channels one server offers, and the calls every front door makes on them (spec §4, §10).
+"""The channels one server offers, and the calls every front door makes on them
+(channels.md, standard-channels.md).
 
 :class:`ChannelTable` is built once per server from its :class:`Channel` declarations. It owns
 the :class:`~canaux.protocol.channels.Catalogue` (names, families, schemas, with the app
