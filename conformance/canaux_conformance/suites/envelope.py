@@ -344,6 +344,14 @@ async def _check_accept(client: RawClient, vector: Mapping[str, Any], sent: str 
         first = await client.next_frame(requirement=requirement)
         if first.get("type") != "welcome":
             raise CaseFailed(f"first frame after hello is {encode(first)}, expected welcome")
+        # A vector's session id was never issued by this server: nothing to resume.
+        resumes = isinstance(frame, dict) and isinstance(frame.get("resume"), dict)
+        if resumes and first.get("resumed") is not False:
+            raise CaseFailed(
+                f"a resume of a session the server never issued answered {encode(first)}, "
+                "not resumed: false",
+                requirement="RESUME-2",
+            )
         return
     if reply == "ack":
         frame_id = frame.get("id") if isinstance(frame, dict) else None

@@ -25,6 +25,7 @@ from .power_faults import (
     RemembersByLastUse,
     RemoveLeavesCurrent,
     SessionIdOneLonger,
+    SessionIdOneShorter,
     SlowPathDepthCountedTwice,
     SlowPathSafeIntegerOffByOne,
     SseSkipsTheSnapshot,
@@ -1398,6 +1399,7 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
     _b(SlowPathDepthCountedTwice, ("ROBUST-06",), "TRANSPORT-19"),
     _b(UnexpectedMemberPointsAtFirst, ("PTR-01",), "CHANNEL-5"),
     _b(SessionIdOneLonger, ("ENV-HELLO-RESUME-SESSION-LONG",), "HANDSHAKE-4"),
+    _b(SessionIdOneShorter, ("ENV-HELLO-RESUME-SESSION-MAX-LENGTH",), "HANDSHAKE-2"),
     _b(SseSkipsTheSnapshot, ("SSE-QUEUE-01",), "QUEUE-1"),
     _b(ReceiveOnlyStillChats, ("LEG-RO-01",), "LEGACY-1", "LEGACY-3"),
 )

@@ -20,6 +20,7 @@ __all__ = [
     "RemembersByLastUse",
     "RemoveLeavesCurrent",
     "SessionIdOneLonger",
+    "SessionIdOneShorter",
     "SlowPathDepthCountedTwice",
     "SlowPathSafeIntegerOffByOne",
     "SseSkipsTheSnapshot",
@@ -333,4 +334,23 @@ class SessionIdOneLonger(Fault):
             session = resume.get("session")
             if isinstance(session, str) and len(session) == 129:
                 resume["session"] = session[:128]
+        return [frame]
+
+
+class SessionIdOneShorter(Fault):
+    """The mutant ``frames.py SessionId``: ``max_length`` 128 → 127 [HANDSHAKE-2]: a hello
+    resuming a session id of 128 characters, the longest valid one, is closed with ``4400``
+    instead of being answered with a welcome (``resumed: false`` for an id the server never
+    issued, RESUME-2). The relay makes such an id one character longer, which the reference
+    closes with ``4400`` as that server would."""
+
+    name = "session-id-one-shorter"
+    description = "a hello whose resume.session has 128 characters is closed with 4400"
+
+    async def from_client(self, conn: Conn, frame: Frame) -> list[Frame]:
+        resume = frame.get("resume")
+        if frame.get("type") == "hello" and isinstance(resume, dict):
+            session = resume.get("session")
+            if isinstance(session, str) and len(session) == 128:
+                resume["session"] = session + "A"
         return [frame]
