@@ -133,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the server's bound on detached sessions in all, which welcome does not announce "
         "(LIMIT-13); given, DETACH-01 checks that the one detached longest ago goes first",
     )
+    target.add_argument(
+        "--max-handshakes",
+        type=int,
+        metavar="N",
+        help="the server's bound on connections in their opening handshake (request head not "
+        "yet complete), which welcome does not announce (SECURITY-12); given, HS-14 opens N + 1 "
+        "connections one after another and checks that none is refused with 503",
+    )
     select = parser.add_argument_group("selection")
     select.add_argument(
         "--profile",
@@ -256,6 +264,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         token=args.token,
         other_token=args.other_token,
         max_detached_total=args.max_detached_total,
+        max_handshakes=args.max_handshakes,
         profiles=profiles,
         peers=tuple(args.peer),
     )

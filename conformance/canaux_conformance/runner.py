@@ -97,6 +97,9 @@ class RunConfig(RunOptions):
     max_detached_total: int | None = None
     """The server's bound on detached sessions in all (LIMIT-13, not announced); ``None``:
     unknown (read from ``server_args`` when the suite starts the reference itself)."""
+    max_handshakes: int | None = None
+    """The server's bound on connections in their opening handshake (SECURITY-12, not
+    announced); ``None``: unknown (read from ``server_args`` as ``max_detached_total`` is)."""
     profiles: Sequence[str] | None = None
     """``None``: the profiles the welcome implies, plus sse/legacy when their endpoints answer."""
     server_args: Sequence[str] | None = None
@@ -124,9 +127,22 @@ def _detached_total(config: RunConfig) -> int | None:
     reference server the suite starts (its own command line, not the reference's code)."""
     if config.max_detached_total is not None:
         return config.max_detached_total
+    return _server_flag(config, "--max-detached-total")
+
+
+def _max_handshakes(config: RunConfig) -> int | None:
+    """The SECURITY-12 bound on handshakes: the one given, else the reference server's
+    ``--max-handshakes`` flag (as :func:`_detached_total`)."""
+    if config.max_handshakes is not None:
+        return config.max_handshakes
+    return _server_flag(config, "--max-handshakes")
+
+
+def _server_flag(config: RunConfig, name: str) -> int | None:
+    """The integer value of flag ``name`` in ``config.server_args``, if it is there."""
     args = list(config.server_args or ())
     for flag, value in itertools.pairwise(args):
-        if flag == "--max-detached-total" and value.isdigit():
+        if flag == name and value.isdigit():
             return int(value)
     return None
 
@@ -557,6 +573,7 @@ async def run(config: RunConfig, *, progress: Progress | None = None) -> RunResu
                 token=config.token,
                 other_token=config.other_token,
                 max_detached_total=_detached_total(config),
+                max_handshakes=_max_handshakes(config),
                 derive=True,
                 reference=True,
             )
@@ -570,6 +587,7 @@ async def run(config: RunConfig, *, progress: Progress | None = None) -> RunResu
                 other_token=config.other_token,
                 peers=config.peers,
                 max_detached_total=config.max_detached_total,
+                max_handshakes=config.max_handshakes,
             )
         server, notes = await probe(target, config.timeout)
         notes += await _probe_peers(target, server, config.timeout)

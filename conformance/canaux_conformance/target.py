@@ -107,6 +107,10 @@ class Target:
     max_detached_total: int | None = None
     """The server's bound on detached sessions in all (LIMIT-13), which ``welcome`` does not
     announce: given by the operator, or read from the flags of a reference server we start."""
+    max_handshakes: int | None = None
+    """The server's bound on connections in their opening handshake (SECURITY-12), which
+    ``welcome`` does not announce: given by the operator, or read from the flags of a reference
+    server we start."""
     reference: bool = False
     """True when the suite started the reference server itself."""
     peers: tuple[str, ...] = ()
@@ -124,6 +128,7 @@ class Target:
         token: str | None = None,
         other_token: str | None = None,
         max_detached_total: int | None = None,
+        max_handshakes: int | None = None,
         derive: bool = False,
         reference: bool = False,
         peers: Sequence[str] = (),
@@ -142,6 +147,7 @@ class Target:
             token=token,
             other_token=other_token,
             max_detached_total=max_detached_total,
+            max_handshakes=max_handshakes,
             reference=reference,
             peers=tuple(peers),
         )

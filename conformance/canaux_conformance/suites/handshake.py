@@ -1,7 +1,8 @@
-"""Handshake cases: subprotocol, hello/welcome, version, hello timeout, session ids
-(transport.md, handshake.md).
+"""Handshake cases: subprotocol, hello/welcome, version, hello timeout, session ids, many
+handshakes (transport.md, handshake.md).
 
-Session ids are also a security matter (security.md SECURITY-1).
+Session ids are also a security matter (security.md SECURITY-1), and so is the admission of
+many connections at once (security.md SECURITY-12).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from itertools import combinations
 
 from canaux_conformance.cases import CaseContext, case
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
-from canaux_conformance.wire import SUBPROTOCOL, HandshakeRefused, encode
+from canaux_conformance.wire import SUBPROTOCOL, HandshakeRefused, RawClient, encode
 
 __all__ = [
     "hs_01_subprotocol_selected",
@@ -28,6 +29,8 @@ __all__ = [
     "hs_10_catalogue",
     "hs_11_long_token",
     "hs_12_check_order",
+    "hs_13_hellos_at_once",
+    "hs_14_finished_handshakes_stop_counting",
 ]
 
 LIMIT_NAMES = (
@@ -48,6 +51,21 @@ HELLO_ALLOWANCE = 8192
 """Bytes a hello may have whatever max_frame_bytes says [HANDSHAKE-10]."""
 MAX_TOKEN = "t" * 4096
 """The longest token a hello may carry; with it a hello is about 4 KiB [HANDSHAKE-10]."""
+HELLO_TIMEOUT_MIN = 1.0
+"""The shortest hello timeout a server may have, in seconds [HANDSHAKE-3]."""
+HELLO_BURST = 24
+"""Connections whose hellos HS-13 sends at once: three times the eight handshakes the reference
+handles per pass of its event loop (the others wait for a later pass, SECURITY-4)."""
+OPENING_WAVE = 8
+"""Connections HS-13 opens at a time, as MEM-01 does: a few handshakes at once, not a flood."""
+OPENING_ATTEMPTS = 3
+"""Times HS-13 opens its connections again when opening them took too long (a loaded machine)."""
+MOST_HANDSHAKES = 1024
+"""The largest ``--max-handshakes`` HS-14 checks (N + 1 connections, one after another)."""
+REFUSED_TRIES = 3
+"""Times HS-14 tries a connection refused with 503 (another case may be opening some)."""
+REFUSED_WAIT = 0.25
+"""Seconds HS-14 waits between those tries."""
 
 
 @case(
@@ -323,3 +341,140 @@ async def hs_12_check_order(ctx: CaseContext) -> None:
     code = await client.expect_close(requirement="HANDSHAKE-18")
     if code != 4400:
         raise CaseFailed(f"closed with {code}; the hello is invalid, so 4400 comes first")
+
+
+async def _open_at_once(ctx: CaseContext, names: list[str]) -> list[RawClient]:
+    """WebSockets for ``names`` opened at the same time (no hello); those the server refuses
+    with ``503`` are left out: its bound on connections is not announced [SECURITY-12]."""
+    opened = await asyncio.gather(*(ctx.connect(name) for name in names), return_exceptions=True)
+    clients: list[RawClient] = []
+    for name, outcome in zip(names, opened, strict=True):
+        if isinstance(outcome, HandshakeRefused) and outcome.status == 503:
+            ctx.note(f"{name}: refused with 503 (a bound of SECURITY-12)")
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            clients.append(outcome)
+    return clients
+
+
+@case(
+    id="HS-13",
+    requirements=("HANDSHAKE-2",),
+    title="hellos that arrive at once on many connections each get their welcome",
+)
+async def hs_13_hellos_at_once(ctx: CaseContext) -> None:
+    """24 WebSockets are opened a few at a time (8, or half a given ``--max-handshakes``);
+    once all are upgraded their 24 hellos go out at once, so that they reach the server
+    together. A server may pace the work of connections that open together (the reference
+    handles eight per pass of its event loop and holds the others' bytes for a later pass,
+    SECURITY-4), but it MUST answer every valid hello with a welcome [HANDSHAKE-2], before its
+    hello timeout (at least 1 s, HANDSHAKE-3) and within the suite's wait. The connections are
+    upgraded before their hellos: none is in its opening handshake any more, so the bound on
+    handshakes of SECURITY-12 is not what they meet, and the suite's concurrent cases hold as
+    many connections open at once."""
+    wave = OPENING_WAVE
+    if ctx.target.max_handshakes is not None:
+        wave = max(1, min(wave, ctx.target.max_handshakes // 2))
+    loop = asyncio.get_running_loop()
+    clients: list[RawClient] = []
+    for attempt in range(OPENING_ATTEMPTS):
+        started = loop.time()
+        clients = []
+        for first in range(0, HELLO_BURST, wave):
+            last = min(first + wave, HELLO_BURST)
+            clients += await _open_at_once(ctx, [f"B{attempt}.{n}" for n in range(first, last)])
+        took = loop.time() - started
+        if took < HELLO_TIMEOUT_MIN / 2:
+            break
+        # The first connection's hello timer runs since its upgrade: a hello sent now might
+        # legitimately be too late for it.
+        ctx.note(f"opening took {took:.2f}s, too close to the 1 s a hello timeout may be")
+        await asyncio.gather(*(client.close() for client in clients))
+    else:
+        raise CaseSkipped(
+            f"opening {HELLO_BURST} connections took over {HELLO_TIMEOUT_MIN / 2:g}s "
+            f"{OPENING_ATTEMPTS} times: their hellos could come after a 1 s hello timeout"
+        )
+    if len(clients) <= OPENING_WAVE:
+        raise CaseSkipped(
+            f"the server refused {HELLO_BURST - len(clients)} of {HELLO_BURST} connections "
+            "with 503 (its bounds are not announced, SECURITY-12): too few to send many "
+            "hellos at once",
+            applicable=False,
+        )
+    ctx.note(f"{len(clients)} connections upgraded in {took:.2f}s; their hellos go out at once")
+    token = ctx.target.token
+    outcomes = await asyncio.gather(
+        *(client.hello(token=token) for client in clients), return_exceptions=True
+    )
+    missing = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    for outcome in missing:
+        if not isinstance(outcome, CaseFailed):
+            raise outcome
+    if missing:
+        raise CaseFailed(
+            f"{len(missing)} of {len(clients)} hellos sent at once got no welcome (first: "
+            f"{missing[0]}): every valid hello is answered with a welcome, however many "
+            "arrive together",
+            requirement="HANDSHAKE-2",
+        )
+    await asyncio.gather(*(client.close() for client in clients))
+
+
+async def _welcomed(ctx: CaseContext, name: str) -> RawClient | None:
+    """A client past its welcome, or ``None`` when every try was refused with ``503``."""
+    for attempt in range(REFUSED_TRIES):
+        if attempt:
+            # A back-off after a refusal (Retry-After), not a synchronisation: another case
+            # may have had connections in their opening handshake just then.
+            await asyncio.sleep(REFUSED_WAIT)
+        try:
+            return await ctx.client(name)
+        except HandshakeRefused as exc:
+            if exc.status != 503:
+                raise
+            ctx.note(f"{name}: refused with 503")
+    return None
+
+
+@case(
+    id="HS-14",
+    requirements=("SECURITY-12",),
+    title="past the bound on handshakes, connections opened one after another are still "
+    "welcomed: a handshake ends with its request head",
+    timeout=120.0,
+)
+async def hs_14_finished_handshakes_stop_counting(ctx: CaseContext) -> None:
+    """With the server's bound N on connections in their opening handshake (not announced:
+    given to the suite), N + 1 WebSockets are opened one after another, each welcomed and
+    closed before the next. A connection is in its opening handshake from its acceptance
+    until its request head is complete [SECURITY-12]: none of the earlier ones is by the time
+    the next opens, so the last must get its welcome like the first, not a 503 (a server that
+    kept counting an upgraded connection as a handshake would refuse every connection after
+    its N-th). A 503 is tried again twice, a quarter of a second apart: other cases may have
+    handshakes under way."""
+    bound = ctx.target.max_handshakes
+    if bound is None:
+        raise CaseSkipped(
+            "the server's bound on connections in their opening handshake is not announced "
+            "(SECURITY-12): give --max-handshakes N to check it",
+            applicable=False,
+        )
+    if bound < 1 or bound > MOST_HANDSHAKES:
+        raise CaseSkipped(
+            f"--max-handshakes {bound}: the case checks bounds of 1 to {MOST_HANDSHAKES}",
+            applicable=False,
+        )
+    for n in range(bound + 1):
+        client = await _welcomed(ctx, f"H{n}")
+        if client is None:
+            raise CaseFailed(
+                f"connection {n + 1} of {bound + 1}, opened after each earlier one was "
+                f"welcomed and closed, was refused with 503 ({REFUSED_TRIES} tries): none of "
+                "them is in its opening handshake any more (its request head was complete), "
+                f"so the bound of {bound} handshakes does not count them",
+                requirement="SECURITY-12",
+            )
+        await client.close()
+    ctx.note(f"{bound + 1} connections welcomed one after another (bound {bound} handshakes)")
