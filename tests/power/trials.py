@@ -51,6 +51,11 @@ __all__ = [
 PROFILES = ("core", "chat", "playqueue", "system", "progress", "sse", "legacy")
 """Every profile, named on the command line so that none is left out by discovery."""
 
+MAX_HANDSHAKES = 64
+"""The server's bound on connections in their opening handshake (``--max-handshakes``), told to
+the suite too, so that HS-14 checks it [SECURITY-12]: small enough to cost HS-14 a fraction of
+a second, large enough for the handshakes the suite's concurrent cases have under way."""
+
 KILLING_VERDICTS = ("fail", "error", "non-strict")
 PUBLISH_TOKEN = "power-" + os.urandom(6).hex()
 
@@ -114,6 +119,7 @@ class _Server:
         flags = ["-m", "coverage", "run", f"--rcfile={coverage}"] if coverage else []
         command = [sys.executable, *flags, "-m", "canaux", "serve", "--host", "127.0.0.1"]
         command += ["--port", "0", *REFERENCE_SERVER_ARGS]
+        command += ["--max-handshakes", str(MAX_HANDSHAKES)]
         self.process = subprocess.Popen(
             command,
             cwd=root,
@@ -169,6 +175,7 @@ def _suite_command(url: str, seed: int, report_dir: Path, only: Sequence[str]) -
     selection = [arg for case in only for arg in ("--only", case)]
     return [
         sys.executable, "-m", "canaux_conformance", url, "--quick", "--seed", str(seed),
+        "--max-handshakes", str(MAX_HANDSHAKES),
         "--sse-url", urls["sse"], "--publish-url", urls["publish"],
         "--publish-token", PUBLISH_TOKEN, "--test-instance", "--profile", ",".join(PROFILES),
         "--report-dir", str(report_dir), "--no-transcripts", *selection,

@@ -404,9 +404,14 @@ async def hs_13_hellos_at_once(ctx: CaseContext) -> None:
             applicable=False,
         )
     ctx.note(f"{len(clients)} connections upgraded in {took:.2f}s; their hellos go out at once")
-    token = ctx.target.token
+    hello = encode(ctx.hello_frame())
+    for client in clients:  # the bookkeeping first, so the sends themselves follow closely
+        client.audit.sent(hello)
+        client.transcript.add(client.name, "send", hello)
+    for client in clients:
+        await client.connection.send(hello)
     outcomes = await asyncio.gather(
-        *(client.hello(token=token) for client in clients), return_exceptions=True
+        *(_welcome(client) for client in clients), return_exceptions=True
     )
     missing = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
     for outcome in missing:
@@ -420,6 +425,16 @@ async def hs_13_hellos_at_once(ctx: CaseContext) -> None:
             requirement="HANDSHAKE-2",
         )
     await asyncio.gather(*(client.close() for client in clients))
+
+
+async def _welcome(client: RawClient) -> None:
+    """The first frame after ``client``'s hello, which MUST be a welcome [HANDSHAKE-2]."""
+    first = await client.next_frame(requirement="HANDSHAKE-2")
+    if first.get("type") != "welcome":
+        raise CaseFailed(
+            f"client {client.name}: first frame after hello is {encode(first)[:200]}",
+            requirement="HANDSHAKE-2",
+        )
 
 
 async def _welcomed(ctx: CaseContext, name: str) -> RawClient | None:
