@@ -155,6 +155,9 @@ class RawClient:
         self.welcome: Frame | None = None
         self.received: list[Frame] = []
         """Every decoded frame received, pings included, in arrival order."""
+        self.event_bytes: dict[int, int] = {}
+        """UTF-8 length of each ``event`` frame's text as received, by seq: an event's size
+        in the resume buffer's byte bound [LIMIT-11]."""
         self.pings: list[tuple[float, Frame]] = []
         """(loop time, frame) of every server ping."""
         self.violations: list[CaseFailed] = []
@@ -351,6 +354,10 @@ class RawClient:
             return
         self._audited(self.audit.delivered(message, frame))
         self.received.append(frame)
+        if frame.get("type") == "event" and isinstance(frame.get("seq"), int):
+            self.event_bytes[frame["seq"]] = (
+                len(message) if message.isascii() else len(message.encode())
+            )
         if frame.get("type") == "welcome" and self.welcome is None and not self.legacy:
             self._on_welcome(frame)
         if frame.get("type") == "ping":

@@ -204,6 +204,26 @@ class TestMayResume:
         restored.next_event("conformance.a", "x" * 30000)
         assert restored.buffered_bytes <= 65536
 
+    def test_a_run_of_exactly_resume_buffer_bytes_is_kept_whole(self) -> None:
+        """[LIMIT-11] the bound is inclusive: when the newest events take exactly
+        resume_buffer_bytes, the trim stops there; one byte more and their oldest goes too."""
+        limits = Limits(resume_buffer=1024, resume_buffer_bytes=65536, resume_window_ms=60000)
+        session = SessionState("tok", limits)
+        session.next_event("conformance.a", "")
+        _, second = session.next_event("conformance.a", "x" * 40000)
+        overhead = len(second) - 40000  # seq 2 and 3 have as many digits
+        _, third = session.next_event("conformance.a", "x" * (65536 - len(second) - overhead))
+        assert len(second) + len(third) == 65536
+        assert session.buffered_bytes == 65536
+        assert session.may_resume("tok", 1, 0.0, limits)
+        assert not session.may_resume("tok", 0, 0.0, limits)
+        # The replay is the text that was sent live, so the client measured what counts.
+        assert session.replay_after(1) == [second, third]
+        _, fourth = session.next_event("conformance.a", "x" * (len(second) - overhead + 1))
+        assert len(third) + len(fourth) == 65537
+        assert not session.may_resume("tok", 2, 0.0, limits)  # 3 and 4: 65537 bytes
+        assert session.may_resume("tok", 3, 0.0, limits)
+
     def test_buffer_bytes_are_counted_in_utf8(self) -> None:
         limits = Limits(resume_buffer_bytes=65536, resume_window_ms=60000)
         session = SessionState("tok", limits)
