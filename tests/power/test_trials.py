@@ -7,8 +7,21 @@ from pathlib import Path
 
 import pytest
 
+from canaux.cli import build_parser as server_parser
+from canaux.commands.serve import config_from_args as server_config
+from canaux_conformance.cli import build_parser as suite_parser
+from canaux_conformance.cli import config_from_args as suite_config
 from tests.power.mutations import find_mutations
-from tests.power.trials import IMPORTED, RAN, Outcome, _judge, reached_files
+from tests.power.trials import (
+    DETACHED_TOTAL,
+    IMPORTED,
+    RAN,
+    SERVER_ARGS,
+    Outcome,
+    _judge,
+    _suite_command,
+    reached_files,
+)
 
 MUTATION = find_mutations("X = 1\n", "pkg/x.py")[0]
 
@@ -74,6 +87,28 @@ class TestJudge:
         trial = _judge(MUTATION, 0, path, alive=True, duration=1.0, executed={}, output="")
         assert trial.messages == {"B": "no publish endpoint"}
         assert (trial.passed, trial.skipped) == (("A",), ("B",))
+
+
+class TestCommands:
+    """What every trial's server is started with and what its suite is told."""
+
+    def test_the_server_and_the_suite_share_the_bound_on_detached_sessions(
+        self, tmp_path: Path
+    ) -> None:
+        """[LIMIT-13] welcome does not announce it: DETACH-01 runs only when the suite is told."""
+        server = server_config(server_parser().parse_args(["serve", *SERVER_ARGS]))
+        assert server.limits.max_detached_total == DETACHED_TOTAL
+        command = _suite_command("ws://127.0.0.1:1/ws", 1, tmp_path, ())
+        assert command[1:3] == ["-m", "canaux_conformance"]
+        assert suite_config(suite_parser().parse_args(command[3:])).max_detached_total == (
+            DETACHED_TOTAL
+        )
+
+    def test_the_bound_is_small_enough_for_detach_01_and_legal(self) -> None:
+        # DETACH-01 detaches the bound + 1 sessions, at most 256; the reference wants the
+        # bound at least max_detached_sessions (32 by default).
+        server = server_config(server_parser().parse_args(["serve", *SERVER_ARGS]))
+        assert server.limits.max_detached_sessions <= DETACHED_TOTAL < 256
 
 
 class TestReach:

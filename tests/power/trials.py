@@ -2,11 +2,13 @@
 
 The checkout is never touched. Each trial copies ``reference/canaux`` into a fresh temporary
 folder, writes the mutated file there, starts ``python -m canaux serve --conformance --port 0``
-with ``PYTHONPATH`` pointing at the copy (the copy wins over the editable install: ``PYTHONPATH``
-comes first on ``sys.path``; the control trial checks it), reads the listening line, then runs
-``canaux-conformance URL --quick --seed S`` with every endpoint and every profile named, so no
-profile is dropped because an endpoint stopped answering. The suite runs in a clean environment
-(it never imports ``canaux``; here it could not even see the mutant).
+(with :data:`SERVER_ARGS`) with ``PYTHONPATH`` pointing at the copy (the copy wins over the
+editable install: ``PYTHONPATH`` comes first on ``sys.path``; the control trial checks it),
+reads the listening line, then runs ``canaux-conformance URL --quick --seed S`` with every
+endpoint and every profile named, so no profile is dropped because an endpoint stopped
+answering, and with the server's bound on detached sessions in all (:data:`DETACHED_TOTAL`),
+so that DETACH-01 runs. The suite runs in a clean environment (it never imports ``canaux``;
+here it could not even see the mutant).
 
 Verdicts (:class:`Outcome`): a mutant is KILLED when a case fails, errors or misses a SHOULD,
 when the suite exits non-zero (its verdict "incomplete" included: a requirement that applies
@@ -37,9 +39,11 @@ from canaux_conformance.target import LISTENING_RE, REFERENCE_SERVER_ARGS, deriv
 from tests.power.mutations import Mutation, apply
 
 __all__ = [
+    "DETACHED_TOTAL",
     "IMPORTED",
     "PROFILES",
     "RAN",
+    "SERVER_ARGS",
     "Outcome",
     "Trial",
     "TrialConfig",
@@ -55,6 +59,20 @@ MAX_HANDSHAKES = 64
 """The server's bound on connections in their opening handshake (``--max-handshakes``), told to
 the suite too, so that HS-14 checks it [SECURITY-12]: small enough to cost HS-14 a fraction of
 a second, large enough for the handshakes the suite's concurrent cases have under way."""
+
+DETACHED_TOTAL = 64
+"""The server's bound on detached sessions in all (``canaux serve --max-detached-total``),
+given to the suite as well (``--max-detached-total``): welcome does not announce it [LIMIT-13],
+so DETACH-01 runs in every trial only when told. Small, so the case's 65 sessions take about a
+second; no smaller than the default ``max_detached_sessions`` (32), as the reference requires;
+and large enough that no other case loses a session it means to resume to the bound."""
+
+SERVER_ARGS: tuple[str, ...] = (
+    *REFERENCE_SERVER_ARGS,
+    "--max-detached-total",
+    str(DETACHED_TOTAL),
+)
+"""``canaux serve`` options of every trial: the suite's usual ones, and the bound above."""
 
 KILLING_VERDICTS = ("fail", "error", "non-strict")
 PUBLISH_TOKEN = "power-" + os.urandom(6).hex()
@@ -118,7 +136,7 @@ class _Server:
         )
         flags = ["-m", "coverage", "run", f"--rcfile={coverage}"] if coverage else []
         command = [sys.executable, *flags, "-m", "canaux", "serve", "--host", "127.0.0.1"]
-        command += ["--port", "0", *REFERENCE_SERVER_ARGS]
+        command += ["--port", "0", *SERVER_ARGS]
         command += ["--max-handshakes", str(MAX_HANDSHAKES)]
         self.process = subprocess.Popen(
             command,
@@ -178,6 +196,7 @@ def _suite_command(url: str, seed: int, report_dir: Path, only: Sequence[str]) -
         "--max-handshakes", str(MAX_HANDSHAKES),
         "--sse-url", urls["sse"], "--publish-url", urls["publish"],
         "--publish-token", PUBLISH_TOKEN, "--test-instance", "--profile", ",".join(PROFILES),
+        "--max-detached-total", str(DETACHED_TOTAL),
         "--report-dir", str(report_dir), "--no-transcripts", *selection,
     ]  # fmt: skip
 
