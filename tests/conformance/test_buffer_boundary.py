@@ -9,44 +9,27 @@ buffer, 1024 events).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
 
 from canaux.protocol.session import SessionState
-from canaux.server.config import ServerConfig
-from canaux.server.testing import running_server
 from canaux_conformance.outcomes import Verdict
-from canaux_conformance.runner import RunConfig, run
 
 if TYPE_CHECKING:
     from tests.conformance.broken.buffer_faults import (
         keeps_one_byte_too_many,
         trims_one_event_too_many,
     )
+    from tests.conformance.broken.reference_run import one_case
 else:  # pytest puts tests/conformance (no __init__.py) on sys.path
     from broken.buffer_faults import keeps_one_byte_too_many, trims_one_event_too_many
-
-
-async def _buf_02() -> tuple[Verdict, str | None, str]:
-    async with running_server(ServerConfig(conformance=True)) as server:
-        result = await run(
-            RunConfig(
-                url=f"ws://127.0.0.1:{server.port}/ws",
-                only=("BUF-02",),
-                budget="quick",
-                seed=20261208,
-                timeout=5.0,
-            )
-        )
-    (outcome,) = result.results
-    return outcome.verdict, outcome.requirement, outcome.message
+    from broken.reference_run import one_case
 
 
 def test_the_reference_keeps_a_run_of_exactly_resume_buffer_bytes() -> None:
-    verdict, _, message = asyncio.run(_buf_02())
+    verdict, _, message = one_case("BUF-02", seed=20261208, timeout=5.0)
     assert verdict is Verdict.PASS, message
 
 
@@ -59,6 +42,6 @@ def test_a_server_off_the_boundary_by_one_fails_citing_limit_11(
     monkeypatch: pytest.MonkeyPatch, trim: Callable[[], Callable[[SessionState], None]]
 ) -> None:
     monkeypatch.setattr(SessionState, "_trim", trim())
-    verdict, requirement, message = asyncio.run(_buf_02())
+    verdict, requirement, message = one_case("BUF-02", seed=20261208, timeout=5.0)
     assert verdict is Verdict.FAIL, message
     assert requirement == "LIMIT-11", message

@@ -6,40 +6,23 @@ The broken server keeps only the first WebSocket fragment of a message
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import pytest
 
-from canaux.server.config import ServerConfig
-from canaux.server.testing import running_server
 from canaux.server.ws_protocol import CoalescingWebSocketProtocol
 from canaux_conformance.outcomes import Verdict
-from canaux_conformance.runner import RunConfig, run
 
 if TYPE_CHECKING:
     from tests.conformance.broken.fragment_faults import first_fragment_only
+    from tests.conformance.broken.reference_run import one_case
 else:  # pytest puts tests/conformance (no __init__.py) on sys.path
     from broken.fragment_faults import first_fragment_only
-
-
-async def _frag_01() -> tuple[Verdict, str | None, str]:
-    async with running_server(ServerConfig(conformance=True)) as server:
-        result = await run(
-            RunConfig(
-                url=f"ws://127.0.0.1:{server.port}/ws",
-                only=("FRAG-01",),
-                budget="quick",
-                seed=20261207,
-                timeout=3.0,
-            )
-        )
-    (outcome,) = result.results
-    return outcome.verdict, outcome.requirement, outcome.message
+    from broken.reference_run import one_case
 
 
 def test_the_reference_reassembles_fragmented_messages() -> None:
-    verdict, _, message = asyncio.run(_frag_01())
+    verdict, _, message = one_case("FRAG-01", seed=20261207)
     assert verdict is Verdict.PASS, message
 
 
@@ -49,6 +32,6 @@ def test_a_server_that_keeps_only_the_first_fragment_fails_citing_transport_24(
     monkeypatch.setattr(
         CoalescingWebSocketProtocol, "send_receive_event_to_app", first_fragment_only()
     )
-    verdict, requirement, message = asyncio.run(_frag_01())
+    verdict, requirement, message = one_case("FRAG-01", seed=20261207)
     assert verdict is Verdict.FAIL, message
     assert requirement == "TRANSPORT-24", message

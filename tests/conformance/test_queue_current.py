@@ -8,43 +8,26 @@ citing QUEUE-5, and pass the reference.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import pytest
 
 from canaux.server.channels import playqueue
-from canaux.server.config import ServerConfig
-from canaux.server.testing import running_server
 from canaux_conformance.outcomes import Verdict
-from canaux_conformance.runner import RunConfig, run
 
 if TYPE_CHECKING:
     from tests.conformance.broken.queue_faults import (
         add_shifts_current_back,
         move_shifts_current_back,
     )
+    from tests.conformance.broken.reference_run import one_case
 else:  # pytest puts tests/conformance (no __init__.py) on sys.path
     from broken.queue_faults import add_shifts_current_back, move_shifts_current_back
-
-
-async def _one(case_id: str) -> tuple[Verdict, str | None, str]:
-    async with running_server(ServerConfig(conformance=True)) as server:
-        result = await run(
-            RunConfig(
-                url=f"ws://127.0.0.1:{server.port}/ws",
-                only=(case_id,),
-                budget="quick",
-                seed=20261208,
-                timeout=3.0,
-            )
-        )
-    (outcome,) = result.results
-    return outcome.verdict, outcome.requirement, outcome.message
+    from broken.reference_run import one_case
 
 
 def test_the_reference_shifts_current_with_an_insert_before_it() -> None:
-    verdict, _, message = asyncio.run(_one("QADD-01"))
+    verdict, _, message = one_case("QADD-01", seed=20261208)
     assert verdict is Verdict.PASS, message
 
 
@@ -52,13 +35,13 @@ def test_a_server_whose_add_moves_current_back_fails_citing_queue_5(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(playqueue._OPS, "add", add_shifts_current_back())
-    verdict, requirement, message = asyncio.run(_one("QADD-01"))
+    verdict, requirement, message = one_case("QADD-01", seed=20261208)
     assert verdict is Verdict.FAIL, message
     assert requirement == "QUEUE-5", message
 
 
 def test_the_reference_keeps_current_on_its_track_through_moves() -> None:
-    verdict, _, message = asyncio.run(_one("QMOVE-01"))
+    verdict, _, message = one_case("QMOVE-01", seed=20261208)
     assert verdict is Verdict.PASS, message
 
 
@@ -66,6 +49,6 @@ def test_a_server_whose_move_shifts_current_back_fails_citing_queue_5(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(playqueue._OPS, "move", move_shifts_current_back())
-    verdict, requirement, message = asyncio.run(_one("QMOVE-01"))
+    verdict, requirement, message = one_case("QMOVE-01", seed=20261208)
     assert verdict is Verdict.FAIL, message
     assert requirement == "QUEUE-5", message

@@ -1,0 +1,36 @@
+"""One conformance case against the reference served in-process: the run every patched twin
+(``*_faults.py``) is judged by, once with the reference as it is and once with the fault in."""
+
+from __future__ import annotations
+
+import asyncio
+
+from canaux.server.config import ServerConfig
+from canaux.server.testing import running_server
+from canaux_conformance.outcomes import Verdict
+from canaux_conformance.runner import RunConfig, run
+
+__all__ = ["one_case"]
+
+
+async def _one_case(
+    case_id: str, seed: int, case_timeout: float
+) -> tuple[Verdict, str | None, str]:
+    async with running_server(ServerConfig(conformance=True)) as server:
+        result = await run(
+            RunConfig(
+                url=f"ws://127.0.0.1:{server.port}/ws",
+                only=(case_id,),
+                budget="quick",
+                seed=seed,
+                timeout=case_timeout,
+            )
+        )
+    (outcome,) = result.results
+    return outcome.verdict, outcome.requirement, outcome.message
+
+
+def one_case(case_id: str, *, seed: int, timeout: float = 3.0) -> tuple[Verdict, str | None, str]:
+    """Run ``case_id`` alone (quick budget) on a fresh reference server: verdict, requirement,
+    message."""
+    return asyncio.run(_one_case(case_id, seed, timeout))
