@@ -1,7 +1,7 @@
 """Where ``canaux serve`` spends its time at saturation: py-spy on the server during one fan-out
 window of the harness (100 subscribers, 100 publishes in flight, 100 B).
 
-    python -m benchmarks.harness.profile --py-spy PATH [--seconds 8] [--out DIR]
+    python -m benchmarks.harness.profile --py-spy PATH [--seconds 8] [--rate 500] [--out DIR]
 
 py-spy is not a project dependency (``pip install py-spy`` anywhere, pass its path). Writes
 ``harness-profile.svg`` (a flame graph) and ``harness-profile.txt`` (the functions with the
@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--py-spy", required=True, type=Path)
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--rate", type=int, default=500, help="py-spy samples per second")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results")
     args = parser.parse_args(argv)
     pin = pinning()
@@ -71,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for fmt, name in (("raw", "harness-profile.raw"), ("flamegraph", "harness-profile.svg")):
             subprocess.run(
                 [str(args.py_spy), "record", "--pid", pid, "--duration", duration,
-                 "--format", fmt, "--output", str(args.out / name), "--nonblocking"],
+                 "--rate", str(args.rate), "--format", fmt, "--output", str(args.out / name),
+                 "--nonblocking"],
                 check=True, capture_output=True,
             )  # fmt: skip
         got = load.result(timeout=120)
