@@ -6,7 +6,9 @@ whatever a case asks for, byte for byte, and checks EVERY frame it receives: it 
 UTF-8 text frame holding one JSON object [TRANSPORT-3] that validates [OPS-12] against
 ``frame.json#/$defs/server_frame``, and an ``event``'s ``data`` must validate against the
 ``$defs/event`` of the schema the welcome catalogue names for its channel. A frame that does
-not is a finding in itself; it is raised as :class:`CaseFailed` at the next receive.
+not is a finding in itself; it is raised as :class:`CaseFailed` at the next receive. Beneath
+the messages, :mod:`~canaux_conformance.frame_audit` checks the header of every WebSocket frame
+the connection receives [TRANSPORT-25].
 
 Every frame in both directions lands in a :class:`Transcript`, which prints as a replayable
 list of frames per client for the report.
@@ -42,6 +44,7 @@ from websockets.typing import Subprotocol
 
 import canaux_schemas
 from canaux_conformance.audit import AuditFailure, Finding, StreamAudit, book_for
+from canaux_conformance.frame_audit import AuditedConnection
 from canaux_conformance.ijson import is_i_json
 from canaux_conformance.outcomes import CaseFailed, SuiteError
 from canaux_conformance.pacing import Pacer
@@ -222,6 +225,8 @@ class RawClient:
                     proxy=None,
                     open_timeout=None,
                     close_timeout=self.timeout,
+                    # Every frame header it receives is audited [TRANSPORT-25].
+                    create_connection=AuditedConnection,
                 )
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -246,6 +251,8 @@ class RawClient:
         self.transcript.add(
             self.name, "open", f"{self.url} offered {offered}; selected {self._ws.subprotocol!r}"
         )
+        if isinstance(self._ws, AuditedConnection):
+            self._ws.on_findings = self._audited
         self._reader = asyncio.create_task(
             self._read(), name=f"canaux-conformance-reader-{self.name}"
         )
