@@ -825,6 +825,116 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "authenticator; the power run's server has none (its HTTP publishes carry the "
         "backend's publish token)",
     ),
+    # judged after the run of seed 20261209
+    Equivalent(
+        path="canaux/protocol/server.py",
+        scope="ServerConnection.receive_bytes",
+        operator="delete",
+        before="return",
+        reason="the early return for a binary frame on a CLOSED connection: without it the "
+        "connection notes the time received and calls close(), which returns at once on a "
+        "CLOSED connection; a closed connection arms no timer, so the time drives nothing",
+    ),
+    Equivalent(
+        path="canaux/server/admission.py",
+        scope="admission_protocol.AdmittedHTTPProtocol._refuse",
+        before="self.transport = transport",
+        reason="the 503 of a refused connection is written on the transport argument, and "
+        "every method of a refused protocol (data_received, eof_received, connection_lost) "
+        "returns at its _refused test before it would read self.transport",
+    ),
+    Equivalent(
+        path="canaux/server/ws_protocol.py",
+        scope="CoalescingWebSocketProtocol._end_now",
+        before='sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))',
+        reason="without SO_LINGER 0 the abort still closes the server's socket within "
+        "TRANSPORT-23's 15 s; the kernel keeps the orphaned connection's send buffer until "
+        "it gives up on it instead of freeing it at once, and answers a client that writes "
+        "with a reset either way (SLOW-01's never-reading reader sees the same end)",
+    ),
+    Equivalent(
+        path="canaux/server/sessions.py",
+        scope="SessionRegistry._on_handover",
+        kind=OUT_OF_REACH,
+        reason="a session handed over by another node of a cluster (a shared store on "
+        "Redis, #13); the power run's server is one process on the in-process broker "
+        "(tests/reference/server cluster tests cover it)",
+    ),
+    Equivalent(
+        path="canaux/protocol/sessions.py",
+        scope="ServerSession.emit",
+        before="route(self._state.id, channel, frames.dumps(data))",
+        kind=OUT_OF_REACH,
+        reason="the route is set only for a session whose events come back through a "
+        "cluster's broker (another node holds the channel state); the power run's server is "
+        "one process, where emit delivers directly (the line after)",
+    ),
+    Equivalent(
+        path="canaux/protocol/server.py",
+        scope="ServerConnection._receive_frame",
+        before="self._held_pongs = []",
+        kind=OUT_OF_REACH,
+        reason="a ping received after the hello and before the welcome: on one process the "
+        "hello is answered in the same call that reads it, so the connection is OPEN by the "
+        "next frame; only a resume waiting for a cluster's shared store leaves the gap",
+    ),
+    Equivalent(
+        path="canaux/server/websocket.py",
+        scope="WebSocketLink._permits",
+        reason="the identity handed to the access policies: the one policy of the power "
+        "run's catalogue (conformance.forbidden) refuses every identity, so which identity "
+        "it is given changes no answer; policies that depend on the identity are an "
+        "application's own (CHANNEL-13)",
+    ),
+    Equivalent(
+        path="canaux/protocol/channels.py",
+        scope="_narrow",
+        before="continue",
+        reason="a second pass descends into a union nested inside the branch the first pass "
+        "chose; the publish schemas of the power run's catalogue have one union level "
+        "(playqueue's command oneOf; chat and conformance.* none), so the first pass already "
+        "ends on a keyword that is not a union and both versions return the same error",
+    ),
+    Equivalent(
+        path="canaux/server/websocket.py",
+        scope="WebSocketLink._answer",
+        before="if frame.id in self.conn.pending_replies:",
+        kind=OUT_OF_REACH,
+        reason="inside the handler of an exception raised while the server handles a frame "
+        "(an internal_error answer): no frame of the suite makes the reference fail",
+    ),
+    Equivalent(
+        path="canaux/server/admission.py",
+        scope="Admission._pass_begins",
+        reason="how many waiting hellos one event-loop pass serves (ADMIT_PER_PASS): a "
+        "scheduling choice that spreads a burst of handshakes over passes so other "
+        "connections' frames are not delayed behind it (SECURITY-4); every hello is still "
+        "answered, and the delay is a matter of timing, which the suite never asserts",
+    ),
+    Equivalent(
+        path="canaux/server/admission.py",
+        scope="admission_ws_protocol",
+        before="primed = False",
+        reason="whether the first WebSocket protocol instance seeds its class's shared key "
+        "table: memory per idle connection (CPython's key-sharing dictionaries), no "
+        "difference on the wire",
+    ),
+    Equivalent(
+        path="canaux/server/legacy.py",
+        scope="<module>",
+        before="MAX_LEGACY_REQUESTS = 16",
+        reason="the reference's own bound on chat requests running at once on one legacy "
+        "socket (then a 'chat.busy' notice); spec/legacy.md sets none, so 15 is as "
+        "conformant as 16",
+    ),
+    Equivalent(
+        path="canaux/server/runtime.py",
+        scope="ServerRuntime.__init__",
+        before="self._owns_broker = broker is None or isinstance(broker, str)",
+        kind=OUT_OF_REACH,
+        reason="read only by aclose when the server shuts down (whether to close the "
+        "broker): no case runs while the server stops",
+    ),
 )
 
 

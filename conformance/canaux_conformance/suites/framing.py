@@ -7,7 +7,9 @@ boundary of the length encoding, where a server that picks the wrong form shows.
 does: it has the server send event frames of exactly 125 and 126 bytes (the last length of
 the 7-bit field, the first of the 16-bit form) and 65,535 and 65,536 bytes (the last of the
 16-bit form, the first of the 64-bit one), as many of them as the announced
-``max_frame_bytes`` lets a publish carry.
+``max_frame_bytes`` lets a publish carry: a WebSocket publish frame is a few bytes longer than
+its event, so the two longest go through ``POST /publish`` (whose body is shorter) when the
+run has a publish URL and the WebSocket publish would not fit.
 
 Its broken server (tests/conformance/test_framing.py) is the reference writing a 125-byte
 frame's length in the 16-bit form, the mutant ``ws_protocol.py write_texts``: ``size < 126``
@@ -15,6 +17,8 @@ frame's length in the 16-bit form, the mutant ``ws_protocol.py write_texts``: ``
 """
 
 from __future__ import annotations
+
+import json
 
 from canaux_conformance.cases import CaseContext, case
 from canaux_conformance.outcomes import CaseFailed, CaseSkipped
@@ -38,15 +42,17 @@ ATTEMPTS = 3
 async def framing_01_length_boundaries(ctx: CaseContext) -> None:
     """A publishes on a channel it subscribed to, padding each event's data from the length
     of the event frame before, until the server has sent an event frame of exactly each
-    boundary length that fits ``max_frame_bytes``; the frame audit checks each header
-    [TRANSPORT-25]."""
+    boundary length; the frame audit checks each header [TRANSPORT-25]. An event too long
+    for a WebSocket publish within ``max_frame_bytes`` is published through ``POST
+    /publish`` when the run has a publish URL (its body is shorter than the event frame)."""
     channel = ctx.channel("fr")
     client = await ctx.client("A")
     await client.subscribe(channel, timeout=ctx.timeout)
     sizer = _Sizer(ctx, client, channel)
-    await sizer.publish(0)
+    await sizer.publish(0, http=False)
+    routes = {size: sizer.route(size) for size in BOUNDARIES}
+    reachable = [size for size, route in routes.items() if route is not None]
     limit = client.max_frame_bytes
-    reachable = [size for size in BOUNDARIES if sizer.fits(size)]
     if not reachable:
         raise CaseSkipped(
             f"max_frame_bytes {limit} leaves no room for a publish whose event is "
@@ -57,11 +63,12 @@ async def framing_01_length_boundaries(ctx: CaseContext) -> None:
     client.check()
     if len(reachable) < len(BOUNDARIES):
         left = ", ".join(str(size) for size in BOUNDARIES if size not in reachable)
-        ctx.note(f"event frames of {left} bytes not tried: max_frame_bytes is {limit}")
+        how = "" if ctx.target.publish_url else " and the run has no --publish-url"
+        ctx.note(f"event frames of {left} bytes not tried: max_frame_bytes is {limit}{how}")
 
 
 class _Sizer:
-    """Publishes through A and measures each event frame as A receives it."""
+    """Publishes on the channel and measures each event frame as A receives it."""
 
     def __init__(self, ctx: CaseContext, client: RawClient, channel: str) -> None:
         self.ctx, self.client, self.channel = ctx, client, channel
@@ -71,6 +78,9 @@ class _Sizer:
         self.published = 0
         empty = {"type": "publish", "id": self._id(), "channel": channel, "data": self._data(0)}
         self.publish_overhead = len(encode(empty).encode())
+        # httpx writes the body with json.dumps; its default separators are the widest.
+        body = {"channel": channel, "data": self._data(0)}
+        self.http_overhead = len(json.dumps(body).encode())
 
     def _id(self) -> str:
         # One width for every id, so that the publish overhead measured once holds.
@@ -82,17 +92,40 @@ class _Sizer:
     def _pad_for(self, size: int) -> int:
         return size - self.overhead - len(str(self.seq + 1))
 
-    def fits(self, size: int) -> bool:
-        """Whether a publish for an event of ``size`` bytes is within ``max_frame_bytes``."""
-        pad = self._pad_for(size)
+    def route(self, size: int) -> bool | None:
+        """How an event of ``size`` bytes can be published within ``max_frame_bytes``:
+        ``False`` over the WebSocket, ``True`` through ``POST /publish``, ``None`` not at
+        all. Two bytes of slack: the seq may gain a digit before the event."""
+        pad = self._pad_for(size) + 2
         limit = self.client.max_frame_bytes
-        return pad >= 0 and (limit is None or self.publish_overhead + pad <= limit)
+        if pad < 2:
+            return None
+        if limit is None or self.publish_overhead + pad <= limit:
+            return False
+        if self.ctx.target.publish_url and self.http_overhead + pad <= limit:
+            return True
+        return None
 
-    async def publish(self, pad: int) -> int:
+    async def publish(self, pad: int, *, http: bool) -> int:
         """Publish data padded by ``pad`` bytes; the length of the event frame A receives."""
         data = self._data(pad)
         self.published += 1
-        await self.client.publish(self.channel, data, id=self._id(), timeout=self.ctx.timeout)
+        if http:
+            response = await self.ctx.http_publish(self.channel, data)
+            if response.status_code == 401:
+                raise CaseSkipped(
+                    f"POST {self.ctx.target.publish_url} refused the run's credentials (401): "
+                    "the long boundaries need --publish-token"
+                )
+            if response.status_code != 202:
+                raise CaseFailed(
+                    f"POST {self.ctx.target.publish_url} of {self.http_overhead + pad} bytes "
+                    f"on a conformance channel answered {response.status_code} "
+                    f"{response.text[:200]}",
+                    requirement="HTTP-4",
+                )
+        else:
+            await self.client.publish(self.channel, data, id=self._id(), timeout=self.ctx.timeout)
         frame = await self.client.expect(
             "event", channel=self.channel, timeout=self.ctx.timeout, requirement="CONF-1"
         )
@@ -110,7 +143,10 @@ class _Sizer:
     async def reach(self, size: int) -> None:
         """Have the server send an event frame of exactly ``size`` bytes."""
         for _ in range(ATTEMPTS):
-            if await self.publish(max(0, self._pad_for(size))) == size:
+            http = self.route(size)
+            if http is None:
+                break
+            if await self.publish(max(0, self._pad_for(size)), http=http) == size:
                 return
         raise CaseSkipped(
             f"no event frame of exactly {size} bytes after {ATTEMPTS} publishes padded from "

@@ -2,16 +2,17 @@
 length of a 125-byte frame in the 16-bit form, where the 7-bit field is the minimal encoding.
 
 This is the mutant ``ws_protocol.py write_texts``: ``size < 126`` → ``size < 125``, which
-survived the power run of seed 20261208 (the suite's WebSocket layer accepts such a header).
-The relays of this folder cannot break framing: their own WebSocket layer writes the frames.
-tests/conformance/test_framing.py patches the reference's table of 7-bit headers instead.
+survived the power run of seed 20261208 (the suite's WebSocket layer accepts such a header);
+its neighbour ``size < 65536`` → ``size < 65535`` writes a 65,535-byte frame's length in the
+64-bit form. The relays of this folder cannot break framing: their own WebSocket layer writes
+the frames. tests/conformance/test_framing.py patches the reference's header tables instead.
 """
 
 from __future__ import annotations
 
 import struct
 
-__all__ = ["sixteen_bit_at_125"]
+__all__ = ["sixteen_bit_at_125", "sixty_four_bit_at_65535"]
 
 
 class _Headers(tuple[bytes, ...]):
@@ -26,3 +27,17 @@ class _Headers(tuple[bytes, ...]):
 def sixteen_bit_at_125(headers: tuple[bytes, ...]) -> tuple[bytes, ...]:
     """``headers`` (``ws_protocol._SMALL_HEADERS``) with the 125-byte one in the 16-bit form."""
     return _Headers(headers)
+
+
+class _Medium:
+    """The reference's 16-bit header struct, but 65,535's length in the 64-bit form."""
+
+    def pack(self, first: int, code: int, size: int) -> bytes:
+        if size == 65535:
+            return struct.pack("!BBQ", first, 127, size)
+        return struct.pack("!BBH", first, code, size)
+
+
+def sixty_four_bit_at_65535() -> _Medium:
+    """A stand-in for ``ws_protocol._MEDIUM_HEADER`` writing 65,535 bytes in 64 bits."""
+    return _Medium()

@@ -14,12 +14,17 @@ __all__ = ["one_case"]
 
 
 async def _one_case(
-    case_id: str, seed: int, case_timeout: float
+    case_id: str, seed: int, case_timeout: float, publish: bool
 ) -> tuple[Verdict, str | None, str]:
-    async with running_server(ServerConfig(conformance=True)) as server:
+    token = "reference-run-token" if publish else None
+    config = ServerConfig(conformance=True, publish_token=token) if publish else None
+    async with running_server(config or ServerConfig(conformance=True)) as server:
+        base = f"127.0.0.1:{server.port}"
         result = await run(
             RunConfig(
-                url=f"ws://127.0.0.1:{server.port}/ws",
+                url=f"ws://{base}/ws",
+                publish_url=f"http://{base}/publish" if publish else None,
+                publish_token=token,
                 only=(case_id,),
                 budget="quick",
                 seed=seed,
@@ -30,7 +35,9 @@ async def _one_case(
     return outcome.verdict, outcome.requirement, outcome.message
 
 
-def one_case(case_id: str, *, seed: int, timeout: float = 3.0) -> tuple[Verdict, str | None, str]:
+def one_case(
+    case_id: str, *, seed: int, timeout: float = 3.0, publish: bool = False
+) -> tuple[Verdict, str | None, str]:
     """Run ``case_id`` alone (quick budget) on a fresh reference server: verdict, requirement,
-    message."""
-    return asyncio.run(_one_case(case_id, seed, timeout))
+    message; ``publish``: with the server's ``POST /publish`` as the run's publish URL."""
+    return asyncio.run(_one_case(case_id, seed, timeout, publish))
