@@ -141,7 +141,7 @@ class AuditedConnection(ClientConnection):
 
     def data_received(self, data: bytes) -> None:
         if self.frame_audit is None and not self._unaudited and self.protocol.state is State.OPEN:
-            if self.protocol.reader.buffer or self.recv_messages.frames:
+            if self._received_frames():
                 # Frames arrived with the handshake response: their boundaries are lost.
                 self._unaudited = True
             else:
@@ -152,3 +152,13 @@ class AuditedConnection(ClientConnection):
             if findings and self.on_findings is not None:
                 self.on_findings(findings)
         super().data_received(data)
+
+    def _received_frames(self) -> bool:
+        """Whether bytes after the handshake response reached the WebSocket layer already.
+
+        Read from ``websockets`` internals (its parser's buffer, its queue of frames), looked
+        up defensively: a version without them counts as "none" (a Canaux server sends
+        nothing before the ``hello``)."""
+        reader = getattr(self.protocol, "reader", None)
+        queue = getattr(getattr(self, "recv_messages", None), "frames", None)
+        return bool(getattr(reader, "buffer", b"")) or bool(queue is not None and len(queue))

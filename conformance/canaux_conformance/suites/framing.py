@@ -11,9 +11,10 @@ the 7-bit field, the first of the 16-bit form) and 65,535 and 65,536 bytes (the 
 its event, so the two longest go through ``POST /publish`` (whose body is shorter) when the
 run has a publish URL and the WebSocket publish would not fit.
 
-Its broken server (tests/conformance/test_framing.py) is the reference writing a 125-byte
-frame's length in the 16-bit form, the mutant ``ws_protocol.py write_texts``: ``size < 126``
-→ ``size < 125``, which survived the power run of seed 20261208.
+Its broken servers (tests/conformance/test_framing.py) are the reference writing a 125-byte
+frame's length in the 16-bit form (the mutant ``ws_protocol.py write_texts``: ``size < 126``
+→ ``size < 125``, which survived the power run of seed 20261208) and a 65,535-byte one's in
+the 64-bit form.
 """
 
 from __future__ import annotations
@@ -96,13 +97,13 @@ class _Sizer:
         """How an event of ``size`` bytes can be published within ``max_frame_bytes``:
         ``False`` over the WebSocket, ``True`` through ``POST /publish``, ``None`` not at
         all. Two bytes of slack: the seq may gain a digit before the event."""
-        pad = self._pad_for(size) + 2
-        limit = self.client.max_frame_bytes
-        if pad < 2:
+        pad = self._pad_for(size)
+        if pad < 0:
             return None
-        if limit is None or self.publish_overhead + pad <= limit:
+        limit = self.client.max_frame_bytes
+        if limit is None or self.publish_overhead + pad + 2 <= limit:
             return False
-        if self.ctx.target.publish_url and self.http_overhead + pad <= limit:
+        if self.ctx.target.publish_url and self.http_overhead + pad + 2 <= limit:
             return True
         return None
 
