@@ -235,8 +235,9 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         scope="LegacyLink._chat",
         before="if len(self._requests) >= MAX_LEGACY_REQUESTS:",
         reason="MAX_LEGACY_REQUESTS (16 chat requests at once on one legacy socket, then a "
-        "'chat.busy' notice) is the reference's own bound; spec/legacy.md sets none, so a "
-        "server allowing 17 is as conformant",
+        "'chat.busy' notice) is the reference's own bound: LEGACY-9 lets a server choose it "
+        "and does not announce it, so a server allowing 17 is as conformant (the reference's "
+        "bound is tested in tests/reference/server/test_legacy.py)",
     ),
     Equivalent(
         path="canaux/protocol/frames.py",
@@ -924,8 +925,9 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         scope="<module>",
         before="MAX_LEGACY_REQUESTS = 16",
         reason="the reference's own bound on chat requests running at once on one legacy "
-        "socket (then a 'chat.busy' notice); spec/legacy.md sets none, so 15 is as "
-        "conformant as 16",
+        "socket (then a 'chat.busy' notice): LEGACY-9 lets a server choose it and does not "
+        "announce it, so 15 is as conformant as 16 (tests/reference/server/test_legacy.py "
+        "fails the mutant)",
     ),
     Equivalent(
         path="canaux/server/runtime.py",

@@ -68,3 +68,35 @@ class TestResumeBufferBytes:
             "a run of events that takes exactly `resume_buffer_bytes` bytes is kept whole, and a "
             "run of two events or more that takes one byte more has lost its oldest event" in page
         )
+
+
+class TestServerFraming:
+    """[TRANSPORT-25] RFC 6455 §5.2's framing, the minimal length included, binds a server
+    (FRAMING-01 and the frame audit check it)."""
+
+    def test_every_length_takes_the_minimal_number_of_bytes(
+        self, requirement: dict[str, str]
+    ) -> None:
+        text = requirement["TRANSPORT-25"]
+        assert "the payload length takes the minimal number of bytes" in text
+        assert "the 7-bit field up to 125 bytes" in text
+        assert "the 16-bit form (126) from 126 to 65,535 bytes" in text
+        assert "the 64-bit form (127, its most significant bit 0) from 65,536 bytes on" in text
+
+    def test_it_binds_the_server_alone(self, texts: dict[str, str]) -> None:
+        (entry,) = [r for r in speclib.extract_requirements(texts) if r.id == "TRANSPORT-25"]
+        assert entry.party == "server"
+
+
+class TestLegacyChatBound:
+    """[LEGACY-9] a server may bound a legacy socket's chat requests under way, and says so
+    when it refuses one (the reference: tests/reference/server/test_legacy.py)."""
+
+    def test_a_request_over_the_bound_is_refused_with_a_notice(
+        self, requirement: dict[str, str]
+    ) -> None:
+        text = requirement["LEGACY-9"]
+        assert "A server MAY bound the chat requests one /ws/chat connection has" in text
+        assert "A chat message over that bound MUST NOT be run" in text
+        assert '"code": "chat.busy"' in text
+        assert "the connection stays open" in text

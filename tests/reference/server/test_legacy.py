@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from canaux.server.legacy import MAX_LEGACY_REQUESTS
 from canaux.server.testing import RunningServer, running_server
 
 from .wire import (
@@ -92,6 +95,50 @@ async def test_ws_chat_bad_frames_get_a_notice_and_stay_open(
         await send(ws, {"message": "ok"})
         frames = await recv_until(ws, lambda f: f["data"]["type"] == "done")
         assert frames[-1]["channel"] == "chat"
+
+
+class _HeldAgent:
+    """Answers each chat message once released: until then every request stays under way."""
+
+    def __init__(self, expected: int) -> None:
+        self.release = asyncio.Event()
+        self.all_started = asyncio.Event()
+        self._expected = expected
+        self.started = 0
+
+    async def reply(self, text: str, conversation: str | None) -> AsyncIterator[str]:
+        self.started += 1
+        if self.started == self._expected:
+            self.all_started.set()
+        await self.release.wait()
+        yield f"echo {text}"
+
+
+async def test_ws_chat_refuses_a_request_over_its_bound_and_goes_on() -> None:
+    """LEGACY-9: with MAX_LEGACY_REQUESTS under way, one more chat message is not run: a
+    chat.busy notice answers it, the connection stays open, and those under way finish."""
+    agent = _HeldAgent(MAX_LEGACY_REQUESTS)
+    config = dataclasses.replace(make_config(), agent=agent)
+    async with running_server(config) as server, open_ws(server, "/ws/chat", subprotocols=[]) as ws:
+        for index in range(MAX_LEGACY_REQUESTS):
+            await send(ws, {"message": f"held {index}"})
+        async with asyncio.timeout(5):
+            await agent.all_started.wait()
+        await send(ws, {"message": "one too many"})
+        notice = await recv(ws)
+        assert notice["channel"] == "system"
+        assert (notice["data"]["level"], notice["data"]["code"]) == ("error", "chat.busy")
+        agent.release.set()
+        done: set[str] = set()
+        async with asyncio.timeout(5):
+            while len(done) < MAX_LEGACY_REQUESTS:
+                frame = await recv(ws)
+                if frame["channel"] == "chat" and frame["data"]["type"] == "done":
+                    done.add(frame["data"]["request"])
+        assert agent.started == MAX_LEGACY_REQUESTS  # the refused message never reached it
+        await send(ws, {"message": "after"})
+        frames = await recv_until(ws, lambda f: f["data"]["type"] == "done")
+        assert "".join(f["data"].get("text", "") for f in frames[:-1]) == "echo after"
 
 
 @pytest.mark.parametrize("path", ["/ws/chat", "/api/ws"])
