@@ -927,7 +927,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         reason="the reference's own bound on chat requests running at once on one legacy "
         "socket (then a 'chat.busy' notice): LEGACY-9 lets a server choose it and does not "
         "announce it, so 15 is as conformant as 16 (tests/reference/server/test_legacy.py "
-        "fails the mutant)",
+        "checks that the bound, whatever its value, is enforced as LEGACY-9 says)",
     ),
     Equivalent(
         path="canaux/server/runtime.py",
