@@ -35,7 +35,7 @@ __all__ = ["MAX_LEGACY_REQUESTS", "LegacyLink", "api_ws_endpoint", "chat_ws_endp
 Kind = Literal["chat", "api"]
 
 MAX_LEGACY_REQUESTS = 16
-"""Chat requests one ``/ws/chat`` socket may have running at once."""
+"""Chat requests one ``/ws/chat`` socket may have running at once [LEGACY-9]."""
 
 
 class LegacyLink:
@@ -248,7 +248,8 @@ class LegacyLink:
             self._notice(ErrorCode.BAD_FRAME, f"{problem.pointer}: {problem.message}")
             return
         if len(self._requests) >= MAX_LEGACY_REQUESTS:
-            # Without acks the client cannot be slowed down any other way.
+            # [LEGACY-9] not run, a chat.busy notice, the socket stays open: without acks the
+            # client cannot be slowed down any other way.
             self._emit(SYSTEM, notice("error", "too many chat requests at once", "chat.busy"))
             return
         # The chat channel's own hook, as for a Canaux publish; its replies come to this socket.

@@ -73,8 +73,9 @@ class DirectWriter(Protocol):
         """Call ``callback`` each time the paused transport can take writes again."""
 
 
-# Server-to-client frames are never masked (RFC 6455 §5.1): FIN + text opcode, then the
-# payload length in 7 bits, or 126 + 16 bits, or 127 + 64 bits (RFC 6455 §5.2).
+# [TRANSPORT-25] Server-to-client frames are never masked (RFC 6455 §5.1): FIN + text opcode,
+# then the payload length in its minimal encoding: 7 bits up to 125, 126 + 16 bits up to
+# 65,535, 127 + 64 bits beyond (RFC 6455 §5.2).
 _SMALL_HEADERS = tuple(bytes((0x81, n)) for n in range(126))
 _MEDIUM_HEADER = struct.Struct("!BBH")
 _LARGE_HEADER = struct.Struct("!BBQ")
