@@ -17,8 +17,12 @@ async def _one_case(
     case_id: str, seed: int, case_timeout: float, publish: bool
 ) -> tuple[Verdict, str | None, str]:
     token = "reference-run-token" if publish else None
-    config = ServerConfig(conformance=True, publish_token=token) if publish else None
-    async with running_server(config or ServerConfig(conformance=True)) as server:
+    config = (
+        ServerConfig(conformance=True, publish_token=token)
+        if publish
+        else ServerConfig(conformance=True)
+    )
+    async with running_server(config) as server:
         base = f"127.0.0.1:{server.port}"
         result = await run(
             RunConfig(
